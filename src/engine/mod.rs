@@ -1,0 +1,6 @@
+//! The VRRP engine. It knows nothing of Juju: its only inputs are a keepalived.conf,
+//! signals and the network; its only outputs are packets, addresses and a state file.
+//!
+//! Pure decisions in the middle (`proto`, codec, routers), I/O at the edges.
+
+pub mod proto;

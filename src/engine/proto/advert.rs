@@ -1,0 +1,60 @@
+use std::net::IpAddr;
+
+use super::{AdvertInterval, Family, Priority, Version, Vrid};
+
+/// VRRPv2 authentication (RFC 3768 §5.3.6 / RFC 2338). Only what keepalived speaks
+/// without IPsec: none, or an 8-byte simple password (zero-padded).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Auth {
+    None,
+    /// auth_type PASS: the first 8 bytes of the password, zero-padded.
+    Pass([u8; 8]),
+}
+
+impl Auth {
+    /// keepalived truncates PASS passwords to 8 bytes and zero-pads shorter ones.
+    pub fn pass(password: &str) -> Auth {
+        let mut bytes = [0u8; 8];
+        for (dst, src) in bytes.iter_mut().zip(password.as_bytes()) {
+            *dst = *src;
+        }
+        Auth::Pass(bytes)
+    }
+
+    /// Auth Type byte on the wire (v2 only).
+    pub fn wire_type(&self) -> u8 {
+        match self {
+            Auth::None => 0,
+            Auth::Pass(_) => 1,
+        }
+    }
+}
+
+/// The content of one VRRP advertisement, as the codec decodes it and a router
+/// sends it — independent of the wire version's layout.
+///
+/// The IP-level facts (source address, TTL/hop limit, destination) travel beside it
+/// in the receive path; they are not part of the VRRP message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Advert {
+    pub version: Version,
+    pub vrid: Vrid,
+    /// 0 = the sender is resigning; 255 = the sender owns the addresses.
+    pub priority: Priority,
+    /// v2: whole seconds on the wire; v3: centiseconds ("Max Advertise Interval").
+    pub interval: AdvertInterval,
+    /// The virtual addresses, all of one family (the family of the IP header).
+    /// For IPv6 the first is the router's link-local address (RFC 9568 §5.2.9).
+    pub addresses: Vec<IpAddr>,
+    /// v2 only; always `Auth::None` for v3.
+    pub auth: Auth,
+}
+
+impl Advert {
+    pub fn family(&self) -> Family {
+        match self.addresses.first() {
+            Some(IpAddr::V6(_)) => Family::V6,
+            _ => Family::V4,
+        }
+    }
+}
