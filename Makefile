@@ -1,11 +1,40 @@
-# The two commands a newcomer needs: `make test` and `make demo` (both as root: the
-# network lab builds namespaces). Everything else here serves those two.
+# The two commands a newcomer needs: `make test` and `make demo`, both as root on a
+# Debian/Ubuntu machine (the network lab builds namespaces). Both install what is
+# missing first (`make deps`), so they are the only set-up commands needed.
 CARGO ?= cargo
 SHELL := /bin/bash
+VENV ?= .venv
+CHARMCRAFT := $(VENV)/bin/charmcraft
+CHARMCRAFT_VERSION := 4.5.0
+# keepalived: the interop peer in the lab; iproute2: namespaces, veths, bridge;
+# tcpdump: wire timestamps; binutils: objdump for the glibc floor check.
+APT_PACKAGES := keepalived iproute2 tcpdump iputils-ping procps binutils python3-venv
+CHARM := keepalived.charm
+RELEASE_BIN := target/release/keepalived-charm
 
-.PHONY: test lint fmt-check clippy unit build release charm demo bench clean
+.PHONY: test deps deps-apt fmt-check clippy unit build release charm analyse \
+	check-charm demo bench clean
 
-test: fmt-check clippy unit
+test: deps fmt-check clippy unit analyse
+
+deps: deps-apt $(CHARMCRAFT)
+
+# Installs only the packages that are missing (needs root and apt).
+deps-apt:
+	@missing=""; \
+	for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps: installing$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing </dev/null; \
+	fi
+
+# charmcraft from the Python package index, in a venv of the project's own: only its
+# offline `analyse` and `expand-extensions` are used.
+$(CHARMCRAFT):
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check charmcraft==$(CHARMCRAFT_VERSION)
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
@@ -20,11 +49,36 @@ build:
 	$(CARGO) build
 
 release:
-	$(CARGO) build --release
+	$(CARGO) build --release --bin keepalived-charm
+
+# keepalived.charm as charmcraft would lay it out (see scripts/pack_charm.py for why
+# charmcraft itself does not pack here).
+charm: release
+	scripts/check_glibc.sh $(RELEASE_BIN)
+	python3 scripts/pack_charm.py $(RELEASE_BIN) $(CHARM)
+
+# Executables must carry mode 0755 inside the zip (Juju does not fix dispatch's mode).
+check-charm: charm
+	@bad=$$(zipinfo $(CHARM) | awk '$$NF=="dispatch" || $$NF ~ /^hooks\// || $$NF=="bin/keepalived-charm" { if ($$1 != "-rwxr-xr-x") print $$NF }'); \
+	if [ -n "$$bad" ]; then echo "not 0755 in $(CHARM): $$bad"; exit 1; fi; \
+	for f in manifest.yaml metadata.yaml config.yaml dispatch bin/keepalived-charm ; do \
+	  zipinfo -1 $(CHARM) | grep -qx "$$f" || { echo "missing from $(CHARM): $$f"; exit 1; }; \
+	done; echo "check-charm: layout and modes OK"
+
+analyse: check-charm $(CHARMCRAFT)
+	@rt=$$(mktemp -d); chmod 700 $$rt; proj=$$(mktemp -d); \
+	cp charmcraft.yaml metadata.yaml config.yaml $$proj/; \
+	XDG_RUNTIME_DIR=$$rt $(CHARMCRAFT) analyse $(CHARM) --ignore naming-conventions \
+	  && (cd $$proj && XDG_RUNTIME_DIR=$$rt $(abspath $(CHARMCRAFT)) expand-extensions >/dev/null) \
+	  && echo "charmcraft analyse and expand-extensions: OK"; \
+	rc=$$?; rm -rf $$rt $$proj; exit $$rc
 
 bench:
 	$(CARGO) bench
 
+demo:
+	@echo "make demo: not built yet"; exit 1
+
 clean:
 	$(CARGO) clean
-	rm -f keepalived.charm
+	rm -rf $(CHARM) $(VENV)
