@@ -4,3 +4,5 @@
 //! Pure decisions in the middle (`proto`, codec, routers), I/O at the edges.
 
 pub mod proto;
+pub mod script;
+pub mod state_file;

@@ -1,0 +1,142 @@
+//! The engine's state file: JSON, rewritten atomically on every state change.
+//!
+//! It is the engine's only report to the outside world besides packets and
+//! addresses: the charm's update-status hook reads it to show MASTER/BACKUP/FAULT,
+//! and operators can `cat` it. Readers must tolerate fields they do not know.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// Schema version written into every file; bumped on incompatible changes only.
+pub const SCHEMA: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngineState {
+    pub schema: u32,
+    pub pid: u32,
+    /// The config file the engine runs on.
+    pub config: String,
+    /// Milliseconds since the Unix epoch of this write.
+    pub updated_unix_ms: u64,
+    pub instances: Vec<InstanceState>,
+}
+
+/// One `vrrp_instance` as the engine sees it now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceState {
+    pub name: String,
+    /// "ipv4" or "ipv6".
+    pub family: String,
+    pub vrid: u8,
+    pub interface: String,
+    /// keepalived's words: "INIT", "BACKUP", "MASTER" or "FAULT".
+    pub state: String,
+    pub base_priority: u8,
+    pub effective_priority: u8,
+    /// Source address of the current master's adverts, if known (ourselves when MASTER).
+    pub master: Option<String>,
+    pub last_transition_unix_ms: u64,
+    pub last_transition_reason: String,
+    pub vips: Vec<String>,
+    pub counters: Counters,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    pub adverts_sent: u64,
+    pub adverts_received: u64,
+    pub became_master: u64,
+    pub released: u64,
+    /// Received packets dropped, by reason (snake_case reason names).
+    pub drops: BTreeMap<String, u64>,
+    /// v3 IPv4 checksum form seen per peer ("pseudo_header" / "no_pseudo_header").
+    pub checksum_forms: BTreeMap<String, String>,
+}
+
+/// Writes `state` to `path` atomically: a temporary file in the same directory,
+/// fsynced, then renamed over the old one, so a reader never sees half a file.
+pub fn write(path: &Path, state: &EngineState) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "state.json".into());
+    let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
+    let json = serde_json::to_vec_pretty(state).map_err(std::io::Error::other)?;
+    let result = (|| {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(&json)?;
+        file.write_all(b"\n")?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Reads a state file; `None` if it is missing or not a state file we understand.
+pub fn read(path: &Path) -> Option<EngineState> {
+    let text = std::fs::read(path).ok()?;
+    serde_json::from_slice(&text).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> EngineState {
+        EngineState {
+            schema: SCHEMA,
+            pid: 42,
+            config: "/etc/keepalived-charm/keepalived.conf".into(),
+            updated_unix_ms: 1_700_000_000_000,
+            instances: vec![InstanceState {
+                name: "VI_1".into(),
+                family: "ipv4".into(),
+                vrid: 23,
+                interface: "eth0".into(),
+                state: "MASTER".into(),
+                base_priority: 254,
+                effective_priority: 254,
+                master: Some("10.0.0.1".into()),
+                last_transition_unix_ms: 1_700_000_000_000,
+                last_transition_reason: "master down timer expired".into(),
+                vips: vec!["10.0.0.100/24".into()],
+                counters: Counters::default(),
+            }],
+        }
+    }
+
+    #[test]
+    fn state_file_round_trips_and_replaces_atomically() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run/state.json");
+        write(&path, &sample()).unwrap();
+        assert_eq!(read(&path), Some(sample()));
+        let mut next = sample();
+        next.instances[0].state = "BACKUP".into();
+        write(&path, &next).unwrap();
+        assert_eq!(read(&path).unwrap().instances[0].state, "BACKUP");
+        // No temporary file is left behind.
+        let names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("state.json")]);
+    }
+
+    #[test]
+    fn unreadable_state_is_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        assert_eq!(read(&path), None);
+        std::fs::write(&path, b"{not json").unwrap();
+        assert_eq!(read(&path), None);
+    }
+}
