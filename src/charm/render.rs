@@ -152,6 +152,125 @@ pub fn remove_if_exists(path: &Path) -> io::Result<bool> {
 mod tests {
     use super::*;
 
+    use crate::charm::desired::{desired, Desired, Facts, PeerAddresses};
+    use crate::charm::iface::tests::snapshot;
+    use crate::charm::options::Options;
+
+    /// The interesting configurations, each with its golden file in tests/golden/.
+    pub(crate) fn golden_cases() -> Vec<(&'static str, Options, Vec<PeerAddresses>)> {
+        let o = |virtual_ip: &str| Options {
+            virtual_ip: virtual_ip.into(),
+            ..Options::default()
+        };
+        let peer = |unit: &str, v4: &str| PeerAddresses {
+            unit: unit.into(),
+            v4: Some(v4.parse().unwrap()),
+            v6: None,
+        };
+        vec![
+            ("default-ipv4.conf", o("10.10.74.250"), vec![]),
+            ("ipv6.conf", o("fd00::5/64"), vec![]),
+            (
+                "dual-stack.conf",
+                o("10.20.0.5, fd00::5 10.20.0.6/16"),
+                vec![],
+            ),
+            (
+                "unicast-peers.conf",
+                Options {
+                    unicast: true,
+                    ..o("192.0.2.100/24")
+                },
+                vec![
+                    peer("keepalived/2", "192.0.2.12"),
+                    peer("keepalived/1", "192.0.2.11"),
+                ],
+            ),
+            (
+                "password.conf",
+                Options {
+                    vrrp_password: "s3cr3t".into(),
+                    ..o("10.10.74.250")
+                },
+                vec![],
+            ),
+            (
+                "v3-fast.conf",
+                Options {
+                    vrrp_version: 3,
+                    advert_interval: "0.1".into(),
+                    ..o("10.10.74.250")
+                },
+                vec![],
+            ),
+            (
+                "nopreempt.conf",
+                Options {
+                    preempt: false,
+                    port: 6443,
+                    healthcheck_interval: 5,
+                    router_id: 51,
+                    ..o("10.10.74.250")
+                },
+                vec![],
+            ),
+        ]
+    }
+
+    fn rendered(options: &Options, peers: &[PeerAddresses]) -> String {
+        let paths = Paths::new("/");
+        let binary = paths.engine_binary();
+        let d = desired(&Facts {
+            options,
+            option_errors: &[],
+            net: &snapshot(),
+            priority: 254,
+            peers,
+            engine_binary: &binary,
+        });
+        match d {
+            Desired::Configured(plan) => engine_config(&plan.engine).unwrap(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Set UPDATE_GOLDEN=1 to rewrite the files after an intended change (then review
+    /// the diff).
+    #[test]
+    fn rendered_configs_match_the_golden_files() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+        for (name, options, peers) in golden_cases() {
+            let text = rendered(&options, &peers);
+            let path = dir.join(name);
+            if std::env::var_os("UPDATE_GOLDEN").is_some() {
+                fs::write(&path, &text).unwrap();
+            }
+            let golden = fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 creates it)", path.display()));
+            assert_eq!(text, golden, "{name} differs from its golden file");
+        }
+    }
+
+    #[test]
+    fn every_golden_file_is_covered_by_a_case() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+        let cases: Vec<&str> = golden_cases().iter().map(|c| c.0).collect();
+        for entry in fs::read_dir(dir).unwrap() {
+            let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+            if name.ends_with(".conf") {
+                assert!(cases.contains(&name.as_str()), "stale golden file {name}");
+            }
+        }
+    }
+
+    #[test]
+    fn rendering_is_deterministic_whatever_the_peer_order() {
+        let (_, options, mut peers) = golden_cases().swap_remove(3);
+        let one = rendered(&options, &peers);
+        peers.reverse();
+        assert_eq!(rendered(&options, &peers), one);
+    }
+
     #[test]
     fn atomic_write_sets_the_mode_and_replaces_the_content() {
         let dir = tempfile::tempdir().unwrap();
