@@ -112,9 +112,10 @@ pub fn refresh(
                 kind: RelationKind::Departed,
                 ..
             } => {
-                if ctx.departing_unit.as_deref() == Some(ctx.unit.as_str()) {
-                    state.peers.clear();
-                } else {
+                // When this unit is the one leaving, its engine is about to be stopped
+                // (releasing the VIP); reconfiguring it now would only add a
+                // transition. Its peers drop it on their side.
+                if ctx.departing_unit.as_deref() != Some(ctx.unit.as_str()) {
                     for unit in [&ctx.departing_unit, &ctx.remote_unit]
                         .into_iter()
                         .flatten()

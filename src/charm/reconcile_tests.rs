@@ -1005,3 +1005,37 @@ fn a_broken_website_relation_is_forgotten() {
     assert!(!u.state().published.contains_key("website:2"));
     assert!(u.relation_sets().is_empty());
 }
+
+#[test]
+fn a_departing_unit_leaves_its_engine_alone_until_stop() {
+    let rid = RelationId::new("cluster", 1);
+    let mut a = peer_unit("keepalived/0", "192.0.2.10", &rid);
+    let mut b = peer_unit("keepalived/1", "192.0.2.11", &rid);
+    for u in [&mut a, &mut b] {
+        u.hook("install");
+        u.relation_hook("cluster-relation-created", &rid, None);
+        u.hook("config-changed");
+        u.hook("start");
+    }
+    sync_peers(&mut [&mut a, &mut b], &rid);
+    a.relation_hook("cluster-relation-changed", &rid, Some("keepalived/1"));
+    let conf = a.engine_config().unwrap();
+    assert!(conf.contains("unicast_peer {\n        192.0.2.11\n"));
+    a.juju
+        .relations
+        .get_mut(&rid)
+        .unwrap()
+        .remote
+        .remove("keepalived/1");
+    a.hook_env(
+        "cluster-relation-departed",
+        &[
+            ("JUJU_RELATION", "cluster"),
+            ("JUJU_RELATION_ID", "cluster:1"),
+            ("JUJU_REMOTE_UNIT", "keepalived/1"),
+            ("JUJU_DEPARTING_UNIT", "keepalived/0"),
+        ],
+    );
+    assert_eq!(a.engine_config().unwrap(), conf);
+    assert!(a.service_actions().is_empty());
+}
