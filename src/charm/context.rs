@@ -108,20 +108,18 @@ pub fn refresh(
                     read_peer(tools, rid, unit, state)?;
                 }
             }
+            // When this unit is the one leaving, its engine is about to be stopped
+            // (releasing the VIP); reconfiguring it now would only add a transition.
+            // Its peers drop it on their side.
             Hook::Relation {
                 kind: RelationKind::Departed,
                 ..
-            } => {
-                // When this unit is the one leaving, its engine is about to be stopped
-                // (releasing the VIP); reconfiguring it now would only add a
-                // transition. Its peers drop it on their side.
-                if ctx.departing_unit.as_deref() != Some(ctx.unit.as_str()) {
-                    for unit in [&ctx.departing_unit, &ctx.remote_unit]
-                        .into_iter()
-                        .flatten()
-                    {
-                        state.peers.remove(unit);
-                    }
+            } if ctx.departing_unit.as_deref() != Some(ctx.unit.as_str()) => {
+                for unit in [&ctx.departing_unit, &ctx.remote_unit]
+                    .into_iter()
+                    .flatten()
+                {
+                    state.peers.remove(unit);
                 }
             }
             _ => {}
