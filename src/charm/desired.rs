@@ -355,14 +355,15 @@ pub fn desired(facts: &Facts<'_>) -> Desired {
         }
     }
 
-    if !o.network_interface.is_empty() && !valid_interface_name(&o.network_interface) {
+    let name_ok = o.network_interface.is_empty() || valid_interface_name(&o.network_interface);
+    if !name_ok {
         errors.push(format!(
             "invalid network_interface \"{}\": not an interface name (letters, digits, . _ - : @, at most 15 characters)",
             o.network_interface
         ));
     }
     let mut chosen = Vec::new();
-    if errors.is_empty() {
+    if name_ok {
         for family in &families {
             let addrs: Vec<IpAddr> = vips
                 .iter()
@@ -867,11 +868,12 @@ mod tests {
         let o = Options {
             router_id: 300,
             port: -1,
-            ..opts("10.0.0.5")
+            network_interface: "eth9".into(),
+            ..opts("10.0.0.5 fd00::5")
         };
         assert_eq!(
             blocked(run(&o)),
-            "invalid router_id 300: allowed 1..255 (unique per network segment); invalid port -1: allowed 1..65535"
+            "invalid router_id 300: allowed 1..255 (unique per network segment); invalid port -1: allowed 1..65535; invalid network_interface \"eth9\": no such interface on this machine (interfaces: lo, eth0, eth1)"
         );
     }
 

@@ -1039,3 +1039,31 @@ fn a_departing_unit_leaves_its_engine_alone_until_stop() {
     assert_eq!(a.engine_config().unwrap(), conf);
     assert!(a.service_actions().is_empty());
 }
+
+#[test]
+fn config_changed_relists_relations_and_rereads_every_peer_once() {
+    let rid = RelationId::new("cluster", 1);
+    let mut a = peer_unit("keepalived/0", "192.0.2.10", &rid);
+    a.deploy();
+    let mut peers = a.juju.relations[&rid].clone();
+    peers.remote.insert("keepalived/1".into(), Bag::new());
+    peers.remote.insert("keepalived/2".into(), Bag::new());
+    a.juju.relations.insert(rid.clone(), peers);
+    a.hook("config-changed");
+    assert_eq!(
+        a.juju.calls,
+        vec![
+            "config-get",
+            "state-get",
+            "relation-ids website",
+            "relation-ids loadbalancer",
+            "relation-ids cluster",
+            "relation-list cluster:1",
+            "relation-get cluster:1 keepalived/1",
+            "relation-get cluster:1 keepalived/2",
+            // The peer bag was published by the deploy's config-changed: not again.
+            "status-set",
+            "state-set",
+        ]
+    );
+}
