@@ -8,7 +8,10 @@
 //!   - `config-changed` and `upgrade-charm` re-list every relation (`relation-ids`)
 //!     and re-read every peer (`relation-list` + one `relation-get` per peer): a full
 //!     resynchronisation on the hooks an operator triggers;
-//!   - `<endpoint>-relation-created/-joined` adds its relation, `-broken` drops it;
+//!   - `<endpoint>-relation-created/-joined` adds its relation (named by
+//!     `JUJU_RELATION_ID`, no `relation-ids`), `-broken` drops it;
+//!   - `cluster-relation-created` reads every peer already there (`relation-list` +
+//!     one `relation-get` each);
 //!   - `cluster-relation-joined/-changed` re-reads only the remote unit's bag,
 //!     `cluster-relation-departed` drops the departing unit without reading anything;
 //!   - every other hook (update-status, leader-*, start, ...) reads nothing more.
@@ -88,46 +91,53 @@ pub fn refresh(
         relations.vip.extend(ids);
     }
 
-    // The peer relation.
-    let peer = if full_refresh(&ctx.hook) || ctx.hook.is_relation(CLUSTER, RelationKind::Created) {
-        let ids = tools.relation_ids(CLUSTER)?;
-        let rid = ids.into_iter().next();
-        if let Some(rid) = &rid {
-            read_all_peers(tools, rid, state)?;
-        } else {
-            state.peers.clear();
-        }
-        rid
-    } else if let Some(rid) = this.filter(|r| r.endpoint == CLUSTER) {
-        match &ctx.hook {
-            Hook::Relation {
-                kind: RelationKind::Joined | RelationKind::Changed,
-                ..
-            } => {
-                if let Some(unit) = &ctx.remote_unit {
-                    read_peer(tools, rid, unit, state)?;
-                }
-            }
-            // When this unit is the one leaving, its engine is about to be stopped
-            // (releasing the VIP); reconfiguring it now would only add a transition.
-            // Its peers drop it on their side.
-            Hook::Relation {
-                kind: RelationKind::Departed,
-                ..
-            } if ctx.departing_unit.as_deref() != Some(ctx.unit.as_str()) => {
-                for unit in [&ctx.departing_unit, &ctx.remote_unit]
-                    .into_iter()
-                    .flatten()
-                {
-                    state.peers.remove(unit);
-                }
-            }
-            _ => {}
-        }
-        Some(rid.clone())
+    // The peer relation: listed on a full refresh, named by the hook's own
+    // environment in cluster hooks, else remembered.
+    let this_peer = this.filter(|r| r.endpoint == CLUSTER).cloned();
+    let peer = if full_refresh(&ctx.hook) {
+        tools.relation_ids(CLUSTER)?.into_iter().next()
+    } else if this_peer.is_some() {
+        this_peer
     } else {
         state.peer_relation.as_deref().and_then(RelationId::parse)
     };
+    match (&peer, &ctx.hook) {
+        (None, _) => state.peers.clear(),
+        (Some(rid), _)
+            if full_refresh(&ctx.hook) || ctx.hook.is_relation(CLUSTER, RelationKind::Created) =>
+        {
+            read_all_peers(tools, rid, state)?
+        }
+        (
+            Some(rid),
+            Hook::Relation {
+                endpoint: CLUSTER,
+                kind: RelationKind::Joined | RelationKind::Changed,
+            },
+        ) => {
+            if let Some(unit) = &ctx.remote_unit {
+                read_peer(tools, rid, unit, state)?;
+            }
+        }
+        // When this unit is the one leaving, its engine is about to be stopped
+        // (releasing the VIP); reconfiguring it now would only add a transition. Its
+        // peers drop it on their side.
+        (
+            Some(_),
+            Hook::Relation {
+                endpoint: CLUSTER,
+                kind: RelationKind::Departed,
+            },
+        ) if ctx.departing_unit.as_deref() != Some(ctx.unit.as_str()) => {
+            for unit in [&ctx.departing_unit, &ctx.remote_unit]
+                .into_iter()
+                .flatten()
+            {
+                state.peers.remove(unit);
+            }
+        }
+        _ => {}
+    }
     state.peer_relation = peer.as_ref().map(|r| r.to_string());
     let peer_key = state.peer_relation.clone();
     state
