@@ -62,14 +62,20 @@ pub fn ensure(
     Ok(installed)
 }
 
+/// The original charm's keepalived.conf always holds its health check, `chk_svc_port`.
+const ORIGINAL_CHARM_MARK: &str = "vrrp_script chk_svc_port";
+
 /// On a unit upgraded from the original charm, the distro keepalived still holds the
 /// VIP. Stop it (it releases with a priority-0 advert, so a peer takes over within its
-/// skew time) and disable it; the package stays installed but inert.
+/// skew time) and disable it; the package stays installed but inert. A keepalived
+/// whose config the original charm did not write is someone else's and left alone.
 pub fn take_over_from_distro_keepalived(
     paths: &Paths,
     service: &mut dyn ServiceManager,
 ) -> Result<bool, ServiceError> {
-    if !paths.distro_unit_files().iter().any(|p| p.exists()) {
+    let ours = fs::read_to_string(paths.distro_config())
+        .is_ok_and(|text| text.contains(ORIGINAL_CHARM_MARK));
+    if !ours || !paths.distro_unit_files().iter().any(|p| p.exists()) {
         return Ok(false);
     }
     if service.is_active(DISTRO_UNIT_NAME)? {

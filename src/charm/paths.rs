@@ -74,6 +74,11 @@ impl Paths {
         self.under("usr/local/lib/keepalived-charm/keepalived-charm")
     }
 
+    /// The distro keepalived's config, which the original charm rendered.
+    pub fn distro_config(&self) -> PathBuf {
+        self.under("etc/keepalived/keepalived.conf")
+    }
+
     /// Where Debian and Ubuntu install the distro keepalived's unit.
     pub fn distro_unit_files(&self) -> [PathBuf; 2] {
         [

@@ -792,6 +792,9 @@ fn upgrade_from_the_original_charm_takes_over_from_distro_keepalived() {
     let distro = u.root.path().join("lib/systemd/system/keepalived.service");
     fs::create_dir_all(distro.parent().unwrap()).unwrap();
     fs::write(&distro, "[Unit]\n").unwrap();
+    let original = u.paths().distro_config();
+    fs::create_dir_all(original.parent().unwrap()).unwrap();
+    fs::write(&original, "vrrp_script chk_svc_port {\n}\n").unwrap();
     let sysctl = u.paths().sysctl_file();
     fs::create_dir_all(sysctl.parent().unwrap()).unwrap();
     fs::write(&sysctl, "net.ipv4.ip_nonlocal_bind=1\n").unwrap();
@@ -1066,4 +1069,23 @@ fn config_changed_relists_relations_and_rereads_every_peer_once() {
             "state-set",
         ]
     );
+}
+
+#[test]
+fn a_distro_keepalived_the_original_charm_did_not_configure_is_left_alone() {
+    let mut u = Unit::new(UNIT);
+    let distro = u.root.path().join("lib/systemd/system/keepalived.service");
+    fs::create_dir_all(distro.parent().unwrap()).unwrap();
+    fs::write(&distro, "[Unit]\n").unwrap();
+    let other = u.paths().distro_config();
+    fs::create_dir_all(other.parent().unwrap()).unwrap();
+    fs::write(&other, "vrrp_instance SOMEONE_ELSE {\n}\n").unwrap();
+    u.service.active.insert("keepalived.service".into());
+    u.hook("upgrade-charm");
+    assert!(u
+        .service
+        .calls
+        .iter()
+        .all(|c| !c.contains("keepalived.service")));
+    assert!(u.service.active.contains("keepalived.service"));
 }
