@@ -164,10 +164,13 @@ fn reconcile(
         peers: &peers,
         engine_binary: &engine_binary,
     });
+    // Said once, when the config arrives; the status keeps showing it.
     if let Desired::Blocked(message) = &desired {
-        journal.warn(format!(
-            "configuration refused, the engine keeps its last good config: {message}"
-        ));
+        if matches!(ctx.hook, Hook::ConfigChanged | Hook::UpgradeCharm) {
+            journal.warn(format!(
+                "configuration refused, the engine config is left as it was: {message}"
+            ));
+        }
     }
 
     // 5. Engine config.
@@ -350,6 +353,11 @@ fn apply_service(
         Desired::Configured(_) if config_changed => {
             deps.service.call(Verb::Reload, UNIT_NAME)?;
             journal.info("reloaded the engine (SIGHUP)");
+        }
+        // An invalid config never replaces the last good one, which keeps running.
+        Desired::Blocked(_) if !active && deps.paths.engine_config().exists() => {
+            deps.service.call(Verb::Start, UNIT_NAME)?;
+            journal.info("started the engine on its last good config");
         }
         Desired::Unconfigured if active => {
             deps.service.call(Verb::Stop, UNIT_NAME)?;

@@ -1089,3 +1089,25 @@ fn a_distro_keepalived_the_original_charm_did_not_configure_is_left_alone() {
         .all(|c| !c.contains("keepalived.service")));
     assert!(u.service.active.contains("keepalived.service"));
 }
+
+#[test]
+fn while_blocked_a_stopped_engine_is_started_on_its_last_good_config() {
+    let mut u = Unit::new(UNIT);
+    u.deploy();
+    u.set_config(json!({"virtual_ip": "10.10.74.250"}));
+    u.set_config(json!({"port": 0}));
+    let good = u.engine_config().unwrap();
+    u.service.active.clear(); // the engine died, or the machine rebooted
+    u.hook("update-status");
+    assert_eq!(u.service_actions(), vec!["start keepalived-charm.service"]);
+    assert_eq!(u.engine_config().unwrap(), good);
+    assert_eq!(
+        u.status(),
+        Status::blocked("invalid port 0: allowed 1..65535")
+    );
+    // Blocked before any good config: nothing to run.
+    let mut fresh = Unit::new(UNIT);
+    fresh.deploy();
+    fresh.set_config(json!({"virtual_ip": "10.10.74.250", "port": 0}));
+    assert!(fresh.service_actions().is_empty());
+}
