@@ -9,9 +9,9 @@
 //! 5. the engine config: rendered and written atomically if it differs; an invalid
 //!    config leaves the last good file untouched; no VIP removes it;
 //! 6. sysctl settings;
-//! 7. the service: start when configured and started, `reload` (SIGHUP) when the config
-//!    changed, `restart` only on an upgrade that changed the binary or unit, stop when
-//!    the VIP was removed;
+//! 7. the service (once `start` ran): start it when configured, or when blocked but a
+//!    last good config exists; `reload` (SIGHUP) when the config changed; `restart`
+//!    only on an upgrade that changed the binary or unit; stop when the VIP was removed;
 //! 8. relation data: only keys that differ from what was last published;
 //! 9. the status, from the desired state and the engine's state file;
 //! 10. the charm state, if it changed.
