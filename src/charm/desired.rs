@@ -1,0 +1,905 @@
+//! The desired state of this unit, derived purely from gathered facts.
+//!
+//! Input: the options, the machine's interfaces, this unit's priority and its peers'
+//! VRRP addresses. Output: [`Desired`] — unconfigured, blocked with an operator-facing
+//! message, or a validated [`Plan`] from which the engine config, the relation data and
+//! the status follow. No I/O happens here; every rule is unit-tested.
+//!
+//! Every invalid value is reported with the option's name, the bad value and what is
+//! allowed; `vrrp_password` is a secret and its value is never shown.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::net::IpAddr;
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::iface::{valid_interface_name, NetSnapshot};
+use super::options::Options;
+use super::priority::HEALTH_CHECK_WEIGHT;
+use crate::engine::proto::{AdvertInterval, Family, Version, Vrid};
+
+/// The original charm's exact message for an empty `virtual_ip`; its integration test
+/// asserts it (original-charm §1.12), so it must not change.
+pub const UNCONFIGURED_MESSAGE: &str = "Please configure virtual ips";
+
+/// Healthcheck interval bounds: keepalived's own (`vrrp script interval ... must be
+/// between 1 and 4294`).
+pub const HEALTHCHECK_INTERVAL_MAX: i64 = 4294;
+
+/// Longest VRRPv2 simple password (8 bytes of Authentication Data, RFC 2338 §5.3.10).
+pub const PASSWORD_MAX_LEN: usize = 8;
+
+/// A virtual IP with the prefix length it is added with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Vip {
+    pub addr: IpAddr,
+    pub prefix_len: u8,
+}
+
+impl Vip {
+    pub fn family(&self) -> Family {
+        Family::of(&self.addr)
+    }
+}
+
+impl fmt::Display for Vip {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix_len)
+    }
+}
+
+/// One `vrrp_instance`: one per address family present in `virtual_ip`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Instance {
+    /// `VI_1` for IPv4 (the original charm's name), `VI_1_V6` for IPv6.
+    pub name: &'static str,
+    #[serde(skip)]
+    pub family: Family,
+    pub interface: String,
+    pub vrid: u8,
+    pub priority: u8,
+    /// As written in keepalived.conf: `1`, `0.1`, `0.25`.
+    pub advert_int: String,
+    /// `Some(3)` renders `version 3`; `None` leaves keepalived's default (v2 for IPv4),
+    /// so the default file is the original charm's plus the priority.
+    pub version: Option<u8>,
+    pub nopreempt: bool,
+    pub auth_pass: Option<String>,
+    pub unicast_src_ip: Option<String>,
+    /// Sorted, so the rendered file does not depend on relation order.
+    pub unicast_peers: Vec<String>,
+    pub vips: Vec<String>,
+}
+
+/// Everything the engine config holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EngineConfig {
+    /// The health-check command's program: the installed engine binary.
+    pub check_program: String,
+    pub port: u16,
+    pub healthcheck_interval: u32,
+    pub check_weight: i32,
+    pub instances: Vec<Instance>,
+}
+
+impl EngineConfig {
+    /// Whether the rendered file carries a secret (then it is written mode 0600).
+    pub fn has_secret(&self) -> bool {
+        self.instances.iter().any(|i| i.auth_pass.is_some())
+    }
+}
+
+/// A validated configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub vips: Vec<Vip>,
+    /// What clients are told: `vip_hostname`, else the first VIP.
+    pub hostname: String,
+    pub port: u16,
+    pub engine: EngineConfig,
+    /// This unit's VRRP source addresses, published to peers for unicast.
+    pub vrrp_address_v4: Option<IpAddr>,
+    pub vrrp_address_v6: Option<IpAddr>,
+}
+
+impl Plan {
+    pub fn first_vip(&self) -> IpAddr {
+        self.vips[0].addr
+    }
+
+    pub fn has_ipv6(&self) -> bool {
+        self.vips.iter().any(|v| v.family() == Family::V6)
+    }
+}
+
+/// What this unit should be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Desired {
+    /// `virtual_ip` is empty: no engine, relation data retracted.
+    Unconfigured,
+    /// Some value is invalid: the message lists every problem. The last good engine
+    /// config stays in place and keeps running.
+    Blocked(String),
+    Configured(Box<Plan>),
+}
+
+/// A peer's published VRRP source addresses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerAddresses {
+    pub unit: String,
+    pub v4: Option<IpAddr>,
+    pub v6: Option<IpAddr>,
+}
+
+/// The facts the desired state depends on.
+#[derive(Debug, Clone)]
+pub struct Facts<'a> {
+    pub options: &'a Options,
+    /// Type errors from reading the options (see [`Options::from_config`]).
+    pub option_errors: &'a [String],
+    pub net: &'a NetSnapshot,
+    pub priority: u8,
+    pub peers: &'a [PeerAddresses],
+    pub engine_binary: &'a Path,
+}
+
+/// Splits `virtual_ip` on spaces and commas and parses each address.
+pub fn parse_vips(text: &str) -> Result<Vec<Vip>, Vec<String>> {
+    let mut vips: Vec<Vip> = Vec::new();
+    let mut errors = Vec::new();
+    let mut seen = BTreeSet::new();
+    for token in text
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|t| !t.is_empty())
+    {
+        match parse_vip(token) {
+            Ok(vip) => {
+                if seen.insert(vip.addr) {
+                    vips.push(vip);
+                } else {
+                    errors.push(format!(
+                        "invalid virtual_ip: {} is listed twice (each address may appear once)",
+                        vip.addr
+                    ));
+                }
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(vips)
+    } else {
+        Err(errors)
+    }
+}
+
+fn parse_vip(token: &str) -> Result<Vip, String> {
+    let expected =
+        "expected an IPv4 or IPv6 address with an optional /prefix, e.g. 10.1.2.3/24 or fd00::5/64";
+    let bad = || format!("invalid virtual_ip \"{token}\": {expected}");
+    let (addr_text, prefix_text) = match token.split_once('/') {
+        Some((a, p)) => (a, Some(p)),
+        None => (token, None),
+    };
+    let addr: IpAddr = addr_text.parse().map_err(|_| bad())?;
+    let max = match addr {
+        IpAddr::V4(_) => 32u8,
+        IpAddr::V6(_) => 128u8,
+    };
+    let prefix_len = match prefix_text {
+        None => max,
+        Some(p) => match p.parse::<u8>() {
+            Ok(len) if (1..=max).contains(&len) && p.chars().all(|c| c.is_ascii_digit()) => len,
+            _ => {
+                return Err(format!(
+                    "invalid virtual_ip \"{token}\": prefix /{p} is out of range, allowed /1../{max} for {}",
+                    Family::of(&addr)
+                ))
+            }
+        },
+    };
+    let unusable = match addr {
+        IpAddr::V4(a) => {
+            a.is_unspecified() || a.is_loopback() || a.is_multicast() || a.is_broadcast()
+        }
+        IpAddr::V6(a) => a.is_unspecified() || a.is_loopback() || a.is_multicast(),
+    };
+    if unusable {
+        return Err(format!(
+            "invalid virtual_ip \"{token}\": an unspecified, loopback, multicast or broadcast address cannot be a virtual IP"
+        ));
+    }
+    Ok(Vip { addr, prefix_len })
+}
+
+/// `advert_int` as keepalived.conf writes it: `1`, `0.1`, `0.25`, `40.95`.
+pub fn advert_int_text(interval: AdvertInterval) -> String {
+    let c = interval.centis();
+    match (c / 100, c % 100) {
+        (s, 0) => s.to_string(),
+        (s, f) if f % 10 == 0 => format!("{s}.{}", f / 10),
+        (s, f) => format!("{s}.{f:02}"),
+    }
+}
+
+fn password_problem(password: &str) -> Option<String> {
+    let len = password.chars().count();
+    if len > PASSWORD_MAX_LEN {
+        return Some(format!(
+            "invalid vrrp_password (value not shown): {len} characters, allowed at most {PASSWORD_MAX_LEN}"
+        ));
+    }
+    let bad_char = password
+        .chars()
+        .any(|c| !c.is_ascii_graphic() || matches!(c, '"' | '\'' | '#' | '!' | '{' | '}' | '\\'));
+    if bad_char {
+        return Some(
+            "invalid vrrp_password (value not shown): allowed are printable ASCII characters except spaces, quotes, #, !, {, } and \\"
+                .to_string(),
+        );
+    }
+    None
+}
+
+/// The desired state for `facts` (see the module doc).
+pub fn desired(facts: &Facts<'_>) -> Desired {
+    let o = facts.options;
+    if o.virtual_ip.trim().is_empty() {
+        return Desired::Unconfigured;
+    }
+    let mut errors: Vec<String> = facts.option_errors.to_vec();
+
+    let vips = match parse_vips(&o.virtual_ip) {
+        Ok(v) if v.is_empty() => {
+            errors.push(format!(
+                "invalid virtual_ip \"{}\": expected at least one address",
+                o.virtual_ip
+            ));
+            Vec::new()
+        }
+        Ok(v) => v,
+        Err(mut e) => {
+            errors.append(&mut e);
+            Vec::new()
+        }
+    };
+    let vrid = match u8::try_from(o.router_id)
+        .ok()
+        .and_then(|v| Vrid::new(v).ok())
+    {
+        Some(v) => Some(v),
+        None => {
+            errors.push(format!(
+                "invalid router_id {}: allowed 1..255 (unique per network segment)",
+                o.router_id
+            ));
+            None
+        }
+    };
+    let port = match u16::try_from(o.port) {
+        Ok(p) if p >= 1 => Some(p),
+        _ => {
+            errors.push(format!("invalid port {}: allowed 1..65535", o.port));
+            None
+        }
+    };
+    let interval = if (1..=HEALTHCHECK_INTERVAL_MAX).contains(&o.healthcheck_interval) {
+        u32::try_from(o.healthcheck_interval).ok()
+    } else {
+        None
+    };
+    if interval.is_none() {
+        errors.push(format!(
+            "invalid healthcheck_interval {}: allowed 1..{HEALTHCHECK_INTERVAL_MAX} seconds",
+            o.healthcheck_interval
+        ));
+    }
+    let v4_version = match o.vrrp_version {
+        2 => Some(Version::V2),
+        3 => Some(Version::V3),
+        other => {
+            errors.push(format!("invalid vrrp_version {other}: allowed 2 or 3"));
+            None
+        }
+    };
+    let families: BTreeSet<Family> = vips.iter().map(Vip::family).collect();
+
+    // The advert interval must fit every version in use (IPv6 is always v3).
+    let mut advert = None;
+    let mut versions: Vec<Version> = Vec::new();
+    if families.contains(&Family::V4) {
+        versions.extend(v4_version);
+    }
+    if families.contains(&Family::V6) {
+        versions.push(Version::V3);
+    }
+    versions.dedup();
+    for version in &versions {
+        match AdvertInterval::parse(&o.advert_interval, *version) {
+            Ok(i) => advert = Some(i),
+            Err(e) => {
+                // A v3 requirement the operator did not ask for comes from IPv6.
+                let why = if *version == Version::V3 && v4_version != Some(Version::V3) {
+                    " (IPv6 VIPs always use VRRPv3)"
+                } else {
+                    ""
+                };
+                errors.push(format!(
+                    "invalid advert_interval \"{}\": allowed {}{why}",
+                    o.advert_interval, e.allowed
+                ));
+                advert = None;
+                break;
+            }
+        }
+    }
+
+    let password = (!o.vrrp_password.is_empty()).then_some(o.vrrp_password.as_str());
+    if let Some(pw) = password {
+        if let Some(problem) = password_problem(pw) {
+            errors.push(problem);
+        }
+        if v4_version == Some(Version::V3) {
+            errors.push(
+                "vrrp_password is set but vrrp_version is 3: VRRPv3 has no authentication; clear vrrp_password or set vrrp_version=2"
+                    .to_string(),
+            );
+        }
+        if families.contains(&Family::V6) {
+            errors.push(
+                "vrrp_password is set but virtual_ip has IPv6 addresses, which always use VRRPv3 (no authentication); clear vrrp_password or use IPv4 VIPs only"
+                    .to_string(),
+            );
+        }
+    }
+
+    let name_ok = o.network_interface.is_empty() || valid_interface_name(&o.network_interface);
+    if !name_ok {
+        errors.push(format!(
+            "invalid network_interface \"{}\": not an interface name (letters, digits, . _ - : @, at most 15 characters)",
+            o.network_interface
+        ));
+    }
+    let mut chosen = Vec::new();
+    if name_ok {
+        for family in &families {
+            let addrs: Vec<IpAddr> = vips
+                .iter()
+                .filter(|v| v.family() == *family)
+                .map(|v| v.addr)
+                .collect();
+            match facts.net.choose(&o.network_interface, *family, &addrs) {
+                Ok(link) if valid_interface_name(&link.name) => chosen.push((*family, link)),
+                Ok(link) => errors.push(format!(
+                    "interface \"{}\" chosen for virtual_ip has a name keepalived.conf cannot carry; set network_interface",
+                    link.name
+                )),
+                Err(e) => {
+                    let text = e.to_string();
+                    if !errors.contains(&text) {
+                        errors.push(text);
+                    }
+                }
+            }
+        }
+    }
+
+    let (Some(vrid), Some(port), Some(interval), Some(v4_version), Some(advert)) =
+        (vrid, port, interval, v4_version, advert)
+    else {
+        return Desired::Blocked(errors.join("; "));
+    };
+    if !errors.is_empty() {
+        return Desired::Blocked(errors.join("; "));
+    }
+
+    let all_vip_addrs: Vec<IpAddr> = vips.iter().map(|v| v.addr).collect();
+    let mut instances = Vec::new();
+    let mut vrrp_address_v4 = None;
+    let mut vrrp_address_v6 = None;
+    for (family, link) in chosen {
+        let source = link.vrrp_source(family, &all_vip_addrs);
+        let version = match family {
+            Family::V4 => v4_version,
+            Family::V6 => Version::V3,
+        };
+        let mut peers: Vec<IpAddr> = facts
+            .peers
+            .iter()
+            .filter_map(|p| match family {
+                Family::V4 => p.v4,
+                Family::V6 => p.v6,
+            })
+            .filter(|a| Some(*a) != source)
+            .collect();
+        peers.sort();
+        peers.dedup();
+        // keepalived falls back to multicast (with a deprecation warning) when a
+        // unicast keyword has no peer; say nothing until there is a peer to talk to.
+        let unicast = o.unicast && !peers.is_empty() && source.is_some();
+        match family {
+            Family::V4 => vrrp_address_v4 = source,
+            Family::V6 => vrrp_address_v6 = source,
+        }
+        instances.push(Instance {
+            name: match family {
+                Family::V4 => "VI_1",
+                Family::V6 => "VI_1_V6",
+            },
+            family,
+            interface: link.name.clone(),
+            vrid: vrid.get(),
+            priority: facts.priority,
+            advert_int: advert_int_text(advert),
+            version: (version == Version::V3).then_some(3),
+            nopreempt: !o.preempt,
+            auth_pass: match (family, password) {
+                (Family::V4, Some(pw)) => Some(pw.to_string()),
+                _ => None,
+            },
+            unicast_src_ip: if unicast {
+                source.map(|s| s.to_string())
+            } else {
+                None
+            },
+            unicast_peers: if unicast {
+                peers.iter().map(|p| p.to_string()).collect()
+            } else {
+                Vec::new()
+            },
+            vips: vips
+                .iter()
+                .filter(|v| v.family() == family)
+                .map(|v| v.to_string())
+                .collect(),
+        });
+    }
+
+    let hostname = if o.vip_hostname.is_empty() {
+        vips[0].addr.to_string()
+    } else {
+        o.vip_hostname.clone()
+    };
+    Desired::Configured(Box::new(Plan {
+        hostname,
+        port,
+        engine: EngineConfig {
+            check_program: facts.engine_binary.display().to_string(),
+            port,
+            healthcheck_interval: interval,
+            check_weight: HEALTH_CHECK_WEIGHT,
+            instances,
+        },
+        vips,
+        vrrp_address_v4,
+        vrrp_address_v6,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::charm::iface::tests::snapshot;
+
+    const BIN: &str = "/usr/local/lib/keepalived-charm/keepalived-charm";
+
+    fn run(options: &Options) -> Desired {
+        run_with(options, &[], &snapshot())
+    }
+
+    fn run_with(options: &Options, peers: &[PeerAddresses], net: &NetSnapshot) -> Desired {
+        desired(&Facts {
+            options,
+            option_errors: &[],
+            net,
+            priority: 254,
+            peers,
+            engine_binary: Path::new(BIN),
+        })
+    }
+
+    fn opts(virtual_ip: &str) -> Options {
+        Options {
+            virtual_ip: virtual_ip.into(),
+            ..Options::default()
+        }
+    }
+
+    fn blocked(d: Desired) -> String {
+        match d {
+            Desired::Blocked(m) => m,
+            other => panic!("expected blocked, got {other:?}"),
+        }
+    }
+
+    fn plan(d: Desired) -> Plan {
+        match d {
+            Desired::Configured(p) => *p,
+            other => panic!("expected a plan, got {other:?}"),
+        }
+    }
+
+    fn peer(unit: &str, v4: Option<&str>, v6: Option<&str>) -> PeerAddresses {
+        PeerAddresses {
+            unit: unit.into(),
+            v4: v4.map(|a| a.parse().unwrap()),
+            v6: v6.map(|a| a.parse().unwrap()),
+        }
+    }
+
+    #[test]
+    fn empty_virtual_ip_is_unconfigured_even_with_other_bad_values() {
+        assert_eq!(run(&opts("")), Desired::Unconfigured);
+        assert_eq!(run(&opts("  ")), Desired::Unconfigured);
+        let o = Options {
+            port: 0,
+            ..opts("")
+        };
+        assert_eq!(run(&o), Desired::Unconfigured);
+        assert_eq!(UNCONFIGURED_MESSAGE, "Please configure virtual ips");
+    }
+
+    #[test]
+    fn default_single_ipv4_matches_the_original_wire_profile() {
+        let p = plan(run(&opts("10.10.74.250")));
+        assert_eq!(p.hostname, "10.10.74.250");
+        assert_eq!(p.port, 443);
+        assert_eq!(p.engine.healthcheck_interval, 2);
+        assert_eq!(p.engine.check_weight, -100);
+        assert_eq!(p.engine.check_program, BIN);
+        assert_eq!(p.engine.instances.len(), 1);
+        let i = &p.engine.instances[0];
+        assert_eq!(i.name, "VI_1");
+        assert_eq!(i.interface, "eth0"); // default route: 10.10.74.250 is on no subnet
+        assert_eq!(i.vrid, 23);
+        assert_eq!(i.priority, 254);
+        assert_eq!(i.advert_int, "1");
+        assert_eq!(i.version, None);
+        assert!(!i.nopreempt);
+        assert_eq!(i.auth_pass, None);
+        assert_eq!(i.unicast_src_ip, None);
+        assert!(i.unicast_peers.is_empty());
+        assert_eq!(i.vips, vec!["10.10.74.250/32"]);
+        assert_eq!(p.vrrp_address_v4, Some("192.0.2.10".parse().unwrap()));
+        assert_eq!(p.vrrp_address_v6, None);
+        assert!(!p.engine.has_secret());
+    }
+
+    #[test]
+    fn vip_hostname_is_what_clients_are_told() {
+        let o = Options {
+            vip_hostname: "api.example.com".into(),
+            ..opts("10.10.74.250/24")
+        };
+        let p = plan(run(&o));
+        assert_eq!(p.hostname, "api.example.com");
+        assert_eq!(p.engine.instances[0].vips, vec!["10.10.74.250/24"]);
+    }
+
+    #[test]
+    fn several_vips_of_both_families_make_one_instance_per_family() {
+        let p = plan(run(&opts("10.20.0.5, fd00::5 10.20.0.6/16")));
+        assert_eq!(p.engine.instances.len(), 2);
+        let v4 = &p.engine.instances[0];
+        let v6 = &p.engine.instances[1];
+        assert_eq!((v4.name, v4.interface.as_str()), ("VI_1", "eth1"));
+        assert_eq!(v4.vips, vec!["10.20.0.5/32", "10.20.0.6/16"]);
+        assert_eq!(v4.version, None);
+        assert_eq!((v6.name, v6.interface.as_str()), ("VI_1_V6", "eth0"));
+        assert_eq!(v6.vips, vec!["fd00::5/128"]);
+        assert_eq!(v6.version, Some(3));
+        assert_eq!(p.hostname, "10.20.0.5");
+        assert!(p.has_ipv6());
+        assert_eq!(p.vrrp_address_v4, Some("10.20.0.10".parse().unwrap()));
+        assert_eq!(p.vrrp_address_v6, Some("fd00::10".parse().unwrap()));
+    }
+
+    #[test]
+    fn ipv6_only_has_only_the_v6_instance() {
+        let p = plan(run(&opts("fd00::5/64")));
+        assert_eq!(p.engine.instances.len(), 1);
+        assert_eq!(p.engine.instances[0].name, "VI_1_V6");
+        assert_eq!(p.hostname, "fd00::5");
+    }
+
+    #[test]
+    fn v3_with_sub_second_adverts() {
+        let o = Options {
+            vrrp_version: 3,
+            advert_interval: "0.10".into(),
+            ..opts("10.10.74.250")
+        };
+        let i = plan(run(&o)).engine.instances.remove(0);
+        assert_eq!(i.version, Some(3));
+        assert_eq!(i.advert_int, "0.1");
+    }
+
+    #[test]
+    fn preempt_false_renders_nopreempt_and_password_goes_to_v4_only() {
+        let o = Options {
+            preempt: false,
+            vrrp_password: "s3cr3t".into(),
+            ..opts("10.10.74.250")
+        };
+        let p = plan(run(&o));
+        assert!(p.engine.instances[0].nopreempt);
+        assert_eq!(p.engine.instances[0].auth_pass.as_deref(), Some("s3cr3t"));
+        assert!(p.engine.has_secret());
+    }
+
+    #[test]
+    fn unicast_lists_peers_sorted_without_itself_and_per_family() {
+        let peers = [
+            peer("keepalived/2", Some("192.0.2.12"), Some("fd00::12")),
+            peer("keepalived/1", Some("192.0.2.11"), None),
+            peer("keepalived/5", None, None),
+            peer("keepalived/7", Some("192.0.2.10"), None), // reports our address
+        ];
+        let o = Options {
+            unicast: true,
+            ..opts("192.0.2.100 fd00::100")
+        };
+        let p = plan(run_with(&o, &peers, &snapshot()));
+        let v4 = &p.engine.instances[0];
+        assert_eq!(v4.unicast_src_ip.as_deref(), Some("192.0.2.10"));
+        assert_eq!(v4.unicast_peers, vec!["192.0.2.11", "192.0.2.12"]);
+        let v6 = &p.engine.instances[1];
+        assert_eq!(v6.unicast_src_ip.as_deref(), Some("fd00::10"));
+        assert_eq!(v6.unicast_peers, vec!["fd00::12"]);
+    }
+
+    #[test]
+    fn unicast_without_any_peer_stays_multicast() {
+        let o = Options {
+            unicast: true,
+            ..opts("192.0.2.100")
+        };
+        let i = plan(run(&o)).engine.instances.remove(0);
+        assert_eq!(i.unicast_src_ip, None);
+        assert!(i.unicast_peers.is_empty());
+    }
+
+    #[test]
+    fn peers_are_ignored_without_unicast() {
+        let peers = [peer("keepalived/1", Some("192.0.2.11"), None)];
+        let i = plan(run_with(&opts("192.0.2.100"), &peers, &snapshot()))
+            .engine
+            .instances
+            .remove(0);
+        assert!(i.unicast_peers.is_empty());
+    }
+
+    #[test]
+    fn invalid_virtual_ip_messages_name_the_value_and_the_format() {
+        assert_eq!(
+            blocked(run(&opts("10.0.0.300"))),
+            "invalid virtual_ip \"10.0.0.300\": expected an IPv4 or IPv6 address with an optional /prefix, e.g. 10.1.2.3/24 or fd00::5/64"
+        );
+        assert_eq!(
+            blocked(run(&opts("10.0.0.5/33"))),
+            "invalid virtual_ip \"10.0.0.5/33\": prefix /33 is out of range, allowed /1../32 for IPv4"
+        );
+        assert_eq!(
+            blocked(run(&opts("fd00::5/129"))),
+            "invalid virtual_ip \"fd00::5/129\": prefix /129 is out of range, allowed /1../128 for IPv6"
+        );
+        assert_eq!(
+            blocked(run(&opts("10.0.0.5/+8"))),
+            "invalid virtual_ip \"10.0.0.5/+8\": prefix /+8 is out of range, allowed /1../32 for IPv4"
+        );
+        assert_eq!(
+            blocked(run(&opts("10.0.0.5 10.0.0.5/24"))),
+            "invalid virtual_ip: 10.0.0.5 is listed twice (each address may appear once)"
+        );
+        assert_eq!(
+            blocked(run(&opts("127.0.0.5"))),
+            "invalid virtual_ip \"127.0.0.5\": an unspecified, loopback, multicast or broadcast address cannot be a virtual IP"
+        );
+        assert_eq!(
+            blocked(run(&opts(","))),
+            "invalid virtual_ip \",\": expected at least one address"
+        );
+    }
+
+    #[test]
+    fn invalid_router_id_port_and_interval_messages() {
+        for (o, msg) in [
+            (
+                Options {
+                    router_id: 0,
+                    ..opts("10.0.0.5")
+                },
+                "invalid router_id 0: allowed 1..255 (unique per network segment)",
+            ),
+            (
+                Options {
+                    router_id: 256,
+                    ..opts("10.0.0.5")
+                },
+                "invalid router_id 256: allowed 1..255 (unique per network segment)",
+            ),
+            (
+                Options {
+                    port: 0,
+                    ..opts("10.0.0.5")
+                },
+                "invalid port 0: allowed 1..65535",
+            ),
+            (
+                Options {
+                    port: 65536,
+                    ..opts("10.0.0.5")
+                },
+                "invalid port 65536: allowed 1..65535",
+            ),
+            (
+                Options {
+                    healthcheck_interval: 0,
+                    ..opts("10.0.0.5")
+                },
+                "invalid healthcheck_interval 0: allowed 1..4294 seconds",
+            ),
+            (
+                Options {
+                    healthcheck_interval: 5000,
+                    ..opts("10.0.0.5")
+                },
+                "invalid healthcheck_interval 5000: allowed 1..4294 seconds",
+            ),
+            (
+                Options {
+                    vrrp_version: 4,
+                    ..opts("10.0.0.5")
+                },
+                "invalid vrrp_version 4: allowed 2 or 3",
+            ),
+        ] {
+            assert_eq!(blocked(run(&o)), msg);
+        }
+    }
+
+    #[test]
+    fn advert_interval_must_fit_every_version_in_use() {
+        let o = Options {
+            advert_interval: "0.5".into(),
+            ..opts("10.0.0.5")
+        };
+        assert_eq!(
+            blocked(run(&o)),
+            "invalid advert_interval \"0.5\": allowed whole seconds 1..255 for VRRPv2"
+        );
+        let o = Options {
+            advert_interval: "50".into(),
+            ..opts("fd00::5")
+        };
+        assert_eq!(
+            blocked(run(&o)),
+            "invalid advert_interval \"50\": allowed 0.01..40.95 seconds in steps of 0.01 for VRRPv3 (IPv6 VIPs always use VRRPv3)"
+        );
+        let o = Options {
+            advert_interval: "0.5".into(),
+            vrrp_version: 3,
+            ..opts("10.0.0.5")
+        };
+        assert_eq!(plan(run(&o)).engine.instances[0].advert_int, "0.5");
+        let o = Options {
+            advert_interval: "fast".into(),
+            vrrp_version: 3,
+            ..opts("10.0.0.5")
+        };
+        assert_eq!(
+            blocked(run(&o)),
+            "invalid advert_interval \"fast\": allowed 0.01..40.95 seconds in steps of 0.01 for VRRPv3"
+        );
+    }
+
+    #[test]
+    fn password_problems_never_show_the_password() {
+        let o = Options {
+            vrrp_password: "waytoolongsecret".into(),
+            ..opts("10.0.0.5")
+        };
+        let m = blocked(run(&o));
+        assert_eq!(
+            m,
+            "invalid vrrp_password (value not shown): 16 characters, allowed at most 8"
+        );
+        let o = Options {
+            vrrp_password: "a b#".into(),
+            ..opts("10.0.0.5")
+        };
+        let m = blocked(run(&o));
+        assert!(!m.contains("a b#"));
+        assert_eq!(
+            m,
+            "invalid vrrp_password (value not shown): allowed are printable ASCII characters except spaces, quotes, #, !, {, } and \\"
+        );
+        let o = Options {
+            vrrp_password: "secret".into(),
+            vrrp_version: 3,
+            ..opts("10.0.0.5")
+        };
+        let m = blocked(run(&o));
+        assert!(!m.contains("secret\""));
+        assert_eq!(
+            m,
+            "vrrp_password is set but vrrp_version is 3: VRRPv3 has no authentication; clear vrrp_password or set vrrp_version=2"
+        );
+        let o = Options {
+            vrrp_password: "secret".into(),
+            ..opts("10.0.0.5 fd00::5")
+        };
+        assert_eq!(
+            blocked(run(&o)),
+            "vrrp_password is set but virtual_ip has IPv6 addresses, which always use VRRPv3 (no authentication); clear vrrp_password or use IPv4 VIPs only"
+        );
+    }
+
+    #[test]
+    fn interface_problems_are_blocked_with_their_message() {
+        let o = Options {
+            network_interface: "eth9".into(),
+            ..opts("10.0.0.5")
+        };
+        assert_eq!(
+            blocked(run(&o)),
+            "invalid network_interface \"eth9\": no such interface on this machine (interfaces: lo, eth0, eth1)"
+        );
+        let o = Options {
+            network_interface: "eth0 }".into(),
+            ..opts("10.0.0.5")
+        };
+        assert_eq!(
+            blocked(run(&o)),
+            "invalid network_interface \"eth0 }\": not an interface name (letters, digits, . _ - : @, at most 15 characters)"
+        );
+        let mut net = snapshot();
+        net.default_v4 = None;
+        assert_eq!(
+            blocked(run_with(&opts("172.16.0.1"), &[], &net)),
+            "no interface for virtual_ip 172.16.0.1: no interface has an IPv4 address in its subnet and there is no IPv4 default route; set network_interface"
+        );
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let o = Options {
+            router_id: 300,
+            port: -1,
+            network_interface: "eth9".into(),
+            ..opts("10.0.0.5 fd00::5")
+        };
+        assert_eq!(
+            blocked(run(&o)),
+            "invalid router_id 300: allowed 1..255 (unique per network segment); invalid port -1: allowed 1..65535; invalid network_interface \"eth9\": no such interface on this machine (interfaces: lo, eth0, eth1)"
+        );
+    }
+
+    #[test]
+    fn option_type_errors_block() {
+        let o = opts("10.0.0.5");
+        let errors = vec!["invalid port \"x\": expected an int".to_string()];
+        let d = desired(&Facts {
+            options: &o,
+            option_errors: &errors,
+            net: &snapshot(),
+            priority: 254,
+            peers: &[],
+            engine_binary: Path::new(BIN),
+        });
+        assert_eq!(blocked(d), "invalid port \"x\": expected an int");
+    }
+
+    #[test]
+    fn advert_int_text_is_minimal() {
+        let t = |s: &str, v| advert_int_text(AdvertInterval::parse(s, v).unwrap());
+        assert_eq!(t("1", Version::V2), "1");
+        assert_eq!(t("0.10", Version::V3), "0.1");
+        assert_eq!(t("0.25", Version::V3), "0.25");
+        assert_eq!(t("0.05", Version::V3), "0.05");
+        assert_eq!(t("40.95", Version::V3), "40.95");
+        assert_eq!(t("2.50", Version::V3), "2.5");
+    }
+}

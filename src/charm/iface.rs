@@ -1,0 +1,504 @@
+//! Which interface carries a VRRP instance, and this unit's VRRP source addresses.
+//!
+//! The original charm scraped `route` output and rendered `interface None` without a
+//! default route (original-charm §1.8). Here the machine's links, addresses and
+//! default routes are read once per hook through rtnetlink into a [`NetSnapshot`], and
+//! the choice is a pure function of that snapshot:
+//!
+//! 1. `network_interface`, if set (it must exist);
+//! 2. else the interface whose connected subnet contains the VIP (what `ip route get`
+//!    would answer for an on-link VIP, and what hacluster does per VIP);
+//! 3. else the interface of the default route of the VIP's family;
+//! 4. else no interface: the unit is blocked, never rendered with a bogus interface.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use crate::engine::proto::Family;
+
+/// One address on a link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkAddress {
+    pub addr: IpAddr,
+    pub prefix_len: u8,
+    /// IFA_F_SECONDARY: not the link's primary address of its subnet.
+    pub secondary: bool,
+    /// Link or host scope (fe80::/10, 127/8): not usable as a unicast VRRP source.
+    pub local_scope: bool,
+}
+
+/// One network interface.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    pub index: u32,
+    pub name: String,
+    pub loopback: bool,
+    pub addresses: Vec<LinkAddress>,
+}
+
+/// The machine's interfaces and default routes, read once per hook.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NetSnapshot {
+    pub links: Vec<Link>,
+    /// Interface index of the IPv4 default route with the lowest metric.
+    pub default_v4: Option<u32>,
+    /// Interface index of the IPv6 default route with the lowest metric.
+    pub default_v6: Option<u32>,
+}
+
+/// Why no interface can carry a VRRP instance.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IfaceError {
+    #[error("invalid network_interface \"{name}\": no such interface on this machine (interfaces: {})", .available.join(", "))]
+    NoSuchInterface {
+        name: String,
+        available: Vec<String>,
+    },
+    #[error("no interface for virtual_ip {vips}: no interface has an {family} address in its subnet and there is no {family} default route; set network_interface")]
+    NoInterface { family: Family, vips: String },
+}
+
+/// Interface names that are safe to write into keepalived.conf unquoted.
+pub fn valid_interface_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() < 16 // IFNAMSIZ
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':' | '@'))
+}
+
+impl NetSnapshot {
+    pub fn link_by_name(&self, name: &str) -> Option<&Link> {
+        self.links.iter().find(|l| l.name == name)
+    }
+
+    pub fn link_by_index(&self, index: u32) -> Option<&Link> {
+        self.links.iter().find(|l| l.index == index)
+    }
+
+    /// The interface for the VRRP instance of `family` carrying `vips` (see module doc).
+    pub fn choose(
+        &self,
+        network_interface: &str,
+        family: Family,
+        vips: &[IpAddr],
+    ) -> Result<&Link, IfaceError> {
+        if !network_interface.is_empty() {
+            return self.link_by_name(network_interface).ok_or_else(|| {
+                IfaceError::NoSuchInterface {
+                    name: network_interface.to_string(),
+                    available: self.links.iter().map(|l| l.name.clone()).collect(),
+                }
+            });
+        }
+        for vip in vips {
+            let on_link = self.links.iter().filter(|l| !l.loopback).find(|l| {
+                l.addresses
+                    .iter()
+                    .any(|a| !a.local_scope && in_subnet(a.addr, a.prefix_len, *vip))
+            });
+            if let Some(link) = on_link {
+                return Ok(link);
+            }
+        }
+        let default = match family {
+            Family::V4 => self.default_v4,
+            Family::V6 => self.default_v6,
+        };
+        default
+            .and_then(|index| self.link_by_index(index))
+            .ok_or_else(|| IfaceError::NoInterface {
+                family,
+                vips: vips
+                    .iter()
+                    .map(|v| v.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+    }
+}
+
+impl Link {
+    /// The address this unit sends VRRP from on this link, as peers must list it in
+    /// their `unicast_peer` blocks: the primary IPv4 address (keepalived's default
+    /// source), or the first global IPv6 address. VIPs are never a source.
+    pub fn vrrp_source(&self, family: Family, vips: &[IpAddr]) -> Option<IpAddr> {
+        let candidates = || {
+            self.addresses.iter().filter(|a| {
+                Family::of(&a.addr) == family && !a.local_scope && !vips.contains(&a.addr)
+            })
+        };
+        candidates()
+            .find(|a| !a.secondary)
+            .or_else(|| candidates().next())
+            .map(|a| a.addr)
+    }
+}
+
+/// Whether `addr` lies in the subnet `net/prefix_len` (same family only).
+pub fn in_subnet(net: IpAddr, prefix_len: u8, addr: IpAddr) -> bool {
+    match (net, addr) {
+        (IpAddr::V4(n), IpAddr::V4(a)) => {
+            let bits = u32::from(prefix_len.min(32));
+            let mask = if bits == 0 {
+                0
+            } else {
+                u32::MAX << (32 - bits)
+            };
+            u32::from(n) & mask == u32::from(a) & mask
+        }
+        (IpAddr::V6(n), IpAddr::V6(a)) => {
+            let bits = u32::from(prefix_len.min(128));
+            let mask = if bits == 0 {
+                0
+            } else {
+                u128::MAX << (128 - bits)
+            };
+            u128::from(n) & mask == u128::from(a) & mask
+        }
+        _ => false,
+    }
+}
+
+/// Reading the snapshot failed (netlink socket or dump).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read the network interfaces through netlink: {0}")]
+pub struct NetlinkError(String);
+
+impl fmt::Display for Link {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name)
+    }
+}
+
+/// Reads links, addresses and default routes through rtnetlink (no `ip`/`route`).
+pub fn read_snapshot() -> Result<NetSnapshot, NetlinkError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .map_err(|e| NetlinkError(e.to_string()))?;
+    runtime.block_on(netlink::dump())
+}
+
+mod netlink {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+    use futures::stream::TryStreamExt;
+    use rtnetlink::packet_route::address::{AddressAttribute, AddressHeaderFlags, AddressScope};
+    use rtnetlink::packet_route::link::{LinkAttribute, LinkFlags};
+    use rtnetlink::packet_route::route::{RouteAttribute, RouteHeader, RouteMessage};
+    use rtnetlink::{Handle, RouteMessageBuilder};
+
+    use super::{Link, LinkAddress, NetSnapshot, NetlinkError};
+
+    fn err(e: impl std::fmt::Display) -> NetlinkError {
+        NetlinkError(e.to_string())
+    }
+
+    pub(super) async fn dump() -> Result<NetSnapshot, NetlinkError> {
+        let (connection, handle, _) = rtnetlink::new_connection().map_err(err)?;
+        let task = tokio::spawn(connection);
+        let result = dump_with(&handle).await;
+        task.abort();
+        result
+    }
+
+    async fn dump_with(handle: &Handle) -> Result<NetSnapshot, NetlinkError> {
+        let mut links = Vec::new();
+        let mut stream = handle.link().get().execute();
+        while let Some(msg) = stream.try_next().await.map_err(err)? {
+            let name = msg.attributes.iter().find_map(|a| match a {
+                LinkAttribute::IfName(n) => Some(n.clone()),
+                _ => None,
+            });
+            if let Some(name) = name {
+                links.push(Link {
+                    index: msg.header.index,
+                    name,
+                    loopback: msg.header.flags.contains(LinkFlags::Loopback),
+                    addresses: Vec::new(),
+                });
+            }
+        }
+        let mut stream = handle.address().get().execute();
+        while let Some(msg) = stream.try_next().await.map_err(err)? {
+            // IFA_LOCAL is the interface's own address on point-to-point links;
+            // IFA_ADDRESS otherwise.
+            let local = msg.attributes.iter().find_map(|a| match a {
+                AddressAttribute::Local(ip) => Some(*ip),
+                _ => None,
+            });
+            let address = msg.attributes.iter().find_map(|a| match a {
+                AddressAttribute::Address(ip) => Some(*ip),
+                _ => None,
+            });
+            let Some(addr) = local.or(address) else {
+                continue;
+            };
+            let secondary = msg.header.flags.contains(AddressHeaderFlags::Secondary);
+            let local_scope = matches!(msg.header.scope, AddressScope::Link | AddressScope::Host);
+            if let Some(link) = links.iter_mut().find(|l| l.index == msg.header.index) {
+                link.addresses.push(LinkAddress {
+                    addr,
+                    prefix_len: msg.header.prefix_len,
+                    secondary,
+                    local_scope,
+                });
+            }
+        }
+        let default_v4 =
+            default_route(handle, RouteMessageBuilder::<Ipv4Addr>::new().build()).await?;
+        let default_v6 =
+            default_route(handle, RouteMessageBuilder::<Ipv6Addr>::new().build()).await?;
+        Ok(NetSnapshot {
+            links,
+            default_v4,
+            default_v6,
+        })
+    }
+
+    /// The output interface of the main table's default route with the lowest metric.
+    async fn default_route(
+        handle: &Handle,
+        query: RouteMessage,
+    ) -> Result<Option<u32>, NetlinkError> {
+        let mut best: Option<(u32, u32)> = None; // (metric, ifindex)
+        let mut stream = handle.route().get(query).execute();
+        while let Some(route) = stream.try_next().await.map_err(err)? {
+            if route.header.destination_prefix_length != 0 {
+                continue;
+            }
+            let table = route
+                .attributes
+                .iter()
+                .find_map(|a| match a {
+                    RouteAttribute::Table(t) => Some(*t),
+                    _ => None,
+                })
+                .unwrap_or(u32::from(route.header.table));
+            if table != u32::from(RouteHeader::RT_TABLE_MAIN) {
+                continue;
+            }
+            let has_dst = route.attributes.iter().any(|a| match a {
+                RouteAttribute::Destination(d) => !is_unspecified(d),
+                _ => false,
+            });
+            if has_dst {
+                continue;
+            }
+            let oif = route.attributes.iter().find_map(|a| match a {
+                RouteAttribute::Oif(i) => Some(*i),
+                RouteAttribute::MultiPath(hops) => hops.first().map(|h| h.interface_index),
+                _ => None,
+            });
+            let metric = route
+                .attributes
+                .iter()
+                .find_map(|a| match a {
+                    RouteAttribute::Priority(p) => Some(*p),
+                    _ => None,
+                })
+                .unwrap_or(0);
+            if let Some(oif) = oif {
+                let better = match best {
+                    None => true,
+                    Some((m, _)) => metric < m,
+                };
+                if better {
+                    best = Some((metric, oif));
+                }
+            }
+        }
+        Ok(best.map(|(_, oif)| oif))
+    }
+
+    fn is_unspecified(addr: &rtnetlink::packet_route::route::RouteAddress) -> bool {
+        use rtnetlink::packet_route::route::RouteAddress;
+        match addr {
+            RouteAddress::Inet(a) => IpAddr::V4(*a).is_unspecified(),
+            RouteAddress::Inet6(a) => IpAddr::V6(*a).is_unspecified(),
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn addr(text: &str) -> LinkAddress {
+        let (ip, len) = text.split_once('/').unwrap();
+        let addr: IpAddr = ip.parse().unwrap();
+        let local_scope = match addr {
+            IpAddr::V4(a) => a.is_loopback(),
+            IpAddr::V6(a) => a.is_loopback() || (a.segments()[0] & 0xffc0) == 0xfe80,
+        };
+        LinkAddress {
+            addr,
+            prefix_len: len.parse().unwrap(),
+            secondary: false,
+            local_scope,
+        }
+    }
+
+    /// lo; eth0 192.0.2.10/24 + fd00::10/64 (default routes); eth1 10.20.0.10/16.
+    pub(crate) fn snapshot() -> NetSnapshot {
+        NetSnapshot {
+            links: vec![
+                Link {
+                    index: 1,
+                    name: "lo".into(),
+                    loopback: true,
+                    addresses: vec![addr("127.0.0.1/8"), addr("::1/128")],
+                },
+                Link {
+                    index: 2,
+                    name: "eth0".into(),
+                    loopback: false,
+                    addresses: vec![
+                        addr("192.0.2.10/24"),
+                        addr("fd00::10/64"),
+                        addr("fe80::1/64"),
+                    ],
+                },
+                Link {
+                    index: 3,
+                    name: "eth1".into(),
+                    loopback: false,
+                    addresses: vec![addr("10.20.0.10/16")],
+                },
+            ],
+            default_v4: Some(2),
+            default_v6: Some(2),
+        }
+    }
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn configured_interface_wins_when_it_exists() {
+        let s = snapshot();
+        let link = s.choose("eth1", Family::V4, &[ip("192.0.2.99")]).unwrap();
+        assert_eq!(link.name, "eth1");
+    }
+
+    #[test]
+    fn configured_interface_that_does_not_exist_is_an_error_listing_the_interfaces() {
+        let s = snapshot();
+        let e = s
+            .choose("eth9", Family::V4, &[ip("192.0.2.99")])
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid network_interface \"eth9\": no such interface on this machine (interfaces: lo, eth0, eth1)"
+        );
+    }
+
+    #[test]
+    fn the_interface_whose_subnet_holds_the_vip_is_chosen_before_the_default_route() {
+        let s = snapshot();
+        assert_eq!(
+            s.choose("", Family::V4, &[ip("10.20.5.5")]).unwrap().name,
+            "eth1"
+        );
+        assert_eq!(
+            s.choose("", Family::V4, &[ip("192.0.2.99")]).unwrap().name,
+            "eth0"
+        );
+        assert_eq!(
+            s.choose("", Family::V6, &[ip("fd00::99")]).unwrap().name,
+            "eth0"
+        );
+    }
+
+    #[test]
+    fn the_default_route_interface_is_the_fallback() {
+        let s = snapshot();
+        assert_eq!(
+            s.choose("", Family::V4, &[ip("172.16.0.1")]).unwrap().name,
+            "eth0"
+        );
+    }
+
+    #[test]
+    fn loopback_and_link_local_subnets_never_match() {
+        let mut s = snapshot();
+        s.default_v4 = Some(3);
+        // 127.0.0.5 is in lo's subnet, but lo is never a VRRP interface.
+        assert_eq!(
+            s.choose("", Family::V4, &[ip("127.0.0.5")]).unwrap().name,
+            "eth1"
+        );
+        s.default_v6 = Some(3);
+        assert_eq!(
+            s.choose("", Family::V6, &[ip("fe80::5")]).unwrap().name,
+            "eth1"
+        );
+    }
+
+    #[test]
+    fn no_subnet_and_no_default_route_is_an_error_naming_the_vips() {
+        let mut s = snapshot();
+        s.default_v4 = None;
+        let e = s
+            .choose("", Family::V4, &[ip("172.16.0.1"), ip("172.16.0.2")])
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "no interface for virtual_ip 172.16.0.1, 172.16.0.2: no interface has an IPv4 address in its subnet and there is no IPv4 default route; set network_interface"
+        );
+    }
+
+    #[test]
+    fn vrrp_source_is_the_primary_address_and_never_a_vip_or_link_local() {
+        let s = snapshot();
+        let eth0 = s.link_by_name("eth0").unwrap();
+        assert_eq!(eth0.vrrp_source(Family::V4, &[]), Some(ip("192.0.2.10")));
+        assert_eq!(eth0.vrrp_source(Family::V6, &[]), Some(ip("fd00::10")));
+        assert_eq!(eth0.vrrp_source(Family::V4, &[ip("192.0.2.10")]), None);
+        let mut link = eth0.clone();
+        link.addresses.insert(
+            0,
+            LinkAddress {
+                secondary: true,
+                ..addr("192.0.2.77/24")
+            },
+        );
+        assert_eq!(link.vrrp_source(Family::V4, &[]), Some(ip("192.0.2.10")));
+    }
+
+    #[test]
+    fn subnet_arithmetic() {
+        assert!(in_subnet(ip("10.0.0.1"), 8, ip("10.255.0.1")));
+        assert!(!in_subnet(ip("10.0.0.1"), 9, ip("10.255.0.1")));
+        assert!(in_subnet(ip("10.0.0.1"), 0, ip("1.2.3.4")));
+        assert!(in_subnet(ip("10.0.0.1"), 32, ip("10.0.0.1")));
+        assert!(in_subnet(ip("fd00::1"), 64, ip("fd00::ffff")));
+        assert!(!in_subnet(ip("fd00::1"), 64, ip("fd01::1")));
+        assert!(!in_subnet(ip("10.0.0.1"), 0, ip("::1")));
+    }
+
+    #[test]
+    fn interface_names_with_config_syntax_characters_are_refused() {
+        assert!(valid_interface_name("eth0"));
+        assert!(valid_interface_name("enp0s31f6"));
+        assert!(valid_interface_name("br-lan.100"));
+        assert!(!valid_interface_name(""));
+        assert!(!valid_interface_name("eth0 }"));
+        assert!(!valid_interface_name("eth#0"));
+        assert!(!valid_interface_name("averyveryverylongname"));
+    }
+
+    #[test]
+    fn netlink_snapshot_of_this_machine_has_loopback() {
+        let s = read_snapshot().expect("netlink works in the test environment");
+        let lo = s.link_by_name("lo").expect("lo exists");
+        assert!(lo.loopback);
+        assert!(lo
+            .addresses
+            .iter()
+            .any(|a| a.addr == ip("127.0.0.1") && a.prefix_len == 8));
+    }
+}

@@ -1,0 +1,193 @@
+//! Distinct, stable VRRP priorities for the units, without Juju leadership.
+//!
+//! The original charm gave the leader 101 and everyone else 100 (+2 while healthy), so
+//! backups tied (the VRRP tie-break by address decided), and a leadership change moved
+//! the intended master without re-rendering (original-charm §1.7). Here every unit owns
+//! a priority **claim**:
+//!
+//! * The claim is persisted in the unit's charm state and published in its `cluster`
+//!   peer bag (key `priority`).
+//! * A unit keeps its claim unless a peer with a **lower** unit number claims the same
+//!   value. Unit numbers are never reused by Juju, so the older unit always wins and
+//!   only the newcomer moves.
+//! * The first claim of a unit that sees no peer claims is `254 - (unit_number % 50)`:
+//!   units that start together (and cannot see each other yet) differ already.
+//! * A unit that must (re)claim takes the highest free value in 205..=254 **below the
+//!   lowest peer claim** if one is free, so that a new unit joins below every existing
+//!   one and never preempts the master; else the highest free value at all. Only with
+//!   more than 50 units can a tie remain, and VRRP's address tie-break still elects
+//!   one master.
+//!
+//! Leadership is not an input: a leader change never changes a priority. The health
+//! check weight [`HEALTH_CHECK_WEIGHT`] puts a failing unit (at most 154) below every
+//! healthy one (at least 205), and the high range makes a graceful handover fast: the
+//! RFC's skew time `(256 - priority) / 256 s` is 8 ms at 254 instead of 0.6 s at 100.
+
+use std::collections::BTreeSet;
+
+/// Highest priority a non-owner may have (255 is the address owner, RFC 9568 §5.2.4).
+pub const HIGHEST: u8 = 254;
+/// Lowest healthy priority: 50 distinct values, enough for any realistic cluster.
+pub const LOWEST: u8 = 205;
+/// vrrp_script weight: a unit whose health check fails drops by 100, below every
+/// healthy unit (254 - 100 = 154 < 205).
+pub const HEALTH_CHECK_WEIGHT: i32 = -100;
+
+const RANGE: u32 = (HIGHEST - LOWEST) as u32 + 1;
+
+/// What a peer unit has published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerClaim {
+    pub unit_number: u32,
+    /// Its claim, if it published one in range.
+    pub claim: Option<u8>,
+}
+
+/// A claim read from a peer bag or from charm state: a number in 205..=254.
+pub fn parse_claim(text: &str) -> Option<u8> {
+    let value: u8 = text.trim().parse().ok()?;
+    (LOWEST..=HIGHEST).contains(&value).then_some(value)
+}
+
+/// This unit's priority, given its current claim and what its peers claim.
+pub fn decide(unit_number: u32, current: Option<u8>, peers: &[PeerClaim]) -> u8 {
+    if let Some(mine) = current.filter(|c| (LOWEST..=HIGHEST).contains(c)) {
+        let lost = peers
+            .iter()
+            .any(|p| p.claim == Some(mine) && p.unit_number < unit_number);
+        if !lost {
+            return mine;
+        }
+    }
+    let taken: BTreeSet<u8> = peers.iter().filter_map(|p| p.claim).collect();
+    let first_choice = HIGHEST - (unit_number % RANGE) as u8;
+    let Some(&lowest_taken) = taken.iter().next() else {
+        return first_choice;
+    };
+    let free = |v: &u8| !taken.contains(v);
+    (LOWEST..lowest_taken)
+        .rev()
+        .find(free)
+        .or_else(|| (LOWEST..=HIGHEST).rev().find(free))
+        .unwrap_or(first_choice)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peer(unit_number: u32, claim: Option<u8>) -> PeerClaim {
+        PeerClaim { unit_number, claim }
+    }
+
+    /// Runs every unit's decision until nothing changes, as hooks would.
+    fn settle(units: &[u32], mut claims: Vec<Option<u8>>) -> Vec<u8> {
+        for _ in 0..10 {
+            let before = claims.clone();
+            for (i, &n) in units.iter().enumerate() {
+                let peers: Vec<PeerClaim> = units
+                    .iter()
+                    .enumerate()
+                    .filter(|(j, _)| *j != i)
+                    .map(|(j, &m)| peer(m, claims[j]))
+                    .collect();
+                claims[i] = Some(decide(n, claims[i], &peers));
+            }
+            if claims == before {
+                break;
+            }
+        }
+        claims.into_iter().map(|c| c.unwrap()).collect()
+    }
+
+    #[test]
+    fn first_claim_without_visible_peers_depends_on_the_unit_number() {
+        assert_eq!(decide(0, None, &[]), 254);
+        assert_eq!(decide(1, None, &[]), 253);
+        assert_eq!(decide(49, None, &[]), 205);
+        assert_eq!(decide(50, None, &[]), 254);
+        // Peers that have not published a claim yet do not count.
+        assert_eq!(decide(2, None, &[peer(0, None), peer(1, None)]), 252);
+    }
+
+    #[test]
+    fn three_units_starting_together_get_three_distinct_priorities() {
+        let p = settle(&[0, 1, 2], vec![None, None, None]);
+        assert_eq!(p, vec![254, 253, 252]);
+    }
+
+    #[test]
+    fn a_unit_keeps_its_claim_across_hooks() {
+        let peers = [peer(0, Some(254)), peer(2, Some(252))];
+        assert_eq!(decide(1, Some(253), &peers), 253);
+        assert_eq!(decide(1, Some(253), &peers), 253);
+    }
+
+    #[test]
+    fn on_a_conflict_only_the_higher_unit_number_moves() {
+        // Units 0 and 50 both started alone and both claimed 254.
+        let p = settle(&[0, 50], vec![Some(254), Some(254)]);
+        assert_eq!(p, vec![254, 253]);
+        assert_eq!(decide(0, Some(254), &[peer(50, Some(254))]), 254);
+        assert_eq!(decide(50, Some(254), &[peer(0, Some(254))]), 253);
+    }
+
+    #[test]
+    fn a_new_unit_joins_below_every_existing_claim_and_never_preempts() {
+        let existing = [peer(0, Some(254)), peer(1, Some(253)), peer(2, Some(252))];
+        // Unit 7 would pick 247 alone, but it sees the cluster: it goes below 252.
+        assert_eq!(decide(7, None, &existing), 251);
+        // Even a unit whose number maps to 254 does not take the master's slot.
+        assert_eq!(decide(50, None, &existing), 251);
+    }
+
+    #[test]
+    fn two_newcomers_with_the_same_pick_are_separated() {
+        let p = settle(
+            &[0, 1, 3, 4],
+            vec![Some(254), Some(253), Some(251), Some(251)],
+        );
+        assert_eq!(p, vec![254, 253, 251, 250]);
+    }
+
+    #[test]
+    fn a_departure_changes_nobody_else() {
+        // Unit 1 (253) leaves: 0 and 2 keep their claims.
+        assert_eq!(decide(0, Some(254), &[peer(2, Some(252))]), 254);
+        assert_eq!(decide(2, Some(252), &[peer(0, Some(254))]), 252);
+        // A newcomer still goes below the lowest claim, not into the gap.
+        assert_eq!(
+            decide(3, None, &[peer(0, Some(254)), peer(2, Some(252))]),
+            251
+        );
+    }
+
+    #[test]
+    fn when_the_bottom_is_used_up_the_highest_free_value_is_taken() {
+        let mut peers: Vec<PeerClaim> = (LOWEST..=HIGHEST - 1)
+            .map(|v| peer(u32::from(v), Some(v)))
+            .collect();
+        // 205..=253 taken, 254 free; nothing below the lowest claim (205).
+        assert_eq!(decide(400, None, &peers), 254);
+        peers.push(peer(1, Some(254)));
+        // All 50 taken: the unit number decides (a tie VRRP still resolves).
+        assert_eq!(decide(401, None, &peers), 254 - (401 % 50) as u8);
+    }
+
+    #[test]
+    fn an_out_of_range_stored_claim_is_replaced() {
+        assert_eq!(decide(0, Some(100), &[]), 254);
+        assert_eq!(parse_claim("254"), Some(254));
+        assert_eq!(parse_claim("204"), None);
+        assert_eq!(parse_claim("255"), None);
+        assert_eq!(parse_claim("abc"), None);
+    }
+
+    #[test]
+    fn a_failing_unit_drops_below_every_healthy_unit() {
+        let worst_healthy = i32::from(LOWEST);
+        let best_failing = i32::from(HIGHEST) + HEALTH_CHECK_WEIGHT;
+        assert!(best_failing < worst_healthy);
+        assert!(best_failing >= 1);
+    }
+}

@@ -1,0 +1,506 @@
+//! One reconcile per hook (the "holistic" pattern): every hook but `stop` and `remove`
+//! runs the same steps from the current facts, and each step only acts on a
+//! difference, so a hook with nothing new writes nothing and reloads nothing.
+//!
+//! 1. facts: config, charm state, relations and peers (`context`);
+//! 2. the engine binary and unit are in place (`install`);
+//! 3. this unit's priority claim (`priority`);
+//! 4. the desired state (`desired`, pure);
+//! 5. the engine config: rendered and written atomically if it differs; an invalid
+//!    config leaves the last good file untouched; no VIP removes it;
+//! 6. sysctl settings;
+//! 7. the service (once `start` ran): start it when configured, or when blocked but a
+//!    last good config exists; `reload` (SIGHUP) when the config changed; `restart`
+//!    only on an upgrade that changed the binary or unit; stop when the VIP was removed;
+//! 8. relation data: only keys that differ from what was last published;
+//! 9. the status, from the desired state and the engine's state file;
+//! 10. the charm state, if it changed.
+
+use std::fs;
+use std::path::Path;
+
+use super::context::{self, Relations};
+use super::desired::{self, Desired, Facts};
+use super::hook::{Hook, HookContext};
+use super::hooktools::{Bag, HookTools, LogLevel, RelationId, ToolError};
+use super::iface::{NetSnapshot, NetlinkError};
+use super::install;
+use super::options::Options;
+use super::paths::{Paths, UNIT_NAME};
+use super::priority;
+use super::relation_data::{self, CLUSTER, INGRESS_ADDRESS, PRIVATE_ADDRESS, WEBSITE};
+use super::render::{self, PUBLIC_MODE, SECRET_MODE};
+use super::service::{ServiceManager, Verb};
+use super::state::CharmState;
+use super::status;
+use super::sysctl::{self, Sysctl, KERNEL_DEFAULT};
+use super::HookError;
+
+/// Everything a hook acts on, behind interfaces a test can replace.
+pub struct Deps<'a> {
+    pub tools: &'a mut dyn HookTools,
+    pub service: &'a mut dyn ServiceManager,
+    pub sysctl: &'a mut dyn Sysctl,
+    /// Reads the machine's interfaces (netlink in production).
+    pub net: &'a mut dyn FnMut() -> Result<NetSnapshot, NetlinkError>,
+    pub paths: &'a Paths,
+    /// The charm's own binary, copied to be the engine.
+    pub charm_binary: &'a Path,
+}
+
+/// Notable events of one hook, sent with a single `juju-log` call at the end.
+#[derive(Debug, Default)]
+pub struct Journal {
+    lines: Vec<(LogLevel, String)>,
+}
+
+impl Journal {
+    pub fn info(&mut self, message: impl Into<String>) {
+        self.lines.push((LogLevel::Info, message.into()));
+    }
+
+    pub fn warn(&mut self, message: impl Into<String>) {
+        self.lines.push((LogLevel::Warning, message.into()));
+    }
+
+    /// One `juju-log` call for everything, at the highest level seen. Logging is best
+    /// effort: a failure to log never fails the hook.
+    pub fn flush(self, tools: &mut dyn HookTools) {
+        if self.lines.is_empty() {
+            return;
+        }
+        let level = if self.lines.iter().any(|(l, _)| *l == LogLevel::Warning) {
+            LogLevel::Warning
+        } else {
+            LogLevel::Info
+        };
+        let text = self
+            .lines
+            .into_iter()
+            .map(|(_, m)| m)
+            .collect::<Vec<_>>()
+            .join("; ");
+        let _ = tools.juju_log(level, &text);
+    }
+}
+
+/// Runs the hook.
+pub fn handle(ctx: &HookContext, deps: &mut Deps<'_>) -> Result<(), HookError> {
+    let mut journal = Journal::default();
+    let result = match ctx.hook {
+        Hook::Stop => stop(deps, &mut journal),
+        Hook::Remove => remove(deps, &mut journal),
+        _ => reconcile(ctx, deps, &mut journal),
+    };
+    journal.flush(deps.tools);
+    result
+}
+
+fn reconcile(
+    ctx: &HookContext,
+    deps: &mut Deps<'_>,
+    journal: &mut Journal,
+) -> Result<(), HookError> {
+    // 1. Facts.
+    let config = deps.tools.config_get()?;
+    let (options, option_errors) = Options::from_config(&config);
+    let (before, warning) = CharmState::from_bag(&deps.tools.state_get()?);
+    if let Some(w) = warning {
+        journal.warn(w);
+    }
+    let mut state = before.clone();
+    match ctx.hook {
+        Hook::Start => state.started = true,
+        // Juju runs `start` after `upgrade-charm` on a refresh; a unit upgraded from the
+        // original charm (no state yet) was running, so it counts as started.
+        Hook::UpgradeCharm if before == CharmState::default() => state.started = true,
+        _ => {}
+    }
+    let relations = context::refresh(ctx, deps.tools, &mut state)?;
+
+    // 2. Engine binary and unit.
+    let installed = install::ensure(&ctx.hook, deps.paths, deps.charm_binary, deps.service)?;
+    if installed.binary_changed {
+        journal.info(format!(
+            "installed the engine binary at {}",
+            deps.paths.engine_binary().display()
+        ));
+    }
+    if ctx.hook == Hook::UpgradeCharm
+        && install::take_over_from_distro_keepalived(deps.paths, deps.service)?
+    {
+        journal.info("stopped and disabled the distro keepalived; the charm's engine takes over");
+    }
+
+    // 3. Priority claim.
+    let claim = priority::decide(
+        ctx.unit_number,
+        state.priority,
+        &context::peer_claims(&state),
+    );
+    if state.priority != Some(claim) {
+        journal.info(match state.priority {
+            None => format!("claimed VRRP priority {claim}"),
+            Some(old) => {
+                format!("VRRP priority claim {old} is taken by an older unit; claimed {claim}")
+            }
+        });
+        state.priority = Some(claim);
+    }
+
+    // 4. Desired state.
+    let net = if options.virtual_ip.trim().is_empty() {
+        NetSnapshot::default()
+    } else {
+        (deps.net)()?
+    };
+    let peers = context::peer_addresses(&state);
+    let engine_binary = deps.paths.engine_binary();
+    let desired = desired::desired(&Facts {
+        options: &options,
+        option_errors: &option_errors,
+        net: &net,
+        priority: claim,
+        peers: &peers,
+        engine_binary: &engine_binary,
+    });
+    // Said once, when the config arrives; the status keeps showing it.
+    if let Desired::Blocked(message) = &desired {
+        if matches!(ctx.hook, Hook::ConfigChanged | Hook::UpgradeCharm) {
+            journal.warn(format!(
+                "configuration refused, the engine config is left as it was: {message}"
+            ));
+        }
+    }
+
+    // 5. Engine config.
+    let config_changed = apply_engine_config(&desired, deps.paths)?;
+    if config_changed {
+        journal.info(match &desired {
+            Desired::Configured(_) => "rendered a new engine config",
+            _ => "removed the engine config (no virtual_ip)",
+        });
+    }
+
+    // 6. sysctl.
+    apply_sysctl(&desired, &mut state, deps, journal)?;
+
+    // 7. Service.
+    apply_service(
+        ctx,
+        &desired,
+        &state,
+        config_changed,
+        installed,
+        deps,
+        journal,
+    )?;
+
+    // 8. Relation data.
+    publish(
+        ctx, &desired, claim, &before, &mut state, &relations, deps.tools,
+    )?;
+
+    // 9. Status.
+    let report = status::read_engine_state(&deps.paths.engine_state());
+    deps.tools
+        .status_set(&status::unit_status(&desired, report.as_ref()))?;
+
+    // 10. Charm state.
+    state.website_resync =
+        ctx.hook == Hook::ConfigChanged && relations.vip.iter().any(|r| r.endpoint == WEBSITE);
+    if state != before {
+        deps.tools.state_set(&state.to_bag())?;
+    }
+    Ok(())
+}
+
+/// Writes (or removes) the engine config; returns whether the file changed.
+fn apply_engine_config(desired: &Desired, paths: &Paths) -> Result<bool, HookError> {
+    let path = paths.engine_config();
+    match desired {
+        Desired::Configured(plan) => {
+            let text = render::engine_config(&plan.engine)?;
+            let mode = if plan.engine.has_secret() {
+                SECRET_MODE
+            } else {
+                PUBLIC_MODE
+            };
+            render::write_if_changed(&path, text.as_bytes(), mode).map_err(|source| HookError::Io {
+                action: "cannot write",
+                path: path.clone(),
+                source,
+            })
+        }
+        Desired::Unconfigured => render::remove_if_exists(&path).map_err(|source| HookError::Io {
+            action: "cannot remove",
+            path: path.clone(),
+            source,
+        }),
+        // The last good config stays, byte for byte.
+        Desired::Blocked(_) => Ok(false),
+    }
+}
+
+/// Keys and values of a sysctl.d file.
+fn parse_sysctl_file(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with(';'))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect()
+}
+
+fn apply_sysctl(
+    desired: &Desired,
+    state: &mut CharmState,
+    deps: &mut Deps<'_>,
+    journal: &mut Journal,
+) -> Result<(), HookError> {
+    let settings = match desired {
+        Desired::Configured(plan) => sysctl::settings(plan.has_ipv6()),
+        Desired::Unconfigured => Default::default(),
+        Desired::Blocked(_) => return Ok(()),
+    };
+    let path = deps.paths.sysctl_file();
+    let current = fs::read_to_string(&path).ok();
+    let wanted = (!settings.is_empty()).then(|| sysctl::file_content(&settings));
+    if current == wanted {
+        return Ok(());
+    }
+    let io = |action: &'static str| {
+        let path = path.clone();
+        move |source| HookError::Io {
+            action,
+            path,
+            source,
+        }
+    };
+    // Remember what the kernel had before the charm first set each key.
+    let left_by_original = current.is_some() && state.sysctl_saved.is_empty();
+    for key in settings.keys() {
+        if state.sysctl_saved.contains_key(*key) {
+            continue;
+        }
+        if left_by_original {
+            state
+                .sysctl_saved
+                .insert(key.to_string(), KERNEL_DEFAULT.to_string());
+            continue;
+        }
+        match deps.sysctl.read(key) {
+            Ok(value) => {
+                state.sysctl_saved.insert(key.to_string(), value);
+            }
+            Err(e) => journal.warn(format!("cannot read {key}, it will not be restored: {e}")),
+        }
+    }
+    match wanted {
+        Some(text) => {
+            render::write_atomic(&path, text.as_bytes(), PUBLIC_MODE)
+                .map_err(io("cannot write"))?;
+            match deps.sysctl.load_file(&path) {
+                Ok(()) => journal.info(format!("applied {}", path.display())),
+                Err(e) => journal.warn(format!("cannot apply {}: {e}", path.display())),
+            }
+        }
+        None => {
+            render::remove_if_exists(&path).map_err(io("cannot remove"))?;
+        }
+    }
+    // Restore keys the charm no longer needs.
+    let unneeded: Vec<String> = state
+        .sysctl_saved
+        .keys()
+        .filter(|k| !settings.contains_key(k.as_str()))
+        .cloned()
+        .collect();
+    for key in unneeded {
+        if let Some(value) = state.sysctl_saved.remove(&key) {
+            if let Err(e) = deps.sysctl.write(&key, &value) {
+                journal.warn(format!("cannot restore {key}={value}: {e}"));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn apply_service(
+    ctx: &HookContext,
+    desired: &Desired,
+    state: &CharmState,
+    config_changed: bool,
+    installed: install::Installed,
+    deps: &mut Deps<'_>,
+    journal: &mut Journal,
+) -> Result<(), HookError> {
+    if !state.started {
+        return Ok(());
+    }
+    let active = deps.service.is_active(UNIT_NAME)?;
+    let upgraded =
+        ctx.hook == Hook::UpgradeCharm && (installed.binary_changed || installed.unit_changed);
+    match desired {
+        Desired::Configured(_) if !active => {
+            deps.service.call(Verb::Start, UNIT_NAME)?;
+            journal.info("started the engine");
+        }
+        Desired::Configured(_) if upgraded => {
+            deps.service.call(Verb::Restart, UNIT_NAME)?;
+            journal.info("restarted the engine: its binary or unit changed");
+        }
+        Desired::Configured(_) if config_changed => {
+            deps.service.call(Verb::Reload, UNIT_NAME)?;
+            journal.info("reloaded the engine (SIGHUP)");
+        }
+        // An invalid config never replaces the last good one, which keeps running.
+        Desired::Blocked(_) if !active && deps.paths.engine_config().exists() => {
+            deps.service.call(Verb::Start, UNIT_NAME)?;
+            journal.info("started the engine on its last good config");
+        }
+        Desired::Unconfigured if active => {
+            deps.service.call(Verb::Stop, UNIT_NAME)?;
+            journal.info("stopped the engine: no virtual_ip");
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// A relation that vanished under us is not an error: it is simply gone.
+fn tolerate_gone<T>(result: Result<T, ToolError>) -> Result<Option<T>, ToolError> {
+    match result {
+        Ok(v) => Ok(Some(v)),
+        Err(ToolError::RelationNotFound { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn publish(
+    ctx: &HookContext,
+    desired: &Desired,
+    claim: u8,
+    before: &CharmState,
+    state: &mut CharmState,
+    relations: &Relations,
+    tools: &mut dyn HookTools,
+) -> Result<(), HookError> {
+    // The peer bag: claim and VRRP addresses. While blocked the engine runs on its
+    // last good config, so the addresses published for it stay.
+    if let Some(rid) = &relations.peer {
+        let key = rid.to_string();
+        let wanted = match desired {
+            Desired::Configured(plan) => {
+                relation_data::peer_payload(claim, plan.vrrp_address_v4, plan.vrrp_address_v6)
+            }
+            Desired::Unconfigured => relation_data::peer_payload(claim, None, None),
+            Desired::Blocked(_) => {
+                let mut bag = state.published.get(&key).cloned().unwrap_or_default();
+                bag.insert("priority".into(), claim.to_string());
+                bag
+            }
+        };
+        let change = relation_data::changes(CLUSTER, state.published.get(&key), &wanted);
+        if !change.is_empty() {
+            if tolerate_gone(tools.relation_set(rid, &change))?.is_some() {
+                state.published.insert(key, wanted);
+            } else {
+                state.published.remove(&key);
+            }
+        }
+    }
+
+    let plan = match desired {
+        Desired::Configured(plan) => Some(plan.as_ref()),
+        Desired::Unconfigured => None,
+        Desired::Blocked(_) => return Ok(()),
+    };
+    // config-changed's commit makes Juju rewrite private-address in every unit bag
+    // after the hook's own writes are queued; write the website data in that hook and
+    // again in the next one, whatever the cache says.
+    let resync = plan.is_some() && (ctx.hook == Hook::ConfigChanged || before.website_resync);
+    for rid in &relations.vip {
+        let key = rid.to_string();
+        let wanted = relation_data::vip_payload(&rid.endpoint, plan);
+        let published = if resync && rid.endpoint == WEBSITE {
+            None
+        } else {
+            state.published.get(&key)
+        };
+        let mut change = relation_data::changes(&rid.endpoint, published, &wanted);
+        if change.is_empty() {
+            continue;
+        }
+        if change.get(PRIVATE_ADDRESS).is_some_and(|v| v.is_empty()) {
+            restore_private_address(tools, rid, &ctx.unit, &mut change)?;
+        }
+        if tolerate_gone(tools.relation_set(rid, &change))?.is_some() {
+            state.published.insert(key, wanted);
+        } else {
+            state.published.remove(&key);
+        }
+    }
+    Ok(())
+}
+
+/// `private-address` is Juju's key that the contract overwrote with the VIP; when the
+/// VIP is retracted it gets the unit's own `ingress-address` back instead of vanishing.
+fn restore_private_address(
+    tools: &mut dyn HookTools,
+    rid: &RelationId,
+    unit: &str,
+    change: &mut Bag,
+) -> Result<(), ToolError> {
+    if let Some(own) = tolerate_gone(tools.relation_get(rid, unit))? {
+        if let Some(ingress) = own.get(INGRESS_ADDRESS).filter(|a| !a.is_empty()) {
+            change.insert(PRIVATE_ADDRESS.to_string(), ingress.clone());
+        }
+    }
+    Ok(())
+}
+
+/// `stop`: the engine releases the VIP (priority-0 advert on SIGTERM) and is disabled.
+fn stop(deps: &mut Deps<'_>, journal: &mut Journal) -> Result<(), HookError> {
+    if !deps.paths.unit_file().exists() {
+        return Ok(());
+    }
+    deps.service.call(Verb::Stop, UNIT_NAME)?;
+    deps.service.call(Verb::Disable, UNIT_NAME)?;
+    journal.info("stopped and disabled the engine");
+    Ok(())
+}
+
+/// `remove`: deletes every file the charm wrote and restores the sysctl values.
+fn remove(deps: &mut Deps<'_>, journal: &mut Journal) -> Result<(), HookError> {
+    let (state, _) = CharmState::from_bag(&deps.tools.state_get()?);
+    let path = deps.paths.sysctl_file();
+    let mut restore = state.sysctl_saved.clone();
+    if let Ok(text) = fs::read_to_string(&path) {
+        for (key, _) in parse_sysctl_file(&text) {
+            restore
+                .entry(key)
+                .or_insert_with(|| KERNEL_DEFAULT.to_string());
+        }
+    }
+    for (key, value) in &restore {
+        if let Err(e) = deps.sysctl.write(key, value) {
+            journal.warn(format!("cannot restore {key}={value}: {e}"));
+        }
+    }
+    render::remove_if_exists(&path).map_err(|source| HookError::Io {
+        action: "cannot remove",
+        path: path.clone(),
+        source,
+    })?;
+    if install::remove_files(deps.paths)? {
+        deps.service.call(Verb::DaemonReload, UNIT_NAME)?;
+    }
+    journal.info("removed the engine, its unit, config and state, and the sysctl settings");
+    Ok(())
+}
+
+#[cfg(test)]
+#[path = "reconcile_tests.rs"]
+mod tests;

@@ -1,0 +1,1113 @@
+//! Reconcile tests: every hook kind against an in-process fake of the hook tools, a
+//! recording fake service manager and a fake sysctl, with the machine paths under a
+//! temporary root.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::PathBuf;
+
+use serde_json::{json, Map, Value};
+
+use super::*;
+use crate::charm::hook::{Hook, HookContext};
+use crate::charm::hooktools::{Status, StatusKind};
+use crate::charm::iface::tests::snapshot;
+use crate::charm::paths::Paths;
+use crate::charm::service::ServiceError;
+use crate::charm::sysctl::SysctlError;
+
+// ---------------------------------------------------------------- fakes
+
+#[derive(Debug, Default, Clone)]
+struct FakeRelation {
+    local: Bag,
+    remote: BTreeMap<String, Bag>,
+}
+
+/// The hook tools, answering from an in-memory model. Every call is recorded.
+#[derive(Debug, Default)]
+struct FakeJuju {
+    unit: String,
+    config: Map<String, Value>,
+    state: Bag,
+    relations: BTreeMap<RelationId, FakeRelation>,
+    status: Option<Status>,
+    calls: Vec<String>,
+    logs: Vec<String>,
+}
+
+impl FakeJuju {
+    fn relation(&mut self, rid: &RelationId) -> Result<&mut FakeRelation, ToolError> {
+        self.relations
+            .get_mut(rid)
+            .ok_or_else(|| ToolError::RelationNotFound {
+                tool: "fake",
+                relation: rid.to_string(),
+                stderr: "ERROR relation not found".into(),
+            })
+    }
+}
+
+impl HookTools for FakeJuju {
+    fn config_get(&mut self) -> Result<Map<String, Value>, ToolError> {
+        self.calls.push("config-get".into());
+        Ok(self.config.clone())
+    }
+
+    fn relation_ids(&mut self, endpoint: &str) -> Result<Vec<RelationId>, ToolError> {
+        self.calls.push(format!("relation-ids {endpoint}"));
+        Ok(self
+            .relations
+            .keys()
+            .filter(|r| r.endpoint == endpoint)
+            .cloned()
+            .collect())
+    }
+
+    fn relation_list(&mut self, relation: &RelationId) -> Result<Vec<String>, ToolError> {
+        self.calls.push(format!("relation-list {relation}"));
+        Ok(self.relation(relation)?.remote.keys().cloned().collect())
+    }
+
+    fn relation_get(&mut self, relation: &RelationId, unit: &str) -> Result<Bag, ToolError> {
+        self.calls.push(format!("relation-get {relation} {unit}"));
+        let me = self.unit.clone();
+        let rel = self.relation(relation)?;
+        if unit == me {
+            return Ok(rel.local.clone());
+        }
+        Ok(rel.remote.get(unit).cloned().unwrap_or_default())
+    }
+
+    fn relation_set(&mut self, relation: &RelationId, data: &Bag) -> Result<(), ToolError> {
+        self.calls.push(format!(
+            "relation-set {relation} {}",
+            serde_json::to_string(data).unwrap()
+        ));
+        let rel = self.relation(relation)?;
+        for (k, v) in data {
+            if v.is_empty() {
+                rel.local.remove(k);
+            } else {
+                rel.local.insert(k.clone(), v.clone());
+            }
+        }
+        Ok(())
+    }
+
+    fn state_get(&mut self) -> Result<Bag, ToolError> {
+        self.calls.push("state-get".into());
+        Ok(self.state.clone())
+    }
+
+    fn state_set(&mut self, data: &Bag) -> Result<(), ToolError> {
+        self.calls.push("state-set".into());
+        self.state.extend(data.clone());
+        Ok(())
+    }
+
+    fn status_set(&mut self, status: &Status) -> Result<(), ToolError> {
+        self.calls.push("status-set".into());
+        self.status = Some(status.clone());
+        Ok(())
+    }
+
+    fn juju_log(&mut self, level: LogLevel, message: &str) -> Result<(), ToolError> {
+        self.calls.push("juju-log".into());
+        self.logs.push(format!("{} {message}", level.as_str()));
+        Ok(())
+    }
+}
+
+#[derive(Debug, Default)]
+struct FakeService {
+    calls: Vec<String>,
+    active: BTreeSet<String>,
+}
+
+impl ServiceManager for FakeService {
+    fn call(&mut self, verb: Verb, unit: &str) -> Result<(), ServiceError> {
+        match verb {
+            Verb::DaemonReload => self.calls.push("daemon-reload".into()),
+            _ => self.calls.push(format!("{verb} {unit}")),
+        }
+        match verb {
+            Verb::Start | Verb::Restart => {
+                self.active.insert(unit.to_string());
+            }
+            Verb::Stop => {
+                self.active.remove(unit);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn is_active(&mut self, unit: &str) -> Result<bool, ServiceError> {
+        self.calls.push(format!("is-active {unit}"));
+        Ok(self.active.contains(unit))
+    }
+}
+
+#[derive(Debug)]
+struct FakeSysctl {
+    values: BTreeMap<String, String>,
+    calls: Vec<String>,
+}
+
+impl Default for FakeSysctl {
+    fn default() -> FakeSysctl {
+        FakeSysctl {
+            values: [
+                ("net.ipv4.ip_nonlocal_bind".to_string(), "0".to_string()),
+                ("net.ipv6.ip_nonlocal_bind".to_string(), "0".to_string()),
+            ]
+            .into(),
+            calls: Vec::new(),
+        }
+    }
+}
+
+impl Sysctl for FakeSysctl {
+    fn read(&mut self, key: &str) -> Result<String, SysctlError> {
+        self.calls.push(format!("-n {key}"));
+        Ok(self.values.get(key).cloned().unwrap_or_default())
+    }
+
+    fn load_file(&mut self, path: &Path) -> Result<(), SysctlError> {
+        self.calls.push("-p".into());
+        let text = fs::read_to_string(path).unwrap();
+        for (k, v) in parse_sysctl_file(&text) {
+            self.values.insert(k, v);
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, key: &str, value: &str) -> Result<(), SysctlError> {
+        self.calls.push(format!("-w {key}={value}"));
+        self.values.insert(key.to_string(), value.to_string());
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------- harness
+
+const UNIT: &str = "keepalived/0";
+
+struct Unit {
+    juju: FakeJuju,
+    service: FakeService,
+    sysctl: FakeSysctl,
+    net: NetSnapshot,
+    root: tempfile::TempDir,
+    binary: PathBuf,
+}
+
+impl Unit {
+    fn new(unit: &str) -> Unit {
+        let root = tempfile::tempdir().unwrap();
+        let binary = root.path().join("charm/bin/keepalived-charm");
+        fs::create_dir_all(binary.parent().unwrap()).unwrap();
+        fs::write(&binary, b"engine v1").unwrap();
+        Unit {
+            juju: FakeJuju {
+                unit: unit.to_string(),
+                ..FakeJuju::default()
+            },
+            service: FakeService::default(),
+            sysctl: FakeSysctl::default(),
+            net: snapshot(),
+            root,
+            binary,
+        }
+    }
+
+    fn paths(&self) -> Paths {
+        Paths::new(self.root.path())
+    }
+
+    /// Runs `hook` with JUJU_* variables from `env`; clears the call records first.
+    fn hook_env(&mut self, hook: &str, env: &[(&str, &str)]) {
+        self.juju.calls.clear();
+        self.juju.logs.clear();
+        self.service.calls.clear();
+        self.sysctl.calls.clear();
+        let unit = self.juju.unit.clone();
+        let mut vars: BTreeMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        vars.insert("JUJU_UNIT_NAME".into(), unit);
+        let parsed = Hook::parse(hook).unwrap();
+        let ctx = HookContext::from_env(parsed, |k| vars.get(k).cloned()).unwrap();
+        let paths = self.paths();
+        let net = self.net.clone();
+        let mut read_net = move || Ok(net.clone());
+        handle(
+            &ctx,
+            &mut Deps {
+                tools: &mut self.juju,
+                service: &mut self.service,
+                sysctl: &mut self.sysctl,
+                net: &mut read_net,
+                paths: &paths,
+                charm_binary: &self.binary,
+            },
+        )
+        .unwrap();
+    }
+
+    fn hook(&mut self, hook: &str) {
+        self.hook_env(hook, &[]);
+    }
+
+    /// A relation hook for relation `rid` (and remote unit, if any).
+    fn relation_hook(&mut self, hook: &str, rid: &RelationId, remote: Option<&str>) {
+        let id = rid.to_string();
+        let mut env = vec![
+            ("JUJU_RELATION", rid.endpoint.as_str()),
+            ("JUJU_RELATION_ID", id.as_str()),
+        ];
+        if let Some(r) = remote {
+            env.push(("JUJU_REMOTE_UNIT", r));
+        }
+        self.hook_env(hook, &env);
+    }
+
+    fn set_config(&mut self, value: Value) {
+        for (k, v) in value.as_object().unwrap() {
+            self.juju.config.insert(k.clone(), v.clone());
+        }
+        self.hook("config-changed");
+    }
+
+    fn deploy(&mut self) {
+        self.hook("install");
+        self.hook("leader-elected");
+        self.hook("config-changed");
+        self.hook("start");
+    }
+
+    /// Adds a relation with one remote unit whose bag has Juju's default keys, and runs
+    /// created → joined → changed.
+    fn relate(&mut self, endpoint: &'static str, id: u32, remote: &str) -> RelationId {
+        let rid = RelationId::new(endpoint, id);
+        let mut rel = FakeRelation::default();
+        rel.local
+            .insert("private-address".into(), "192.0.2.10".into());
+        rel.local
+            .insert("ingress-address".into(), "192.0.2.10".into());
+        rel.local
+            .insert("egress-subnets".into(), "192.0.2.10/32".into());
+        rel.remote.insert(
+            remote.to_string(),
+            [("private-address".to_string(), "192.0.2.50".to_string())].into(),
+        );
+        self.juju.relations.insert(rid.clone(), rel);
+        self.relation_hook(&format!("{endpoint}-relation-created"), &rid, None);
+        self.relation_hook(&format!("{endpoint}-relation-joined"), &rid, Some(remote));
+        self.relation_hook(&format!("{endpoint}-relation-changed"), &rid, Some(remote));
+        rid
+    }
+
+    fn local(&self, rid: &RelationId) -> String {
+        serde_json::to_string(&self.juju.relations[rid].local).unwrap()
+    }
+
+    fn engine_config(&self) -> Option<String> {
+        fs::read_to_string(self.paths().engine_config()).ok()
+    }
+
+    fn engine_config_inode(&self) -> u64 {
+        fs::metadata(self.paths().engine_config()).unwrap().ino()
+    }
+
+    fn status(&self) -> Status {
+        self.juju.status.clone().unwrap()
+    }
+
+    fn state(&self) -> CharmState {
+        CharmState::from_bag(&self.juju.state).0
+    }
+
+    fn relation_sets(&self) -> Vec<&String> {
+        self.juju
+            .calls
+            .iter()
+            .filter(|c| c.starts_with("relation-set"))
+            .collect()
+    }
+
+    /// Service calls other than the is-active probe.
+    fn service_actions(&self) -> Vec<&str> {
+        self.service
+            .calls
+            .iter()
+            .map(String::as_str)
+            .filter(|c| !c.starts_with("is-active"))
+            .collect()
+    }
+}
+
+fn golden(name: &str, root: &Path) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    fs::read_to_string(path).unwrap().replace(
+        "/usr/local/lib/",
+        &format!("{}/usr/local/lib/", root.display()),
+    )
+}
+
+// ---------------------------------------------------------------- tests
+
+#[test]
+fn deploy_unconfigured_is_blocked_with_the_original_message_and_runs_nothing() {
+    let mut u = Unit::new(UNIT);
+    u.hook("install");
+    assert_eq!(
+        u.service.calls,
+        vec!["daemon-reload", "enable keepalived-charm.service"]
+    );
+    assert_eq!(
+        fs::read(u.paths().engine_binary()).unwrap(),
+        b"engine v1".to_vec()
+    );
+    assert!(u.paths().unit_file().exists());
+    u.hook("leader-elected");
+    u.hook("config-changed");
+    u.hook("start");
+    assert_eq!(u.status(), Status::blocked("Please configure virtual ips"));
+    assert_eq!(u.service.calls, vec!["is-active keepalived-charm.service"]);
+    assert_eq!(u.engine_config(), None);
+    assert!(!u.paths().sysctl_file().exists());
+    assert!(u.state().started);
+}
+
+#[test]
+fn configuring_renders_the_golden_config_starts_the_engine_and_sets_sysctl() {
+    let mut u = Unit::new(UNIT);
+    u.deploy();
+    u.set_config(json!({"virtual_ip": "10.10.74.250"}));
+    assert_eq!(
+        u.engine_config().unwrap(),
+        golden("default-ipv4.conf", u.root.path())
+    );
+    let mode = fs::metadata(u.paths().engine_config())
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o644);
+    assert_eq!(u.service_actions(), vec!["start keepalived-charm.service"]);
+    assert_eq!(u.status(), Status::active("VIP 10.10.74.250 ready"));
+    assert_eq!(
+        fs::read_to_string(u.paths().sysctl_file()).unwrap(),
+        "# Managed by the keepalived charm; restored on removal.\nnet.ipv4.ip_nonlocal_bind=1\n"
+    );
+    assert_eq!(u.sysctl.calls, vec!["-n net.ipv4.ip_nonlocal_bind", "-p"]);
+    assert_eq!(u.state().sysctl_saved["net.ipv4.ip_nonlocal_bind"], "0");
+}
+
+#[test]
+fn relation_data_is_the_original_contract_and_lb_sink_and_juju_info_are_untouched() {
+    let mut u = Unit::new(UNIT);
+    u.deploy();
+    let info = u.relate("juju-info", 1, "kubeapi-load-balancer/0");
+    u.set_config(
+        json!({"virtual_ip": "10.10.74.250/24", "port": 443, "vip_hostname": "api.example.com"}),
+    );
+    let website = u.relate("website", 2, "kubernetes-worker/0");
+    let lb = u.relate("loadbalancer", 3, "kubernetes-master/0");
+    let sink = u.relate("lb-sink", 4, "kubeapi-load-balancer/0");
+    assert_eq!(
+        u.local(&website),
+        r#"{"egress-subnets":"192.0.2.10/32","hostname":"api.example.com","ingress-address":"192.0.2.10","port":"443","private-address":"10.10.74.250"}"#
+    );
+    assert_eq!(
+        u.local(&lb),
+        r#"{"egress-subnets":"192.0.2.10/32","ingress-address":"192.0.2.10","port":"443","private-address":"192.0.2.10","public-address":"10.10.74.250"}"#
+    );
+    let untouched = r#"{"egress-subnets":"192.0.2.10/32","ingress-address":"192.0.2.10","private-address":"192.0.2.10"}"#;
+    assert_eq!(u.local(&sink), untouched);
+    assert_eq!(u.local(&info), untouched);
+}
+
+#[test]
+fn website_data_is_rewritten_in_and_after_config_changed() {
+    let mut u = Unit::new(UNIT);
+    u.deploy();
+    u.set_config(json!({"virtual_ip": "10.10.74.250"}));
+    let website = u.relate("website", 2, "kubernetes-worker/0");
+    u.set_config(json!({"healthcheck_interval": 3}));
+    assert_eq!(
+        u.relation_sets(),
+        vec![
+            r#"relation-set website:2 {"hostname":"10.10.74.250","port":"443","private-address":"10.10.74.250"}"#
+        ]
+    );
+    // Juju's commit of config-changed rewrites private-address to the unit address...
+    let rel = u.juju.relations.get_mut(&website).unwrap();
+    rel.local
+        .insert("private-address".into(), "192.0.2.10".into());
+    // ...so the next hook puts the VIP back, once.
+    u.hook("update-status");
+    assert_eq!(u.relation_sets().len(), 1);
+    assert!(u
+        .local(&website)
+        .contains(r#""private-address":"10.10.74.250""#));
+    u.hook("update-status");
+    assert!(u.relation_sets().is_empty());
+}
+
+#[test]
+fn vip_hostname_change_updates_relation_data_and_never_touches_the_engine() {
+    let mut u = Unit::new(UNIT);
+    u.deploy();
+    u.set_config(json!({"virtual_ip": "10.10.74.250"}));
+    let website = u.relate("website", 2, "kubernetes-worker/0");
+    let inode = u.engine_config_inode();
+    u.set_config(json!({"vip_hostname": "api.example.com"}));
+    assert!(u
+        .local(&website)
+        .contains(r#""hostname":"api.example.com""#));
+    assert_eq!(u.engine_config_inode(), inode);
+    assert!(u.service_actions().is_empty(), "{:?}", u.service.calls);
+}
+
+#[test]
+fn port_change_updates_relation_data_and_reloads_once_without_restart() {
+    let mut u = Unit::new(UNIT);
+    u.deploy();
+    u.set_config(json!({"virtual_ip": "10.10.74.250"}));
+    let lb = u.relate("loadbalancer", 3, "kubernetes-master/0");
+    u.set_config(json!({"port": 6443}));
+    assert_eq!(
+        u.relation_sets(),
+        vec![r#"relation-set loadbalancer:3 {"port":"6443"}"#]
+    );
+    assert!(u.local(&lb).contains(r#""port":"6443""#));
+    assert_eq!(u.service_actions(), vec!["reload keepalived-charm.service"]);
+    assert!(u
+        .engine_config()
+        .unwrap()
+        .contains("check-tcp 127.0.0.1 6443\"\n"));
+}
+
+#[test]
+fn vip_router_id_and_interval_changes_reload_exactly_once() {
+    let mut u = Unit::new(UNIT);
+    u.deploy();
+    u.set_config(json!({"virtual_ip": "10.10.74.250"}));
+    for change in [
+        json!({"virtual_ip": "10.10.74.251"}),
+        json!({"router_id": 51}),
+        json!({"healthcheck_interval": 5}),
+    ] {
+        u.set_config(change.clone());
+        assert_eq!(
+            u.service_actions(),
+            vec!["reload keepalived-charm.service"],
+            "{change}"
+        );
+    }
+    let conf = u.engine_config().unwrap();
+    assert!(conf.contains("virtual_router_id 51\n"));
+    assert!(conf.contains("interval 5\n"));
+    assert!(conf.contains("10.10.74.251/32\n"));
+}
+
+#[test]
+fn a_hook_with_nothing_new_writes_nothing_and_reloads_nothing() {
+    let mut u = Unit::new(UNIT);
+    u.deploy();
+    u.set_config(json!({"virtual_ip": "10.10.74.250"}));
+    u.relate("loadbalancer", 3, "kubernetes-master/0");
+    let inode = u.engine_config_inode();
+    let unit_inode = fs::metadata(u.paths().unit_file()).unwrap().ino();
+    for hook in [
+        "update-status",
+        "leader-settings-changed",
+        "config-changed",
+        "start",
+    ] {
+        u.hook(hook);
+        assert_eq!(u.engine_config_inode(), inode, "{hook}");
+        assert_eq!(
+            fs::metadata(u.paths().unit_file()).unwrap().ino(),
+            unit_inode
+        );
+        assert!(
+            u.service_actions().is_empty(),
+            "{hook}: {:?}",
+            u.service.calls
+        );
+        assert!(u.relation_sets().is_empty(), "{hook}");
+        assert!(u.sysctl.calls.is_empty(), "{hook}");
+    }
+}
+
+#[test]
+fn update_status_costs_three_hook_tool_calls() {
+    let mut u = Unit::new(UNIT);
+    u.deploy();
+    u.set_config(json!({"virtual_ip": "10.10.74.250"}));
+    u.relate("website", 2, "kubernetes-worker/0");
+    u.relate("cluster", 9, "keepalived/1");
+    u.hook("update-status"); // the resync after config-changed, if any
+    u.hook("update-status");
+    assert_eq!(u.juju.calls, vec!["config-get", "state-get", "status-set"]);
+    assert_eq!(u.service.calls, vec!["is-active keepalived-charm.service"]);
+}
+
+#[test]
+fn every_invalid_value_blocks_keeps_the_last_good_file_and_does_not_reload() {
+    let mut u = Unit::new(UNIT);
+    u.deploy();
+    u.set_config(json!({"virtual_ip": "10.10.74.250"}));
+    let good = fs::read(u.paths().engine_config()).unwrap();
+    for (bad, message) in [
+        (
+            json!({"virtual_ip": "10.10.74.300"}),
+            "invalid virtual_ip \"10.10.74.300\": expected an IPv4 or IPv6 address with an optional /prefix, e.g. 10.1.2.3/24 or fd00::5/64",
+        ),
+        (
+            json!({"router_id": 256}),
+            "invalid router_id 256: allowed 1..255 (unique per network segment)",
+        ),
+        (json!({"port": 0}), "invalid port 0: allowed 1..65535"),
+        (
+            json!({"healthcheck_interval": 0}),
+            "invalid healthcheck_interval 0: allowed 1..4294 seconds",
+        ),
+        (
+            json!({"network_interface": "eth9"}),
+            "invalid network_interface \"eth9\": no such interface on this machine (interfaces: lo, eth0, eth1)",
+        ),
+    ] {
+        let fix: Map<String, Value> = bad
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| {
+                let default = match k.as_str() {
+                    "virtual_ip" => json!("10.10.74.250"),
+                    "router_id" => json!(23),
+                    "port" => json!(443),
+                    "healthcheck_interval" => json!(2),
+                    _ => json!(""),
+                };
+                (k.clone(), default)
+            })
+            .collect();
+        u.set_config(bad.clone());
+        assert_eq!(u.status(), Status::blocked(message), "{bad}");
+        assert_eq!(fs::read(u.paths().engine_config()).unwrap(), good, "{bad}");
+        assert!(u.service_actions().is_empty(), "{bad}: {:?}", u.service.calls);
+        assert!(u.juju.logs[0].starts_with("WARNING configuration refused"));
+        u.set_config(Value::Object(fix));
+        assert_eq!(u.status(), Status::active("VIP 10.10.74.250 ready"), "{bad}");
+        // Back to the same config: nothing to reload.
+        assert!(u.service_actions().is_empty(), "{bad}: {:?}", u.service.calls);
+    }
+}
+
+#[test]
+fn no_interface_for_the_vip_blocks() {
+    let mut u = Unit::new(UNIT);
+    u.net.default_v4 = None;
+    u.deploy();
+    u.set_config(json!({"virtual_ip": "172.16.0.1"}));
+    assert_eq!(
+        u.status(),
+        Status::blocked("no interface for virtual_ip 172.16.0.1: no interface has an IPv4 address in its subnet and there is no IPv4 default route; set network_interface")
+    );
+    assert_eq!(u.engine_config(), None);
+    assert!(u.service_actions().is_empty());
+}
+
+#[test]
+fn a_leader_change_changes_nothing() {
+    let mut u = Unit::new(UNIT);
+    u.deploy();
+    u.set_config(json!({"virtual_ip": "10.10.74.250"}));
+    u.relate("cluster", 9, "keepalived/1");
+    let conf = u.engine_config().unwrap();
+    let state = u.state();
+    u.hook("leader-elected");
+    u.hook("leader-settings-changed");
+    u.hook("leader-elected");
+    assert_eq!(u.engine_config().unwrap(), conf);
+    assert_eq!(u.state().priority, state.priority);
+    assert!(!u.juju.calls.iter().any(|c| c.contains("leader")));
+    assert!(u.service_actions().is_empty());
+}
+
+#[test]
+fn clearing_the_vip_retracts_relation_data_stops_the_engine_and_restores_sysctl() {
+    let mut u = Unit::new(UNIT);
+    u.deploy();
+    u.set_config(json!({"virtual_ip": "10.10.74.250 fd00::5"}));
+    let website = u.relate("website", 2, "kubernetes-worker/0");
+    let lb = u.relate("loadbalancer", 3, "kubernetes-master/0");
+    assert_eq!(u.sysctl.values["net.ipv6.ip_nonlocal_bind"], "1");
+    u.set_config(json!({"virtual_ip": ""}));
+    assert_eq!(u.status(), Status::blocked("Please configure virtual ips"));
+    // private-address gets the unit's own address back; the other keys are gone.
+    assert_eq!(
+        u.local(&website),
+        r#"{"egress-subnets":"192.0.2.10/32","ingress-address":"192.0.2.10","private-address":"192.0.2.10"}"#
+    );
+    assert_eq!(
+        u.local(&lb),
+        r#"{"egress-subnets":"192.0.2.10/32","ingress-address":"192.0.2.10","private-address":"192.0.2.10"}"#
+    );
+    assert_eq!(u.service_actions(), vec!["stop keepalived-charm.service"]);
+    assert_eq!(u.engine_config(), None);
+    assert!(!u.paths().sysctl_file().exists());
+    assert_eq!(u.sysctl.values["net.ipv4.ip_nonlocal_bind"], "0");
+    assert_eq!(u.sysctl.values["net.ipv6.ip_nonlocal_bind"], "0");
+    assert!(u.state().sysctl_saved.is_empty());
+    // A later hook has nothing left to retract.
+    u.hook("update-status");
+    assert!(u.relation_sets().is_empty());
+}
+
+#[test]
+fn the_password_goes_only_into_a_0600_file_never_into_status_or_logs() {
+    let mut u = Unit::new(UNIT);
+    u.deploy();
+    u.set_config(json!({"virtual_ip": "10.10.74.250", "vrrp_password": "s3cr3t"}));
+    let conf = u.engine_config().unwrap();
+    assert!(conf.contains("        auth_pass s3cr3t\n"));
+    let mode = fs::metadata(u.paths().engine_config())
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    assert!(!u.status().message.contains("s3cr3t"));
+    u.set_config(json!({"vrrp_password": "s3cr3t-too-long"}));
+    assert!(!u.status().message.contains("s3cr3t"));
+    assert!(u.juju.logs.iter().all(|l| !l.contains("s3cr3t")));
+    assert!(u.juju.state.values().all(|v| !v.contains("s3cr3t")));
+    // Clearing the password rewrites the file world-readable again.
+    u.set_config(json!({"vrrp_password": ""}));
+    let mode = fs::metadata(u.paths().engine_config())
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o644);
+}
+
+#[test]
+fn stop_releases_and_disables_and_remove_leaves_nothing_behind() {
+    let mut u = Unit::new(UNIT);
+    u.deploy();
+    u.set_config(json!({"virtual_ip": "10.10.74.250 fd00::5"}));
+    let state_file = u.paths().engine_state();
+    fs::create_dir_all(state_file.parent().unwrap()).unwrap();
+    fs::write(&state_file, "{}").unwrap();
+    u.hook("stop");
+    assert_eq!(
+        u.service.calls,
+        vec![
+            "stop keepalived-charm.service",
+            "disable keepalived-charm.service"
+        ]
+    );
+    assert!(u.juju.calls.iter().all(|c| c == "juju-log"));
+    u.hook("remove");
+    assert_eq!(u.service.calls, vec!["daemon-reload"]);
+    assert_eq!(
+        u.sysctl.calls,
+        vec![
+            "-w net.ipv4.ip_nonlocal_bind=0",
+            "-w net.ipv6.ip_nonlocal_bind=0"
+        ]
+    );
+    let mut left = Vec::new();
+    for entry in walk(u.root.path()) {
+        if !entry.starts_with(u.root.path().join("charm")) && entry.is_file() {
+            left.push(entry);
+        }
+    }
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            }
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn remove_restores_sysctl_left_by_the_original_charm() {
+    let mut u = Unit::new(UNIT);
+    let file = u.paths().sysctl_file();
+    fs::create_dir_all(file.parent().unwrap()).unwrap();
+    fs::write(&file, "net.ipv4.ip_nonlocal_bind=1\n").unwrap();
+    u.hook("remove");
+    assert_eq!(u.sysctl.calls, vec!["-w net.ipv4.ip_nonlocal_bind=0"]);
+    assert!(!file.exists());
+}
+
+#[test]
+fn upgrade_restarts_only_when_the_engine_binary_changed() {
+    let mut u = Unit::new(UNIT);
+    u.deploy();
+    u.set_config(json!({"virtual_ip": "10.10.74.250"}));
+    u.hook("upgrade-charm");
+    assert_eq!(u.service_actions(), vec!["enable keepalived-charm.service"]);
+    fs::write(&u.binary, b"engine v2").unwrap();
+    u.hook("upgrade-charm");
+    assert_eq!(
+        u.service_actions(),
+        vec![
+            "enable keepalived-charm.service",
+            "restart keepalived-charm.service"
+        ]
+    );
+    assert_eq!(fs::read(u.paths().engine_binary()).unwrap(), b"engine v2");
+    let mode = fs::metadata(u.paths().engine_binary())
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o755);
+    // Other hooks never replace a binary that is in place.
+    fs::write(&u.binary, b"engine v3").unwrap();
+    u.hook("update-status");
+    assert_eq!(fs::read(u.paths().engine_binary()).unwrap(), b"engine v2");
+}
+
+#[test]
+fn upgrade_from_the_original_charm_takes_over_from_distro_keepalived() {
+    let mut u = Unit::new(UNIT);
+    let distro = u.root.path().join("lib/systemd/system/keepalived.service");
+    fs::create_dir_all(distro.parent().unwrap()).unwrap();
+    fs::write(&distro, "[Unit]\n").unwrap();
+    let original = u.paths().distro_config();
+    fs::create_dir_all(original.parent().unwrap()).unwrap();
+    fs::write(&original, "vrrp_script chk_svc_port {\n}\n").unwrap();
+    let sysctl = u.paths().sysctl_file();
+    fs::create_dir_all(sysctl.parent().unwrap()).unwrap();
+    fs::write(&sysctl, "net.ipv4.ip_nonlocal_bind=1\n").unwrap();
+    u.sysctl
+        .values
+        .insert("net.ipv4.ip_nonlocal_bind".into(), "1".into());
+    u.service.active.insert("keepalived.service".into());
+    u.juju.config = json!({"virtual_ip": "10.10.74.250"})
+        .as_object()
+        .unwrap()
+        .clone();
+    u.hook("upgrade-charm");
+    assert_eq!(
+        u.service_actions(),
+        vec![
+            "daemon-reload",
+            "enable keepalived-charm.service",
+            "stop keepalived.service",
+            "disable keepalived.service",
+            "start keepalived-charm.service",
+        ]
+    );
+    assert_eq!(u.status(), Status::active("VIP 10.10.74.250 ready"));
+    // The original left ip_nonlocal_bind=1: removal restores the kernel default.
+    assert_eq!(u.state().sysctl_saved["net.ipv4.ip_nonlocal_bind"], "0");
+}
+
+#[test]
+fn engine_role_shows_in_the_status_on_update_status() {
+    let mut u = Unit::new(UNIT);
+    u.deploy();
+    u.set_config(json!({"virtual_ip": "10.10.74.250"}));
+    let state_file = u.paths().engine_state();
+    fs::create_dir_all(state_file.parent().unwrap()).unwrap();
+    fs::write(
+        &state_file,
+        r#"{"instances":[{"name":"VI_1","family":"ipv4","vrid":23,"state":"MASTER","effective_priority":254,"master":"192.0.2.10"}]}"#,
+    )
+    .unwrap();
+    u.hook("update-status");
+    assert_eq!(
+        u.status(),
+        Status::active("VIP 10.10.74.250 ready (MASTER)")
+    );
+    assert_eq!(u.status().kind, StatusKind::Active);
+}
+
+// ---------------------------------------------------------------- peers
+
+/// Copies every unit's published peer bag into the others' view of it.
+fn sync_peers(units: &mut [&mut Unit], rid: &RelationId) {
+    let bags: Vec<(String, Bag)> = units
+        .iter()
+        .map(|u| (u.juju.unit.clone(), u.juju.relations[rid].local.clone()))
+        .collect();
+    for u in units.iter_mut() {
+        let me = u.juju.unit.clone();
+        let rel = u.juju.relations.get_mut(rid).unwrap();
+        for (unit, bag) in &bags {
+            if *unit != me {
+                rel.remote.insert(unit.clone(), bag.clone());
+            }
+        }
+    }
+}
+
+fn peer_unit(name: &str, address: &str, rid: &RelationId) -> Unit {
+    let mut u = Unit::new(name);
+    u.net.links[1].addresses[0] = crate::charm::iface::tests::addr(&format!("{address}/24"));
+    u.juju
+        .relations
+        .insert(rid.clone(), FakeRelation::default());
+    u.juju.config = json!({"virtual_ip": "192.0.2.100", "unicast": true})
+        .as_object()
+        .unwrap()
+        .clone();
+    u
+}
+
+#[test]
+fn three_units_get_distinct_priorities_and_unicast_peers_and_a_departure_is_removed() {
+    let rid = RelationId::new("cluster", 1);
+    let mut a = peer_unit("keepalived/0", "192.0.2.10", &rid);
+    let mut b = peer_unit("keepalived/1", "192.0.2.11", &rid);
+    let mut c = peer_unit("keepalived/2", "192.0.2.12", &rid);
+    for u in [&mut a, &mut b, &mut c] {
+        u.hook("install");
+        u.relation_hook("cluster-relation-created", &rid, None);
+        u.hook("config-changed");
+        u.hook("start");
+    }
+    sync_peers(&mut [&mut a, &mut b, &mut c], &rid);
+    for (u, others) in [
+        (&mut a, ["keepalived/1", "keepalived/2"]),
+        (&mut b, ["keepalived/0", "keepalived/2"]),
+        (&mut c, ["keepalived/0", "keepalived/1"]),
+    ] {
+        for other in others {
+            u.relation_hook("cluster-relation-joined", &rid, Some(other));
+            u.relation_hook("cluster-relation-changed", &rid, Some(other));
+        }
+    }
+    let prio = |u: &Unit| u.state().priority.unwrap();
+    assert_eq!((prio(&a), prio(&b), prio(&c)), (254, 253, 252));
+    assert_eq!(
+        a.local(&rid),
+        r#"{"priority":"254","vrrp-address":"192.0.2.10"}"#
+    );
+    let conf = a.engine_config().unwrap();
+    assert!(
+        conf.contains("    unicast_src_ip 192.0.2.10\n    unicast_peer {\n        192.0.2.11\n        192.0.2.12\n    }\n"),
+        "{conf}"
+    );
+    assert!(c.engine_config().unwrap().contains("    priority 252\n"));
+
+    // keepalived/1 leaves: the others drop it from their peers with one reload.
+    for u in [&mut a, &mut c] {
+        u.juju
+            .relations
+            .get_mut(&rid)
+            .unwrap()
+            .remote
+            .remove("keepalived/1");
+        u.hook_env(
+            "cluster-relation-departed",
+            &[
+                ("JUJU_RELATION", "cluster"),
+                ("JUJU_RELATION_ID", "cluster:1"),
+                ("JUJU_REMOTE_UNIT", "keepalived/1"),
+                ("JUJU_DEPARTING_UNIT", "keepalived/1"),
+            ],
+        );
+        assert!(u.juju.calls.iter().all(|c| !c.starts_with("relation-get")));
+        assert_eq!(u.service_actions(), vec!["reload keepalived-charm.service"]);
+    }
+    assert!(a
+        .engine_config()
+        .unwrap()
+        .contains("    unicast_peer {\n        192.0.2.12\n    }\n"));
+    assert_eq!((prio(&a), prio(&c)), (254, 252));
+}
+
+#[test]
+fn a_conflicting_claim_moves_only_the_newer_unit() {
+    let rid = RelationId::new("cluster", 1);
+    // Units 0 and 50 both started alone and claimed 254.
+    let mut a = peer_unit("keepalived/0", "192.0.2.10", &rid);
+    let mut b = peer_unit("keepalived/50", "192.0.2.11", &rid);
+    for u in [&mut a, &mut b] {
+        // Multicast: a peer's address alone does not change the config.
+        u.juju.config.insert("unicast".into(), json!(false));
+        u.hook("install");
+        u.relation_hook("cluster-relation-created", &rid, None);
+        u.hook("config-changed");
+        u.hook("start");
+        assert_eq!(u.state().priority, Some(254));
+    }
+    sync_peers(&mut [&mut a, &mut b], &rid);
+    a.relation_hook("cluster-relation-changed", &rid, Some("keepalived/50"));
+    b.relation_hook("cluster-relation-changed", &rid, Some("keepalived/0"));
+    assert_eq!(a.state().priority, Some(254));
+    assert!(a.service_actions().is_empty(), "{:?}", a.service.calls);
+    assert_eq!(b.state().priority, Some(253));
+    assert_eq!(b.service_actions(), vec!["reload keepalived-charm.service"]);
+    assert_eq!(
+        b.local(&rid),
+        r#"{"priority":"253","vrrp-address":"192.0.2.11"}"#
+    );
+    assert!(
+        b.juju.logs[0].contains("VRRP priority claim 254 is taken by an older unit; claimed 253")
+    );
+}
+
+#[test]
+fn cluster_changed_reads_only_the_remote_unit() {
+    let rid = RelationId::new("cluster", 1);
+    let mut a = peer_unit("keepalived/0", "192.0.2.10", &rid);
+    a.deploy();
+    a.relation_hook("cluster-relation-created", &rid, None);
+    a.juju.relations.get_mut(&rid).unwrap().remote.insert(
+        "keepalived/1".into(),
+        [("priority".to_string(), "253".to_string())].into(),
+    );
+    a.relation_hook("cluster-relation-changed", &rid, Some("keepalived/1"));
+    assert_eq!(
+        a.juju.calls,
+        vec![
+            "config-get",
+            "state-get",
+            "relation-get cluster:1 keepalived/1",
+            "status-set",
+            "state-set"
+        ]
+    );
+}
+
+#[test]
+fn a_broken_website_relation_is_forgotten() {
+    let mut u = Unit::new(UNIT);
+    u.deploy();
+    u.set_config(json!({"virtual_ip": "10.10.74.250"}));
+    let website = u.relate("website", 2, "kubernetes-worker/0");
+    assert!(u.state().published.contains_key("website:2"));
+    u.relation_hook(
+        "website-relation-departed",
+        &website,
+        Some("kubernetes-worker/0"),
+    );
+    u.juju.relations.remove(&website);
+    u.relation_hook("website-relation-broken", &website, None);
+    assert!(!u.state().published.contains_key("website:2"));
+    assert!(u.relation_sets().is_empty());
+}
+
+#[test]
+fn a_departing_unit_leaves_its_engine_alone_until_stop() {
+    let rid = RelationId::new("cluster", 1);
+    let mut a = peer_unit("keepalived/0", "192.0.2.10", &rid);
+    let mut b = peer_unit("keepalived/1", "192.0.2.11", &rid);
+    for u in [&mut a, &mut b] {
+        u.hook("install");
+        u.relation_hook("cluster-relation-created", &rid, None);
+        u.hook("config-changed");
+        u.hook("start");
+    }
+    sync_peers(&mut [&mut a, &mut b], &rid);
+    a.relation_hook("cluster-relation-changed", &rid, Some("keepalived/1"));
+    let conf = a.engine_config().unwrap();
+    assert!(conf.contains("unicast_peer {\n        192.0.2.11\n"));
+    a.juju
+        .relations
+        .get_mut(&rid)
+        .unwrap()
+        .remote
+        .remove("keepalived/1");
+    a.hook_env(
+        "cluster-relation-departed",
+        &[
+            ("JUJU_RELATION", "cluster"),
+            ("JUJU_RELATION_ID", "cluster:1"),
+            ("JUJU_REMOTE_UNIT", "keepalived/1"),
+            ("JUJU_DEPARTING_UNIT", "keepalived/0"),
+        ],
+    );
+    assert_eq!(a.engine_config().unwrap(), conf);
+    assert!(a.service_actions().is_empty());
+}
+
+#[test]
+fn config_changed_relists_relations_and_rereads_every_peer_once() {
+    let rid = RelationId::new("cluster", 1);
+    let mut a = peer_unit("keepalived/0", "192.0.2.10", &rid);
+    a.deploy();
+    let mut peers = a.juju.relations[&rid].clone();
+    peers.remote.insert("keepalived/1".into(), Bag::new());
+    peers.remote.insert("keepalived/2".into(), Bag::new());
+    a.juju.relations.insert(rid.clone(), peers);
+    a.hook("config-changed");
+    assert_eq!(
+        a.juju.calls,
+        vec![
+            "config-get",
+            "state-get",
+            "relation-ids website",
+            "relation-ids loadbalancer",
+            "relation-ids cluster",
+            "relation-list cluster:1",
+            "relation-get cluster:1 keepalived/1",
+            "relation-get cluster:1 keepalived/2",
+            // The peer bag was published by the deploy's config-changed: not again.
+            "status-set",
+            "state-set",
+        ]
+    );
+}
+
+#[test]
+fn a_distro_keepalived_the_original_charm_did_not_configure_is_left_alone() {
+    let mut u = Unit::new(UNIT);
+    let distro = u.root.path().join("lib/systemd/system/keepalived.service");
+    fs::create_dir_all(distro.parent().unwrap()).unwrap();
+    fs::write(&distro, "[Unit]\n").unwrap();
+    let other = u.paths().distro_config();
+    fs::create_dir_all(other.parent().unwrap()).unwrap();
+    fs::write(&other, "vrrp_instance SOMEONE_ELSE {\n}\n").unwrap();
+    u.service.active.insert("keepalived.service".into());
+    u.hook("upgrade-charm");
+    assert!(u
+        .service
+        .calls
+        .iter()
+        .all(|c| !c.contains("keepalived.service")));
+    assert!(u.service.active.contains("keepalived.service"));
+}
+
+#[test]
+fn while_blocked_a_stopped_engine_is_started_on_its_last_good_config() {
+    let mut u = Unit::new(UNIT);
+    u.deploy();
+    u.set_config(json!({"virtual_ip": "10.10.74.250"}));
+    u.set_config(json!({"port": 0}));
+    let good = u.engine_config().unwrap();
+    u.service.active.clear(); // the engine died, or the machine rebooted
+    u.hook("update-status");
+    assert_eq!(u.service_actions(), vec!["start keepalived-charm.service"]);
+    assert_eq!(u.engine_config().unwrap(), good);
+    assert_eq!(
+        u.status(),
+        Status::blocked("invalid port 0: allowed 1..65535")
+    );
+    // Blocked before any good config: nothing to run.
+    let mut fresh = Unit::new(UNIT);
+    fresh.deploy();
+    fresh.set_config(json!({"virtual_ip": "10.10.74.250", "port": 0}));
+    assert!(fresh.service_actions().is_empty());
+}

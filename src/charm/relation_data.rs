@@ -1,0 +1,250 @@
+//! What this unit publishes on its relations, and the minimal writes to get there.
+//!
+//! The original charm's contract, byte for byte (original-charm §1.11): unit bags only,
+//! values as strings, the VIP without its netmask (IPv6 without brackets).
+//!
+//! | endpoint | keys |
+//! |---|---|
+//! | `website` (http) | `hostname` (vip_hostname, else the VIP), `private-address` (the VIP), `port` |
+//! | `loadbalancer` (public-address) | `public-address` (the VIP), `port` |
+//! | `lb-sink`, `juju-info` | nothing |
+//! | `cluster` (peers) | `priority`, `vrrp-address`, `vrrp-address-v6` |
+//!
+//! With several VIPs the first one goes in these keys. When `virtual_ip` is cleared the
+//! keys are retracted (`key=`); `private-address` is Juju's own key that the contract
+//! overwrote, so it is given back the unit's `ingress-address` rather than deleted.
+
+use std::net::IpAddr;
+
+use super::desired::Plan;
+use super::hooktools::Bag;
+
+pub const WEBSITE: &str = "website";
+pub const LOADBALANCER: &str = "loadbalancer";
+pub const CLUSTER: &str = "cluster";
+pub const LB_SINK: &str = "lb-sink";
+pub const JUJU_INFO: &str = "juju-info";
+
+/// Every endpoint in metadata.yaml.
+pub const ENDPOINTS: [&str; 5] = [JUJU_INFO, LB_SINK, LOADBALANCER, WEBSITE, CLUSTER];
+
+/// The endpoints this unit publishes the VIP on.
+pub const VIP_ENDPOINTS: [&str; 2] = [WEBSITE, LOADBALANCER];
+
+pub const PRIVATE_ADDRESS: &str = "private-address";
+pub const INGRESS_ADDRESS: &str = "ingress-address";
+
+/// Our keys on `endpoint`, so that retraction knows what to clear.
+pub fn contract_keys(endpoint: &str) -> &'static [&'static str] {
+    match endpoint {
+        WEBSITE => &["hostname", PRIVATE_ADDRESS, "port"],
+        LOADBALANCER => &["port", "public-address"],
+        CLUSTER => &["priority", "vrrp-address", "vrrp-address-v6"],
+        _ => &[],
+    }
+}
+
+fn bag(pairs: &[(&str, String)]) -> Bag {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
+}
+
+/// What `endpoint` should carry for `plan` (`None`: unconfigured, nothing).
+pub fn vip_payload(endpoint: &str, plan: Option<&Plan>) -> Bag {
+    let Some(plan) = plan else {
+        return Bag::new();
+    };
+    // IpAddr's Display has no brackets and no netmask: exactly the contract.
+    let vip = plan.first_vip().to_string();
+    let port = plan.port.to_string();
+    match endpoint {
+        WEBSITE => bag(&[
+            ("hostname", plan.hostname.clone()),
+            (PRIVATE_ADDRESS, vip),
+            ("port", port),
+        ]),
+        LOADBALANCER => bag(&[("public-address", vip), ("port", port)]),
+        _ => Bag::new(),
+    }
+}
+
+/// This unit's peer bag: its priority claim and VRRP source addresses.
+pub fn peer_payload(priority: u8, v4: Option<IpAddr>, v6: Option<IpAddr>) -> Bag {
+    let mut b = bag(&[("priority", priority.to_string())]);
+    if let Some(a) = v4 {
+        b.insert("vrrp-address".into(), a.to_string());
+    }
+    if let Some(a) = v6 {
+        b.insert("vrrp-address-v6".into(), a.to_string());
+    }
+    b
+}
+
+/// The `relation-set` input that turns `published` into `desired`: changed and new
+/// keys with their values, dropped keys with `""`. Empty when nothing changes.
+/// `published: None` means unknown (never recorded): every desired key is set and
+/// every other key of the endpoint's contract is cleared.
+pub fn changes(endpoint: &str, published: Option<&Bag>, desired: &Bag) -> Bag {
+    let mut out = Bag::new();
+    for (k, v) in desired {
+        if published.and_then(|p| p.get(k)) != Some(v) {
+            out.insert(k.clone(), v.clone());
+        }
+    }
+    match published {
+        Some(p) => {
+            for k in p.keys() {
+                if !desired.contains_key(k) {
+                    out.insert(k.clone(), String::new());
+                }
+            }
+        }
+        None => {
+            for k in contract_keys(endpoint) {
+                if !desired.contains_key(*k) {
+                    out.insert(k.to_string(), String::new());
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::charm::desired::{desired, Desired, Facts};
+    use crate::charm::iface::tests::snapshot;
+    use crate::charm::options::Options;
+    use std::path::Path;
+
+    fn plan(virtual_ip: &str, vip_hostname: &str, port: i64) -> Plan {
+        let o = Options {
+            virtual_ip: virtual_ip.into(),
+            vip_hostname: vip_hostname.into(),
+            port,
+            ..Options::default()
+        };
+        match desired(&Facts {
+            options: &o,
+            option_errors: &[],
+            net: &snapshot(),
+            priority: 254,
+            peers: &[],
+            engine_binary: Path::new("/x"),
+        }) {
+            Desired::Configured(p) => *p,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn json(b: &Bag) -> String {
+        serde_json::to_string(b).unwrap()
+    }
+
+    #[test]
+    fn website_payload_is_the_original_contract() {
+        let p = plan("10.10.74.250/24", "", 443);
+        assert_eq!(
+            json(&vip_payload(WEBSITE, Some(&p))),
+            r#"{"hostname":"10.10.74.250","port":"443","private-address":"10.10.74.250"}"#
+        );
+        let p = plan("10.10.74.250", "api.example.com", 6443);
+        assert_eq!(
+            json(&vip_payload(WEBSITE, Some(&p))),
+            r#"{"hostname":"api.example.com","port":"6443","private-address":"10.10.74.250"}"#
+        );
+    }
+
+    #[test]
+    fn loadbalancer_payload_is_the_original_contract() {
+        let p = plan("10.10.74.250/24", "api.example.com", 443);
+        assert_eq!(
+            json(&vip_payload(LOADBALANCER, Some(&p))),
+            r#"{"port":"443","public-address":"10.10.74.250"}"#
+        );
+    }
+
+    #[test]
+    fn ipv6_vips_have_no_brackets_and_the_first_vip_is_published() {
+        let p = plan("fd00::5/64 10.0.0.5", "", 443);
+        assert_eq!(
+            json(&vip_payload(LOADBALANCER, Some(&p))),
+            r#"{"port":"443","public-address":"fd00::5"}"#
+        );
+        assert_eq!(
+            json(&vip_payload(WEBSITE, Some(&p))),
+            r#"{"hostname":"fd00::5","port":"443","private-address":"fd00::5"}"#
+        );
+    }
+
+    #[test]
+    fn lb_sink_and_juju_info_publish_nothing() {
+        let p = plan("10.0.0.5", "", 443);
+        assert!(vip_payload(LB_SINK, Some(&p)).is_empty());
+        assert!(vip_payload(JUJU_INFO, Some(&p)).is_empty());
+        assert!(contract_keys(LB_SINK).is_empty());
+        assert!(contract_keys(JUJU_INFO).is_empty());
+    }
+
+    #[test]
+    fn peer_payload_carries_the_claim_and_addresses() {
+        assert_eq!(
+            json(&peer_payload(
+                253,
+                Some("192.0.2.10".parse().unwrap()),
+                None
+            )),
+            r#"{"priority":"253","vrrp-address":"192.0.2.10"}"#
+        );
+        assert_eq!(
+            json(&peer_payload(
+                254,
+                Some("192.0.2.10".parse().unwrap()),
+                Some("fd00::10".parse().unwrap())
+            )),
+            r#"{"priority":"254","vrrp-address":"192.0.2.10","vrrp-address-v6":"fd00::10"}"#
+        );
+    }
+
+    #[test]
+    fn nothing_changed_means_no_write() {
+        let p = plan("10.0.0.5", "", 443);
+        let d = vip_payload(WEBSITE, Some(&p));
+        assert!(changes(WEBSITE, Some(&d), &d).is_empty());
+    }
+
+    #[test]
+    fn only_changed_keys_are_written() {
+        let before = vip_payload(WEBSITE, Some(&plan("10.0.0.5", "", 443)));
+        let after = vip_payload(WEBSITE, Some(&plan("10.0.0.5", "", 8443)));
+        assert_eq!(
+            json(&changes(WEBSITE, Some(&before), &after)),
+            r#"{"port":"8443"}"#
+        );
+    }
+
+    #[test]
+    fn clearing_the_vip_retracts_every_key() {
+        let before = vip_payload(LOADBALANCER, Some(&plan("10.0.0.5", "", 443)));
+        assert_eq!(
+            json(&changes(LOADBALANCER, Some(&before), &Bag::new())),
+            r#"{"port":"","public-address":""}"#
+        );
+        // Unknown history (first run after an upgrade): clear the whole contract.
+        assert_eq!(
+            json(&changes(WEBSITE, None, &Bag::new())),
+            r#"{"hostname":"","port":"","private-address":""}"#
+        );
+        // Already retracted: nothing to do.
+        assert!(changes(WEBSITE, Some(&Bag::new()), &Bag::new()).is_empty());
+    }
+
+    #[test]
+    fn unknown_history_sets_everything_desired() {
+        let d = vip_payload(WEBSITE, Some(&plan("10.0.0.5", "", 443)));
+        assert_eq!(changes(WEBSITE, None, &d), d);
+    }
+}

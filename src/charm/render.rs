@@ -1,0 +1,334 @@
+//! Rendering the engine config and the systemd unit (tera), and writing files
+//! atomically.
+//!
+//! The templates are compiled into the binary from `templates/`: the charm's binary
+//! and the templates it renders can never come from different versions, and the
+//! golden tests check exactly what ships.
+
+use std::fs;
+use std::io::{self, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::desired::EngineConfig;
+use super::paths::Paths;
+
+const ENGINE_TEMPLATE: &str = include_str!("../../templates/keepalived.conf.tera");
+const UNIT_TEMPLATE: &str = include_str!("../../templates/keepalived-charm.service.tera");
+
+/// Mode of a rendered file that carries `vrrp_password`.
+pub const SECRET_MODE: u32 = 0o600;
+/// Mode of any other rendered file.
+pub const PUBLIC_MODE: u32 = 0o644;
+/// Mode of the installed engine binary.
+pub const BINARY_MODE: u32 = 0o755;
+
+/// A template failed to render: a bug in a template, never an operator's mistake.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot render template {template}: {message}")]
+pub struct RenderError {
+    template: &'static str,
+    message: String,
+}
+
+fn render(
+    name: &'static str,
+    source: &str,
+    context: &impl Serialize,
+) -> Result<String, RenderError> {
+    let err = |e: tera::Error| {
+        // tera keeps the useful part in the source chain.
+        let mut message = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            message.push_str(": ");
+            message.push_str(&s.to_string());
+            source = s.source();
+        }
+        RenderError {
+            template: name,
+            message,
+        }
+    };
+    let mut tera = tera::Tera::default();
+    tera.autoescape_on(Vec::new());
+    tera.add_raw_template(name, source).map_err(err)?;
+    let context = tera::Context::from_serialize(context).map_err(err)?;
+    tera.render(name, &context).map_err(err)
+}
+
+/// The engine's keepalived.conf.
+pub fn engine_config(config: &EngineConfig) -> Result<String, RenderError> {
+    render("keepalived.conf.tera", ENGINE_TEMPLATE, config)
+}
+
+#[derive(Serialize)]
+struct UnitContext {
+    binary: String,
+    config: String,
+    state_file: String,
+    state_dir: String,
+}
+
+/// The engine's systemd unit, with every path under the charm's root.
+pub fn unit_file(paths: &Paths) -> Result<String, RenderError> {
+    let show = |p: PathBuf| p.display().to_string();
+    render(
+        "keepalived-charm.service.tera",
+        UNIT_TEMPLATE,
+        &UnitContext {
+            binary: show(paths.engine_binary()),
+            config: show(paths.engine_config()),
+            state_file: show(paths.engine_state()),
+            state_dir: show(paths.engine_state_dir()),
+        },
+    )
+}
+
+/// Writes `content` to `path` so that readers see the old file or the new one, never
+/// a mix: a temporary file in the same directory, fsync, rename, fsync of the
+/// directory. The mode is set before the rename, so a secret is never readable by
+/// others, not even for a moment.
+pub fn write_atomic(path: &Path, content: &[u8], mode: u32) -> io::Result<()> {
+    let dir = path
+        .parent()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no parent"))?;
+    fs::create_dir_all(dir)?;
+    let name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp.{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| {
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(mode)
+            .open(&tmp)?;
+        // The umask may have narrowed the mode; an existing temp file kept its own.
+        file.set_permissions(fs::Permissions::from_mode(mode))?;
+        file.write_all(content)?;
+        file.sync_all()?;
+        fs::rename(&tmp, path)?;
+        fs::File::open(dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Writes the file only if its content or mode differ; returns whether it wrote.
+pub fn write_if_changed(path: &Path, content: &[u8], mode: u32) -> io::Result<bool> {
+    if let Ok(meta) = fs::metadata(path) {
+        if meta.permissions().mode() & 0o7777 == mode {
+            if let Ok(existing) = fs::read(path) {
+                if existing == content {
+                    return Ok(false);
+                }
+            }
+        }
+    }
+    write_atomic(path, content, mode)?;
+    Ok(true)
+}
+
+/// Removes a file; a file that is already gone is fine. Returns whether it existed.
+pub fn remove_if_exists(path: &Path) -> io::Result<bool> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use crate::charm::desired::{desired, Desired, Facts, PeerAddresses};
+    use crate::charm::iface::tests::snapshot;
+    use crate::charm::options::Options;
+
+    /// The interesting configurations, each with its golden file in tests/golden/.
+    pub(crate) fn golden_cases() -> Vec<(&'static str, Options, Vec<PeerAddresses>)> {
+        let o = |virtual_ip: &str| Options {
+            virtual_ip: virtual_ip.into(),
+            ..Options::default()
+        };
+        let peer = |unit: &str, v4: &str| PeerAddresses {
+            unit: unit.into(),
+            v4: Some(v4.parse().unwrap()),
+            v6: None,
+        };
+        vec![
+            ("default-ipv4.conf", o("10.10.74.250"), vec![]),
+            ("ipv6.conf", o("fd00::5/64"), vec![]),
+            (
+                "dual-stack.conf",
+                o("10.20.0.5, fd00::5 10.20.0.6/16"),
+                vec![],
+            ),
+            (
+                "unicast-peers.conf",
+                Options {
+                    unicast: true,
+                    ..o("192.0.2.100/24")
+                },
+                vec![
+                    peer("keepalived/2", "192.0.2.12"),
+                    peer("keepalived/1", "192.0.2.11"),
+                ],
+            ),
+            (
+                "password.conf",
+                Options {
+                    vrrp_password: "s3cr3t".into(),
+                    ..o("10.10.74.250")
+                },
+                vec![],
+            ),
+            (
+                "v3-fast.conf",
+                Options {
+                    vrrp_version: 3,
+                    advert_interval: "0.1".into(),
+                    ..o("10.10.74.250")
+                },
+                vec![],
+            ),
+            (
+                "nopreempt.conf",
+                Options {
+                    preempt: false,
+                    port: 6443,
+                    healthcheck_interval: 5,
+                    router_id: 51,
+                    ..o("10.10.74.250")
+                },
+                vec![],
+            ),
+        ]
+    }
+
+    fn rendered(options: &Options, peers: &[PeerAddresses]) -> String {
+        let paths = Paths::new("/");
+        let binary = paths.engine_binary();
+        let d = desired(&Facts {
+            options,
+            option_errors: &[],
+            net: &snapshot(),
+            priority: 254,
+            peers,
+            engine_binary: &binary,
+        });
+        match d {
+            Desired::Configured(plan) => engine_config(&plan.engine).unwrap(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Set UPDATE_GOLDEN=1 to rewrite the files after an intended change (then review
+    /// the diff).
+    #[test]
+    fn rendered_configs_match_the_golden_files() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+        for (name, options, peers) in golden_cases() {
+            let text = rendered(&options, &peers);
+            let path = dir.join(name);
+            if std::env::var_os("UPDATE_GOLDEN").is_some() {
+                fs::write(&path, &text).unwrap();
+            }
+            let golden = fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 creates it)", path.display()));
+            assert_eq!(text, golden, "{name} differs from its golden file");
+        }
+    }
+
+    #[test]
+    fn every_golden_file_is_covered_by_a_case() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+        let cases: Vec<&str> = golden_cases().iter().map(|c| c.0).collect();
+        for entry in fs::read_dir(dir).unwrap() {
+            let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+            if name.ends_with(".conf") {
+                assert!(cases.contains(&name.as_str()), "stale golden file {name}");
+            }
+        }
+    }
+
+    #[test]
+    fn rendering_is_deterministic_whatever_the_peer_order() {
+        let (_, options, mut peers) = golden_cases().swap_remove(3);
+        let one = rendered(&options, &peers);
+        peers.reverse();
+        assert_eq!(rendered(&options, &peers), one);
+    }
+
+    #[test]
+    fn atomic_write_sets_the_mode_and_replaces_the_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a/b/file.conf");
+        write_atomic(&path, b"one", SECRET_MODE).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"one");
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        write_atomic(&path, b"two", PUBLIC_MODE).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"two");
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o644
+        );
+        // No temporary file is left behind.
+        let names: Vec<_> = fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("file.conf")]);
+    }
+
+    #[test]
+    fn unchanged_content_and_mode_is_not_rewritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        assert!(write_if_changed(&path, b"x", PUBLIC_MODE).unwrap());
+        let inode = std::os::unix::fs::MetadataExt::ino(&fs::metadata(&path).unwrap());
+        assert!(!write_if_changed(&path, b"x", PUBLIC_MODE).unwrap());
+        assert_eq!(
+            std::os::unix::fs::MetadataExt::ino(&fs::metadata(&path).unwrap()),
+            inode
+        );
+        // A mode change alone is a change (a password was added or removed).
+        assert!(write_if_changed(&path, b"x", SECRET_MODE).unwrap());
+        assert!(write_if_changed(&path, b"y", SECRET_MODE).unwrap());
+    }
+
+    #[test]
+    fn removing_a_missing_file_is_fine() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        assert!(!remove_if_exists(&path).unwrap());
+        fs::write(&path, "x").unwrap();
+        assert!(remove_if_exists(&path).unwrap());
+    }
+
+    #[test]
+    fn unit_file_paths_follow_the_root() {
+        let unit = unit_file(&Paths::new("/srv/root")).unwrap();
+        assert!(unit.contains(
+            "ExecStart=/srv/root/usr/local/lib/keepalived-charm/keepalived-charm vrrp --config /srv/root/etc/keepalived-charm/keepalived.conf --state-file /srv/root/run/keepalived-charm/state.json\n"
+        ));
+        assert!(
+            unit.contains("ConditionPathExists=/srv/root/etc/keepalived-charm/keepalived.conf\n")
+        );
+        assert!(unit.contains("ReadWritePaths=-/srv/root/run/keepalived-charm\n"));
+    }
+}
