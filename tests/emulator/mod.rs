@@ -368,6 +368,21 @@ impl Model {
         }
     }
 
+    /// Replaces the charm binary by a `/bin/sh` script with `body` (for tests of the
+    /// emulator itself, or to record what a hook sees). Returns the script path.
+    pub fn use_script_charm(&mut self, body: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let n = std::fs::read_dir(self.dir.path())
+            .map(|d| d.count())
+            .unwrap_or(0);
+        let path = self.dir.path().join(format!("script-charm-{n}"));
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).expect("write script charm");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+            .expect("chmod script charm");
+        self.set_charm_binary(&path);
+        path
+    }
+
     /// Runs the unit's hooks inside a fresh network namespace (needs root): loopback
     /// plus one dummy interface; the unit's address and networks follow the spec.
     pub fn set_unit_netns(&mut self, unit: &str, spec: NetnsSpec) -> Result<(), EmuError> {
