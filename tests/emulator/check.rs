@@ -80,7 +80,8 @@ impl Model {
                 }
                 for m in members {
                     let known = match rel.kind {
-                        RelationKind::Peer => unit_names.contains(m.as_str()),
+                        // A departed peer's settings outlive it until the others see it go.
+                        RelationKind::Peer => rel.local_units_data.contains_key(m),
                         _ => rel.remote_units_data.contains_key(m),
                     };
                     if !known {

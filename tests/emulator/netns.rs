@@ -1,6 +1,7 @@
 //! A network namespace per unit, so the charm's netlink interface discovery sees a
-//! deterministic machine: loopback plus one dummy interface with a given address and
-//! an optional default route. Unique names (pid + counter); deleted on drop, also when
+//! deterministic machine: loopback plus one interface (a dummy link, or a veth whose
+//! far end sits in a second private namespace when the kernel has no dummy driver) with
+//! a given address and an optional default route. Unique names (pid + counter); deleted on drop, also when
 //! the test panics.
 
 use std::process::Command;
@@ -43,6 +44,8 @@ impl NetnsSpec {
 pub struct Netns {
     pub name: String,
     pub spec: NetnsSpec,
+    /// Where the far end of the veth lives when the kernel has no dummy links.
+    pub peer: Option<String>,
 }
 
 pub fn ip_binary() -> &'static str {
@@ -74,11 +77,28 @@ impl Netns {
         let name = format!("kaemu-{}-{n}", std::process::id());
         ip(&["netns", "add", &name])?;
         // From here on, Drop cleans up whatever fails below.
-        let ns = Netns { name, spec };
+        let mut ns = Netns {
+            name,
+            spec,
+            peer: None,
+        };
+        let name = ns.name.clone();
+        let iface = ns.spec.interface.clone();
+        ip(&["-n", &name, "link", "set", "lo", "up"])?;
+        if ip(&["-n", &name, "link", "add", &iface, "type", "dummy"]).is_err() {
+            // No dummy driver (e.g. a container without the module): a veth whose other
+            // end sits in a second private namespace, so the unit still sees lo + iface.
+            let peer = format!("{name}-peer");
+            ip(&["netns", "add", &peer])?;
+            ns.peer = Some(peer.clone());
+            ip(&[
+                "-n", &name, "link", "add", &iface, "type", "veth", "peer", "name", "veth0",
+                "netns", &peer,
+            ])?;
+            ip(&["-n", &peer, "link", "set", "veth0", "up"])?;
+        }
         let name = ns.name.as_str();
         let spec = &ns.spec;
-        ip(&["-n", name, "link", "set", "lo", "up"])?;
-        ip(&["-n", name, "link", "add", &spec.interface, "type", "dummy"])?;
         ip(&[
             "-n",
             name,
@@ -109,5 +129,8 @@ impl Netns {
 impl Drop for Netns {
     fn drop(&mut self) {
         let _ = ip(&["netns", "del", &self.name]);
+        if let Some(peer) = &self.peer {
+            let _ = ip(&["netns", "del", peer]);
+        }
     }
 }
