@@ -144,6 +144,45 @@ fn config_get_usage_errors_exit_2_with_juju_messages() {
 }
 
 #[test]
+fn floats_print_like_go_json_and_yaml_v2() {
+    let mut m = model();
+    m.schema.options.insert(
+        "ratio".into(),
+        meta::ConfigOption {
+            kind: OptionType::Float,
+            default: Some(serde_json::json!(1.0)),
+        },
+    );
+    let cases = [
+        // (value, json, smart/yaml)
+        (None, "1\n", "1\n"),
+        (Some("2.5"), "2.5\n", "2.5\n"),
+        (Some("1e21"), "1e+21\n", "1e+21\n"),
+        (Some("0.000001"), "0.000001\n", "1e-06\n"),
+        (Some("1234567"), "1234567\n", "1.234567e+06\n"),
+    ];
+    for (value, json, smart) in cases {
+        if let Some(v) = value {
+            m.set_config_value("ratio", v).unwrap();
+        }
+        let mut s = m
+            .begin("keepalived/0", Hook::new("config-changed"))
+            .unwrap();
+        assert_eq!(
+            s.tool("config-get", &["--format=json", "ratio"]),
+            ok(json),
+            "{value:?}"
+        );
+        assert_eq!(s.tool("config-get", &["ratio"]), ok(smart), "{value:?}");
+        assert_eq!(
+            s.tool("config-get", &["--format=yaml", "ratio"]),
+            ok(smart),
+            "{value:?}"
+        );
+    }
+}
+
+#[test]
 fn help_flag_prints_usage_and_exits_0() {
     let mut m = model();
     let mut s = m.begin("keepalived/0", Hook::new("install")).unwrap();

@@ -257,6 +257,81 @@ fn integrate_runs_created_then_joined_and_changed_per_remote_unit_on_every_unit(
 }
 
 #[test]
+fn scaling_out_sets_up_the_new_unit_with_every_relation_and_peers_join_everywhere() {
+    let mut m = model(2);
+    m.integrate("website", "haproxy", &["haproxy/0"]).unwrap();
+    let runs = m.deploy(1).unwrap();
+    let new = names(&runs, "keepalived/2");
+    assert_eq!(new[0], "install");
+    let mut created = new[1..4].to_vec();
+    created.sort();
+    assert_eq!(
+        created,
+        [
+            "cluster-relation-created",
+            "juju-info-relation-created",
+            "website-relation-created"
+        ]
+    );
+    assert_eq!(
+        new[4..7],
+        ["leader-settings-changed", "config-changed", "start"]
+    );
+    // -joined/-changed per relation, in the (shuffled) relation order.
+    let mut pairs: Vec<String> = new[7..11].chunks(2).map(|p| p.join(" ")).collect();
+    pairs.sort();
+    assert_eq!(
+        pairs,
+        [
+            "juju-info-relation-joined juju-info-relation-changed",
+            "website-relation-joined website-relation-changed",
+        ]
+    );
+    assert_eq!(
+        new[11..],
+        [
+            "cluster-relation-joined",
+            "cluster-relation-changed",
+            "cluster-relation-joined",
+            "cluster-relation-changed",
+        ]
+    );
+    for old in ["keepalived/0", "keepalived/1"] {
+        assert_eq!(
+            names(&runs, old),
+            ["cluster-relation-joined", "cluster-relation-changed"]
+        );
+    }
+    assert_eq!(runs.last().unwrap().env["JUJU_REMOTE_UNIT"], "keepalived/1");
+    let joined = runs
+        .iter()
+        .find(|r| r.unit == "keepalived/2" && r.hook.name == "juju-info-relation-joined");
+    assert_eq!(
+        joined.unwrap().env["JUJU_REMOTE_UNIT"],
+        "kubeapi-load-balancer/2"
+    );
+}
+
+#[test]
+fn address_change_updates_bags_and_fires_config_changed_on_that_unit() {
+    let mut m = model(2);
+    let runs = m.change_address("keepalived/1", "192.0.2.99").unwrap();
+    let fired: Vec<(&str, &str)> = runs
+        .iter()
+        .map(|r| (r.unit.as_str(), r.hook.name.as_str()))
+        .collect();
+    assert_eq!(fired, [("keepalived/1", "config-changed")]);
+    assert_eq!(
+        m.relation(0).local_units_data["keepalived/1"]["ingress-address"],
+        "192.0.2.99"
+    );
+    assert_eq!(
+        m.relation(1).local_units_data["keepalived/1"]["egress-subnets"],
+        "192.0.2.99/32"
+    );
+}
+
+#[test]
 fn config_change_fires_config_changed_only_when_a_value_really_changes() {
     let mut m = model(2);
     assert!(m.config(&[("port", "443")]).unwrap().is_empty());

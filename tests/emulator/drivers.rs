@@ -395,6 +395,14 @@ impl Model {
         Ok(runs)
     }
 
+    /// The machine's address changes: Juju rewrites the address keys in the unit's
+    /// bags and runs config-changed on it (juju-contract §1.3).
+    pub fn change_address(&mut self, unit: &str, address: &str) -> Result<Vec<HookRun>, EmuError> {
+        self.set_unit_address(unit, address);
+        self.enqueue(unit, Hook::new("config-changed"));
+        self.settle()
+    }
+
     /// update-status on every unit that is not in error (Juju never queues it then).
     pub fn update_status(&mut self) -> Result<Vec<HookRun>, EmuError> {
         for unit in self.live_units() {
