@@ -16,7 +16,7 @@
 //! let rel = m.relation_by_endpoint("cluster").unwrap();
 //! assert_eq!(rel.local_units_data["keepalived/1"]["private-address"], "192.0.2.11");
 //! ```
-#![allow(dead_code, unused_imports)]
+#![allow(dead_code)]
 
 pub mod check;
 pub mod drivers;
@@ -25,6 +25,7 @@ pub mod model;
 pub mod netns;
 pub mod run;
 pub mod state;
+pub mod view;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -32,14 +33,20 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+#[allow(unused_imports)]
 pub use check::EmuError;
+#[allow(unused_imports)]
 pub use meta::{ConfigSchema, Metadata, OptionType, Role};
+#[allow(unused_imports)]
 pub use model::{
     address_bag, default_network, Hook, HookRelation, HookRun, ModelInfo, RelEvent, Relation,
     RelationKind, Rng, Unit,
 };
+#[allow(unused_imports)]
 pub use netns::NetnsSpec;
+#[allow(unused_imports)]
 pub use run::{Session, ToolOutput};
+#[allow(unused_imports)]
 pub use state::{Bag, FailRule, HookState, Machine, Network, OpenedPort, Status};
 
 /// Every hook tool the emulator binary answers as (plus the machine stand-ins).
