@@ -975,6 +975,20 @@ fn state_get_prints_null_for_no_state_on_juju_4() {
 }
 
 #[test]
+fn leader_settings_tools_exist_only_before_juju_4() {
+    let mut m = model();
+    m.use_script_charm("leader-get >/dev/null 2>&1");
+    assert!(m.run("keepalived/0", "update-status").unwrap().ok());
+    m.info.juju_version = "4.0.1".into();
+    let run = m.run("keepalived/0", "config-changed").unwrap();
+    assert_eq!(
+        run.exit_code,
+        Some(127),
+        "leader-get must be missing on Juju 4"
+    );
+}
+
+#[test]
 fn leader_set_needs_the_leader_and_is_immediate() {
     let mut m = model();
     let mut s = m.begin("keepalived/1", Hook::new("update-status")).unwrap();
@@ -1204,6 +1218,34 @@ fn machine_commands_can_be_told_to_fail() {
     let run = s.finish(0);
     assert_eq!(run.service_calls[0].exit_code, 1);
     assert_eq!(run.service_calls[1].exit_code, 0);
+    // The unit's service-call log spans hooks.
+    let mut s = m.begin("keepalived/0", Hook::new("update-status")).unwrap();
+    s.tool("systemctl", &["is-active", "keepalived"]);
+    assert_eq!(s.finish(0).service_calls.len(), 1);
+    let log: Vec<(String, String)> = m
+        .unit("keepalived/0")
+        .machine
+        .calls
+        .iter()
+        .map(|c| (c.hook.clone(), c.argv.join(" ")))
+        .collect();
+    assert_eq!(
+        log,
+        [
+            (
+                "start".to_string(),
+                "systemctl restart keepalived".to_string()
+            ),
+            (
+                "start".to_string(),
+                "systemctl restart keepalived".to_string()
+            ),
+            (
+                "update-status".to_string(),
+                "systemctl is-active keepalived".to_string()
+            ),
+        ]
+    );
 }
 
 #[test]

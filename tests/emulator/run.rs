@@ -155,6 +155,25 @@ impl Model {
     fn prepare(&mut self, unit: &str, hook: &Hook) -> BTreeMap<String, String> {
         let view = self.view(unit, hook);
         let u = self.unit(unit);
+        // leader-get/leader-set exist in Juju 2.x/3.x only (juju-contract §3.11).
+        let juju4 = self
+            .info
+            .juju_version
+            .split('.')
+            .next()
+            .and_then(|m| m.parse::<u32>().ok())
+            >= Some(4);
+        for tool in ["leader-get", "leader-set"] {
+            let link = u.tools_dir.join(tool);
+            if juju4 {
+                let _ = std::fs::remove_file(&link);
+            } else if !link.exists() {
+                let _ = std::os::unix::fs::symlink(
+                    env!("CARGO_BIN_EXE_juju-hook-tool-emulator"),
+                    &link,
+                );
+            }
+        }
         let state_file = u.state_file.clone();
         std::fs::write(
             &state_file,
@@ -244,13 +263,7 @@ impl Model {
     ) -> HookRun {
         let state = read_state(&self.unit(unit).state_file);
         let ok = outcome.exit_code == Some(0);
-        let calls_before = self.unit(unit).machine.calls.len();
-        let service_calls = state
-            .machine
-            .calls
-            .get(calls_before..)
-            .unwrap_or_default()
-            .to_vec();
+        let service_calls = state.machine.calls.clone();
 
         // Immediate effects.
         let effects = &state.effects;
@@ -279,7 +292,12 @@ impl Model {
             }
             u.status_history.extend(effects.unit_status.iter().cloned());
             u.juju_log.extend(effects.juju_log.iter().cloned());
-            u.machine = state.machine.clone();
+            let mut calls = std::mem::take(&mut u.machine.calls);
+            calls.extend(service_calls.iter().cloned());
+            u.machine = super::state::Machine {
+                calls,
+                ..state.machine.clone()
+            };
         }
 
         if ok {

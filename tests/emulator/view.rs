@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::model::{default_network, Hook, RelationKind};
-use super::state::{HookState, RelationView, STATE_ENV};
+use super::state::{HookState, Machine, RelationView, STATE_ENV};
 use super::Model;
 
 impl Model {
@@ -91,7 +91,12 @@ impl Model {
             pending: Default::default(),
             effects: Default::default(),
             tool_calls: Vec::new(),
-            machine: u.machine.clone(),
+            // The call log starts empty per hook (the harness keeps the history) so
+            // every tool call stays cheap however long the test runs.
+            machine: Machine {
+                calls: Vec::new(),
+                ..u.machine.clone()
+            },
         }
     }
 
