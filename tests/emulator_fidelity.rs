@@ -1071,6 +1071,13 @@ fn goal_state_lists_units_and_related_units() {
         .keys()
         .collect();
     assert_eq!(website, ["haproxy", "haproxy/0", "haproxy/1"]);
+    let yaml = s.tool("goal-state", &[]).stdout;
+    assert!(
+        yaml.starts_with(
+            "units:\n  keepalived/0:\n    status: active\n    since: \"2200-11-05 15:29:12Z\"\n"
+        ),
+        "{yaml}"
+    );
     assert_eq!(
         s.tool("goal-state", &["--format=smart"]),
         err(

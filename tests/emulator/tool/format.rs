@@ -333,11 +333,25 @@ fn resolves_to_non_string(s: &str) -> bool {
     if SPECIAL.contains(&s) {
         return true;
     }
+    if looks_like_timestamp(s) {
+        return true;
+    }
     let t = s.replace('_', "");
     t.parse::<i64>().is_ok()
         || t.parse::<f64>().is_ok() && t.chars().any(|c| c.is_ascii_digit())
         || t.strip_prefix("0x")
             .is_some_and(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// yaml.v2 resolves `YYYY-M-D` (optionally followed by a time) as a timestamp.
+fn looks_like_timestamp(s: &str) -> bool {
+    let date = s.split(['T', 't', ' ']).next().unwrap_or("");
+    let parts: Vec<&str> = date.split('-').collect();
+    parts.len() == 3
+        && parts[0].len() == 4
+        && (1..=2).contains(&parts[1].len())
+        && (1..=2).contains(&parts[2].len())
+        && parts.iter().all(|p| p.chars().all(|c| c.is_ascii_digit()))
 }
 
 fn plain_allowed(s: &str) -> bool {
