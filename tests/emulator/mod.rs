@@ -8,14 +8,34 @@
 //! `#[path = "emulator/mod.rs"] mod emulator;`
 //!
 //! ```ignore
-//! let mut m = emulator::Model::new();
+//! let mut m = emulator::Model::new();                     // app deployed, 0 units, cluster:0
 //! m.config(&[("virtual_ip", "10.0.0.9/24")]).unwrap();   // before or after deploy
-//! let runs = m.deploy(2).unwrap();                        // install .. peer changed
+//! let runs = m.deploy(2).unwrap();                        // juju-info:1, install .. peer changed
 //! assert!(runs.iter().all(|r| r.ok()));
 //! assert_eq!(m.unit("keepalived/0").status().status, "active");
 //! let rel = m.relation_by_endpoint("cluster").unwrap();
 //! assert_eq!(rel.local_units_data["keepalived/1"]["private-address"], "192.0.2.11");
 //! ```
+//!
+//! API at a glance:
+//! * Drivers (each returns the `HookRun`s it caused, follow-ups included):
+//!   `deploy(n)` (also scale-out), `integrate(endpoint, app, &units)`, `config(&[(k, v)])`,
+//!   `config_reset`, `remote_data_change(id, Some(unit) | None, &[(k, v)])`,
+//!   `set_leader`, `remove_relation(id)`, `remove_unit`, `change_address`,
+//!   `update_status`, `upgrade_charm`, `retry(unit)`, `settle()`.
+//! * Single hooks: `run(unit, "update-status")`, `run_hook(unit, Hook::relation(ep, id,
+//!   RelEvent::Changed(Some(u))))`; `begin(unit, hook)` opens a [`Session`] whose
+//!   `tool(name, args)` runs one hook tool and `finish(code)` commits or discards.
+//! * Observations: `history`/`hooks_of(unit)`; each [`HookRun`] has env, exit code,
+//!   stdout/stderr, duration, `tool_calls` (+`tool_count`), `service_calls`.
+//!   `unit(u)`: `status()`, `status_history`, `charm_state`, `opened_ports`, `juju_log`,
+//!   `machine` (systemctl/sysctl state and call log), `root` (KEEPALIVED_CHARM_ROOT).
+//!   `relation(id)`: the bags; `app_status()`, `leader_settings`, `workload_version`.
+//! * Setup knobs: `info` (model name/uuid/JUJU_VERSION/proxies), `with_seed`,
+//!   `use_script_charm(body)`, `set_charm_binary`, `set_unit_netns(unit, NetnsSpec)`
+//!   (root), `fail_command(unit, "systemctl", &["restart"], 1, "msg", Some(1))`,
+//!   `unit_mut(u).machine.sysctl / preinstalled_units`, `unit_mut(u).networks`,
+//!   `hook_timeout`.
 #![allow(dead_code)]
 
 pub mod check;
