@@ -1,0 +1,657 @@
+//! The network-namespace lab (vrrp-reference §7.1): one bridge namespace with a Linux
+//! bridge (`mcast_snooping 0`), N host namespaces each with an `eth0` veth to the
+//! bridge, and an observer namespace that plays the client: it probes the VIP every
+//! 10 ms (TCP connect; each host answers with its name), listens to adverts, and can
+//! capture with tcpdump.
+//!
+//! Everything a lab creates (processes, namespaces and with them the veths and the
+//! bridge) is removed on drop, also when the test panics; artefacts (configs, logs,
+//! captures) are kept and their directory printed when it panics. Names carry the pid
+//! and a counter, subnets are private and per lab, so tests run in parallel.
+//!
+//! ```ignore
+//! #[path = "lab/mod.rs"]
+//! mod lab;
+//! let lab = lab::Lab::builder("s3").hosts(3).build();
+//! lab.start_listeners();
+//! for (i, prio) in [150, 100, 50].into_iter().enumerate() {
+//!     lab.host(i).start_keepalived(&lab.keepalived_conf(i, prio).render());
+//! }
+//! let prober = lab.start_prober(lab.vip4().into());
+//! prober.wait_holder("h1", t0, Duration::from_secs(8));
+//! lab.host(0).stop_daemon(...);
+//! let outage = prober.report().longest_gap_after(t).unwrap().len();
+//! ```
+#![allow(dead_code, unused_imports)]
+
+pub mod adverts;
+pub mod capture;
+pub mod keepalived;
+pub mod ns;
+pub mod prober;
+pub mod proc;
+pub mod vectors;
+pub mod wait;
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+pub use adverts::{AdvertLog, SeenAdvert};
+pub use capture::{Capture, WireEvent};
+pub use keepalived::KeepalivedConf;
+pub use ns::{Netns, Task};
+pub use prober::{Gap, ProbeReport, Prober, PROBE_PORT};
+pub use proc::Proc;
+pub use wait::{wait_for, wait_until};
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+const NS_PREFIX: &str = "kcl";
+
+/// Fails the test with a clear message unless we are root and `ip` works. Lab
+/// tests are never skipped silently.
+pub fn require_root() {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let euid = unsafe { libc::geteuid() };
+    assert_eq!(
+        euid, 0,
+        "the network lab needs root (it creates network namespaces and raw sockets); \
+         run the tests as root, as CI does"
+    );
+    if let Err(e) = ns::run("ip", &["-V"]) {
+        panic!("the network lab needs iproute2's `ip` on PATH: {e}");
+    }
+}
+
+fn require_program(name: &str, package: &str) {
+    let found = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
+        .unwrap_or(false);
+    assert!(
+        found,
+        "this lab test needs `{name}` on PATH: install the Debian package `{package}` (.ci/run does)"
+    );
+}
+
+pub struct LabBuilder {
+    tag: String,
+    hosts: usize,
+    observer: bool,
+    ipv6_dad: bool,
+}
+
+impl LabBuilder {
+    /// Number of host namespaces (h1, h2, ...).
+    pub fn hosts(mut self, n: usize) -> LabBuilder {
+        assert!((1..=50).contains(&n), "a lab has 1..50 hosts");
+        self.hosts = n;
+        self
+    }
+
+    /// Whether to build the observer namespace (default yes).
+    pub fn observer(mut self, on: bool) -> LabBuilder {
+        self.observer = on;
+        self
+    }
+
+    /// Keep IPv6 duplicate address detection on (default off, so link-locals are
+    /// usable at once). The lab's own ULAs are always added with `nodad`.
+    pub fn ipv6_dad(mut self, on: bool) -> LabBuilder {
+        self.ipv6_dad = on;
+        self
+    }
+
+    pub fn build(self) -> Lab {
+        require_root();
+        proc::become_subreaper();
+        sweep_leftovers();
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let pid = std::process::id();
+        let id = format!("{NS_PREFIX}{pid}x{n}");
+        // 10.X.Y.0/24 and fd00:X:Y::/64, X from the pid and Y from the counter.
+        let net = [
+            u8::try_from(100 + pid % 100).unwrap_or(100),
+            u8::try_from(n % 250).unwrap_or(0) + 1,
+        ];
+        let dir = std::env::temp_dir().join(format!("{id}-{}", self.tag));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
+
+        let bridge = Netns::create(
+            &format!("{id}br"),
+            &[
+                "net.ipv6.conf.all.disable_ipv6=1",
+                "net.ipv6.conf.default.disable_ipv6=1",
+            ],
+        );
+        bridge.ip("link add br0 type bridge mcast_snooping 0");
+        bridge.ip("link set br0 up");
+
+        let mut lab = Lab {
+            id: id.clone(),
+            tag: self.tag,
+            dir,
+            net,
+            hosts: Vec::new(),
+            observer: None,
+            bridge,
+        };
+        for i in 0..self.hosts {
+            let octet = u8::try_from(11 + i).expect("at most 50 hosts");
+            let host = lab.add_host(&format!("h{}", i + 1), octet, self.ipv6_dad);
+            lab.hosts.push(host);
+        }
+        if self.observer {
+            lab.observer = Some(lab.add_host("ob", 250, self.ipv6_dad));
+        }
+        lab
+    }
+}
+
+/// A built lab. See the module documentation.
+pub struct Lab {
+    pub id: String,
+    pub tag: String,
+    /// Configs, logs and captures; kept when the test panics.
+    pub dir: PathBuf,
+    net: [u8; 2],
+    hosts: Vec<Host>,
+    observer: Option<Host>,
+    bridge: Netns,
+}
+
+impl Lab {
+    /// A lab named after `tag` (a few letters naming the test).
+    pub fn builder(tag: &str) -> LabBuilder {
+        LabBuilder {
+            tag: tag.to_string(),
+            hosts: 2,
+            observer: true,
+            ipv6_dad: false,
+        }
+    }
+
+    fn add_host(&self, name: &str, octet: u8, dad: bool) -> Host {
+        let sysctls: &[&str] = if dad {
+            &[]
+        } else {
+            &[
+                "net.ipv6.conf.all.accept_dad=0",
+                "net.ipv6.conf.default.accept_dad=0",
+            ]
+        };
+        let ns = Netns::create(&format!("{}{}", self.id, name), sysctls);
+        let port = format!("p{name}");
+        self.bridge.ip(&format!(
+            "link add {port} type veth peer name eth0 netns {}",
+            ns.name
+        ));
+        self.bridge.ip(&format!("link set {port} master br0 up"));
+        let mac = [0x02, self.net[0], self.net[1], 0, 0, octet];
+        let ipv4 = self.addr4(octet);
+        let ipv6 = self.addr6(u16::from(octet));
+        ns.ip(&format!("link set eth0 address {}", mac_text(&mac)));
+        ns.ip(&format!("addr add {ipv4}/24 dev eth0"));
+        ns.ip(&format!("addr add {ipv6}/64 dev eth0 nodad"));
+        ns.ip("link set eth0 up");
+        Host {
+            name: name.to_string(),
+            ns,
+            ipv4,
+            ipv6,
+            mac,
+            link_local: eui64_link_local(&mac),
+            bridge_ns: self.bridge.name.clone(),
+            port,
+            dir: self.dir.clone(),
+            daemon: Mutex::new(None),
+            others: Mutex::new(Vec::new()),
+            listener: Mutex::new(None),
+        }
+    }
+
+    /// Host `i`, counted from 0 (`host(0)` is "h1").
+    pub fn host(&self, i: usize) -> &Host {
+        &self.hosts[i]
+    }
+
+    pub fn hosts(&self) -> &[Host] {
+        &self.hosts
+    }
+
+    pub fn observer(&self) -> &Host {
+        self.observer
+            .as_ref()
+            .expect("this lab was built without an observer")
+    }
+
+    pub fn bridge(&self) -> &Netns {
+        &self.bridge
+    }
+
+    /// 10.X.Y.`last`
+    pub fn addr4(&self, last: u8) -> Ipv4Addr {
+        Ipv4Addr::new(10, self.net[0], self.net[1], last)
+    }
+
+    /// fd00:X:Y::`last` (hex digits of `last` as written: `addr6(0x100)` is ::100).
+    pub fn addr6(&self, last: u16) -> Ipv6Addr {
+        Ipv6Addr::new(
+            0xfd00,
+            u16::from(self.net[0]),
+            u16::from(self.net[1]),
+            0,
+            0,
+            0,
+            0,
+            last,
+        )
+    }
+
+    /// The lab's IPv4 VIP, 10.X.Y.100.
+    pub fn vip4(&self) -> Ipv4Addr {
+        self.addr4(100)
+    }
+
+    /// The lab's IPv6 VIP, fd00:X:Y::100.
+    pub fn vip6(&self) -> Ipv6Addr {
+        self.addr6(0x100)
+    }
+
+    /// keepalived.conf for host `i` at `priority`: VRRPv2, VRID 51, 1 s, the IPv4 VIP.
+    pub fn keepalived_conf(&self, i: usize, priority: u8) -> KeepalivedConf {
+        KeepalivedConf::new(
+            &self.hosts[i].name,
+            priority,
+            &[format!("{}/24", self.vip4())],
+        )
+    }
+
+    /// Starts the name-answering listener on every host.
+    pub fn start_listeners(&self) {
+        for h in &self.hosts {
+            h.start_listener();
+        }
+    }
+
+    /// Probes `vip` from the observer every 10 ms (200 ms timeout per probe).
+    pub fn start_prober(&self, vip: IpAddr) -> Prober {
+        Prober::start(
+            &self.observer().ns,
+            SocketAddr::new(vip, PROBE_PORT),
+            Duration::from_millis(10),
+            Duration::from_millis(200),
+        )
+    }
+
+    /// Records adverts seen by the observer (IPv4 or IPv6 per `family_of`).
+    pub fn watch_adverts(&self, family_of: IpAddr) -> AdvertLog {
+        let ob = self.observer();
+        let own = match family_of {
+            IpAddr::V4(_) => IpAddr::V4(ob.ipv4),
+            IpAddr::V6(_) => IpAddr::V6(ob.link_local),
+        };
+        AdvertLog::start(&ob.ns, "eth0", own)
+    }
+
+    /// tcpdump on the observer's eth0 with `filter` (e.g. "vrrp or arp").
+    pub fn capture(&self, filter: &str, tag: &str) -> Capture {
+        require_program("tcpdump", "tcpdump");
+        Capture::start(&self.observer().ns.name, "eth0", filter, &self.dir, tag)
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        // Processes first (they hold the namespaces busy), then the worker threads,
+        // then the namespaces (deleting a namespace deletes its veth ends, which
+        // deletes the peers in the bridge namespace).
+        for h in self.hosts.iter().chain(self.observer.iter()) {
+            h.shutdown();
+        }
+        self.bridge.stop_worker();
+        if std::thread::panicking() {
+            eprintln!("lab {}: artefacts kept in {}", self.id, self.dir.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// One host namespace with its `eth0` on the lab bridge.
+pub struct Host {
+    pub name: String,
+    pub ns: Netns,
+    pub ipv4: Ipv4Addr,
+    pub ipv6: Ipv6Addr,
+    pub mac: [u8; 6],
+    /// The EUI-64 link-local the kernel derives from `mac`.
+    pub link_local: Ipv6Addr,
+    bridge_ns: String,
+    /// The veth end in the bridge namespace (the host's "switch port").
+    pub port: String,
+    dir: PathBuf,
+    daemon: Mutex<Option<Daemon>>,
+    others: Mutex<Vec<Proc>>,
+    listener: Mutex<Option<Task<()>>>,
+}
+
+/// The VRRP daemon of a host: keepalived or our engine.
+pub struct Daemon {
+    pub kind: DaemonKind,
+    pub proc: Proc,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DaemonKind {
+    Keepalived,
+    Engine,
+}
+
+impl Host {
+    pub fn mac_text(&self) -> String {
+        mac_text(&self.mac)
+    }
+
+    fn path(&self, suffix: &str) -> PathBuf {
+        self.dir.join(format!("{}.{suffix}", self.name))
+    }
+
+    /// Starts keepalived 2.2.7 on `conf` in the foreground: VRRP only (-P), no
+    /// respawn (-R, so a killed child stays dead), console logs, and pid files of its
+    /// own so instances in several namespaces never see each other as "running".
+    pub fn start_keepalived(&self, conf: &str) {
+        require_program("keepalived", "keepalived");
+        let conf_path = self.path("keepalived.conf");
+        std::fs::write(&conf_path, conf).expect("write keepalived.conf");
+        let pid = self.path("keepalived.pid");
+        let vrrp_pid = self.path("keepalived.vrrp.pid");
+        let (c, p, r) = (s(&conf_path), s(&pid), s(&vrrp_pid));
+        let argv = [
+            "keepalived",
+            "-n",
+            "-l",
+            "-D",
+            "-G",
+            "-P",
+            "-R",
+            "-f",
+            &c,
+            "-p",
+            &p,
+            "-r",
+            &r,
+        ];
+        let proc = Proc::spawn(
+            &self.ns.name,
+            "keepalived",
+            &argv,
+            &self.path("keepalived.log"),
+            vec![vrrp_pid],
+        );
+        self.set_daemon(Daemon {
+            kind: DaemonKind::Keepalived,
+            proc,
+        });
+    }
+
+    /// Starts our engine (`keepalived-charm vrrp --config FILE`) with a state file
+    /// and a pid file in the lab directory.
+    pub fn start_engine(&self, conf: &str) {
+        let conf_path = self.path("engine.conf");
+        std::fs::write(&conf_path, conf).expect("write the engine's keepalived.conf");
+        let (c, st, p) = (
+            s(&conf_path),
+            s(&self.path("engine.state.json")),
+            s(&self.path("engine.pid")),
+        );
+        let bin = env!("CARGO_BIN_EXE_keepalived-charm");
+        let argv = [
+            bin,
+            "vrrp",
+            "--config",
+            &c,
+            "--state-file",
+            &st,
+            "--pid-file",
+            &p,
+        ];
+        let proc = Proc::spawn(
+            &self.ns.name,
+            "engine",
+            &argv,
+            &self.path("engine.log"),
+            Vec::new(),
+        );
+        self.set_daemon(Daemon {
+            kind: DaemonKind::Engine,
+            proc,
+        });
+    }
+
+    fn set_daemon(&self, d: Daemon) {
+        let mut slot = self.daemon.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(mut old) = slot.take() {
+            old.proc.kill_hard();
+        }
+        *slot = Some(d);
+    }
+
+    /// Runs `f` on the daemon; panics if none was started.
+    pub fn with_daemon<T>(&self, f: impl FnOnce(&mut Daemon) -> T) -> T {
+        let mut slot = self.daemon.lock().unwrap_or_else(|p| p.into_inner());
+        let d = slot
+            .as_mut()
+            .unwrap_or_else(|| panic!("{} runs no daemon", self.name));
+        f(d)
+    }
+
+    /// Sends `sig` to the daemon's main process (keepalived's parent forwards
+    /// SIGTERM/SIGHUP to its VRRP child).
+    pub fn signal_daemon(&self, sig: libc::c_int) {
+        self.with_daemon(|d| d.proc.signal(sig));
+    }
+
+    /// SIGTERM, then waits until every process of the daemon is gone.
+    pub fn stop_daemon(&self, within: Duration) {
+        self.signal_daemon(libc::SIGTERM);
+        wait_for(
+            &format!("the daemon of {} to exit", self.name),
+            within,
+            || self.with_daemon(|d| d.proc.all_gone()),
+        );
+    }
+
+    /// SIGKILL (children first: a killed keepalived parent would otherwise make its
+    /// VRRP child resign gracefully with priority 0).
+    pub fn kill_daemon(&self) {
+        self.with_daemon(|d| d.proc.kill_hard());
+    }
+
+    pub fn daemon_log(&self) -> String {
+        self.with_daemon(|d| d.proc.log_text())
+    }
+
+    /// Starts another program in this host, killed with the lab.
+    pub fn spawn(&self, tag: &str, argv: &[&str]) {
+        let proc = Proc::spawn(
+            &self.ns.name,
+            tag,
+            argv,
+            &self.path(&format!("{tag}.log")),
+            Vec::new(),
+        );
+        self.others
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(proc);
+    }
+
+    /// The name-answering TCP listener for the prober.
+    pub fn start_listener(&self) {
+        let task = prober::start_listener(&self.ns, &self.name, PROBE_PORT);
+        *self.listener.lock().unwrap_or_else(|p| p.into_inner()) = Some(task);
+    }
+
+    /// `ip link set eth0 down` inside the host: the daemon sees its interface go down.
+    pub fn link_down(&self) {
+        self.ns.ip("link set eth0 down");
+    }
+
+    pub fn link_up(&self) {
+        self.ns.ip("link set eth0 up");
+    }
+
+    /// Takes the host's switch port down: the host loses carrier and vanishes from
+    /// the LAN with whatever addresses it still holds.
+    pub fn unplug(&self) {
+        run_in(&self.bridge_ns, &format!("link set {} down", self.port));
+    }
+
+    pub fn plug(&self) {
+        run_in(&self.bridge_ns, &format!("link set {} up", self.port));
+    }
+
+    /// "The machine crashed": unplug, then SIGKILL the daemon. A killed daemon leaves
+    /// its VIP on the interface; unplugging first makes that stale VIP disappear from
+    /// the LAN the way a dead machine's does (ISSUE4 S2). Returns the crash instant.
+    pub fn crash(&self) -> Instant {
+        let at = Instant::now();
+        self.unplug();
+        self.kill_daemon();
+        at
+    }
+
+    /// `ip -j addr show dev eth0`: (address, prefix, tentative).
+    pub fn addresses(&self) -> Vec<(IpAddr, u8, bool)> {
+        let out = self.ns.ip("-j addr show dev eth0");
+        let v: serde_json::Value = serde_json::from_str(&out).expect("ip -j addr output is JSON");
+        let mut res = Vec::new();
+        for link in v.as_array().into_iter().flatten() {
+            for a in link["addr_info"].as_array().into_iter().flatten() {
+                let Some(ip) = a["local"].as_str().and_then(|s| s.parse().ok()) else {
+                    continue;
+                };
+                let prefix = a["prefixlen"]
+                    .as_u64()
+                    .and_then(|p| u8::try_from(p).ok())
+                    .unwrap_or(0);
+                let tentative = a["tentative"].as_bool().unwrap_or(false);
+                res.push((ip, prefix, tentative));
+            }
+        }
+        res
+    }
+
+    pub fn has_address(&self, ip: IpAddr) -> bool {
+        self.addresses().iter().any(|(a, _, _)| *a == ip)
+    }
+
+    /// The neighbour entry for `ip` on eth0: (MAC, states), if any.
+    pub fn neighbour(&self, ip: IpAddr) -> Option<(String, Vec<String>)> {
+        let out = self.ns.ip(&format!("-j neigh show to {ip} dev eth0"));
+        let v: serde_json::Value =
+            serde_json::from_str(if out.trim().is_empty() { "[]" } else { &out })
+                .expect("ip -j neigh output is JSON");
+        let e = v.as_array()?.first()?.clone();
+        let mac = e["lladdr"].as_str()?.to_string();
+        let states = e["state"]
+            .as_array()
+            .map(|s| {
+                s.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Some((mac, states))
+    }
+
+    /// Kills every process and stops the worker thread (the namespace itself goes
+    /// when the Host is dropped).
+    fn shutdown(&self) {
+        if let Some(task) = self
+            .listener
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            task.abort();
+        }
+        if let Some(mut d) = self.daemon.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            d.proc.kill_hard();
+        }
+        for mut p in self
+            .others
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain(..)
+        {
+            p.kill_hard();
+        }
+        self.ns.stop_worker();
+    }
+}
+
+fn run_in(ns: &str, args: &str) {
+    let mut argv = vec!["-n", ns];
+    argv.extend(args.split_whitespace());
+    ns::run_ok("ip", &argv);
+}
+
+fn s(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+pub fn mac_text(mac: &[u8; 6]) -> String {
+    mac.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// fe80::/64 + modified EUI-64 of `mac` (RFC 4291 appendix A), what the kernel
+/// assigns with the default addr_gen_mode.
+pub fn eui64_link_local(mac: &[u8; 6]) -> Ipv6Addr {
+    let [a, b, c, d, e, f] = *mac;
+    Ipv6Addr::new(
+        0xfe80,
+        0,
+        0,
+        0,
+        u16::from_be_bytes([a ^ 0x02, b]),
+        u16::from_be_bytes([c, 0xff]),
+        u16::from_be_bytes([0xfe, d]),
+        u16::from_be_bytes([e, f]),
+    )
+}
+
+/// Removes namespaces (and the processes inside them) left by lab runs whose test
+/// process died without cleaning up (killed by a timeout, SIGKILL). Only names with
+/// our prefix and the pid of a process that no longer exists are touched.
+fn sweep_leftovers() {
+    let Ok(entries) = std::fs::read_dir("/run/netns") else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix(NS_PREFIX) else {
+            continue;
+        };
+        let Some(pid) = rest
+            .split_once('x')
+            .and_then(|(p, _)| p.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if pid == std::process::id() as i32 || proc::alive(pid) {
+            continue;
+        }
+        if let Ok(pids) = ns::run("ip", &["netns", "pids", &name]) {
+            for p in pids.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+                proc::send_signal(p, libc::SIGKILL);
+            }
+        }
+        let _ = ns::run("ip", &["netns", "del", &name]);
+    }
+}
