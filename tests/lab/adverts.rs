@@ -92,8 +92,8 @@ impl AdvertLog {
     pub fn last_from_before(&self, src: IpAddr, before: Instant) -> Option<SeenAdvert> {
         self.all()
             .into_iter()
-            .filter(|a| a.src == src && a.at < before)
-            .last()
+            .rev()
+            .find(|a| a.src == src && a.at < before)
     }
 
     /// The first advert from `src` after `after`, if any arrived yet.
