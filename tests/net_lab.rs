@@ -324,3 +324,321 @@ mod sockets {
         let _ = Ipv4Addr::UNSPECIFIED;
     }
 }
+
+mod netlink {
+    use super::*;
+    use keepalived_charm::engine::net::{AddOutcome, LinkWatch, NetEvent, Netlink, RemoveOutcome};
+    use keepalived_charm::engine::proto::Family;
+
+    #[test]
+    fn vips_are_added_and_removed_idempotently_and_an_ipv6_vip_is_never_tentative() {
+        // DAD stays on in this lab, so "not tentative" is nodad's doing.
+        let lab = Lab::builder("nlvip")
+            .hosts(1)
+            .observer(false)
+            .ipv6_dad(true)
+            .build();
+        let h = lab.host(0);
+        let (vip4, vip6, host4) = (IpAddr::V4(lab.vip4()), IpAddr::V6(lab.vip6()), h.ipv4);
+        // An address added the ordinary way is tentative while DAD runs (~1 s).
+        let plain6 = lab.addr6(0x200);
+        h.ns.ip(&format!("addr add {plain6}/64 dev eth0"));
+        h.ns.block_on(move || async move {
+            let nl = Netlink::connect().unwrap();
+            let eth0 = nl.link("eth0").await.unwrap().interface();
+
+            assert_eq!(
+                nl.add_address(&eth0, vip4, 24, Some("eth0:vip"))
+                    .await
+                    .unwrap(),
+                AddOutcome::Added
+            );
+            assert_eq!(
+                nl.add_address(&eth0, vip4, 24, Some("eth0:vip"))
+                    .await
+                    .unwrap(),
+                AddOutcome::AlreadyPresent
+            );
+            assert_eq!(
+                nl.add_address(&eth0, vip6, 64, None).await.unwrap(),
+                AddOutcome::Added
+            );
+            assert_eq!(
+                nl.add_address(&eth0, vip6, 64, None).await.unwrap(),
+                AddOutcome::AlreadyPresent
+            );
+
+            let addrs = nl.addresses(Some(eth0.index)).await.unwrap();
+            let v4 = addrs
+                .iter()
+                .find(|a| a.addr == vip4)
+                .expect("v4 VIP listed");
+            assert_eq!(
+                (v4.prefix_len, v4.secondary, v4.label.as_deref()),
+                (24, true, Some("eth0:vip"))
+            );
+            let v6 = addrs
+                .iter()
+                .find(|a| a.addr == vip6)
+                .expect("v6 VIP listed");
+            assert_eq!((v6.prefix_len, v6.nodad, v6.tentative), (64, true, false));
+            let plain = addrs
+                .iter()
+                .find(|a| a.addr == IpAddr::V6(plain6))
+                .expect("plain v6 listed");
+            assert!(plain.tentative, "DAD is on in this lab: {plain:?}");
+            // The VIP (a secondary) never becomes the advert source.
+            assert_eq!(nl.primary_ipv4(eth0.index).await.unwrap(), Some(host4));
+
+            assert_eq!(
+                nl.remove_address(&eth0, vip4).await.unwrap(),
+                RemoveOutcome::Removed
+            );
+            assert_eq!(
+                nl.remove_address(&eth0, vip4).await.unwrap(),
+                RemoveOutcome::NotPresent
+            );
+            assert_eq!(
+                nl.remove_address(&eth0, vip6).await.unwrap(),
+                RemoveOutcome::Removed
+            );
+            assert_eq!(
+                nl.remove_address(&eth0, vip6).await.unwrap(),
+                RemoveOutcome::NotPresent
+            );
+            let left: Vec<IpAddr> = nl
+                .addresses(Some(eth0.index))
+                .await
+                .unwrap()
+                .iter()
+                .map(|a| a.addr)
+                .collect();
+            assert!(!left.contains(&vip4) && !left.contains(&vip6), "{left:?}");
+            assert!(
+                left.contains(&IpAddr::V4(host4)),
+                "the host's own address stays"
+            );
+        });
+        // And the kernel agrees, seen from outside our code.
+        assert!(!h.has_address(vip4) && !h.has_address(vip6));
+    }
+
+    #[test]
+    fn the_ipv6_link_local_is_reported_only_once_dad_has_passed() {
+        let lab = Lab::builder("nlll")
+            .hosts(1)
+            .observer(false)
+            .ipv6_dad(true)
+            .build();
+        let h = lab.host(0);
+        let expected = h.link_local;
+        let found = h.ns.block_on(move || async move {
+            let nl = Netlink::connect().unwrap();
+            let index = nl.link("eth0").await.unwrap().index;
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+            loop {
+                let all = nl.addresses(Some(index)).await.unwrap();
+                let ll = all.iter().find(|a| a.addr == IpAddr::V6(expected)).cloned();
+                let reported = nl.link_local_ipv6(index).await.unwrap();
+                match ll {
+                    Some(a) if !a.tentative => return reported,
+                    // While DAD runs the address exists but must not be handed out.
+                    Some(_) => assert_eq!(reported, None),
+                    None => {}
+                }
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "link-local never left DAD"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        });
+        assert_eq!(found, Some(expected));
+    }
+
+    #[test]
+    fn the_interface_of_a_subnet_and_of_the_default_route_are_found() {
+        let lab = Lab::builder("nlrt").hosts(1).observer(false).build();
+        let h = lab.host(0);
+        // A second interface (a veth pair inside the host: this kernel has no dummy).
+        h.ns.ip("link add side0 type veth peer name side0p");
+        h.ns.ip("addr add 172.31.250.1/24 dev side0");
+        h.ns.ip("addr add 172.31.0.1/16 dev side0");
+        h.ns.ip("link set side0p up");
+        h.ns.ip("link set side0 up");
+        let (in_lab, gw) = (IpAddr::V4(lab.addr4(200)), lab.addr4(1));
+        let no_default = h.ns.block_on(move || async move {
+            let nl = Netlink::connect().unwrap();
+            let name = |l: Option<keepalived_charm::engine::net::Link>| l.map(|l| l.name);
+            assert_eq!(
+                name(nl.interface_for_address(in_lab).await.unwrap()).as_deref(),
+                Some("eth0")
+            );
+            assert_eq!(
+                name(
+                    nl.interface_for_address("172.31.250.9".parse().unwrap())
+                        .await
+                        .unwrap()
+                )
+                .as_deref(),
+                Some("side0")
+            );
+            assert_eq!(
+                name(
+                    nl.interface_for_address("172.31.7.9".parse().unwrap())
+                        .await
+                        .unwrap()
+                )
+                .as_deref(),
+                Some("side0")
+            );
+            assert_eq!(
+                nl.interface_for_address("192.168.77.1".parse().unwrap())
+                    .await
+                    .unwrap(),
+                None
+            );
+            nl.default_route_interface(Family::V4).await.unwrap()
+        });
+        assert_eq!(no_default, None, "a fresh namespace has no default route");
+        h.ns.ip(&format!("route add default via {gw} dev eth0 metric 100"));
+        h.ns.ip("route add default dev side0 metric 50");
+        h.ns.ip("-6 route add default dev side0 metric 10");
+        let (v4, v6) = h.ns.block_on(|| async {
+            let nl = Netlink::connect().unwrap();
+            (
+                nl.default_route_interface(Family::V4)
+                    .await
+                    .unwrap()
+                    .map(|l| l.name),
+                nl.default_route_interface(Family::V6)
+                    .await
+                    .unwrap()
+                    .map(|l| l.name),
+            )
+        });
+        assert_eq!(v4.as_deref(), Some("side0"), "the lowest metric wins");
+        assert_eq!(v6.as_deref(), Some("side0"));
+    }
+
+    #[test]
+    fn stale_vips_left_by_an_unclean_exit_are_removed_and_nothing_else() {
+        let lab = Lab::builder("nlstale").hosts(1).observer(false).build();
+        let h = lab.host(0);
+        let (vip4, vip6) = (lab.vip4(), lab.vip6());
+        let other = lab.addr4(150);
+        // What a SIGKILLed daemon leaves behind, plus an address that is not ours.
+        h.ns.ip(&format!("addr add {vip4}/24 dev eth0"));
+        h.ns.ip(&format!("addr add {vip6}/64 dev eth0 nodad"));
+        h.ns.ip(&format!("addr add {other}/24 dev eth0"));
+        let listed = [
+            IpAddr::V4(vip4),
+            IpAddr::V6(vip6),
+            IpAddr::V4(lab.addr4(151)),
+        ];
+        let removed = h.ns.block_on(move || async move {
+            let nl = Netlink::connect().unwrap();
+            nl.remove_stale_vips("eth0", &listed).await.unwrap()
+        });
+        assert_eq!(removed, vec![IpAddr::V4(vip4), IpAddr::V6(vip6)]);
+        assert!(!h.has_address(vip4.into()) && !h.has_address(vip6.into()));
+        assert!(h.has_address(other.into()) && h.has_address(h.ipv4.into()));
+        let err = h.ns.block_on(|| async {
+            Netlink::connect()
+                .unwrap()
+                .remove_stale_vips("eth9", &[])
+                .await
+                .unwrap_err()
+                .to_string()
+        });
+        assert_eq!(err, "no interface named \"eth9\" in this network namespace");
+    }
+
+    /// (admin_up, running) of eth0 as the watch reported it, consecutive duplicates
+    /// removed.
+    fn states(events: &[NetEvent]) -> Vec<(bool, bool)> {
+        let mut out: Vec<(bool, bool)> = Vec::new();
+        for e in events {
+            if let NetEvent::Link(l) = e {
+                let s = (l.admin_up, l.running);
+                if out.last() != Some(&s) {
+                    out.push(s);
+                }
+            }
+        }
+        out
+    }
+
+    fn is_subsequence(want: &[(bool, bool)], got: &[(bool, bool)]) -> bool {
+        let mut it = got.iter();
+        want.iter().all(|w| it.any(|g| g == w))
+    }
+
+    #[test]
+    fn the_link_watch_sees_admin_down_carrier_loss_and_recovery() {
+        let lab = Lab::builder("nlwatch").hosts(1).observer(false).build();
+        let h = lab.host(0);
+        let index = eth0_index(&h.ns);
+        let watch = h.ns.run(|| LinkWatch::subscribe().expect("subscribe"));
+        let want = [(false, false), (true, true), (true, false), (true, true)];
+        let events = h.ns.spawn(move || async move {
+            let mut watch = watch;
+            let mut seen = Vec::new();
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+            while !is_subsequence(&want, &states(&seen)) {
+                match tokio::time::timeout_at(deadline, watch.next_for(index)).await {
+                    Ok(Some(e)) => seen.push(e),
+                    _ => break,
+                }
+            }
+            seen
+        });
+        h.link_down(); // the operator's `ip link set eth0 down`
+        h.link_up();
+        lab::wait_for("eth0 to run again", Duration::from_secs(5), || {
+            h.ns.ip("-j link show dev eth0").contains("\"LOWER_UP\"")
+        });
+        h.unplug(); // the cable: carrier lost, eth0 still administratively up
+        h.plug();
+        let events = events.wait(Duration::from_secs(15));
+        let got = states(&events);
+        assert!(is_subsequence(&want, &got), "link states seen: {got:?}");
+        let usable: Vec<bool> = events
+            .iter()
+            .filter_map(|e| match e {
+                NetEvent::Link(l) => Some(l.is_usable()),
+                _ => None,
+            })
+            .collect();
+        assert!(
+            usable.contains(&false) && usable.last() == Some(&true),
+            "{usable:?}"
+        );
+    }
+
+    #[test]
+    fn the_link_watch_sees_a_vip_deleted_behind_our_back() {
+        let lab = Lab::builder("nladdr").hosts(1).observer(false).build();
+        let h = lab.host(0);
+        let vip = IpAddr::V4(lab.vip4());
+        h.ns.ip(&format!("addr add {vip}/24 dev eth0"));
+        let watch = h.ns.run(|| LinkWatch::subscribe().expect("subscribe"));
+        let index = eth0_index(&h.ns);
+        let event = h.ns.spawn(move || async move {
+            let mut watch = watch;
+            loop {
+                match watch.next_for(index).await {
+                    Some(NetEvent::AddressRemoved(a)) if a.addr == vip => return a,
+                    Some(_) => continue,
+                    None => panic!("the watch ended"),
+                }
+            }
+        });
+        h.ns.ip(&format!("addr del {vip}/24 dev eth0"));
+        let removed = event.wait(Duration::from_secs(5));
+        assert_eq!(
+            (removed.addr, removed.prefix_len, removed.ifindex),
+            (vip, 24, index)
+        );
+    }
+}
