@@ -642,3 +642,254 @@ mod netlink {
         );
     }
 }
+
+mod arp {
+    use super::*;
+    use keepalived_charm::engine::net::packet_socket::{ETHERTYPE_ARP, ETHERTYPE_IPV6};
+    use keepalived_charm::engine::net::{interface_mac, AsyncPacketSocket, PacketSocket};
+    use lab::Host;
+
+    const BROADCAST: [u8; 6] = [0xff; 6];
+
+    /// An Ethernet+ARP frame, Ethernet source = `sha`.
+    fn arp_frame(
+        op: u16,
+        eth_dst: [u8; 6],
+        sha: [u8; 6],
+        spa: Ipv4Addr,
+        tha: [u8; 6],
+        tpa: Ipv4Addr,
+    ) -> Vec<u8> {
+        let mut f = Vec::with_capacity(42);
+        f.extend_from_slice(&eth_dst);
+        f.extend_from_slice(&sha);
+        f.extend_from_slice(&ETHERTYPE_ARP.to_be_bytes());
+        f.extend_from_slice(&[0, 1, 0x08, 0x00, 6, 4]);
+        f.extend_from_slice(&op.to_be_bytes());
+        f.extend_from_slice(&sha);
+        f.extend_from_slice(&spa.octets());
+        f.extend_from_slice(&tha);
+        f.extend_from_slice(&tpa.octets());
+        f
+    }
+
+    /// keepalived's gratuitous ARP: a broadcast request, SPA = TPA = the VIP, THA
+    /// broadcast.
+    fn garp_request(ip: Ipv4Addr, mac: [u8; 6]) -> Vec<u8> {
+        arp_frame(1, BROADCAST, mac, ip, BROADCAST, ip)
+    }
+
+    fn fake_mac(last: u8) -> [u8; 6] {
+        [0x02, 0xee, 0, 0, 0, last]
+    }
+
+    fn send_frames(h: &Host, frames: Vec<Vec<u8>>) {
+        h.ns.run(move || {
+            let sock =
+                PacketSocket::open(&Interface::by_name("eth0").unwrap()).expect("AF_PACKET socket");
+            for f in frames {
+                assert_eq!(sock.send(&f).expect("send a frame"), f.len());
+            }
+        });
+    }
+
+    #[test]
+    fn the_hand_built_garp_matches_keepalived_byte_for_byte() {
+        let golden = lab::vectors::packet("v2-mcast-auth-garp.hex.txt", 1, "frame");
+        let built = garp_request(Ipv4Addr::new(10, 99, 0, 100), [0x02, 0x99, 0, 0, 0, 0x0c]);
+        assert_eq!(built, golden);
+    }
+
+    #[test]
+    fn a_frame_sent_on_the_packet_socket_arrives_byte_for_byte_from_the_interface_mac() {
+        let lab = Lab::builder("pkt").hosts(2).observer(false).build();
+        let (a, b) = (lab.host(0), lab.host(1));
+        let a_mac = a.mac;
+        assert_eq!(
+            a.ns.run(|| interface_mac("eth0").expect("SIOCGIFHWADDR")).0,
+            a_mac
+        );
+        assert!(a.ns.run(|| interface_mac("nosuch0")).is_err());
+
+        let rx = b.ns.run(|| {
+            PacketSocket::open_receiver(&Interface::by_name("eth0").unwrap(), ETHERTYPE_ARP)
+                .expect("receiver")
+        });
+        let got = b.ns.spawn(move || async move {
+            let rx = AsyncPacketSocket::new(rx).unwrap();
+            let mut buf = [0u8; 2048];
+            loop {
+                let n = rx.recv(&mut buf).await.unwrap();
+                if buf[6..12] == a_mac {
+                    return buf[..n].to_vec();
+                }
+            }
+        });
+        let frame = garp_request(lab.addr4(77), a_mac);
+        send_frames(a, vec![frame.clone()]);
+        assert_eq!(got.wait(RECV_LIMIT), frame);
+    }
+
+    /// Sends `frames`, then an ARP request for B from a fresh fake sender, and waits
+    /// until B has learnt that sender: B handles frames from one port in order, so by
+    /// then it has processed `frames` too. No sleeps.
+    fn send_then_sync(a: &Host, b: &Host, mut frames: Vec<Vec<u8>>, sentinel: u8, lab: &Lab) {
+        let s_ip = lab.addr4(sentinel);
+        frames.push(arp_frame(
+            1,
+            BROADCAST,
+            fake_mac(sentinel),
+            s_ip,
+            [0; 6],
+            b.ipv4,
+        ));
+        send_frames(a, frames);
+        lab::wait_for(
+            "B to process the sentinel ARP request",
+            Duration::from_secs(3),
+            || b.neighbour(s_ip.into()).is_some(),
+        );
+    }
+
+    fn mac_of(entry: Option<(String, Vec<String>)>) -> Option<String> {
+        entry.map(|(mac, _)| mac)
+    }
+
+    /// vrrp-reference §1.7 / §8.4 open question, answered on this kernel: a GARP request
+    /// (SPA == TPA) overrides an existing neighbour entry even inside `locktime`, where
+    /// an ordinary ARP reply is ignored; it creates a new entry only with arp_accept=1.
+    #[test]
+    fn gratuitous_arp_overrides_existing_entries_despite_locktime_and_creates_them_only_with_arp_accept(
+    ) {
+        let lab = Lab::builder("garp").hosts(2).observer(false).build();
+        let (a, b) = (lab.host(0), lab.host(1));
+        let x = lab.addr4(77);
+        let (m1, m2, m3, m4) = (fake_mac(1), fake_mac(2), fake_mac(3), fake_mac(4));
+        let text = |m: [u8; 6]| lab::mac_text(&m);
+        // A 5 s locktime (default 1 s) so "inside locktime" holds however slow the box.
+        b.ns.exec_ok(&["sysctl", "-qw", "net.ipv4.neigh.eth0.locktime=500"]);
+        let set_arp_accept = |v: u8| {
+            for scope in ["all", "eth0"] {
+                b.ns.exec_ok(&[
+                    "sysctl",
+                    "-qw",
+                    &format!("net.ipv4.conf.{scope}.arp_accept={v}"),
+                ]);
+            }
+        };
+
+        // 1. arp_accept 0 (the default): a GARP for an address B has no entry for.
+        send_then_sync(a, b, vec![garp_request(x, m1)], 91, &lab);
+        let new_without_accept = b.neighbour(x.into());
+        assert_eq!(
+            new_without_accept, None,
+            "arp_accept=0: a GARP creates no entry"
+        );
+
+        // 2. arp_accept 1: the same GARP creates the entry (STALE: a broadcast request
+        //    does not prove reachability).
+        set_arp_accept(1);
+        send_then_sync(a, b, vec![garp_request(x, m1)], 92, &lab);
+        let created = b.neighbour(x.into());
+        assert_eq!(
+            created,
+            Some((text(m1), vec!["STALE".to_string()])),
+            "arp_accept=1 creates it"
+        );
+        set_arp_accept(0);
+
+        // 3. An ordinary unicast ARP reply with a new MAC, inside locktime: ignored.
+        let reply = arp_frame(2, b.mac, m2, x, b.mac, b.ipv4);
+        send_then_sync(a, b, vec![reply], 93, &lab);
+        assert_eq!(
+            mac_of(b.neighbour(x.into())),
+            Some(text(m1)),
+            "a plain reply inside locktime is ignored"
+        );
+
+        // 4. A GARP request with a new MAC, inside locktime: applied (arp_is_garp ->
+        //    override), with arp_accept back at 0 since the entry exists.
+        send_then_sync(a, b, vec![garp_request(x, m3)], 94, &lab);
+        assert_eq!(
+            mac_of(b.neighbour(x.into())),
+            Some(text(m3)),
+            "a GARP request overrides despite locktime"
+        );
+
+        // 5. The GARP reply form (op 2, SPA == TPA, THA == SHA), inside locktime: applied too.
+        let garp_reply = arp_frame(2, BROADCAST, m4, x, m4, x);
+        send_then_sync(a, b, vec![garp_reply], 95, &lab);
+        assert_eq!(
+            mac_of(b.neighbour(x.into())),
+            Some(text(m4)),
+            "a GARP reply overrides despite locktime"
+        );
+        eprintln!(
+            "GARP observations (kernel {}): arp_accept=0 new entry: {new_without_accept:?}; \
+             arp_accept=1 new entry: {created:?}; plain reply inside locktime: ignored; \
+             GARP request and GARP reply inside locktime: override",
+            lab::ns::run_ok("uname", &["-r"]).trim()
+        );
+    }
+
+    /// An unsolicited neighbour advertisement like keepalived's (source = the VIP, to
+    /// ff02::1, O flag, target link-layer address option).
+    fn unsolicited_na(target: Ipv6Addr, mac: [u8; 6]) -> Vec<u8> {
+        let all_nodes: Ipv6Addr = "ff02::1".parse().unwrap();
+        let mut icmp = vec![136, 0, 0, 0, 0x20, 0, 0, 0];
+        icmp.extend_from_slice(&target.octets());
+        icmp.extend_from_slice(&[2, 1]);
+        icmp.extend_from_slice(&mac);
+        let sum = v6_checksum(target, all_nodes, 58, &icmp);
+        icmp[2..4].copy_from_slice(&sum.to_be_bytes());
+        let mut f = vec![0x33, 0x33, 0, 0, 0, 1];
+        f.extend_from_slice(&mac);
+        f.extend_from_slice(&ETHERTYPE_IPV6.to_be_bytes());
+        f.extend_from_slice(&[0x60, 0, 0, 0]);
+        f.extend_from_slice(&u16::try_from(icmp.len()).unwrap().to_be_bytes());
+        f.extend_from_slice(&[58, 255]);
+        f.extend_from_slice(&target.octets());
+        f.extend_from_slice(&all_nodes.octets());
+        f.extend_from_slice(&icmp);
+        f
+    }
+
+    #[test]
+    fn the_hand_built_unsolicited_na_matches_keepalived_byte_for_byte() {
+        let golden = lab::vectors::packet("v3-ipv6-garp.hex.txt", 1, "frame");
+        let built = unsolicited_na("fd00::100".parse().unwrap(), [0x02, 0x99, 0, 0, 0, 0x0c]);
+        assert_eq!(built, golden);
+    }
+
+    /// The IPv6 counterpart: an unsolicited NA with O=1 overrides an existing entry;
+    /// without one (and accept_untracked_na 0, the default) it creates nothing.
+    #[test]
+    fn unsolicited_na_overrides_an_existing_neighbour_entry_but_creates_none() {
+        let lab = Lab::builder("una").hosts(2).observer(false).build();
+        let (a, b) = (lab.host(0), lab.host(1));
+        let (x, y) = (lab.addr6(0x77), lab.addr6(0x78));
+        let text = |m: [u8; 6]| lab::mac_text(&m);
+        b.ns.ip(&format!(
+            "neigh replace {x} lladdr {} dev eth0 nud reachable",
+            text(fake_mac(1))
+        ));
+        // y first: B has no entry for it. Then x: once x's override shows, y was seen.
+        send_frames(
+            a,
+            vec![
+                unsolicited_na(y, fake_mac(5)),
+                unsolicited_na(x, fake_mac(2)),
+            ],
+        );
+        lab::wait_for(
+            "the NA to override x's entry",
+            Duration::from_secs(3),
+            || mac_of(b.neighbour(x.into())) == Some(text(fake_mac(2))),
+        );
+        assert_eq!(
+            b.neighbour(y.into()),
+            None,
+            "an unsolicited NA creates no entry"
+        );
+    }
+}

@@ -145,6 +145,21 @@ impl LabBuilder {
         if self.observer {
             lab.observer = Some(lab.add_host("ob", 250, self.ipv6_dad));
         }
+        for h in lab.hosts.iter().chain(lab.observer.iter()) {
+            h.wait_operational();
+            if !self.ipv6_dad {
+                let ll = IpAddr::V6(h.link_local);
+                wait_for(
+                    &format!("{}'s link-local {ll}", h.name),
+                    Duration::from_secs(10),
+                    || {
+                        h.addresses()
+                            .iter()
+                            .any(|(a, _, tentative)| *a == ll && !tentative)
+                    },
+                );
+            }
+        }
         lab
     }
 }
@@ -499,8 +514,34 @@ impl Host {
         self.ns.ip("link set eth0 down");
     }
 
+    /// `ip link set eth0 up`, returning once the link forwards (see
+    /// [`Host::wait_operational`]).
     pub fn link_up(&self) {
         self.ns.ip("link set eth0 up");
+        self.wait_operational();
+    }
+
+    /// Waits until eth0 and its switch port are operationally UP. The kernel attaches
+    /// a device's real queueing discipline only when its link-watch work runs, which
+    /// is rate-limited system-wide to once a second: until then frames sent on a
+    /// freshly raised veth are silently dropped.
+    pub fn wait_operational(&self) {
+        let operstate = |ns: &str, dev: &str| -> String {
+            let out =
+                ns::run("ip", &["-n", ns, "-j", "link", "show", "dev", dev]).unwrap_or_default();
+            serde_json::from_str::<serde_json::Value>(&out)
+                .ok()
+                .and_then(|v| v[0]["operstate"].as_str().map(str::to_string))
+                .unwrap_or_default()
+        };
+        wait_for(
+            &format!("{}'s link to be operational", self.name),
+            Duration::from_secs(10),
+            || {
+                operstate(&self.ns.name, "eth0") == "UP"
+                    && operstate(&self.bridge_ns, &self.port) == "UP"
+            },
+        );
     }
 
     /// Takes the host's switch port down: the host loses carrier and vanishes from
@@ -509,8 +550,10 @@ impl Host {
         run_in(&self.bridge_ns, &format!("link set {} down", self.port));
     }
 
+    /// Brings the switch port back, returning once the link forwards.
     pub fn plug(&self) {
         run_in(&self.bridge_ns, &format!("link set {} up", self.port));
+        self.wait_operational();
     }
 
     /// "The machine crashed": unplug, then SIGKILL the daemon. A killed daemon leaves
