@@ -893,3 +893,257 @@ mod arp {
         );
     }
 }
+
+/// The lab proven against keepalived 2.2.7, and keepalived's failover figures as the
+/// baseline our engine must beat (ISSUE4 benchmark; vrrp-reference §5.3 quotes
+/// 3.61 s crash / 0.61 s graceful at the default interval). Bounds come from the RFC
+/// timers: never below the earliest moment a backup may promote (promoting early is a
+/// bug too), generous above.
+mod keepalived_baseline {
+    use super::*;
+    use std::time::Instant;
+
+    use keepalived_charm::engine::proto::{AdvertInterval, Priority, Timers, Version};
+    use lab::{AdvertLog, Prober, WireEvent};
+
+    /// Priorities of h1, h2, h3: h1 wins, h2 takes over.
+    const PRIORITIES: [u8; 3] = [150, 100, 50];
+
+    /// The RFC 3768 timers of the backup that takes over (h2, priority 100, 1 s).
+    fn h2_timers() -> Timers {
+        Timers::new(
+            Version::V2,
+            Priority::from_wire(PRIORITIES[1]),
+            AdvertInterval::DEFAULT,
+        )
+    }
+
+    fn ms(d: Duration) -> f64 {
+        d.as_secs_f64() * 1000.0
+    }
+
+    /// Three keepalived hosts (v2, VRID 51, 1 s, PASS auth like the captures), the
+    /// observer probing the VIP and listening to adverts; returns once h1 holds the
+    /// VIP and has advertised as master.
+    fn elect(lab: &Lab) -> (Prober, AdvertLog) {
+        lab.start_listeners();
+        let adverts = lab.watch_adverts(lab.vip4().into());
+        for (i, prio) in PRIORITIES.into_iter().enumerate() {
+            let mut conf = lab.keepalived_conf(i, prio);
+            conf.auth_pass = Some("s3cr3t".to_string());
+            lab.host(i).start_keepalived(&conf.render());
+        }
+        let start = Instant::now();
+        let prober = lab.start_prober(lab.vip4().into());
+        prober.wait_holder("h1", start, Duration::from_secs(10));
+        adverts.wait_from(
+            lab.host(0).ipv4.into(),
+            Instant::now(),
+            Duration::from_secs(3),
+        );
+        (prober, adverts)
+    }
+
+    #[test]
+    fn keepalived_graceful_stop_hands_the_vip_over_after_about_the_skew_time() {
+        let lab = Lab::builder("kagrace").hosts(3).build();
+        let (prober, _adverts) = elect(&lab);
+        let t0 = Instant::now();
+        lab.host(0).stop_daemon(Duration::from_secs(5));
+        prober.wait_holder("h2", t0, Duration::from_secs(5));
+        let report = prober.stop();
+        let gap = report
+            .longest_gap_after(t0)
+            .expect("answers around the stop");
+        let skew = h2_timers().skew_time;
+        eprintln!(
+            "keepalived baseline, graceful stop (SIGTERM) of the master: client outage {:.1} ms \
+             (h2 skew time {:.1} ms); holders: {}",
+            ms(gap.len()),
+            ms(skew),
+            report.summary_since(t0)
+        );
+        assert_eq!(
+            (gap.host_before.as_str(), gap.host_after.as_str()),
+            ("h1", "h2")
+        );
+        assert!(
+            gap.len() + Duration::from_millis(20) >= skew,
+            "h2 promoted before its skew time: outage {:?} < {skew:?}",
+            gap.len()
+        );
+        assert!(
+            gap.len() <= skew + Duration::from_millis(500),
+            "outage {:?}",
+            gap.len()
+        );
+        assert_eq!(
+            report.hosts_since(gap.to),
+            vec!["h2".to_string()],
+            "h3 never answers"
+        );
+        assert!(
+            !lab.host(0).has_address(lab.vip4().into()),
+            "a stopped keepalived releases the VIP"
+        );
+    }
+
+    /// The machine of the master dies (ISSUE4 S2): its switch port goes down and
+    /// keepalived is SIGKILLed, right after an advert, so the outage covers the whole
+    /// Master_Down_Interval of h2.
+    #[test]
+    fn keepalived_crash_of_the_master_hands_the_vip_over_after_about_the_master_down_interval() {
+        let lab = Lab::builder("kacrash").hosts(3).build();
+        let (prober, adverts) = elect(&lab);
+        let capture = lab.capture("vrrp or arp", "crash");
+        let h1 = IpAddr::V4(lab.host(0).ipv4);
+        let h2 = IpAddr::V4(lab.host(1).ipv4);
+        let last = adverts.wait_from(h1, Instant::now(), Duration::from_secs(3));
+        let t_crash = lab.host(0).crash();
+        prober.wait_holder("h2", t_crash, Duration::from_secs(8));
+        let first_h2 = adverts.wait_from(h2, t_crash, Duration::from_secs(2));
+        let report = prober.stop();
+        let wire = capture.stop();
+
+        let gap = report
+            .longest_gap_after(t_crash)
+            .expect("answers around the crash");
+        let md = h2_timers().master_down_interval;
+        let late = t_crash - last.at;
+        let t_detect = first_h2.at - last.at;
+        let wire_detect = wire_t_detect(
+            &wire,
+            &lab.host(0).ipv4.to_string(),
+            &lab.host(1).ipv4.to_string(),
+        );
+        eprintln!(
+            "keepalived baseline, master crash (port down + SIGKILL) {:.1} ms after its last advert: \
+             client outage {:.1} ms, T_detect {:.1} ms (wire {:.1} ms), h2 Master_Down_Interval {:.1} ms; \
+             holders: {}",
+            ms(late),
+            ms(gap.len()),
+            ms(t_detect),
+            wire_detect * 1000.0,
+            ms(md),
+            report.summary_since(t_crash)
+        );
+        assert_eq!(
+            (gap.host_before.as_str(), gap.host_after.as_str()),
+            ("h1", "h2")
+        );
+        assert!(
+            t_detect + Duration::from_millis(20) >= md,
+            "h2 advertised before its Master_Down_Interval: {t_detect:?} < {md:?}"
+        );
+        assert!(
+            t_detect <= md + Duration::from_millis(300),
+            "T_detect {t_detect:?}"
+        );
+        assert!(
+            gap.len() + late + Duration::from_millis(20) >= md,
+            "outage {:?} shorter than Master_Down_Interval {md:?} minus {late:?}",
+            gap.len()
+        );
+        assert!(
+            gap.len() <= md + Duration::from_secs(1),
+            "outage {:?}",
+            gap.len()
+        );
+        assert!(
+            (wire_detect - t_detect.as_secs_f64()).abs() < 0.05,
+            "wire and socket agree"
+        );
+        assert!(
+            wire.iter().any(|e| matches!(e, WireEvent::Arp { src_mac, text, .. }
+                if *src_mac == lab.host(1).mac_text() && text.contains(&format!("who-has {} ", lab.vip4())))),
+            "h2 sent a gratuitous ARP for the VIP"
+        );
+    }
+
+    /// The master's interface goes down under a live keepalived: it cannot send
+    /// priority 0 on a dead link, so h2 waits its full Master_Down_Interval.
+    #[test]
+    fn keepalived_master_link_down_hands_the_vip_over_after_about_the_master_down_interval() {
+        let lab = Lab::builder("kalink").hosts(3).build();
+        let (prober, adverts) = elect(&lab);
+        let h1 = IpAddr::V4(lab.host(0).ipv4);
+        let last = adverts.wait_from(h1, Instant::now(), Duration::from_secs(3));
+        let t_down = Instant::now();
+        lab.host(0).link_down();
+        prober.wait_holder("h2", t_down, Duration::from_secs(8));
+        let report = prober.stop();
+        let gap = report
+            .longest_gap_after(t_down)
+            .expect("answers around the link loss");
+        let md = h2_timers().master_down_interval;
+        let late = t_down - last.at;
+        eprintln!(
+            "keepalived baseline, master link down {:.1} ms after its last advert: client outage {:.1} ms, \
+             h2 Master_Down_Interval {:.1} ms",
+            ms(late),
+            ms(gap.len()),
+            ms(md)
+        );
+        assert!(
+            gap.len() + late + Duration::from_millis(20) >= md,
+            "outage {:?}",
+            gap.len()
+        );
+        assert!(
+            gap.len() <= md + Duration::from_secs(1),
+            "outage {:?}",
+            gap.len()
+        );
+        assert_eq!(gap.host_after, "h2");
+    }
+
+    #[test]
+    fn the_capture_reader_decodes_tcpdump_lines_for_adverts_and_arp() {
+        let advert = "1795296926.229346 02:7c:01:00:00:0b > 01:00:5e:00:00:12, ethertype IPv4 (0x0800), \
+                      length 54: 10.124.1.11 > 224.0.0.18: VRRPv2, Advertisement, vrid 51, prio 150, \
+                      authtype simple, intvl 1s, length 20";
+        assert_eq!(
+            lab::capture::parse_line(advert),
+            Some(WireEvent::Advert {
+                t: 1795296926.229346,
+                src: "10.124.1.11".to_string(),
+                vrid: 51,
+                priority: 150
+            })
+        );
+        let garp = "1795296953.271621 02:b1:01:00:00:0c > ff:ff:ff:ff:ff:ff, ethertype ARP (0x0806), \
+                    length 42: Request who-has 10.177.1.100 (ff:ff:ff:ff:ff:ff) tell 10.177.1.100, length 28";
+        assert_eq!(
+            lab::capture::parse_line(garp),
+            Some(WireEvent::Arp {
+                t: 1795296953.271621,
+                src_mac: "02:b1:01:00:00:0c".to_string(),
+                text:
+                    "Request who-has 10.177.1.100 (ff:ff:ff:ff:ff:ff) tell 10.177.1.100, length 28"
+                        .to_string()
+            })
+        );
+    }
+
+    /// Wire T_detect: first advert from `new` minus the last advert from `old` before it.
+    fn wire_t_detect(events: &[WireEvent], old: &str, new: &str) -> f64 {
+        let first_new = events
+            .iter()
+            .find_map(|e| match e {
+                WireEvent::Advert { t, src, .. } if src == new => Some(*t),
+                _ => None,
+            })
+            .expect("an advert from the new master in the capture");
+        let last_old = events
+            .iter()
+            .rev()
+            .find_map(|e| match e {
+                WireEvent::Advert {
+                    t, src, priority, ..
+                } if src == old && *t < first_new && *priority > 0 => Some(*t),
+                _ => None,
+            })
+            .expect("an advert from the old master in the capture");
+        first_new - last_old
+    }
+}

@@ -51,7 +51,16 @@ impl Capture {
         let file = dir.join(format!("{tag}.pcap"));
         let log = dir.join(format!("{tag}.tcpdump.log"));
         let file_s = file.to_string_lossy().into_owned();
-        let mut argv = vec!["tcpdump", "-i", iface, "-n", "-U", "-w", file_s.as_str()];
+        let mut argv = vec![
+            "tcpdump",
+            "-i",
+            iface,
+            "-n",
+            "--immediate-mode",
+            "-U",
+            "-w",
+            file_s.as_str(),
+        ];
         argv.extend(filter.split_whitespace());
         let proc = Proc::spawn(ns, &format!("tcpdump {tag}"), &argv, &log, Vec::new());
         super::wait::wait_for("tcpdump to listen", Duration::from_secs(10), || {
@@ -103,11 +112,13 @@ pub fn parse_line(line: &str) -> Option<WireEvent> {
             priority: field("prio ")?,
         });
     }
-    if let Some(idx) = rest.find("ARP, ") {
+    // With -e: "... ethertype ARP (0x0806), length 42: Request who-has A (ff:..) tell B, length 28"
+    if let Some(idx) = rest.find("ethertype ARP") {
+        let text = rest[idx..].split_once(": ").map(|(_, t)| t).unwrap_or("");
         return Some(WireEvent::Arp {
             t,
             src_mac,
-            text: rest[idx + 5..].to_string(),
+            text: text.to_string(),
         });
     }
     Some(WireEvent::Other {

@@ -145,12 +145,14 @@ async fn probe_once(target: SocketAddr) -> Option<String> {
     (!name.is_empty()).then(|| name.to_string())
 }
 
-/// A gap between two answered probes.
+/// A gap between two answered probes, measured on answer times: the end is when the
+/// VIP answered again (probes queued behind an unresolved neighbour entry are all
+/// answered at that moment, so send times would understate the outage).
 #[derive(Debug, Clone)]
 pub struct Gap {
-    /// Send time of the last answered probe before the gap.
+    /// Answer time of the last answered probe before the gap.
     pub from: Instant,
-    /// Send time of the first answered probe after it.
+    /// Answer time of the first answered probe after it.
     pub to: Instant,
     pub host_before: String,
     pub host_after: String,
@@ -173,18 +175,23 @@ impl ProbeReport {
         self.probes.iter().filter(|p| p.host.is_some())
     }
 
-    /// The longest gap between consecutive answered probes whose later probe was
-    /// sent after `since` (the client outage caused by something done at `since`).
+    /// The longest gap between consecutive answers where the later answer came after
+    /// `since` (the client outage caused by something done at `since`).
     pub fn longest_gap_after(&self, since: Instant) -> Option<Gap> {
-        let answered: Vec<&Probe> = self.answered().collect();
-        answered
+        let mut answers: Vec<(Instant, &str)> = self
+            .probes
+            .iter()
+            .filter_map(|p| Some((p.answered?, p.host.as_deref()?)))
+            .collect();
+        answers.sort_by_key(|(t, _)| *t);
+        answers
             .windows(2)
-            .filter(|w| w[1].sent > since)
+            .filter(|w| w[1].0 > since)
             .map(|w| Gap {
-                from: w[0].sent,
-                to: w[1].sent,
-                host_before: w[0].host.clone().unwrap_or_default(),
-                host_after: w[1].host.clone().unwrap_or_default(),
+                from: w[0].0,
+                to: w[1].0,
+                host_before: w[0].1.to_string(),
+                host_after: w[1].1.to_string(),
             })
             .max_by_key(Gap::len)
     }
