@@ -12,16 +12,26 @@
 //! ```ignore
 //! #[path = "lab/mod.rs"]
 //! mod lab;
-//! let lab = lab::Lab::builder("s3").hosts(3).build();
-//! lab.start_listeners();
+//! use lab::Lab;
+//!
+//! let lab = Lab::builder("s3").hosts(3).build(); // h1..h3 + observer "ob"
+//! lab.start_listeners(); // each host answers the prober with its name
 //! for (i, prio) in [150, 100, 50].into_iter().enumerate() {
 //!     lab.host(i).start_keepalived(&lab.keepalived_conf(i, prio).render());
+//!     // or: lab.host(i).start_engine(&conf)  (keepalived-charm vrrp --config ...)
 //! }
-//! let prober = lab.start_prober(lab.vip4().into());
-//! prober.wait_holder("h1", t0, Duration::from_secs(8));
-//! lab.host(0).stop_daemon(...);
-//! let outage = prober.report().longest_gap_after(t).unwrap().len();
+//! let t = Instant::now();
+//! let prober = lab.start_prober(lab.vip4().into()); // TCP connect every 10 ms
+//! prober.wait_holder("h1", t, Duration::from_secs(10));
+//! let t0 = Instant::now();
+//! lab.host(0).stop_daemon(Duration::from_secs(5)); // SIGTERM; or .crash(), .link_down()
+//! prober.wait_holder("h2", t0, Duration::from_secs(5));
+//! let outage = prober.stop().longest_gap_after(t0).unwrap().len();
 //! ```
+//!
+//! In-process code runs inside a namespace through [`Netns::run`] / [`Netns::spawn`] /
+//! [`Netns::block_on`] (a worker thread that called `setns`, see [`ns`]); programs run
+//! through `ip netns exec` ([`Host::spawn`], [`Netns::exec`]).
 #![allow(dead_code, unused_imports)]
 
 pub mod adverts;

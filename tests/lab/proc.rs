@@ -54,24 +54,37 @@ impl Proc {
             .collect()
     }
 
-    /// Sends `sig` to the main process.
-    pub fn signal(&self, sig: libc::c_int) {
-        send_signal(self.pid(), sig);
+    /// Sends `sig` to the main process, unless it has exited and been reaped (its pid
+    /// may belong to someone else by now).
+    pub fn signal(&mut self, sig: libc::c_int) {
+        if self.is_running() {
+            send_signal(self.pid(), sig);
+        }
     }
 
     /// SIGKILL, children first (so a parent cannot react to its child's death, e.g.
     /// keepalived respawning it, and a child cannot react to its parent's: keepalived's
     /// VRRP child sends priority 0 when its parent dies). Then reaps what it can.
     pub fn kill_hard(&mut self) {
-        for pid in self.child_pids() {
+        let children = self.child_pids();
+        for &pid in &children {
             send_signal(pid, libc::SIGKILL);
         }
         if self.exited.is_none() {
             send_signal(self.pid(), libc::SIGKILL);
             self.exited = self.child.wait().ok();
         }
-        for pid in self.child_pids() {
+        for pid in children {
             reap(pid);
+        }
+        self.forget_children();
+    }
+
+    /// Deletes the pid files once their processes are dead and reaped, so a stale
+    /// pid (soon reused by an unrelated process) is never signalled.
+    fn forget_children(&mut self) {
+        for p in &self.pidfiles {
+            let _ = std::fs::remove_file(p);
         }
     }
 
@@ -104,7 +117,18 @@ impl Proc {
 
     /// Whether every process of this program (main and pid-file children) is gone.
     pub fn all_gone(&mut self) -> bool {
-        !self.is_running() && self.child_pids().into_iter().all(|p| !alive(p))
+        if self.is_running() {
+            return false;
+        }
+        let children = self.child_pids();
+        if children.iter().any(|&p| alive(p)) {
+            return false;
+        }
+        for pid in children {
+            reap(pid);
+        }
+        self.forget_children();
+        true
     }
 
     pub fn log_text(&self) -> String {
