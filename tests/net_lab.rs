@@ -165,7 +165,10 @@ mod sockets {
             open_socket(&c.ns, c.ipv4.into(), Delivery::Unicast),
             1,
         );
-        let tx = open_socket(&a.ns, a.ipv4.into(), Delivery::Multicast);
+        // keepalived's unicast_src_ip may name any address of the host: a secondary.
+        let src = lab.addr4(150);
+        a.ns.ip(&format!("addr add {src}/24 dev eth0"));
+        let tx = open_socket(&a.ns, src.into(), Delivery::Multicast);
         let peers = [IpAddr::V4(b.ipv4), IpAddr::V4(c.ipv4)];
         let payload = advert.clone();
         a.ns.run(move || {
@@ -185,7 +188,11 @@ mod sockets {
                 IpAddr::V4(me),
                 "the peer's own copy, not the group's"
             );
-            assert_eq!(meta.src, IpAddr::V4(a.ipv4));
+            assert_eq!(
+                meta.src,
+                IpAddr::V4(src),
+                "the configured source, not the primary"
+            );
             assert_eq!(
                 meta.ttl_or_hop_limit,
                 Some(255),
@@ -327,7 +334,9 @@ mod sockets {
 
 mod netlink {
     use super::*;
-    use keepalived_charm::engine::net::{AddOutcome, LinkWatch, NetEvent, Netlink, RemoveOutcome};
+    use keepalived_charm::engine::net::{
+        AddOutcome, LinkWatch, MacAddr, NetEvent, Netlink, RemoveOutcome,
+    };
     use keepalived_charm::engine::proto::Family;
 
     #[test]
@@ -339,13 +348,24 @@ mod netlink {
             .ipv6_dad(true)
             .build();
         let h = lab.host(0);
-        let (vip4, vip6, host4) = (IpAddr::V4(lab.vip4()), IpAddr::V6(lab.vip6()), h.ipv4);
+        let (vip4, vip6, host4, mac) = (
+            IpAddr::V4(lab.vip4()),
+            IpAddr::V6(lab.vip6()),
+            h.ipv4,
+            h.mac,
+        );
         // An address added the ordinary way is tentative while DAD runs (~1 s).
         let plain6 = lab.addr6(0x200);
         h.ns.ip(&format!("addr add {plain6}/64 dev eth0"));
         h.ns.block_on(move || async move {
             let nl = Netlink::connect().unwrap();
-            let eth0 = nl.link("eth0").await.unwrap().interface();
+            let link = nl.link("eth0").await.unwrap();
+            assert_eq!(
+                (link.admin_up, link.running, link.mac),
+                (true, true, Some(MacAddr(mac)))
+            );
+            assert!(nl.links().await.unwrap().iter().any(|l| l.name == "lo"));
+            let eth0 = link.interface();
 
             assert_eq!(
                 nl.add_address(&eth0, vip4, 24, Some("eth0:vip"))

@@ -42,30 +42,3 @@ pub(crate) fn set_flag(
 ) -> io::Result<()> {
     set::<libc::c_int>(fd, level, name, libc::c_int::from(on))
 }
-
-/// `getsockopt` of an `int` option, used by tests to prove an option took.
-pub(crate) fn get_int(
-    fd: BorrowedFd<'_>,
-    level: libc::c_int,
-    name: libc::c_int,
-) -> io::Result<libc::c_int> {
-    let mut value: libc::c_int = 0;
-    let mut len = libc::socklen_t::try_from(mem::size_of::<libc::c_int>())
-        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-    // SAFETY: `value` and `len` are valid, writable locals that outlive the call; the
-    // kernel writes at most `len` (= sizeof int) bytes into `value` and updates `len`.
-    let rc = unsafe {
-        libc::getsockopt(
-            fd.as_raw_fd(),
-            level,
-            name,
-            (&mut value as *mut libc::c_int).cast::<libc::c_void>(),
-            &mut len,
-        )
-    };
-    if rc == 0 {
-        Ok(value)
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}

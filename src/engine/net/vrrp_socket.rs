@@ -300,11 +300,6 @@ impl VrrpSocket {
         };
         Ok((got.len, meta))
     }
-
-    /// The value of an `int` socket option, for tests that prove an option took.
-    pub fn int_option(&self, level: libc::c_int, name: libc::c_int) -> io::Result<libc::c_int> {
-        sockopt::get_int(self.socket.as_fd(), level, name)
-    }
 }
 
 fn common_setup(socket: &Socket, interface: &Interface) -> io::Result<()> {
