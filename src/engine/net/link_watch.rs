@@ -11,7 +11,8 @@ use rtnetlink::sys::SocketAddr;
 use rtnetlink::MulticastGroup;
 use tokio::task::JoinHandle;
 
-use super::netlink::{IfAddr, Link, NetlinkError};
+use super::ifstate::{IfAddr, Link};
+use super::netlink::NetlinkError;
 
 /// One change the kernel reported.
 #[derive(Debug, Clone, PartialEq, Eq)]

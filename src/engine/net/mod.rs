@@ -14,14 +14,16 @@
 //! is what lets the namespace lab drive it from ordinary tests.
 
 mod cmsg;
+pub mod ifstate;
 pub mod link_watch;
 pub mod netlink;
 pub mod packet_socket;
 mod sockopt;
 pub mod vrrp_socket;
 
+pub use ifstate::{IfAddr, Link};
 pub use link_watch::{LinkWatch, NetEvent};
-pub use netlink::{AddOutcome, IfAddr, Link, Netlink, NetlinkError, RemoveOutcome};
+pub use netlink::{AddOutcome, Netlink, NetlinkError, RemoveOutcome};
 pub use packet_socket::{interface_mac, AsyncPacketSocket, MacAddr, PacketSocket};
 pub use vrrp_socket::{
     AsyncVrrpSocket, Delivery, RecvMeta, VrrpSocket, VRRP_GROUP_V4, VRRP_GROUP_V6,
