@@ -6,9 +6,9 @@
 //!   discard a packet whose TTL is not 255, so the number must reach the codec).
 //! * [`packet_socket`]: an AF_PACKET socket that sends frames the codec built
 //!   (gratuitous ARP, unsolicited neighbour advertisements), and the interface MAC.
-//! * [`netlink`]: links, addresses, routes and a change watch over rtnetlink: VIPs
-//!   are added and removed here; [`link_watch`] feeds link state to the routers'
-//!   Fault state.
+//! * [`netlink`]: links, addresses and routes over rtnetlink ([`ifstate`] holds what
+//!   it reports): VIPs are added and removed here; [`link_watch`] feeds link state to
+//!   the routers' Fault state.
 //!
 //! Everything here works in the network namespace of the thread that opens it, which
 //! is what lets the namespace lab drive it from ordinary tests.
