@@ -3,6 +3,7 @@
 //!
 //! Pure decisions in the middle (`proto`, codec, routers), I/O at the edges.
 
+pub mod net;
 pub mod proto;
 pub mod script;
 pub mod state_file;
