@@ -238,3 +238,81 @@ fn read_addresses(family: Family, bytes: &[u8], count: usize) -> Vec<IpAddr> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::packet::checksum::vrrp_checksum;
+    use crate::engine::packet::test_support::{hex, ip};
+
+    fn meta(src: &str, dst: &str) -> IpMeta {
+        IpMeta {
+            src: ip(src),
+            dst: ip(dst),
+            ttl: 255,
+        }
+    }
+
+    fn reseal_v2(msg: &mut [u8]) {
+        let c = vrrp_checksum(ChecksumScope::Message, msg);
+        msg[6..8].copy_from_slice(&c.to_be_bytes());
+    }
+
+    #[test]
+    fn decodes_keepalived_v3_ipv6_list_in_wire_order() {
+        let pdu =
+            hex("3133960200643d11fe800000000000000000000000010100fd000000000000000000000000000100");
+        let r = decode_vrrp(meta("fe80::99:ff:fe00:b", "ff02::12"), &pdu).unwrap();
+        assert_eq!(r.advert.addresses, vec![ip("fe80::1:100"), ip("fd00::100")]);
+        assert_eq!(r.advert.priority.get(), 150);
+        assert_eq!(r.advert.interval, AdvertInterval::DEFAULT);
+        assert_eq!(r.family(), Family::V6);
+    }
+
+    #[test]
+    fn v2_auth_data_is_ignored_when_auth_type_is_none() {
+        // RFC 3768 §5.3.10: SHOULD be zero on send, ignored on receive when type 0.
+        let mut pdu = hex("2133960100013e030a6300641122334455667788");
+        reseal_v2(&mut pdu);
+        let r = decode_vrrp(meta("10.99.0.11", "224.0.0.18"), &pdu).unwrap();
+        assert_eq!(r.advert.auth, Auth::None);
+    }
+
+    #[test]
+    fn v2_pass_is_the_eight_auth_bytes() {
+        let pdu = hex("21339601010132e90a6300647333637233740000");
+        let r = decode_vrrp(meta("10.99.0.11", "224.0.0.18"), &pdu).unwrap();
+        assert_eq!(r.advert.auth, Auth::pass("s3cr3t"));
+    }
+
+    #[test]
+    fn structural_errors_are_named() {
+        let m = meta("10.99.0.11", "224.0.0.18");
+        assert_eq!(
+            decode_vrrp(m, &[]),
+            Err(DecodeError::Truncated { len: 0, needed: 8 })
+        );
+        assert_eq!(
+            decode_vrrp(meta("10.99.0.11", "ff02::12"), &[0x31]),
+            Err(DecodeError::IpFamilyMismatch)
+        );
+        let mut vrid0 = hex("2100960100013e030a6300640000000000000000");
+        reseal_v2(&mut vrid0);
+        assert_eq!(decode_vrrp(m, &vrid0), Err(DecodeError::VridZero));
+        let mut ah = hex("2133960102013e030a6300640000000000000000");
+        reseal_v2(&mut ah);
+        assert_eq!(decode_vrrp(m, &ah), Err(DecodeError::AuthType(2)));
+    }
+
+    #[test]
+    fn ipv4_packet_decode_carries_the_ip_facts() {
+        let packet =
+            hex("45c0002800010000ff70d0240a63000be000001221339601010132e90a6300647333637233740000");
+        let r = decode_ipv4_packet(&packet).unwrap();
+        assert_eq!(
+            (r.src, r.dst, r.ttl),
+            (ip("10.99.0.11"), ip("224.0.0.18"), 255)
+        );
+        assert_eq!(r.checksum_form, ChecksumForm::V2Message);
+    }
+}

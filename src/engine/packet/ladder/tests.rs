@@ -10,7 +10,7 @@ use crate::engine::packet::encode::{encode_advert, EncodeOptions, V3Ipv4Checksum
 use crate::engine::packet::ipv4::build_ipv4_header;
 use crate::engine::packet::test_support::ip;
 use crate::engine::packet::wire::CHECKSUM_OFFSET;
-use crate::engine::proto::{Advert, Priority};
+use crate::engine::proto::{Advert, AdvertInterval, Priority};
 
 const H1: &str = "10.99.0.11";
 const H2: &str = "10.99.0.12";
