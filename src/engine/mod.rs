@@ -4,6 +4,7 @@
 //! Pure decisions in the middle (`proto`, codec, routers), I/O at the edges.
 
 pub mod net;
+pub mod packet;
 pub mod proto;
 pub mod script;
 pub mod state_file;

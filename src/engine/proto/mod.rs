@@ -6,11 +6,13 @@
 
 mod advert;
 mod interval;
+mod mac;
 mod priority;
 mod vrid;
 
 pub use advert::{Advert, Auth};
 pub use interval::{AdvertInterval, Timers};
+pub use mac::MacAddr;
 pub use priority::Priority;
 pub use vrid::Vrid;
 
