@@ -4,3 +4,4 @@
 //! Pure decisions in the middle (`proto`, codec, routers), I/O at the edges.
 
 pub mod proto;
+pub mod router;
