@@ -188,6 +188,13 @@ impl Segment {
                 (Some((t, node)), e) if t <= end && e.map_or(true, |(et, _)| t <= et) => {
                     self.now = t;
                     let actions = self.nodes[node].router.handle_timeout(t);
+                    // A router must consume a due deadline; one that does not
+                    // would spin the simulation forever.
+                    let next = self.nodes[node].router.poll_timeout();
+                    assert!(
+                        next.map_or(true, |n| n > t),
+                        "node {node} did not consume its deadline {t} (next {next:?})"
+                    );
                     self.apply(node, actions);
                 }
                 (_, Some(key)) if key.0 <= end => {
