@@ -63,10 +63,18 @@ pub enum Reason {
     /// Backup → Master after the shortened `state MASTER` startup wait (§2.4).
     InitialStateMaster,
     /// Master → Backup: an advert with a higher priority than ours.
-    HigherPriority { from: IpAddr, priority: Priority },
+    HigherPriority {
+        /// The new Master's primary address.
+        from: IpAddr,
+        /// The priority it advertised.
+        priority: Priority,
+    },
     /// Master → Backup: same priority, and the sender's primary address is higher
     /// (unsigned, network byte order, RFC 9568 §6.4.3).
-    EqualPriorityHigherAddress { from: IpAddr },
+    EqualPriorityHigherAddress {
+        /// The new Master's primary address.
+        from: IpAddr,
+    },
     /// Any → FAULT.
     Fault(FaultCause),
     /// FAULT → Backup (or Master for an owner).
@@ -118,11 +126,20 @@ pub enum Action {
     RemoveVips(Vec<IpAddr>),
     /// Send a burst of `repeat` gratuitous ARPs (IPv4) / unsolicited NAs (IPv6) for
     /// each of these VIPs; the driver builds the frames.
-    SendGratuitous { vips: Vec<IpAddr>, repeat: u32 },
+    SendGratuitous {
+        /// The VIPs to announce (all of them, or only the newly added ones).
+        vips: Vec<IpAddr>,
+        /// Frames per VIP (`garp_master_repeat`, `…_refresh_repeat` or
+        /// `garp_lower_prio_repeat`); back to back, keepalived's default spacing.
+        repeat: u32,
+    },
     /// The router changed state; for logs, notify hooks and the state file.
     StateChanged {
+        /// The state left.
         from: State,
+        /// The state entered.
         to: State,
+        /// Why.
         reason: Reason,
     },
 }

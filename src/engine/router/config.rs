@@ -89,7 +89,9 @@ impl TrackScript {
 /// otherwise a positive weight is added while up, a negative one subtracted while down.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrackInterface {
+    /// The interface name, as `Input::InterfaceUp/Down` report it.
     pub name: String,
+    /// −253..=253; 0 = down is a FAULT.
     pub weight: i32,
 }
 
@@ -100,8 +102,12 @@ pub struct RouterConfig {
     pub name: String,
     /// The interface the instance runs on; `Input::InterfaceDown` for it → FAULT.
     pub interface: String,
+    /// `virtual_router_id`; with `family`, the identity of the router on the link.
     pub vrid: Vrid,
+    /// IPv4 and IPv6 routers with the same VRID are independent (RFC 9568 §6.1).
     pub family: Family,
+    /// keepalived defaults to v2 for IPv4; v3 is required for IPv6 and sub-second
+    /// intervals.
     pub version: Version,
     /// Base priority, 1..=255; 255 makes this router the address owner.
     pub priority: Priority,
@@ -114,6 +120,7 @@ pub struct RouterConfig {
     /// FAULT, or after first seeing a lower-priority Master this router keeps
     /// deferring to that Master before it preempts.
     pub preempt_delay: Duration,
+    /// keepalived `state`: how long the first claim waits (see `InitialState`).
     pub initial_state: InitialState,
     /// This router's own primary address on the interface (IPv6: its link-local):
     /// the advert source and the equal-priority tie-break (RFC 9568 §6.4.3).
@@ -123,11 +130,14 @@ pub struct RouterConfig {
     pub vips: Vec<IpAddr>,
     /// v2 only: `auth_type PASS`; must be `Auth::None` for v3.
     pub auth: Auth,
+    /// Gratuitous ARP / NA policy while Master.
     pub garp: GarpConfig,
     /// keepalived `lower_prio_no_advert`: a Master that hears a lower-priority advert
     /// stays silent (RFC 5798 behaviour) instead of re-advertising at once (RFC 9568).
     pub lower_prio_no_advert: bool,
+    /// `track_script` entries: weights and FAULT (reference §2.6).
     pub track_scripts: Vec<TrackScript>,
+    /// `track_interface` entries, besides `interface` itself.
     pub track_interfaces: Vec<TrackInterface>,
 }
 
@@ -293,9 +303,13 @@ fn check_weight(
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("vrrp_instance {instance}: {option} {value} is not allowed: use {allowed}")]
 pub struct ConfigError {
+    /// The `vrrp_instance` name.
     pub instance: String,
+    /// The keepalived.conf keyword at fault.
     pub option: &'static str,
+    /// The offending value, as configured.
     pub value: String,
+    /// What would be accepted.
     pub allowed: String,
 }
 

@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+/// What one router did and saw, cumulative since it was created.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Counters {
     /// State changes of any kind.

@@ -31,17 +31,29 @@ pub enum Input {
     Advert {
         /// The IP source: the sender's primary address (IPv6: link-local).
         from: IpAddr,
+        /// The decoded VRRP message.
         advert: Advert,
         /// The ladder saw an interval different from ours (v3: logged and adopted;
         /// v2: a MUST drop, also enforced here).
         interval_mismatch: bool,
     },
     /// A link came up (any interface; the router picks the ones it tracks).
-    InterfaceUp { name: String },
+    InterfaceUp {
+        /// The interface name.
+        name: String,
+    },
     /// A link went down.
-    InterfaceDown { name: String },
+    InterfaceDown {
+        /// The interface name.
+        name: String,
+    },
     /// One raw result of a `vrrp_script` run; rise/fall counting happens here.
-    ScriptResult { name: String, ok: bool },
+    ScriptResult {
+        /// The `vrrp_script` name.
+        name: String,
+        /// Exit status 0 (and no timeout).
+        ok: bool,
+    },
 }
 
 /// What the router knows about the current Master.
@@ -166,6 +178,7 @@ impl Router {
         out
     }
 
+    /// The current state, for the state file and keepalived-style notifications.
     pub fn state(&self) -> State {
         self.state
     }
@@ -198,10 +211,12 @@ impl Router {
         Timers::new(self.config.version, self.effective, self.master_adver_int)
     }
 
+    /// The configuration in force (the last accepted by `reconfigure`).
     pub fn config(&self) -> &RouterConfig {
         &self.config
     }
 
+    /// Counters since the router was created (they survive reconfiguration).
     pub fn counters(&self) -> &Counters {
         &self.counters
     }

@@ -11,6 +11,34 @@
 //! * `tracking`: scripts and interfaces → weights and FAULT (keepalived);
 //! * `reconfigure`: hitless live changes (SIGHUP);
 //! * `deadlines`, `time`, `counters`, `config`, `action`: plain data.
+//!
+//! A driver, reduced to its bones:
+//!
+//! ```
+//! use keepalived_charm::engine::proto::Vrid;
+//! use keepalived_charm::engine::router::{Action, Input, Router, RouterConfig, State, Time};
+//!
+//! let vip = "10.0.0.100".parse()?;
+//! let config = RouterConfig::new("VI_1", "eth0", Vrid::new(51)?, "10.0.0.2".parse()?, vec![vip]);
+//! let mut router = Router::new(config)?;
+//! router.handle(Time::ZERO, Input::Startup);
+//! // Nobody advertises: sleep until the deadline (3 s + 156/256 s at priority 100)…
+//! let now = router.poll_timeout().expect("a Backup always has a deadline");
+//! assert_eq!(now, Time::from_nanos(3_609_375_000));
+//! // …and carry out what the router decided, in order.
+//! for action in router.handle_timeout(now) {
+//!     match action {
+//!         Action::SendAdvert(_advert) => { /* encode, send to 224.0.0.18, TTL 255 */ }
+//!         Action::AddVips(vips) => assert_eq!(vips, vec![vip]),
+//!         Action::RemoveVips(_vips) => { /* netlink RTM_DELADDR */ }
+//!         Action::SendGratuitous { vips: _, repeat } => assert_eq!(repeat, 5),
+//!         Action::StateChanged { to, .. } => assert_eq!(to, State::Master),
+//!     }
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+#![warn(missing_docs)]
 
 mod action;
 mod config;
@@ -23,7 +51,7 @@ mod time;
 mod tracking;
 
 #[cfg(test)]
-mod conformance;
+mod tests;
 
 pub use action::{Action, FaultCause, Reason, State};
 pub use config::{

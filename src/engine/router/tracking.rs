@@ -20,7 +20,9 @@ pub enum ScriptStatus {
     /// No result yet: contributes no weight and causes no fault. The first result
     /// decides either way (keepalived: "one success is enough", one failure too).
     Unknown,
+    /// `rise` consecutive successes (or the first result) said OK.
     Ok,
+    /// `fall` consecutive failures (or the first result, or `init_fail`) said KO.
     Ko,
 }
 
