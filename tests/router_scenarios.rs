@@ -372,3 +372,38 @@ fn partition_gives_a_documented_dual_master_and_heal_converges_with_re_announcem
     assert_eq!(seg.masters(), vec![0]);
     assert!(!seg.nodes[1].holds_vips);
 }
+
+#[test]
+fn one_way_loss_keeps_a_dual_master_but_the_real_master_re_announces_after_every_claim() {
+    // S8 shape: node 0's adverts never reach node 1, node 1's reach node 0. Node 1
+    // claims and, hearing nothing, stays Master: VRRP cannot see a one-way fault
+    // (keepalived neither). Node 0 hears each of its adverts, re-advertises and
+    // re-announces one latency later, so the clients' caches spend 100 µs per
+    // second on the wrong MAC instead of flipping for good.
+    let mut seg = Segment::new(vec![router(150, 1), router(100, 2)], LATENCY, 1);
+    seg.block(0, 1);
+    seg.start_all();
+    seg.run_until(secs(60));
+    assert_eq!(seg.became_master(1), vec![at_ns(down(100))]);
+    assert_eq!(
+        seg.masters(),
+        vec![0, 1],
+        "a one-way fault is a permanent dual master"
+    );
+    let senders = seg.gratuitous_senders();
+    for (i, (t, node)) in senders.iter().enumerate() {
+        if *node == 1 {
+            assert_eq!(
+                senders[i + 1],
+                (*t + LATENCY, 0),
+                "burst {i} answered at once"
+            );
+        }
+    }
+    assert_eq!(
+        senders.iter().filter(|(_, n)| *n == 1).count(),
+        2,
+        "promotion + 5 s"
+    );
+    assert_eq!(senders.last().unwrap().1, 0);
+}

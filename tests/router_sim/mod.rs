@@ -137,6 +137,11 @@ impl Segment {
         self.blocked.insert((b, a));
     }
 
+    /// Drops everything `from` sends to `to` (one-way loss, S8).
+    pub fn block(&mut self, from: usize, to: usize) {
+        self.blocked.insert((from, to));
+    }
+
     pub fn heal(&mut self, a: usize, b: usize) {
         self.blocked.remove(&(a, b));
         self.blocked.remove(&(b, a));
