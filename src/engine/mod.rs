@@ -6,5 +6,6 @@
 pub mod net;
 pub mod packet;
 pub mod proto;
+pub mod router;
 pub mod script;
 pub mod state_file;

@@ -1,0 +1,108 @@
+//! The timers of one router as plain deadlines. The driver sleeps until the earliest
+//! (`Router::poll_timeout`) and then calls `Router::handle_timeout(now)`.
+
+use std::time::Duration;
+
+use super::time::Time;
+
+/// Every timer a router may have armed. Which ones are armed depends on the state:
+/// Backup arms only `master_down`; Master arms `advert` and the GARP timers;
+/// Initialize and FAULT arm nothing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Deadlines {
+    /// RFC Master_Down_Timer (Backup).
+    pub master_down: Option<Time>,
+    /// RFC Adver_Timer (Master).
+    pub advert: Option<Time>,
+    /// keepalived `garp_master_delay`: the second GARP burst (Master).
+    pub garp_delayed: Option<Time>,
+    /// keepalived `garp_master_refresh`: the next periodic GARP burst (Master).
+    pub garp_refresh: Option<Time>,
+}
+
+impl Deadlines {
+    /// The earliest armed deadline.
+    pub fn next(&self) -> Option<Time> {
+        [
+            self.master_down,
+            self.advert,
+            self.garp_delayed,
+            self.garp_refresh,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    pub fn clear(&mut self) {
+        *self = Deadlines::default();
+    }
+}
+
+/// Returns `Some(deadline)` and re-arms `slot` one `period` later when the deadline
+/// in `slot` is due at `now`. Periodic timers keep their cadence (the next one is
+/// due `period` after the previous *deadline*, not after a late wake-up), but a
+/// driver that slept through several periods gets one event, not a burst of
+/// catch-up events.
+pub(super) fn take_periodic(slot: &mut Option<Time>, now: Time, period: Duration) -> bool {
+    match *slot {
+        Some(deadline) if deadline <= now => {
+            let next = deadline + period;
+            *slot = Some(if next > now { next } else { now + period });
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Disarms `slot` and returns true when its deadline is due at `now`.
+pub(super) fn take_once(slot: &mut Option<Time>, now: Time) -> bool {
+    match *slot {
+        Some(deadline) if deadline <= now => {
+            *slot = None;
+            true
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn periodic_timers_keep_cadence_and_never_burst_after_a_stall() {
+        let sec = Duration::from_secs(1);
+        let mut slot = Some(Time::from_nanos(1_000_000_000));
+        assert!(!take_periodic(
+            &mut slot,
+            Time::from_nanos(999_999_999),
+            sec
+        ));
+        // 2 ms late: the next one is still due on the 1 s grid.
+        assert!(take_periodic(
+            &mut slot,
+            Time::from_nanos(1_002_000_000),
+            sec
+        ));
+        assert_eq!(slot, Some(Time::from_nanos(2_000_000_000)));
+        // Slept 10 s: one event, the next a full period after the wake-up.
+        assert!(take_periodic(
+            &mut slot,
+            Time::from_nanos(12_500_000_000),
+            sec
+        ));
+        assert_eq!(slot, Some(Time::from_nanos(13_500_000_000)));
+    }
+
+    #[test]
+    fn next_is_the_earliest_armed_deadline() {
+        let mut d = Deadlines::default();
+        assert_eq!(d.next(), None);
+        d.advert = Some(Time::from_nanos(5));
+        d.garp_delayed = Some(Time::from_nanos(3));
+        assert_eq!(d.next(), Some(Time::from_nanos(3)));
+        assert!(take_once(&mut d.garp_delayed, Time::from_nanos(3)));
+        assert_eq!(d.next(), Some(Time::from_nanos(5)));
+    }
+}
