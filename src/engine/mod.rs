@@ -3,4 +3,5 @@
 //!
 //! Pure decisions in the middle (`proto`, codec, routers), I/O at the edges.
 
+pub mod config;
 pub mod proto;
