@@ -198,3 +198,107 @@ mod tests {
         assert!(!host.interface_exists("../lo"));
     }
 }
+
+#[cfg(test)]
+mod fake_host_tests {
+    use super::*;
+    use crate::engine::config::check_text;
+
+    /// A host with eth0, /bin/true and the users root and nobody.
+    struct Fake;
+
+    impl Host for Fake {
+        fn interface_exists(&self, name: &str) -> bool {
+            name == "eth0"
+        }
+        fn program_exists(&self, program: &str) -> bool {
+            program == "/bin/true" || program == "true"
+        }
+        fn user_exists(&self, name: &str) -> bool {
+            matches!(name, "root" | "nobody")
+        }
+        fn group_exists(&self, name: &str) -> bool {
+            name == "root"
+        }
+    }
+
+    fn diags(text: &str) -> Vec<String> {
+        check_text("k.conf", text.as_bytes(), &Fake)
+            .diagnostics
+            .iter()
+            .map(|d| d.to_string())
+            .collect()
+    }
+
+    fn config(global: &str, script: &str, extra: &str) -> String {
+        format!(
+            "global_defs {{\n{global}\n}}\nvrrp_script chk {{\n{script}\n}}\nvrrp_instance A {{\n    interface eth0\n    virtual_router_id 1\n    virtual_ipaddress {{ 10.0.0.1 }}\n    track_script {{\n        chk\n    }}\n{extra}\n}}\n"
+        )
+    }
+
+    const SECURE: &str = "    enable_script_security\n    script_user root";
+
+    #[test]
+    fn a_good_file_on_a_matching_host_has_no_diagnostics() {
+        assert_eq!(
+            diags(&config(SECURE, "    script \"/bin/true x\"", "")),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            diags(&config(SECURE, "    script true", "")),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn a_missing_interface_is_a_warning() {
+        assert_eq!(
+            diags(&config(SECURE, "    script /bin/true", "    track_interface {\n        eth9\n    }")),
+            vec!["k.conf:16:9: warning: interface eth9 does not exist on this host (keepalived -t refuses a missing interface; the engine waits for it in FAULT)"]
+        );
+    }
+
+    #[test]
+    fn a_missing_script_program_is_an_error() {
+        assert_eq!(
+            diags(&config(SECURE, "    script \"/usr/lib/check x\"", "")),
+            vec!["k.conf:6:12: error: vrrp_script chk: program /usr/lib/check is not an executable file (keepalived disables the script)"]
+        );
+        assert_eq!(
+            diags(&config(SECURE, "    script bash", "")),
+            vec!["k.conf:6:12: error: vrrp_script chk: program bash is not an executable file in PATH (keepalived disables the script)"]
+        );
+    }
+
+    #[test]
+    fn script_users_and_groups_must_exist() {
+        assert_eq!(
+            diags(&config(
+                "    enable_script_security\n    script_user ghost",
+                "    script /bin/true\n    user nobody nogroup",
+                ""
+            )),
+            vec![
+                "k.conf:3:5: error: user ghost does not exist on this host",
+                "k.conf:7:5: error: group nogroup does not exist on this host",
+            ]
+        );
+    }
+
+    #[test]
+    fn script_security_without_script_user_needs_keepalived_script() {
+        assert_eq!(
+            diags(&config("    enable_script_security", "    script /bin/true", "")),
+            vec!["k.conf:1:1: error: enable_script_security without script_user: keepalived runs scripts as user keepalived_script, which does not exist; add \"script_user USER\""]
+        );
+        // Not needed when every script names its user.
+        assert_eq!(
+            diags(&config(
+                "    enable_script_security",
+                "    script /bin/true\n    user root",
+                ""
+            )),
+            Vec::<String>::new()
+        );
+    }
+}

@@ -105,3 +105,105 @@ pub(crate) fn validate(config: &Config, outline: &Outline, sink: &mut Sink) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::engine::config::parse;
+
+    fn diags(text: &str) -> Vec<String> {
+        let list = match parse("k.conf", text.as_bytes()) {
+            Ok(loaded) => loaded.warnings,
+            Err(all) => all,
+        };
+        list.iter().map(|d| d.to_string()).collect()
+    }
+
+    fn inst(name: &str, vrid: u8, iface: &str, vip: &str) -> String {
+        format!(
+            "vrrp_instance {name} {{\n    interface {iface}\n    virtual_router_id {vrid}\n    virtual_ipaddress {{ {vip} }}\n}}\n"
+        )
+    }
+
+    const SECURE: &str = "global_defs {\n    enable_script_security\n    script_user root\n}\n";
+
+    #[test]
+    fn instance_names_are_unique() {
+        let text = inst("VI_1", 1, "eth0", "10.0.0.1") + &inst("VI_1", 2, "eth0", "10.0.0.2");
+        assert_eq!(
+            diags(&text),
+            vec!["k.conf:6:1: error: duplicate vrrp_instance name \"VI_1\" (first defined at line 1)"]
+        );
+    }
+
+    #[test]
+    fn vrid_family_and_interface_together_are_unique() {
+        let text = inst("A", 7, "eth0", "10.0.0.1") + &inst("B", 7, "eth0", "10.0.0.2");
+        assert_eq!(
+            diags(&text),
+            vec!["k.conf:6:1: error: vrrp_instance B uses VRID 7 for IPv4 on eth0, like vrrp_instance A (line 1): give each router its own virtual_router_id"]
+        );
+        // Another family or another interface is another router (RFC 9568 §6.1).
+        let text = inst("A", 7, "eth0", "10.0.0.1")
+            + &inst("B", 7, "eth0", "fd00::2")
+            + &inst("C", 7, "eth1", "10.0.0.3");
+        assert_eq!(diags(&text), Vec::<String>::new());
+    }
+
+    #[test]
+    fn track_script_must_name_a_defined_vrrp_script() {
+        let text = inst("A", 1, "eth0", "10.0.0.1")
+            .replace("}\n}", "}\n    track_script {\n        chk_x\n    }\n}");
+        assert_eq!(
+            diags(&text),
+            vec![
+                "k.conf:6:9: error: track_script \"chk_x\" names no vrrp_script (none is defined)"
+            ]
+        );
+        let text = format!("{SECURE}vrrp_script chk {{\n    script /bin/true\n}}\n{text}");
+        assert_eq!(
+            diags(&text),
+            vec![
+                "k.conf:5:1: warning: vrrp_script chk is not tracked by any vrrp_instance: it runs for nothing",
+                "k.conf:13:9: error: track_script \"chk_x\" names no vrrp_script (defined: chk)",
+            ]
+        );
+    }
+
+    #[test]
+    fn script_names_are_unique() {
+        let text = format!(
+            "{SECURE}vrrp_script chk {{\n    script /bin/true\n}}\nvrrp_script chk {{\n    script /bin/false\n}}\n{}",
+            inst("A", 1, "eth0", "10.0.0.1").replace(
+                "}\n}",
+                "}\n    track_script {\n        chk\n    }\n}"
+            )
+        );
+        assert_eq!(
+            diags(&text),
+            vec!["k.conf:8:1: error: duplicate vrrp_script name \"chk\" (first defined at line 5)"]
+        );
+    }
+
+    #[test]
+    fn scripts_without_script_security_get_a_warning() {
+        let text = format!(
+            "vrrp_script chk {{\n    script /bin/true\n}}\n{}",
+            inst("A", 1, "eth0", "10.0.0.1")
+                .replace("}\n}", "}\n    track_script {\n        chk\n    }\n}")
+        );
+        assert_eq!(
+            diags(&text),
+            vec!["k.conf:1:1: warning: vrrp_script without enable_script_security in global_defs: keepalived runs it but `keepalived -t` reports a SECURITY VIOLATION (exit 6); add global_defs { enable_script_security  script_user USER }"]
+        );
+        assert_eq!(diags(&format!("{SECURE}{text}")), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_vip_in_two_instances_gets_a_warning() {
+        let text = inst("A", 1, "eth0", "10.0.0.1") + &inst("B", 2, "eth0", "10.0.0.1");
+        assert_eq!(
+            diags(&text),
+            vec!["k.conf:9:25: warning: virtual_ipaddress 10.0.0.1 is also in vrrp_instance A (line 4): two routers will fight over it"]
+        );
+    }
+}

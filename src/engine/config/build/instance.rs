@@ -93,7 +93,11 @@ struct Draft {
     auth: Option<(Auth, Pos)>,
     unicast_src_ip: Option<(IpAddr, Pos)>,
     peers: Option<(Vec<(IpAddr, Pos)>, Pos)>,
+    /// Entries written in unicast_peer, valid or not.
+    peer_entries: usize,
     vips: Option<Vec<(VirtualAddress, Pos)>>,
+    /// Entries written in virtual_ipaddress, valid or not.
+    vip_entries: usize,
     vips_excluded: Vec<(VirtualAddress, Pos)>,
     track_interfaces: Vec<(TrackInterface, Pos)>,
     track_scripts: Vec<(TrackScript, Pos)>,
@@ -122,7 +126,7 @@ pub(super) fn vrrp_instance(
         }
     }
     let header = stmt.pos();
-    let resolved = resolve(&draft, name, header, global, sink);
+    let resolved = resolve(&draft, &once, name, header, global, sink);
     let family = resolved.as_ref().map(|i| i.family).or_else(|| {
         draft
             .vips
@@ -260,6 +264,7 @@ fn directive(d: &mut Draft, s: &Stmt, scope: &str, sink: &mut Sink) {
         }
         "unicast_peer" => {
             if let Some(b) = block(sink, s, "unicast_peer { ADDRESS ... }") {
+                d.peer_entries = b.stmts.len();
                 d.peers = Some((addresses::peers(sink, b), s.pos()));
             }
         }
@@ -269,6 +274,7 @@ fn directive(d: &mut Draft, s: &Stmt, scope: &str, sink: &mut Sink) {
                 s,
                 "virtual_ipaddress { ADDR[/PREFIX] [dev IFNAME] [label LABEL] ... }",
             ) {
+                d.vip_entries = b.stmts.len();
                 d.vips = Some(addresses::vips(sink, b, name));
             }
         }
@@ -400,6 +406,7 @@ fn authentication(sink: &mut Sink, stmt: &Stmt, b: &Block, scope: &str) -> Optio
 /// Applies keepalived's defaults and the checks that involve several directives.
 fn resolve(
     d: &Draft,
+    written: &Once,
     name: &str,
     header: Pos,
     global: &GlobalDefs,
@@ -414,14 +421,16 @@ fn resolve(
             Some(iface.clone())
         }
         None => {
-            sink.error(
-                header,
-                format!("{scope} has no \"interface\": add \"interface IFNAME\""),
-            );
+            if !written.seen("interface") {
+                sink.error(
+                    header,
+                    format!("{scope} has no \"interface\": add \"interface IFNAME\""),
+                );
+            }
             None
         }
     };
-    if d.vrid.is_none() {
+    if !written.seen("virtual_router_id") {
         sink.error(header, format!("{scope} has no \"virtual_router_id\": add \"virtual_router_id 1..255\", the same on every node of this router"));
     }
 
@@ -441,10 +450,12 @@ fn resolve(
             Some(family)
         }
         None => {
-            sink.error(
-                header,
-                format!("{scope} has no virtual_ipaddress: add at least one address to float"),
-            );
+            if d.vip_entries == 0 {
+                sink.error(
+                    header,
+                    format!("{scope} has no virtual_ipaddress: add at least one address to float"),
+                );
+            }
             None
         }
     };
@@ -501,7 +512,7 @@ fn resolve(
     if peers.is_empty() {
         if let Some((_, pos)) = d.unicast_src_ip {
             sink.error(pos, "unicast_src_ip without any unicast_peer: add the peers, or remove unicast_src_ip for multicast (keepalived falls back to multicast and calls this deprecated)");
-        } else if let Some((_, pos)) = &d.peers {
+        } else if let (Some((_, pos)), 0) = (&d.peers, d.peer_entries) {
             sink.error(*pos, "unicast_peer block is empty: list the other nodes' addresses, one per line, or remove it for multicast");
         }
     }

@@ -221,8 +221,14 @@ pub(crate) fn one<'s>(sink: &mut Sink, stmt: &'s Stmt, usage: &str) -> Option<&'
 
 /// The block of a directive that needs one and takes no arguments.
 pub(crate) fn block<'s>(sink: &mut Sink, stmt: &'s Stmt, usage: &str) -> Option<&'s Block> {
-    if !stmt.args.is_empty() {
-        let extra = &stmt.args[0];
+    let Some(block) = &stmt.block else {
+        sink.error(
+            stmt.pos(),
+            format!("\"{}\" needs a block: usage \"{usage}\"", stmt.name()),
+        );
+        return None;
+    };
+    if let Some(extra) = stmt.args.first() {
         sink.error(
             extra.pos,
             format!(
@@ -230,17 +236,9 @@ pub(crate) fn block<'s>(sink: &mut Sink, stmt: &'s Stmt, usage: &str) -> Option<
                 stmt.name()
             ),
         );
+        return None;
     }
-    match &stmt.block {
-        Some(b) => Some(b),
-        None => {
-            sink.error(
-                stmt.pos(),
-                format!("\"{}\" needs a block: usage \"{usage}\"", stmt.name()),
-            );
-            None
-        }
-    }
+    Some(block)
 }
 
 /// Reports a directive given twice in one block (keepalived silently keeps the last
@@ -263,6 +261,12 @@ impl Once {
         }
         self.0.insert(stmt.name().to_string(), stmt.pos());
         true
+    }
+
+    /// Whether the directive was written at all (valid or not): a "missing X" error
+    /// after an "invalid X" error would only be noise.
+    pub fn seen(&self, keyword: &str) -> bool {
+        self.0.contains_key(keyword)
     }
 }
 
@@ -312,3 +316,6 @@ pub(crate) fn block_name<'s>(sink: &mut Sink, stmt: &'s Stmt) -> Option<(&'s str
     };
     Some((name?, block?))
 }
+
+#[cfg(test)]
+mod tests;

@@ -128,7 +128,7 @@ pub(super) fn vrrp_script(
             _ => {}
         }
     }
-    if command.is_none() {
+    if command.is_none() && !once.seen("script") {
         sink.error(
             stmt.pos(),
             format!("{scope} has no \"script\": add script \"/path/to/program ARG...\""),
