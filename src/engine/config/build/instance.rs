@@ -89,7 +89,7 @@ struct Draft {
     advert_int: Option<Word>,
     version: Option<(Version, Pos)>,
     nopreempt: Option<Pos>,
-    preempt_delay: Option<Duration>,
+    preempt_delay: Option<(Duration, Pos)>,
     auth: Option<(Auth, Pos)>,
     unicast_src_ip: Option<(IpAddr, Pos)>,
     peers: Option<(Vec<(IpAddr, Pos)>, Pos)>,
@@ -245,7 +245,8 @@ fn directive(d: &mut Draft, s: &Stmt, scope: &str, sink: &mut Sink) {
         }
         "preempt_delay" => {
             if let Some(w) = one(sink, s, "preempt_delay SECONDS") {
-                d.preempt_delay = check(sink, w, decimal_secs(name, &w.text, 1000));
+                d.preempt_delay =
+                    check(sink, w, decimal_secs(name, &w.text, 1000)).map(|p| (p, s.pos()));
             }
         }
         "authentication" => {
@@ -567,6 +568,16 @@ fn resolve(
         } else if priority.is_owner() {
             sink.error(pos, "nopreempt does not work with priority 255: the address owner always preempts (RFC 9568 §6.4.2)");
         }
+        if let Some((_, delay_pos)) = d.preempt_delay {
+            // keepalived resets preempt_delay then, and `keepalived -t` fails.
+            sink.error(
+                delay_pos,
+                format!(
+                    "preempt_delay has no effect with nopreempt (line {}): remove one of them",
+                    pos.line
+                ),
+            );
+        }
     }
 
     if let Some(iface) = &interface {
@@ -591,7 +602,7 @@ fn resolve(
         advert_int: advert_int?,
         version,
         preempt: d.nopreempt.is_none(),
-        preempt_delay: d.preempt_delay.unwrap_or(Duration::ZERO),
+        preempt_delay: d.preempt_delay.map_or(Duration::ZERO, |(p, _)| p),
         auth,
         unicast_src_ip: d.unicast_src_ip.map(|(a, _)| a),
         unicast_peers: peers,

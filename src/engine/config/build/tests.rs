@@ -359,6 +359,14 @@ fn nopreempt_needs_state_backup_and_a_non_owner_priority() {
 }
 
 #[test]
+fn preempt_delay_with_nopreempt_is_refused_like_keepalived_t() {
+    assert_eq!(
+        errors(&inst("    nopreempt\n    preempt_delay 5")),
+        vec!["k.conf:6:5: error: preempt_delay has no effect with nopreempt (line 5): remove one of them"]
+    );
+}
+
+#[test]
 fn preempt_delay_is_0_to_1000_seconds() {
     let i = ok(&inst("    preempt_delay 0.5")).config.instances[0].clone();
     assert_eq!(i.preempt_delay, Duration::from_millis(500));
