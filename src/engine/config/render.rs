@@ -219,8 +219,11 @@ fn instance(f: &mut fmt::Formatter<'_>, i: &VrrpInstance) -> fmt::Result {
     )?;
     writeln!(f, "    garp_master_delay {}", i.garp_master_delay.as_secs())?;
     writeln!(f, "    garp_master_repeat {}", i.garp_master_repeat)?;
-    if let Some(d) = i.garp_master_refresh {
-        writeln!(f, "    garp_master_refresh {}", d.as_secs())?;
-    }
+    // Always written: an absent line would inherit vrrp_garp_master_refresh.
+    writeln!(
+        f,
+        "    garp_master_refresh {}",
+        i.garp_master_refresh.map_or(0, |d| d.as_secs())
+    )?;
     writeln!(f, "}}")
 }
