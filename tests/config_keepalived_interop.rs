@@ -8,6 +8,9 @@
 //! Drop guard even when the test fails. The dump test starts the keepalived VRRP
 //! daemon for a moment inside that namespace; its adverts never leave it.
 
+#[path = "support/config_gen.rs"]
+mod config_gen;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -74,6 +77,18 @@ impl Netns {
         ip(&["-n", &ns.name, "link", "set", "eth0", "up"]);
         ip(&["-n", &ns.name, "link", "set", "eth1", "up"]);
         ip(&["-n", &ns.name, "link", "set", "lo", "up"]);
+        // The other interfaces the generated models name.
+        for name in config_gen::INTERFACES
+            .iter()
+            .filter(|n| !n.starts_with("eth"))
+        {
+            let peer = format!("{name}p");
+            ip(&[
+                "-n", &ns.name, "link", "add", name, "type", "veth", "peer", "name", &peer,
+            ]);
+            ip(&["-n", &ns.name, "link", "set", name, "up"]);
+            ip(&["-n", &ns.name, "link", "set", &peer, "up"]);
+        }
         ns
     }
 
@@ -220,12 +235,12 @@ fn section<'d>(dump: &'d str, header: &str) -> Vec<&'d str> {
     let mut out = Vec::new();
     let mut inside = false;
     for line in dump.lines() {
-        let t = line.trim();
+        let t = line.trim_start();
         if t.starts_with("VRRP Instance = ")
             || t.starts_with("VRRP Script = ")
             || t.starts_with("------<")
         {
-            inside = t == header;
+            inside = t.trim_end() == header.trim();
             continue;
         }
         if inside {
@@ -333,7 +348,13 @@ fn assert_same_values(ns: &Netns, file: &Path, dir: &Path) {
             );
         }
     }
-    for s in &ours.scripts {
+    // keepalived drops unused scripts ("Warning - script X is not used").
+    let tracked = |name: &str| {
+        ours.instances
+            .iter()
+            .any(|i| i.track_scripts.iter().any(|t| t.name == name))
+    };
+    for s in ours.scripts.iter().filter(|s| tracked(&s.name)) {
         let got = section(&dump, &format!("VRRP Script = {}", s.name));
         // keepalived shows an unset timeout as 0 and then uses the interval
         // (`timeout ? timeout : interval` in vrrp_track.c), which is our model.
@@ -669,4 +690,51 @@ fn script_security_is_a_warning_for_us_and_exit_6_for_keepalived_t() {
     let (ours, our_text) = ns.our_check(&file);
     assert_eq!(ours, 0, "{our_text}");
     assert!(our_text.contains(":1:1: warning: vrrp_script without enable_script_security"));
+}
+
+/// Generated valid models (the property tests' generator), made to fit the
+/// namespace (programs and users that exist, script security on), rendered: our check
+/// accepts each, `keepalived -t` accepts each, and for some keepalived's dump shows
+/// our values.
+#[test]
+fn generated_valid_configs_are_accepted_by_keepalived_with_the_same_values() {
+    use proptest::strategy::{Strategy, ValueTree};
+    use proptest::test_runner::{Config as RunnerConfig, RngAlgorithm, TestRng, TestRunner};
+
+    let ns = Netns::new();
+    let dir = tempfile::tempdir().unwrap();
+    let mut runner = TestRunner::new_with_rng(
+        RunnerConfig::default(),
+        TestRng::deterministic_rng(RngAlgorithm::ChaCha),
+    );
+    let strategy = config_gen::config();
+    for n in 0..100 {
+        let mut c = strategy.new_tree(&mut runner).unwrap().current();
+        c.global.enable_script_security = true;
+        c.global.script_user = Some(config::ScriptUser {
+            user: "root".into(),
+            group: None,
+        });
+        for s in &mut c.scripts {
+            let args = s.script.split_once(' ').map_or("", |(_, a)| a);
+            s.script = format!("/bin/true {args}").trim_end().to_string();
+            s.user = None;
+        }
+        let file = dir.path().join(format!("generated-{n}.conf"));
+        let text = c.to_keepalived_conf();
+        std::fs::write(&file, &text).unwrap();
+        let (ours, our_text) = ns.our_check(&file);
+        assert_eq!(
+            ours, 0,
+            "vrrp --check refuses generated-{n}:\n{our_text}\n{text}"
+        );
+        let (theirs, their_text) = ns.keepalived_test(&file);
+        assert_eq!(
+            theirs, 0,
+            "keepalived -t refuses generated-{n}:\n{their_text}\n{text}"
+        );
+        if n % 10 == 0 {
+            assert_same_values(&ns, &file, dir.path());
+        }
+    }
 }

@@ -30,6 +30,15 @@ fn ends_word(c: char) -> bool {
     c.is_whitespace() || c.is_control() || matches!(c, '{' | '}' | '"' | '#' | '!')
 }
 
+/// keepalived reads `\` as an escape (`"a\"` is an unterminated string to it): a
+/// file that uses one would mean different things to keepalived and to us.
+fn backslash(sink: &mut Sink, pos: Pos) {
+    sink.error(
+        pos,
+        "'\\' is not allowed: keepalived reads it as an escape character; write the value without it",
+    );
+}
+
 /// Tokenizes `text`; problems (an unterminated quote) go to `sink` and lexing goes
 /// on, so that one `--check` run reports every problem in the file.
 pub(crate) fn lex(text: &str, sink: &mut Sink) -> Vec<Token> {
@@ -93,6 +102,10 @@ pub(crate) fn lex(text: &str, sink: &mut Sink) -> Vec<Token> {
                         closed = true;
                         break;
                     }
+                    if c == '\\' {
+                        backslash(sink, Pos::new(line, column.saturating_sub(1)));
+                        continue;
+                    }
                     if c.is_control() && c != '\t' {
                         sink.error(
                             Pos::new(line, column.saturating_sub(1)),
@@ -120,6 +133,10 @@ pub(crate) fn lex(text: &str, sink: &mut Sink) -> Vec<Token> {
                 let mut value = String::new();
                 while let Some(c) = chars.next_if(|&c| !ends_word(c)) {
                     column = column.saturating_add(1);
+                    if c == '\\' {
+                        backslash(sink, Pos::new(line, column.saturating_sub(1)));
+                        continue;
+                    }
                     value.push(c);
                 }
                 tokens.push(Token {
@@ -218,6 +235,18 @@ mod tests {
             "k.conf:1:2: error: control character U+0000 is not allowed in keepalived.conf"
         );
         assert_eq!(toks.len(), 3);
+    }
+
+    #[test]
+    fn backslashes_are_refused_in_words_and_quoted_strings() {
+        let mut sink = Sink::new("k.conf");
+        lex("auth_pass a\\b \"c\\\"\n", &mut sink);
+        let got: Vec<String> = sink.diagnostics.iter().map(|d| d.to_string()).collect();
+        let msg = "error: '\\' is not allowed: keepalived reads it as an escape character; write the value without it";
+        assert_eq!(
+            got,
+            vec![format!("k.conf:1:12: {msg}"), format!("k.conf:1:17: {msg}"),]
+        );
     }
 
     #[test]

@@ -65,7 +65,22 @@ pub(crate) fn validate(config: &Config, outline: &Outline, sink: &mut Sink) {
                 }
             }
         }
-        for (name, pos) in &inst.track_scripts {
+        for (name, weight, pos) in &inst.track_scripts {
+            let script_weight = outline
+                .scripts
+                .iter()
+                .find(|s| s.name == *name)
+                .map(|s| s.weight);
+            let effective = weight.or(script_weight).map_or(0, |w| w.get());
+            if inst.owner && effective != 0 {
+                sink.error(
+                    *pos,
+                    format!(
+                        "track_script {name} has weight {effective}, but vrrp_instance {} has priority 255 (address owner), which never changes (keepalived ignores the script and `keepalived -t` fails): use \"{name} weight 0\" or lower the priority",
+                        inst.name
+                    ),
+                );
+            }
             if !scripts.contains_key(name.as_str()) {
                 let defined: Vec<&str> = outline.scripts.iter().map(|s| s.name.as_str()).collect();
                 let defined = if defined.is_empty() {
@@ -85,7 +100,7 @@ pub(crate) fn validate(config: &Config, outline: &Outline, sink: &mut Sink) {
         let tracked = outline
             .instances
             .iter()
-            .any(|i| i.track_scripts.iter().any(|(n, _)| *n == script.name));
+            .any(|i| i.track_scripts.iter().any(|(n, _, _)| *n == script.name));
         if !tracked {
             sink.warning(
                 script.header,
@@ -165,6 +180,24 @@ mod tests {
             vec![
                 "k.conf:5:1: warning: vrrp_script chk is not tracked by any vrrp_instance: it runs for nothing",
                 "k.conf:13:9: error: track_script \"chk_x\" names no vrrp_script (defined: chk)",
+            ]
+        );
+    }
+
+    #[test]
+    fn an_address_owner_takes_no_weighted_trackers() {
+        let owner = inst("A", 1, "eth0", "10.0.0.1").replace(
+            "}\n}",
+            "}\n    priority 255\n    track_script {\n        chk\n        chk0 weight 0\n    }\n    track_interface {\n        eth1 weight 5\n        eth2\n    }\n}",
+        );
+        let text = format!(
+            "{SECURE}vrrp_script chk {{\n    script /bin/true\n    weight 2\n}}\nvrrp_script chk0 {{\n    script /bin/true\n    weight 2\n}}\n{owner}"
+        );
+        assert_eq!(
+            diags(&text),
+            vec![
+                "k.conf:19:9: error: track_script chk has weight 2, but vrrp_instance A has priority 255 (address owner), which never changes (keepalived ignores the script and `keepalived -t` fails): use \"chk weight 0\" or lower the priority",
+                "k.conf:23:9: error: track_interface eth1 has a weight, but priority 255 (address owner) never changes (keepalived ignores it and `keepalived -t` fails): remove the weight or lower the priority",
             ]
         );
     }

@@ -144,8 +144,9 @@ pub(super) fn vrrp_instance(
         track_scripts: draft
             .track_scripts
             .iter()
-            .map(|(t, pos)| (t.name.clone(), *pos))
+            .map(|(t, pos)| (t.name.clone(), t.weight, *pos))
             .collect(),
+        owner: resolved.as_ref().is_some_and(|i| i.priority.is_owner()),
         vips: draft
             .vips
             .iter()
@@ -575,6 +576,52 @@ fn resolve(
                 format!(
                     "preempt_delay has no effect with nopreempt (line {}): remove one of them",
                     pos.line
+                ),
+            );
+        }
+    } else if let Some((_, delay_pos)) = d.preempt_delay {
+        // keepalived: "preempt delay will not work with initial state MASTER - clearing".
+        if initial_state == InitialState::Master {
+            sink.error(delay_pos, "preempt_delay does not work with state MASTER (keepalived clears it and `keepalived -t` fails): use state BACKUP");
+        } else if priority.is_owner() {
+            sink.error(
+                delay_pos,
+                "preempt_delay does not work with priority 255: the address owner preempts at once",
+            );
+        }
+    }
+
+    // keepalived -t fails on each of these ("Ignoring track_interface ... since own
+    // interface", "duplicate track_interface/track_script ... - ignoring").
+    let mut tracked = std::collections::HashMap::new();
+    for (t, pos) in &d.track_interfaces {
+        if interface.as_deref() == Some(t.name.as_str()) {
+            sink.error(*pos, format!("track_interface {} is the instance's own interface, which is always tracked: remove it", t.name));
+        } else if let Some(first) = tracked.insert(t.name.as_str(), pos.line) {
+            sink.error(
+                *pos,
+                format!(
+                    "track_interface {} is listed twice (first at line {first})",
+                    t.name
+                ),
+            );
+        }
+    }
+    if priority.is_owner() {
+        for (t, pos) in &d.track_interfaces {
+            if t.weight.is_some_and(|w| w.get() != 0) {
+                sink.error(*pos, format!("track_interface {} has a weight, but priority 255 (address owner) never changes (keepalived ignores it and `keepalived -t` fails): remove the weight or lower the priority", t.name));
+            }
+        }
+    }
+    let mut tracked = std::collections::HashMap::new();
+    for (t, pos) in &d.track_scripts {
+        if let Some(first) = tracked.insert(t.name.as_str(), pos.line) {
+            sink.error(
+                *pos,
+                format!(
+                    "track_script {} is listed twice (first at line {first})",
+                    t.name
                 ),
             );
         }

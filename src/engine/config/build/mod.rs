@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use super::diagnostic::{Pos, Sink};
-use super::model::Config;
+use super::model::{Config, Weight};
 use super::syntax::{Block, Stmt, Word};
 use crate::engine::proto::{Family, Vrid};
 
@@ -37,7 +37,10 @@ pub(crate) struct InstanceOutline {
     pub header: Pos,
     /// (VRID, family, interface), when all three are known.
     pub key: Option<(Vrid, Family, String)>,
-    pub track_scripts: Vec<(String, Pos)>,
+    /// Name, weight override, position.
+    pub track_scripts: Vec<(String, Option<Weight>, Pos)>,
+    /// Priority 255: trackers must not carry weights.
+    pub owner: bool,
     pub vips: Vec<(IpAddr, Pos)>,
     /// Every interface named: `interface`, VIP `dev`s, `track_interface`.
     pub interfaces: Vec<(String, Pos)>,
@@ -49,6 +52,7 @@ pub(crate) struct ScriptOutline {
     pub header: Pos,
     /// The program (first word of `script`) and where it is written.
     pub program: Option<(String, Pos)>,
+    pub weight: Weight,
     /// `user USER [GROUP]`.
     pub user: Option<(String, Option<String>, Pos)>,
 }

@@ -27,6 +27,9 @@ const UNSUPPORTED: &[&str] = &["reverse", "no_reverse", "init_state"];
 /// fractions: whole seconds 1..=4294.
 const MAX_SECS: u32 = 4294;
 
+/// keepalived reads rise and fall as a C int.
+const MAX_COUNT: u32 = i32::MAX as u32;
+
 /// The outline is returned whenever the block has a name (so references to it are
 /// checked); the script only when it is complete and valid.
 pub(super) fn vrrp_script(
@@ -39,6 +42,7 @@ pub(super) fn vrrp_script(
         header: stmt.pos(),
         program: None,
         user: None,
+        weight: Weight::default(),
     };
     let scope = format!("vrrp_script {name}");
     let errors_before = sink.diagnostics.len();
@@ -106,7 +110,7 @@ pub(super) fn vrrp_script(
             }
             "rise" | "fall" => {
                 if let Some(w) = one(sink, s, &format!("{} COUNT", s.name())) {
-                    if let Some(n) = check(sink, w, uint(s.name(), &w.text, 1, u32::MAX)) {
+                    if let Some(n) = check(sink, w, uint(s.name(), &w.text, 1, MAX_COUNT)) {
                         if s.name() == "rise" {
                             script.rise = n;
                         } else {
@@ -135,6 +139,7 @@ pub(super) fn vrrp_script(
         );
     }
     script.timeout = timeout.unwrap_or(script.interval);
+    outline.weight = script.weight;
     let failed = sink.diagnostics[errors_before..]
         .iter()
         .any(|d| d.is_error());

@@ -367,6 +367,36 @@ fn preempt_delay_with_nopreempt_is_refused_like_keepalived_t() {
 }
 
 #[test]
+fn preempt_delay_needs_a_backup_that_can_preempt_like_keepalived_t() {
+    assert_eq!(
+        errors(&inst("    state MASTER\n    priority 101\n    preempt_delay 5")),
+        vec!["k.conf:7:5: error: preempt_delay does not work with state MASTER (keepalived clears it and `keepalived -t` fails): use state BACKUP"]
+    );
+    assert_eq!(
+        errors(&inst("    state BACKUP\n    priority 255\n    preempt_delay 5")),
+        vec!["k.conf:7:5: error: preempt_delay does not work with priority 255: the address owner preempts at once"]
+    );
+}
+
+#[test]
+fn tracked_objects_are_listed_once_and_not_the_own_interface() {
+    assert_eq!(
+        errors(&inst("    track_interface {\n        eth0 weight -10\n        eth1\n        eth1 weight 5\n    }")),
+        vec![
+            "k.conf:6:9: error: track_interface eth0 is the instance's own interface, which is always tracked: remove it",
+            "k.conf:8:9: error: track_interface eth1 is listed twice (first at line 7)",
+        ]
+    );
+    assert_eq!(
+        errors(&format!(
+            "vrrp_script chk {{\n    script /bin/true\n}}\n{}",
+            inst("    track_script {\n        chk\n        chk weight 3\n    }")
+        )),
+        vec!["k.conf:10:9: error: track_script chk is listed twice (first at line 9)"]
+    );
+}
+
+#[test]
 fn preempt_delay_is_0_to_1000_seconds() {
     let i = ok(&inst("    preempt_delay 0.5")).config.instances[0].clone();
     assert_eq!(i.preempt_delay, Duration::from_millis(500));
@@ -648,7 +678,7 @@ fn vrrp_script_rules() {
     );
     assert_eq!(
         errors(&script("    script \"/bin/check a\\ b\"")),
-        vec!["k.conf:2:12: error: script \"/bin/check a\\ b\" contains '\\', whose escaping rules differ between shells and keepalived; use '...' quoting instead"]
+        vec!["k.conf:2:25: error: '\\' is not allowed: keepalived reads it as an escape character; write the value without it"]
     );
     assert_eq!(
         errors(&script("    script /bin/true\n    interval 0.5")),
@@ -656,7 +686,7 @@ fn vrrp_script_rules() {
     );
     assert_eq!(
         errors(&script("    script /bin/true\n    rise 0")),
-        vec!["k.conf:3:10: error: rise 0 is out of range: allowed 1..4294967295"]
+        vec!["k.conf:3:10: error: rise 0 is out of range: allowed 1..2147483647"]
     );
     assert_eq!(
         errors(&script("    script /bin/true\n    weight 2 reverse")),
