@@ -159,7 +159,7 @@ mod tests {
         );
         // Another family or another interface is another router (RFC 9568 §6.1).
         let text = inst("A", 7, "eth0", "10.0.0.1")
-            + &inst("B", 7, "eth0", "fd00::2")
+            + &inst("B", 7, "eth0", "fe80::2")
             + &inst("C", 7, "eth1", "10.0.0.3");
         assert_eq!(diags(&text), Vec::<String>::new());
     }

@@ -461,6 +461,15 @@ fn resolve(
             None
         }
     };
+    // RFC 9568 §5.2.9: in IPv6 the first address of an advert is the link-local
+    // one; keepalived only warns ("the first IPv6 VIP address should be link local").
+    if let Some((first, pos)) = vips.first() {
+        if let std::net::IpAddr::V6(a) = first.addr {
+            if a.segments()[0] & 0xffc0 != 0xfe80 {
+                sink.warning(*pos, format!("the first IPv6 virtual_ipaddress {a} is not link-local: RFC 9568 §5.2.9 puts a link-local address (fe80::/10) first, and other VRRP implementations may refuse the adverts"));
+            }
+        }
+    }
     let mut seen = std::collections::HashSet::new();
     for (vip, pos) in &vips {
         if !seen.insert(vip.addr) {

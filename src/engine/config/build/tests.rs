@@ -275,6 +275,19 @@ fn ipv6_instances_are_vrrpv3_and_refuse_an_explicit_version_2() {
 }
 
 #[test]
+fn ipv6_vips_should_start_with_a_link_local_address() {
+    assert_eq!(
+        diags(&inst("").replace("10.1.2.3", "fd00::3")),
+        vec!["k.conf:4:25: warning: the first IPv6 virtual_ipaddress fd00::3 is not link-local: RFC 9568 §5.2.9 puts a link-local address (fe80::/10) first, and other VRRP implementations may refuse the adverts"]
+    );
+    let ll = inst("").replace(
+        "{ 10.1.2.3 }",
+        "{\n        fe80::1:100/64\n        fd00::3\n    }",
+    );
+    assert_eq!(diags(&ll), Vec::<String>::new());
+}
+
+#[test]
 fn one_instance_holds_one_address_family() {
     assert_eq!(
         errors(&inst("    virtual_ipaddress_excluded { fd00::9/64 }").replace(
