@@ -7,8 +7,10 @@
 //! quietly missing is worse than refusing it.
 
 mod addresses;
+mod auth;
 mod global;
 mod instance;
+mod resolve;
 mod script;
 
 use std::collections::HashMap;
