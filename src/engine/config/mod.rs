@@ -6,14 +6,23 @@
 //! accepts means the same to the engine as to keepalived (and `keepalived -t`
 //! accepts it too — pinned by the interop tests).
 //!
-//! Pipeline: [`lexer`] (tokens with line/column) → [`syntax`] (statements and
-//! blocks) → `build` (typed [`Config`], per-directive checks) → [`validate`]
-//! (cross-object checks) → optionally [`host`] (interfaces, programs, users exist).
-//! Every problem is a [`Diagnostic`] naming file:line:column; all of them are
-//! collected, not just the first.
+//! Pipeline: `lexer` (tokens with line/column) → `syntax` (statements and blocks)
+//! → `build` (typed [`Config`] with keepalived's defaults, per-directive and
+//! per-instance checks) → `validate` (cross-object checks) → optionally [`host`]
+//! (interfaces, programs, users exist). Every problem is a [`Diagnostic`] naming
+//! file:line:column; all of them are collected, not just the first. `render` writes
+//! a [`Config`] back as keepalived.conf.
 //!
-//! Use [`load`] to run a file and reload it (SIGHUP), [`check_file`] for
-//! `vrrp --check`.
+//! Use [`load`] to run a file and to reload it (SIGHUP): it is pure apart from
+//! reading the file, and does not require the interfaces to exist yet. Use
+//! [`check_file`] for `vrrp --check`, which adds the host checks.
+//!
+//! Where we are stricter than keepalived 2.2.7, it is because `keepalived -t` fails
+//! on the same file (it logs "ignoring"/"resetting" and exits 5) — e.g. an auth_pass
+//! over 8 characters, nopreempt with state MASTER — or because the file would mean
+//! something different to keepalived than it looks (backslashes, a directive given
+//! twice). The one deliberate leniency: scripts without `enable_script_security` are
+//! a warning (keepalived runs them; `keepalived -t` exits 6).
 
 mod argv;
 mod build;
