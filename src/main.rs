@@ -80,9 +80,33 @@ fn hook(name: Option<String>) -> ExitCode {
 }
 
 fn vrrp(args: VrrpArgs) -> ExitCode {
-    let _ = (&args.config, args.check, &args.state_file, &args.pid_file);
+    if args.check {
+        return vrrp_check(&args.config);
+    }
+    let _ = (&args.config, &args.state_file, &args.pid_file);
     eprintln!("the VRRP engine is not built yet");
     ExitCode::FAILURE
+}
+
+/// `vrrp --check`, like `keepalived -t`: every diagnostic on stderr as
+/// `FILE:LINE:COL: error: ...`, a one-line summary on stdout when the file is good,
+/// exit 1 on any error.
+fn vrrp_check(path: &std::path::Path) -> ExitCode {
+    let checked = keepalived_charm::engine::config::check_file(path);
+    for diagnostic in &checked.diagnostics {
+        eprintln!("{diagnostic}");
+    }
+    let errors = checked.diagnostics.iter().filter(|d| d.is_error()).count();
+    if errors > 0 {
+        eprintln!(
+            "{}: {errors} error{} found",
+            path.display(),
+            if errors == 1 { "" } else { "s" }
+        );
+        return ExitCode::FAILURE;
+    }
+    println!("{}: OK: {}", path.display(), checked.config.summary());
+    ExitCode::SUCCESS
 }
 
 fn check_tcp(host: &str, port: u16, timeout: Duration) -> ExitCode {

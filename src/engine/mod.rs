@@ -3,6 +3,7 @@
 //!
 //! Pure decisions in the middle (`proto`, codec, routers), I/O at the edges.
 
+pub mod config;
 pub mod net;
 pub mod packet;
 pub mod proto;
