@@ -227,3 +227,78 @@ fn instance(f: &mut fmt::Formatter<'_>, i: &VrrpInstance) -> fmt::Result {
     )?;
     writeln!(f, "}}")
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::engine::config::{parse, Config, VirtualAddress, VrrpInstance};
+    use crate::engine::proto::{Auth, Vrid};
+
+    fn round_trip(config: &Config) -> Config {
+        let text = config.to_keepalived_conf();
+        parse("r.conf", text.as_bytes())
+            .unwrap_or_else(|e| panic!("{e:?}\n{text}"))
+            .config
+    }
+
+    fn instance() -> VrrpInstance {
+        VrrpInstance::new(
+            "VI_1",
+            "eth0",
+            Vrid::new(23).unwrap(),
+            vec![VirtualAddress::host("10.1.2.3".parse().unwrap())],
+        )
+    }
+
+    #[test]
+    fn refresh_off_under_a_global_refresh_survives_a_round_trip() {
+        // Found by the round-trip property: without an explicit
+        // `garp_master_refresh 0` the instance would inherit the global value.
+        let mut config = Config::default();
+        config.global.garp_master_refresh = Some(Duration::from_secs(60));
+        config.instances.push(instance());
+        assert_eq!(config.instances[0].garp_master_refresh, None);
+        assert_eq!(round_trip(&config), config);
+    }
+
+    #[test]
+    fn words_with_blanks_or_comment_characters_are_quoted() {
+        let mut config = Config::default();
+        let mut i = instance();
+        i.name = "VI #1".into();
+        i.auth = Auth::pass("a b!c");
+        config.instances.push(i);
+        let text = config.to_keepalived_conf();
+        assert!(text.contains("vrrp_instance \"VI #1\" {\n"), "{text}");
+        assert!(text.contains("        auth_pass \"a b!c\"\n"), "{text}");
+        assert_eq!(round_trip(&config), config);
+    }
+
+    #[test]
+    fn an_instance_renders_every_value_explicitly() {
+        let mut config = Config::default();
+        config.instances.push(instance());
+        assert_eq!(
+            config.to_keepalived_conf(),
+            "global_defs {
+    vrrp_version 2
+}
+vrrp_instance VI_1 {
+    state BACKUP
+    interface eth0
+    virtual_router_id 23
+    priority 100
+    advert_int 1
+    version 2
+    virtual_ipaddress {
+        10.1.2.3/32
+    }
+    garp_master_delay 5
+    garp_master_repeat 5
+    garp_master_refresh 0
+}
+"
+        );
+    }
+}
