@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 
 use crate::emulator::{address_bag, Bag, EmuError, HookRun, Model, NetnsSpec, Status};
 
@@ -125,10 +126,49 @@ pub fn all_ok(runs: &[HookRun]) {
     }
 }
 
+/// The charm binary the units run: the one cargo built, without its debug info.
+///
+/// Same code, same behaviour; but `install` copies the charm's binary to be the
+/// engine (and fsyncs it), and the debug build is ~100 MB, which made every install
+/// take most of a second. Stripped once per test process into cargo's scratch dir
+/// (temp file + rename, so concurrent test processes never see half a file); if
+/// `strip` is missing the full binary is used.
+pub fn charm_binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        let built = PathBuf::from(env!("CARGO_BIN_EXE_keepalived-charm"));
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e-charm");
+        let target = dir.join("keepalived-charm");
+        let tmp = dir.join(format!(".keepalived-charm.{}", std::process::id()));
+        let stripped = std::fs::create_dir_all(&dir).is_ok()
+            && Command::new("strip")
+                .arg("-o")
+                .arg(&tmp)
+                .arg(&built)
+                .status()
+                .is_ok_and(|s| s.success())
+            && std::fs::rename(&tmp, &target).is_ok();
+        if stripped {
+            target
+        } else {
+            let _ = std::fs::remove_file(&tmp);
+            eprintln!("e2e: cannot strip {}, using it as built", built.display());
+            built
+        }
+    })
+}
+
+/// An empty model whose units run [`charm_binary`].
+pub fn model() -> Model {
+    let mut m = Model::new();
+    m.set_charm_binary(charm_binary());
+    m
+}
+
 /// A model of `n` units on `net` machines, with `config` set before deploy (an empty
 /// `config` deploys unconfigured), every hook of the deploy succeeding.
 pub fn deployed(n: usize, net: Net, config: &[(&str, &str)]) -> Model {
-    let mut m = Model::new();
+    let mut m = model();
     for (k, v) in config {
         m.set_config_value(k, v).expect("config value");
     }
