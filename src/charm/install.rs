@@ -69,6 +69,10 @@ const ORIGINAL_CHARM_MARK: &str = "vrrp_script chk_svc_port";
 /// VIP. Stop it (it releases with a priority-0 advert, so a peer takes over within its
 /// skew time) and disable it; the package stays installed but inert. A keepalived
 /// whose config the original charm did not write is someone else's and left alone.
+///
+/// Called just before the charm's engine starts, so the VIP is never left without an
+/// engine on this machine: a refreshed unit whose config this charm refuses keeps the
+/// distro keepalived until the config is fixed.
 pub fn take_over_from_distro_keepalived(
     paths: &Paths,
     service: &mut dyn ServiceManager,

@@ -9,9 +9,11 @@
 //! 5. the engine config: rendered and written atomically if it differs; an invalid
 //!    config leaves the last good file untouched; no VIP removes it;
 //! 6. sysctl settings;
-//! 7. the service (once `start` ran): start it when configured, or when blocked but a
-//!    last good config exists; `reload` (SIGHUP) when the config changed; `restart`
-//!    only on an upgrade that changed the binary or unit; stop when the VIP was removed;
+//! 7. the service (once `start` ran): start it when configured (first stopping the
+//!    distro keepalived the original charm ran, on a refreshed unit), or when blocked
+//!    but a last good config exists; `reload` (SIGHUP) when the config changed;
+//!    `restart` only on an upgrade that changed the binary or unit; stop when the VIP
+//!    was removed;
 //! 8. relation data: only keys that differ from what was last published;
 //! 9. the status, from the desired state and the engine's state file;
 //! 10. the charm state, if it changed.
@@ -125,11 +127,6 @@ fn reconcile(
             "installed the engine binary at {}",
             deps.paths.engine_binary().display()
         ));
-    }
-    if ctx.hook == Hook::UpgradeCharm
-        && install::take_over_from_distro_keepalived(deps.paths, deps.service)?
-    {
-        journal.info("stopped and disabled the distro keepalived; the charm's engine takes over");
     }
 
     // 3. Priority claim.
@@ -343,6 +340,14 @@ fn apply_service(
         ctx.hook == Hook::UpgradeCharm && (installed.binary_changed || installed.unit_changed);
     match desired {
         Desired::Configured(_) if !active => {
+            // A unit refreshed from the original charm still runs the distro keepalived
+            // on the same VRID and VIP. It hands over when this engine starts, not at
+            // upgrade-charm: with a refused config nothing would hold the VIP then.
+            if install::take_over_from_distro_keepalived(deps.paths, deps.service)? {
+                journal.info(
+                    "stopped and disabled the distro keepalived; the charm's engine takes over",
+                );
+            }
             deps.service.call(Verb::Start, UNIT_NAME)?;
             journal.info("started the engine");
         }
