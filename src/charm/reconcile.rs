@@ -152,6 +152,12 @@ fn reconcile(
         (deps.net)()?
     };
     let peers = context::peer_addresses(&state);
+    let published_sources = relations
+        .peer
+        .as_ref()
+        .and_then(|rid| state.published.get(&rid.to_string()))
+        .map(relation_data::peer_sources)
+        .unwrap_or_default();
     let engine_binary = deps.paths.engine_binary();
     let desired = desired::desired(&Facts {
         options: &options,
@@ -159,6 +165,7 @@ fn reconcile(
         net: &net,
         priority: claim,
         peers: &peers,
+        published_sources: &published_sources,
         engine_binary: &engine_binary,
     });
     // Said once, when the config arrives; the status keeps showing it.

@@ -226,6 +226,7 @@ mod tests {
             net: &snapshot(),
             priority: 254,
             peers,
+            published_sources: &[],
             engine_binary: &binary,
         });
         match d {
