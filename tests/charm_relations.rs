@@ -232,3 +232,78 @@ fn a_dual_stack_vip_renders_one_instance_per_family_and_publishes_the_first_addr
     assert!(conf.contains("vrrp_instance VI_1 {\n"), "{conf}");
     assert!(conf.contains("vrrp_instance VI_1_V6 {\n"), "{conf}");
 }
+
+#[test]
+fn every_website_relation_gets_the_contract() {
+    let mut m = deployed_and_related(1, Net::Golden, &[("virtual_ip", VIP)]);
+    let (second, runs) = m
+        .integrate("website", "haproxy", &["haproxy/0", "haproxy/1"])
+        .unwrap();
+    all_ok(&runs);
+    let first = m.relation_by_endpoint("website").unwrap().id;
+    assert_ne!(first, second);
+    for id in [first, second] {
+        assert_eq!(
+            m.relation(id).local_units_data[UNIT0],
+            website(VIP, VIP, "443"),
+            "website:{id}"
+        );
+    }
+    // A change reaches both.
+    config(&mut m, &[("port", "8443")]);
+    for id in [first, second] {
+        assert_eq!(
+            m.relation(id).local_units_data[UNIT0],
+            website(VIP, VIP, "8443"),
+            "website:{id}"
+        );
+    }
+}
+
+#[test]
+fn a_removed_relation_is_forgotten_and_a_new_one_gets_the_contract() {
+    let mut m = deployed_and_related(1, Net::Golden, &[("virtual_ip", VIP)]);
+    let website_id = m.relation_by_endpoint("website").unwrap().id;
+    let runs = m.remove_relation(website_id).unwrap();
+    all_ok(&runs);
+    assert_eq!(
+        hooks(&runs, UNIT0),
+        ["website-relation-departed", "website-relation-broken"]
+    );
+    assert!(m.relations.iter().all(|r| r.id != website_id));
+    // Later hooks never touch the gone relation (relation-set on it would fail).
+    let runs = config(&mut m, &[("port", "6443")]);
+    let key = format!("website:{website_id}");
+    assert!(runs[0].tool_calls.iter().all(|c| !c.args.contains(&key)));
+    assert_eq!(
+        unit_bag(&m, "loadbalancer", UNIT0),
+        loadbalancer(VIP, "6443")
+    );
+
+    let (_, runs) = m
+        .integrate("website", "kubernetes-worker", &["kubernetes-worker/0"])
+        .unwrap();
+    all_ok(&runs);
+    assert_eq!(unit_bag(&m, "website", UNIT0), website(VIP, VIP, "6443"));
+}
+
+#[test]
+fn an_address_change_keeps_the_vip_in_website_private_address() {
+    let mut m = deployed_and_related(1, Net::Golden, &[("virtual_ip", VIP)]);
+    // Juju rewrites its address keys in every bag of the unit (private-address too,
+    // which the contract had set to the VIP) and runs config-changed.
+    let runs = m.change_address(UNIT0, "192.0.2.99").unwrap();
+    all_ok(&runs);
+    assert_eq!(hooks(&runs, UNIT0), ["config-changed"]);
+    assert_eq!(
+        unit_bag(&m, "website", UNIT0),
+        bag_with(
+            "192.0.2.99",
+            &[("hostname", VIP), ("private-address", VIP), ("port", "443")]
+        )
+    );
+    assert_eq!(
+        unit_bag(&m, "loadbalancer", UNIT0),
+        bag_with("192.0.2.99", &[("public-address", VIP), ("port", "443")])
+    );
+}
