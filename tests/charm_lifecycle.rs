@@ -479,3 +479,57 @@ fn a_refresh_onto_a_refused_config_keeps_the_distro_keepalived_until_the_config_
     assert!(machine.active.contains(UNIT));
     assert_eq!(m.unit(UNIT0).status(), active("VIP 10.10.74.250 ready"));
 }
+
+#[test]
+fn the_sysctl_settings_follow_the_vip_families_and_are_undone() {
+    let mut m = deployed(1, Net::Golden, &[("virtual_ip", VIP)]);
+    let sysctl_file = |m: &Model| {
+        std::fs::read_to_string(m.unit(UNIT0).root.join("etc/sysctl.d/50-keepalived.conf")).ok()
+    };
+    let values = |m: &Model| {
+        let s = &m.unit(UNIT0).machine.sysctl;
+        (
+            s["net.ipv4.ip_nonlocal_bind"].clone(),
+            s["net.ipv6.ip_nonlocal_bind"].clone(),
+        )
+    };
+    const HEADER: &str = "# Managed by the keepalived charm; restored on removal.\n";
+    assert_eq!(
+        sysctl_file(&m).unwrap(),
+        format!("{HEADER}net.ipv4.ip_nonlocal_bind=1\n")
+    );
+    assert_eq!(values(&m), ("1".into(), "0".into()));
+
+    let runs = config(&mut m, &[("virtual_ip", "10.10.74.250 fd00::5")]);
+    assert_eq!(
+        sysctl_file(&m).unwrap(),
+        format!("{HEADER}net.ipv4.ip_nonlocal_bind=1\nnet.ipv6.ip_nonlocal_bind=1\n")
+    );
+    assert_eq!(values(&m), ("1".into(), "1".into()));
+    let root = m.unit(UNIT0).root.display().to_string();
+    let sysctl_calls: Vec<String> = machine_calls(&runs, UNIT0)
+        .into_iter()
+        .filter(|c| c.starts_with("sysctl"))
+        .map(|c| c.replace(&root, "{root}"))
+        .collect();
+    assert_eq!(
+        sysctl_calls,
+        [
+            "sysctl -n net.ipv6.ip_nonlocal_bind",
+            "sysctl -p {root}/etc/sysctl.d/50-keepalived.conf"
+        ]
+    );
+
+    // IPv6 gone: its key goes back to what it was; IPv4's stays.
+    config(&mut m, &[("virtual_ip", VIP)]);
+    assert_eq!(
+        sysctl_file(&m).unwrap(),
+        format!("{HEADER}net.ipv4.ip_nonlocal_bind=1\n")
+    );
+    assert_eq!(values(&m), ("1".into(), "0".into()));
+
+    // No VIP at all: no file, every key restored.
+    config(&mut m, &[("virtual_ip", "")]);
+    assert_eq!(sysctl_file(&m), None);
+    assert_eq!(values(&m), ("0".into(), "0".into()));
+}

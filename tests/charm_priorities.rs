@@ -98,3 +98,35 @@ fn removing_the_leader_moves_no_priority() {
         expected_priorities(&[("keepalived/1", "253"), ("keepalived/2", "252")])
     );
 }
+
+#[test]
+fn units_added_together_end_with_distinct_priorities_below_the_others() {
+    let mut m = deployed(3, Net::Golden, &[("virtual_ip", VIP)]);
+    let before: Vec<_> = UNITS.iter().map(|u| files(&m, u)).collect();
+    let runs = m
+        .deploy_with(2, |m, unit| prepare_machine(m, unit, Net::Golden))
+        .unwrap();
+    all_ok(&runs);
+    assert_eq!(
+        peer_priorities(&m),
+        expected_priorities(&[
+            ("keepalived/0", "254"),
+            ("keepalived/1", "253"),
+            ("keepalived/2", "252"),
+            ("keepalived/3", "251"),
+            ("keepalived/4", "250")
+        ])
+    );
+    // Each engine runs on the priority it claims; the existing units were not touched.
+    for (unit, priority) in [("keepalived/3", 251), ("keepalived/4", 250)] {
+        assert_eq!(
+            engine_config(&m, unit),
+            default_with_priority(&m, unit, priority),
+            "{unit}"
+        );
+    }
+    for (unit, files_before) in UNITS.iter().zip(&before) {
+        assert_untouched(files_before, &m, unit, "scale-out");
+        assert_eq!(engine_actions(&runs, unit), Vec::<String>::new(), "{unit}");
+    }
+}
