@@ -12,7 +12,6 @@ mod emulator;
 mod e2e;
 
 use e2e::*;
-use emulator::Model;
 
 const UNIT0: &str = "keepalived/0";
 
@@ -54,20 +53,10 @@ fn a_reload_that_failed_is_done_when_the_hook_is_retried() {
     assert_eq!(actions(&runs), Vec::<String>::new());
 }
 
-/// A copy of the charm binary with different bytes: the next charm revision.
-fn new_revision(m: &Model) -> std::path::PathBuf {
-    let path = m.dir.path().join("next-keepalived-charm");
-    let mut bytes = std::fs::read(charm_binary()).unwrap();
-    bytes.extend_from_slice(b"next");
-    std::fs::write(&path, bytes).unwrap();
-    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    path
-}
-
 #[test]
 fn a_restart_that_failed_is_done_when_the_upgrade_is_retried() {
     let mut m = deployed(1, Net::Golden, &[("virtual_ip", VIP)]);
-    let next = new_revision(&m);
+    let next = next_revision(&m);
     m.set_charm_binary(&next);
     m.fail_command(UNIT0, "systemctl", &["restart"], 1, "Job failed.", Some(1));
     let runs = m.upgrade_charm().unwrap();

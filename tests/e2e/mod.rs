@@ -359,3 +359,34 @@ pub fn active(message: &str) -> Status {
 pub fn blocked(message: &str) -> Status {
     Status::new("blocked", message)
 }
+
+/// Every machine call of the unit so far as `(hook, call)`, the root shown as `{root}`.
+pub fn calls_by_hook(m: &Model, unit: &str) -> Vec<(String, String)> {
+    let root = m.unit(unit).root.display().to_string();
+    m.unit(unit)
+        .machine
+        .calls
+        .iter()
+        .map(|c| (c.hook.clone(), c.argv.join(" ").replace(&root, "{root}")))
+        .collect()
+}
+
+/// `(hook, call)` pairs to compare with [`calls_by_hook`].
+pub fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
+    expected
+        .iter()
+        .map(|(h, c)| (h.to_string(), c.to_string()))
+        .collect()
+}
+
+/// A copy of [`charm_binary`] with different bytes (trailing bytes do not stop an ELF
+/// from running): the next charm revision, whose engine binary differs.
+pub fn next_revision(m: &Model) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = m.dir.path().join("next-keepalived-charm");
+    let mut bytes = std::fs::read(charm_binary()).expect("charm binary");
+    bytes.extend_from_slice(b"next");
+    std::fs::write(&path, bytes).expect("write next revision");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    path
+}
