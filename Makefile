@@ -13,7 +13,7 @@ CHARM := keepalived.charm
 RELEASE_BIN := target/release/keepalived-charm
 
 .PHONY: test deps deps-apt fmt-check clippy unit build release charm analyse \
-	check-charm demo bench clean
+	check-charm demo bench bench-hooks clean
 
 test: deps fmt-check clippy unit analyse
 
@@ -75,6 +75,11 @@ analyse: check-charm $(CHARMCRAFT)
 
 bench:
 	$(CARGO) bench
+
+# Hook-tool calls and wall time per hook kind, release binary, 3-unit model (root:
+# network namespaces).
+bench-hooks:
+	$(CARGO) bench --bench hooks
 
 demo:
 	@echo "make demo: not built yet"; exit 1

@@ -142,6 +142,9 @@ pub struct Facts<'a> {
     pub net: &'a NetSnapshot,
     pub priority: u8,
     pub peers: &'a [PeerAddresses],
+    /// The VRRP source addresses this unit published to its peers before: they stay
+    /// while still usable (see [`super::iface::Link::vrrp_source`]).
+    pub published_sources: &'a [IpAddr],
     pub engine_binary: &'a Path,
 }
 
@@ -400,7 +403,7 @@ pub fn desired(facts: &Facts<'_>) -> Desired {
     let mut vrrp_address_v4 = None;
     let mut vrrp_address_v6 = None;
     for (family, link) in chosen {
-        let source = link.vrrp_source(family, &all_vip_addrs);
+        let source = link.vrrp_source(family, &all_vip_addrs, facts.published_sources);
         let version = match family {
             Family::V4 => v4_version,
             Family::V6 => Version::V3,
@@ -496,6 +499,7 @@ mod tests {
             net,
             priority: 254,
             peers,
+            published_sources: &[],
             engine_binary: Path::new(BIN),
         })
     }
@@ -887,6 +891,7 @@ mod tests {
             net: &snapshot(),
             priority: 254,
             peers: &[],
+            published_sources: &[],
             engine_binary: Path::new(BIN),
         });
         assert_eq!(blocked(d), "invalid port \"x\": expected an int");

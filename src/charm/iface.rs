@@ -120,16 +120,28 @@ impl NetSnapshot {
 
 impl Link {
     /// The address this unit sends VRRP from on this link, as peers must list it in
-    /// their `unicast_peer` blocks: the primary IPv4 address (keepalived's default
-    /// source), or the first global IPv6 address. VIPs are never a source.
-    pub fn vrrp_source(&self, family: Family, vips: &[IpAddr]) -> Option<IpAddr> {
+    /// their `unicast_peer` blocks. VIPs are never a source.
+    ///
+    /// A source this unit `published` before stays while it is still a usable address
+    /// of the link: peers list it, and a fresh pick can land on a VIP the engine holds
+    /// but `vips` no longer names (after a VIP change, until the engine reloads) — the
+    /// kernel lists IPv6 addresses newest first, so on a MASTER that old VIP comes
+    /// before the unit's own address. Otherwise: the primary IPv4 address (keepalived's
+    /// default source), or the first global IPv6 address.
+    pub fn vrrp_source(
+        &self,
+        family: Family,
+        vips: &[IpAddr],
+        published: &[IpAddr],
+    ) -> Option<IpAddr> {
         let candidates = || {
             self.addresses.iter().filter(|a| {
                 Family::of(&a.addr) == family && !a.local_scope && !vips.contains(&a.addr)
             })
         };
         candidates()
-            .find(|a| !a.secondary)
+            .find(|a| published.contains(&a.addr))
+            .or_else(|| candidates().find(|a| !a.secondary))
             .or_else(|| candidates().next())
             .map(|a| a.addr)
     }
@@ -455,9 +467,12 @@ pub(crate) mod tests {
     fn vrrp_source_is_the_primary_address_and_never_a_vip_or_link_local() {
         let s = snapshot();
         let eth0 = s.link_by_name("eth0").unwrap();
-        assert_eq!(eth0.vrrp_source(Family::V4, &[]), Some(ip("192.0.2.10")));
-        assert_eq!(eth0.vrrp_source(Family::V6, &[]), Some(ip("fd00::10")));
-        assert_eq!(eth0.vrrp_source(Family::V4, &[ip("192.0.2.10")]), None);
+        assert_eq!(
+            eth0.vrrp_source(Family::V4, &[], &[]),
+            Some(ip("192.0.2.10"))
+        );
+        assert_eq!(eth0.vrrp_source(Family::V6, &[], &[]), Some(ip("fd00::10")));
+        assert_eq!(eth0.vrrp_source(Family::V4, &[ip("192.0.2.10")], &[]), None);
         let mut link = eth0.clone();
         link.addresses.insert(
             0,
@@ -466,7 +481,38 @@ pub(crate) mod tests {
                 ..addr("192.0.2.77/24")
             },
         );
-        assert_eq!(link.vrrp_source(Family::V4, &[]), Some(ip("192.0.2.10")));
+        assert_eq!(
+            link.vrrp_source(Family::V4, &[], &[]),
+            Some(ip("192.0.2.10"))
+        );
+    }
+
+    #[test]
+    fn vrrp_source_keeps_the_published_address_over_a_vip_the_engine_still_holds() {
+        let s = snapshot();
+        let mut eth0 = s.link_by_name("eth0").unwrap().clone();
+        // A MASTER holds the old VIP fd00::5; the kernel lists it first.
+        eth0.addresses.insert(0, addr("fd00::5/64"));
+        // The VIP moved to fd00::6: a fresh pick would take the old VIP...
+        assert_eq!(
+            eth0.vrrp_source(Family::V6, &[ip("fd00::6")], &[]),
+            Some(ip("fd00::5"))
+        );
+        // ...the address published before stays.
+        let published = [ip("192.0.2.10"), ip("fd00::10")];
+        assert_eq!(
+            eth0.vrrp_source(Family::V6, &[ip("fd00::6")], &published),
+            Some(ip("fd00::10"))
+        );
+        // Unless it became a VIP itself, or is gone from the link.
+        assert_eq!(
+            eth0.vrrp_source(Family::V6, &[ip("fd00::10")], &published),
+            Some(ip("fd00::5"))
+        );
+        assert_eq!(
+            eth0.vrrp_source(Family::V4, &[], &[ip("192.0.2.99")]),
+            Some(ip("192.0.2.10"))
+        );
     }
 
     #[test]

@@ -33,13 +33,16 @@ fn io_error<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) 
 /// * `install` and `upgrade-charm` copy the charm's binary when its content differs
 ///   from the installed one (an upgrade that does not change the engine does not
 ///   restart it); other hooks only put it back if it is missing.
-/// * The unit file is rendered on every hook and written only when it differs; then
+/// * The unit file is rendered on every hook and written only when it differs. When
+///   it is not the one systemd last re-read (`unit_loaded`, a file stamp kept in charm
+///   state: also after a hook that wrote it and failed before `daemon-reload`),
 ///   systemd re-reads it and it is enabled (also on every install and upgrade).
 pub fn ensure(
     hook: &Hook,
     paths: &Paths,
     charm_binary: &Path,
     service: &mut dyn ServiceManager,
+    unit_loaded: &mut Option<String>,
 ) -> Result<Installed, HookError> {
     let mut installed = Installed::default();
     let target = paths.engine_binary();
@@ -53,10 +56,13 @@ pub fn ensure(
     let unit_path = paths.unit_file();
     installed.unit_changed = render::write_if_changed(&unit_path, unit.as_bytes(), PUBLIC_MODE)
         .map_err(io_error("cannot write", &unit_path))?;
-    if installed.unit_changed {
+    let on_disk = render::stamp(&unit_path);
+    let reread = *unit_loaded != on_disk;
+    if reread {
         service.call(Verb::DaemonReload, UNIT_NAME)?;
+        *unit_loaded = on_disk;
     }
-    if installed.unit_changed || refresh {
+    if reread || refresh {
         service.call(Verb::Enable, UNIT_NAME)?;
     }
     Ok(installed)
@@ -69,6 +75,10 @@ const ORIGINAL_CHARM_MARK: &str = "vrrp_script chk_svc_port";
 /// VIP. Stop it (it releases with a priority-0 advert, so a peer takes over within its
 /// skew time) and disable it; the package stays installed but inert. A keepalived
 /// whose config the original charm did not write is someone else's and left alone.
+///
+/// Called just before the charm's engine starts, so the VIP is never left without an
+/// engine on this machine: a refreshed unit whose config this charm refuses keeps the
+/// distro keepalived until the config is fixed.
 pub fn take_over_from_distro_keepalived(
     paths: &Paths,
     service: &mut dyn ServiceManager,

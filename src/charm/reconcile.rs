@@ -9,9 +9,13 @@
 //! 5. the engine config: rendered and written atomically if it differs; an invalid
 //!    config leaves the last good file untouched; no VIP removes it;
 //! 6. sysctl settings;
-//! 7. the service (once `start` ran): start it when configured, or when blocked but a
-//!    last good config exists; `reload` (SIGHUP) when the config changed; `restart`
-//!    only on an upgrade that changed the binary or unit; stop when the VIP was removed;
+//! 7. the service (once `start` ran): start it when configured (first stopping the
+//!    distro keepalived the original charm ran, on a refreshed unit), or when blocked
+//!    but a last good config exists; `reload` (SIGHUP) when the config on disk is not
+//!    the one the engine was last given, `restart` when the binary or unit is not
+//!    (only an upgrade writes those); stop when the VIP was removed. "Last given" is
+//!    kept in charm state, which Juju discards when a hook fails, so a retried hook
+//!    still tells the engine what its failed attempt wrote;
 //! 8. relation data: only keys that differ from what was last published;
 //! 9. the status, from the desired state and the engine's state file;
 //! 10. the charm state, if it changed.
@@ -31,7 +35,7 @@ use super::priority;
 use super::relation_data::{self, CLUSTER, INGRESS_ADDRESS, PRIVATE_ADDRESS, WEBSITE};
 use super::render::{self, PUBLIC_MODE, SECRET_MODE};
 use super::service::{ServiceManager, Verb};
-use super::state::CharmState;
+use super::state::{CharmState, EngineFiles};
 use super::status;
 use super::sysctl::{self, Sysctl, KERNEL_DEFAULT};
 use super::HookError;
@@ -119,17 +123,18 @@ fn reconcile(
     let relations = context::refresh(ctx, deps.tools, &mut state)?;
 
     // 2. Engine binary and unit.
-    let installed = install::ensure(&ctx.hook, deps.paths, deps.charm_binary, deps.service)?;
+    let installed = install::ensure(
+        &ctx.hook,
+        deps.paths,
+        deps.charm_binary,
+        deps.service,
+        &mut state.unit_loaded,
+    )?;
     if installed.binary_changed {
         journal.info(format!(
             "installed the engine binary at {}",
             deps.paths.engine_binary().display()
         ));
-    }
-    if ctx.hook == Hook::UpgradeCharm
-        && install::take_over_from_distro_keepalived(deps.paths, deps.service)?
-    {
-        journal.info("stopped and disabled the distro keepalived; the charm's engine takes over");
     }
 
     // 3. Priority claim.
@@ -155,6 +160,12 @@ fn reconcile(
         (deps.net)()?
     };
     let peers = context::peer_addresses(&state);
+    let published_sources = relations
+        .peer
+        .as_ref()
+        .and_then(|rid| state.published.get(&rid.to_string()))
+        .map(relation_data::peer_sources)
+        .unwrap_or_default();
     let engine_binary = deps.paths.engine_binary();
     let desired = desired::desired(&Facts {
         options: &options,
@@ -162,6 +173,7 @@ fn reconcile(
         net: &net,
         priority: claim,
         peers: &peers,
+        published_sources: &published_sources,
         engine_binary: &engine_binary,
     });
     // Said once, when the config arrives; the status keeps showing it.
@@ -186,15 +198,7 @@ fn reconcile(
     apply_sysctl(&desired, &mut state, deps, journal)?;
 
     // 7. Service.
-    apply_service(
-        ctx,
-        &desired,
-        &state,
-        config_changed,
-        installed,
-        deps,
-        journal,
-    )?;
+    apply_service(&desired, &mut state, installed, deps, journal)?;
 
     // 8. Relation data.
     publish(
@@ -326,11 +330,21 @@ fn apply_sysctl(
     Ok(())
 }
 
+/// The stamps of the files the engine would run on now.
+fn engine_files(paths: &Paths) -> EngineFiles {
+    EngineFiles {
+        config: render::stamp(&paths.engine_config()),
+        binary: render::stamp(&paths.engine_binary()),
+        unit: render::stamp(&paths.unit_file()),
+    }
+}
+
+/// Starts, restarts, reloads or stops the engine so that it runs the files on disk,
+/// comparing them with what it was last given (`state.engine_loaded`) rather than with
+/// what this hook wrote: a retried hook finds its files already written.
 fn apply_service(
-    ctx: &HookContext,
     desired: &Desired,
-    state: &CharmState,
-    config_changed: bool,
+    state: &mut CharmState,
     installed: install::Installed,
     deps: &mut Deps<'_>,
     journal: &mut Journal,
@@ -339,18 +353,35 @@ fn apply_service(
         return Ok(());
     }
     let active = deps.service.is_active(UNIT_NAME)?;
-    let upgraded =
-        ctx.hook == Hook::UpgradeCharm && (installed.binary_changed || installed.unit_changed);
+    let files = engine_files(deps.paths);
+    // Not known what a running engine was given (it was started by a hook that then
+    // failed): reload, which is hitless; restart only if this hook changed the binary.
+    let (other_binary, other_config) = match &state.engine_loaded {
+        Some(loaded) => (
+            loaded.binary != files.binary || loaded.unit != files.unit,
+            loaded.config != files.config,
+        ),
+        None => (installed.binary_changed || installed.unit_changed, true),
+    };
     match desired {
         Desired::Configured(_) if !active => {
+            // A unit refreshed from the original charm still runs the distro keepalived
+            // on the same VRID and VIP. It hands over when this engine starts, not at
+            // upgrade-charm: with a refused config nothing would hold the VIP then.
+            if install::take_over_from_distro_keepalived(deps.paths, deps.service)? {
+                journal.info(
+                    "stopped and disabled the distro keepalived; the charm's engine takes over",
+                );
+            }
             deps.service.call(Verb::Start, UNIT_NAME)?;
             journal.info("started the engine");
         }
-        Desired::Configured(_) if upgraded => {
+        // Only after an upgrade in practice: no other hook writes the binary or unit.
+        Desired::Configured(_) if other_binary => {
             deps.service.call(Verb::Restart, UNIT_NAME)?;
             journal.info("restarted the engine: its binary or unit changed");
         }
-        Desired::Configured(_) if config_changed => {
+        Desired::Configured(_) if other_config => {
             deps.service.call(Verb::Reload, UNIT_NAME)?;
             journal.info("reloaded the engine (SIGHUP)");
         }
@@ -365,6 +396,14 @@ fn apply_service(
         }
         _ => {}
     }
+    state.engine_loaded = match desired {
+        Desired::Configured(_) => Some(files),
+        // Still on the last good config, whatever it was given.
+        Desired::Blocked(_) if active => state.engine_loaded.take(),
+        // Started above on the last good config.
+        Desired::Blocked(_) if deps.paths.engine_config().exists() => Some(files),
+        Desired::Blocked(_) | Desired::Unconfigured => None,
+    };
     Ok(())
 }
 

@@ -1072,6 +1072,39 @@ fn config_changed_relists_relations_and_rereads_every_peer_once() {
 }
 
 #[test]
+fn a_refused_config_at_upgrade_leaves_the_distro_keepalived_running_until_fixed() {
+    let mut u = Unit::new(UNIT);
+    let distro = u.root.path().join("lib/systemd/system/keepalived.service");
+    fs::create_dir_all(distro.parent().unwrap()).unwrap();
+    fs::write(&distro, "[Unit]\n").unwrap();
+    let original = u.paths().distro_config();
+    fs::create_dir_all(original.parent().unwrap()).unwrap();
+    fs::write(&original, "vrrp_script chk_svc_port {\n}\n").unwrap();
+    u.service.active.insert("keepalived.service".into());
+    u.juju.config = json!({"virtual_ip": "10.10.74.250", "port": 0})
+        .as_object()
+        .unwrap()
+        .clone();
+    u.hook("upgrade-charm");
+    // Nothing else would hold the VIP on this machine.
+    assert!(u.service.active.contains("keepalived.service"));
+    assert!(u
+        .service
+        .calls
+        .iter()
+        .all(|c| !c.contains("keepalived.service")));
+    u.set_config(json!({"port": 443}));
+    assert_eq!(
+        u.service_actions(),
+        vec![
+            "stop keepalived.service",
+            "disable keepalived.service",
+            "start keepalived-charm.service",
+        ]
+    );
+}
+
+#[test]
 fn a_distro_keepalived_the_original_charm_did_not_configure_is_left_alone() {
     let mut u = Unit::new(UNIT);
     let distro = u.root.path().join("lib/systemd/system/keepalived.service");

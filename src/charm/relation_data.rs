@@ -82,6 +82,14 @@ pub fn peer_payload(priority: u8, v4: Option<IpAddr>, v6: Option<IpAddr>) -> Bag
     b
 }
 
+/// The VRRP source addresses in a peer bag (this unit's, as last published).
+pub fn peer_sources(bag: &Bag) -> Vec<IpAddr> {
+    ["vrrp-address", "vrrp-address-v6"]
+        .iter()
+        .filter_map(|k| bag.get(*k)?.parse().ok())
+        .collect()
+}
+
 /// The `relation-set` input that turns `published` into `desired`: changed and new
 /// keys with their values, dropped keys with `""`. Empty when nothing changes.
 /// `published: None` means unknown (never recorded): every desired key is set and
@@ -133,6 +141,7 @@ mod tests {
             net: &snapshot(),
             priority: 254,
             peers: &[],
+            published_sources: &[],
             engine_binary: Path::new("/x"),
         }) {
             Desired::Configured(p) => *p,

@@ -139,6 +139,21 @@ pub fn write_if_changed(path: &Path, content: &[u8], mode: u32) -> io::Result<bo
     Ok(true)
 }
 
+/// A file's identity for "has it been rewritten since": inode and mtime (ns). Every
+/// write here is a rename of a new file, so any write changes the inode; nothing
+/// secret is in it, unlike a hash of a file that holds `vrrp_password`. `None` when
+/// the file does not exist.
+pub fn stamp(path: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = fs::metadata(path).ok()?;
+    Some(format!(
+        "{}:{}.{:09}",
+        meta.ino(),
+        meta.mtime(),
+        meta.mtime_nsec()
+    ))
+}
+
 /// Removes a file; a file that is already gone is fine. Returns whether it existed.
 pub fn remove_if_exists(path: &Path) -> io::Result<bool> {
     match fs::remove_file(path) {
@@ -226,6 +241,7 @@ mod tests {
             net: &snapshot(),
             priority: 254,
             peers,
+            published_sources: &[],
             engine_binary: &binary,
         });
         match d {

@@ -34,6 +34,26 @@ pub struct CharmState {
     /// The last hook was config-changed, whose commit makes Juju rewrite
     /// `private-address` in every unit bag: re-publish the website data once.
     pub website_resync: bool,
+    /// The unit file as systemd last re-read it (`daemon-reload`), as a file stamp.
+    pub unit_loaded: Option<String>,
+    /// The files the running engine was started, restarted or reloaded with; `None`
+    /// while it is not running (or not known to run them).
+    pub engine_loaded: Option<EngineFiles>,
+}
+
+/// Stamps (`render::stamp`: inode and mtime) of the files the engine runs on.
+///
+/// Recorded only by a hook that succeeded (Juju discards the charm state of a failed
+/// one). A hook that wrote a file and then failed before telling the engine or systemd
+/// leaves a stamp that differs from the record, so its retry still reloads, restarts
+/// or re-reads: deciding from "did this hook write the file" would lose that, because
+/// the retry finds the file already written.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EngineFiles {
+    pub config: Option<String>,
+    pub binary: Option<String>,
+    pub unit: Option<String>,
 }
 
 impl CharmState {

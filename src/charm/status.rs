@@ -140,6 +140,7 @@ mod tests {
             net: &snapshot(),
             priority: 254,
             peers: &[],
+            published_sources: &[],
             engine_binary: Path::new("/x"),
         })
     }

@@ -91,6 +91,17 @@ impl Model {
     /// leader-settings-changed → config-changed → start → -joined/-changed for its
     /// remote units; then peer -joined/-changed between the units.
     pub fn deploy(&mut self, n: usize) -> Result<Vec<HookRun>, EmuError> {
+        self.deploy_with(n, |_, _| Ok(()))
+    }
+
+    /// [`Model::deploy`], with `prepare` run for each new unit after it exists and
+    /// before its first hook: what its machine looks like when the charm arrives (a
+    /// network namespace, sysctl values, services and files of an earlier charm).
+    pub fn deploy_with(
+        &mut self,
+        n: usize,
+        mut prepare: impl FnMut(&mut Model, &str) -> Result<(), EmuError>,
+    ) -> Result<Vec<HookRun>, EmuError> {
         let sub = self.container_relation();
         let mut new_units = Vec::new();
         for _ in 0..n {
@@ -103,6 +114,9 @@ impl Model {
                 .remote_units_data
                 .insert(principal, address_bag(&address));
             new_units.push(unit);
+        }
+        for unit in &new_units {
+            prepare(self, unit)?;
         }
         if self.leader.is_none() {
             self.leader = new_units.first().cloned();

@@ -19,7 +19,8 @@
 //!
 //! API at a glance:
 //! * Drivers (each returns the `HookRun`s it caused, follow-ups included):
-//!   `deploy(n)` (also scale-out), `integrate(endpoint, app, &units)`, `config(&[(k, v)])`,
+//!   `deploy(n)` (also scale-out), `deploy_with(n, prepare)` (machine set-up before
+//!   the first hook), `integrate(endpoint, app, &units)`, `config(&[(k, v)])`,
 //!   `config_reset`, `remote_data_change(id, Some(unit) | None, &[(k, v)])`,
 //!   `set_leader`, `remove_relation(id)`, `remove_unit`, `change_address`,
 //!   `update_status`, `upgrade_charm`, `retry(unit)`, `settle()`.
