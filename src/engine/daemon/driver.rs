@@ -291,7 +291,12 @@ impl Driver {
             interval_mismatch: notices.interval_mismatch,
             advert: received.advert,
         };
+        let known = inst.router.master_address();
         let actions = inst.router.handle(now, input);
+        if inst.router.master_address() != known {
+            // A new master is worth a state-file line at once, like a transition.
+            self.state_dirty = true;
+        }
         self.apply(idx, actions).await;
     }
 
