@@ -4,7 +4,9 @@
 //!
 //! Time: tokio's monotonic `Instant`, mapped onto the routers' [`Time`] from the
 //! daemon's start instant. Each turn of the loop sleeps until the earliest router
-//! deadline; timers win over packets (`biased`), so a flood cannot delay an advert.
+//! deadline on a timerfd (`net::PreciseTimer`: microseconds, where tokio's timer
+//! rounds up to the next millisecond); timers win over packets (`biased`), so a
+//! flood cannot delay an advert.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -17,7 +19,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::engine::config::{self, Config};
-use crate::engine::net::{LinkWatch, NetEvent, Netlink};
+use crate::engine::net::{LinkWatch, NetEvent, Netlink, PreciseTimer};
 use crate::engine::packet::{Accepted, Dropped, IpMeta};
 use crate::engine::proto::Family;
 use crate::engine::proto::{Priority, Timers};
@@ -56,6 +58,8 @@ pub(super) struct Inbox {
     terminate: Signal,
     interrupt: Signal,
     hangup: Signal,
+    /// The routers' deadlines, to the microsecond.
+    timer: PreciseTimer,
 }
 
 pub(super) struct Driver {
@@ -136,7 +140,9 @@ impl Driver {
             instances = driver.instances.len(),
             "VRRP engine started"
         );
+        let timer = PreciseTimer::new().context("create the timer (timerfd)")?;
         let inbox = Inbox {
+            timer,
             packets: packets_rx,
             scripts: scripts_rx,
             net: net_rx,
@@ -169,9 +175,16 @@ impl Driver {
                 .filter_map(|i| i.router.poll_timeout())
                 .min()
                 .map(|t| self.instant(t));
+            let precise = &inbox.timer;
             let timer = async move {
                 match deadline {
-                    Some(at) => tokio::time::sleep_until(at).await,
+                    Some(at) => {
+                        if let Err(e) = precise.sleep_until(at.into_std()).await {
+                            // Never expected; fall back to tokio's millisecond timer.
+                            tracing::warn!(error = %e, "timerfd failed");
+                            tokio::time::sleep_until(at).await;
+                        }
+                    }
                     None => std::future::pending().await,
                 }
             };
