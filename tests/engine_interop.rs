@@ -326,7 +326,8 @@ fn s12_v3_ipv6_mixed_cluster_elects_one_master_and_fails_over_both_ways() {
 /// S12 rolling replacement: three keepalived hosts (the charm's priorities, VRRPv2
 /// 1 s) replaced by our engine one at a time, backups first, each by a graceful
 /// stop of keepalived and a start of ours on the same config. The VIP is never
-/// unanswered longer than the graceful bound (skew of the taking-over host + 20 ms).
+/// unanswered longer than the graceful bound (skew of the taking-over host + 20 ms,
+/// measured at the prober's 10 ms resolution).
 #[test]
 fn s12_rolling_replacement_of_keepalived_by_our_engine_keeps_the_vip() {
     let mode = Mode {
@@ -383,7 +384,10 @@ fn s12_rolling_replacement_of_keepalived_by_our_engine_keeps_the_vip() {
     let worst = report
         .longest_gap_after(t_roll)
         .expect("answers during the roll");
-    let bound = mode.timers(PRIOS[1]).skew_time + Duration::from_millis(20);
+    // The master step is keepalived's release (it drops the VIP at once) and our
+    // h2's takeover at its skew: the graceful bound, skew + 20 ms, plus the
+    // prober's own resolution (one probe every 10 ms).
+    let bound = mode.timers(PRIOS[1]).skew_time + Duration::from_millis(30);
     eprintln!(
         "S12 rolling replacement (v2 1 s, 254/253/252): worst client outage {:.1} ms ({} -> {}), bound {:.1} ms; \
          per step: {}",

@@ -311,6 +311,106 @@ mod failover {
         assert_eq!(current(lab.host(1), "VI_1").state, "MASTER");
     }
 
+    /// S10 (pitfall 3): two Backups at equal priority (the original charm's 100/100)
+    /// time out together when the master dies. The first to claim wins (a Backup
+    /// accepts an equal-priority Master, RFC 9568 §6.4.2); when both claim, the
+    /// higher address stays (§6.4.3). Either way exactly one holds the VIP and the
+    /// clients end on it, not on the loser's last gratuitous ARP (keepalived#166).
+    /// Also S14's "engine restart while master": the crashed master comes back with
+    /// its stale VIP still on eth0, and the engine removes it before anything else.
+    #[test]
+    fn s10_equal_priority_backups_time_out_together_and_the_clients_follow_the_winner() {
+        let lab = Lab::builder("s10equal").hosts(3).build();
+        let prios = [PRIOS[0], PRIOS[1], PRIOS[1]];
+        let conf = |i: usize| {
+            let mut c = lab.keepalived_conf(i, prios[i]);
+            v3_fast(&mut c);
+            c.render()
+        };
+        lab.start_listeners();
+        let adverts = lab.watch_adverts(lab.vip4().into());
+        let prober = lab.start_prober(lab.vip4().into());
+        let t = Instant::now();
+        lab.host(0).start_engine(&conf(0));
+        prober.wait_holder("h1", t, Duration::from_secs(5));
+        for i in 1..3 {
+            lab.host(i).start_engine(&conf(i));
+            wait_state(lab.host(i), "VI_1", "BACKUP", Duration::from_secs(3));
+        }
+        let md = fast_timers(prios[1]).master_down_interval;
+        let mut outages = Vec::new();
+        let mut dual = 0;
+        for round in 0..4 {
+            let h1 = lab.host(0);
+            adverts.wait_from(ip4(h1), Instant::now(), Duration::from_secs(1));
+            let t0 = h1.crash();
+            lab::wait_until("a new holder", Duration::from_secs(3), || {
+                prober
+                    .report()
+                    .answered()
+                    .find(|p| p.sent >= t0 && p.host.as_deref() != Some("h1"))
+                    .map(|_| ())
+            });
+            std::thread::sleep(Duration::from_millis(400));
+            let gap = prober.report().longest_gap_after(t0).expect("answers");
+            outages.push(gap.len());
+            let claimed = |i: usize| {
+                adverts
+                    .all()
+                    .iter()
+                    .any(|a| a.src == ip4(lab.host(i)) && a.at > t0 && a.priority > 0)
+            };
+            if claimed(1) && claimed(2) {
+                dual += 1;
+            }
+            // h1 is off the LAN (it may still carry a stale VIP): among the others.
+            let holders: Vec<String> = holders_of_vip(&lab, 3)
+                .into_iter()
+                .filter(|h| h != "h1")
+                .collect();
+            assert_eq!(holders.len(), 1, "round {round}: {holders:?}");
+            let winner = if holders[0] == "h2" { 1 } else { 2 };
+            assert_eq!(current(lab.host(winner), "VI_1").state, "MASTER");
+            assert_eq!(current(lab.host(3 - winner), "VI_1").state, "BACKUP");
+            assert_eq!(
+                lab.observer().neighbour(lab.vip4().into()).map(|n| n.0),
+                Some(lab.host(winner).mac_text()),
+                "round {round}: the client follows the winner"
+            );
+            assert!(
+                gap.len() <= md + Duration::from_millis(150),
+                "round {round}: outage {:?}",
+                gap.len()
+            );
+            // The machine comes back with its stale VIP; the engine cleans it.
+            h1.plug();
+            let stale = h1.has_address(lab.vip4().into());
+            if round == 0 {
+                assert!(stale, "SIGKILL left the VIP behind");
+            }
+            let t1 = Instant::now();
+            h1.start_engine(&conf(0));
+            prober.wait_holder("h1", t1, Duration::from_secs(5));
+            assert_eq!(
+                h1.daemon_log()
+                    .contains("removed VIPs left by an unclean exit"),
+                stale,
+                "round {round}: a stale VIP is removed at start, and only then"
+            );
+            lab::wait_for("h1 alone to hold the VIP", Duration::from_secs(3), || {
+                holders_of_vip(&lab, 3) == vec!["h1".to_string()]
+            });
+        }
+        eprintln!(
+            "S10 equal-priority backups (v3 0.1 s, 253/253): outages {:?} ms (Master_Down_Interval {:.1} ms); both claimed in {dual} of 4 rounds",
+            outages
+                .iter()
+                .map(|o| (ms(*o) * 10.0).round() / 10.0)
+                .collect::<Vec<_>>(),
+            ms(md)
+        );
+    }
+
     /// S2 + S6 on the master's own interface (VRRPv3 0.1 s): the link goes down, the
     /// engine goes FAULT and releases the VIP; h2 claims after its down interval;
     /// when the link returns, h1 leaves FAULT and preempts again.

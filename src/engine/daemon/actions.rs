@@ -44,6 +44,11 @@ impl Driver {
                 }
             )
         });
+        let actions = if entering {
+            announce_before_advert(actions)
+        } else {
+            actions
+        };
         for action in actions {
             match action {
                 Action::SendAdvert(advert) => self.send_advert(idx, &advert),
@@ -238,9 +243,134 @@ impl Driver {
     }
 }
 
+/// On becoming Master: add the VIPs and send the gratuitous ARPs / NAs *before*
+/// the first advert (the router lists the advert first).
+///
+/// Why: two Backups whose down timers expire within a millisecond of each other
+/// (the charm's neighbouring priorities at VRRPv3 0.1 s are 0.4 ms apart) both
+/// claim. The winner re-announces the VIPs when it hears the loser's advert
+/// (`garp_lower_prio_repeat`); if the loser's own gratuitous ARPs followed its
+/// advert, they could reach the clients after the winner's, leaving them on the
+/// loser's MAC until the next burst 5 s later (seen in the lab). Announcing first
+/// puts the loser's frames on the wire before the advert that triggers the winner's.
+/// It also makes a preemption make-before-break: clients follow the new Master's
+/// announcement before its advert makes the old one drop the VIPs. The cost is the
+/// netlink round trip (well under a millisecond) before the first advert.
+fn announce_before_advert(actions: Vec<Action>) -> Vec<Action> {
+    let Some(k) = actions.iter().position(|a| {
+        matches!(
+            a,
+            Action::StateChanged {
+                to: State::Master,
+                ..
+            }
+        )
+    }) else {
+        return actions;
+    };
+    let mut out = actions;
+    let tail = out.split_off(k + 1);
+    let (adverts, others): (Vec<Action>, Vec<Action>) = tail
+        .into_iter()
+        .partition(|a| matches!(a, Action::SendAdvert(_)));
+    out.extend(others);
+    out.extend(adverts);
+    out
+}
+
 /// `net.ipv6.conf.IF.forwarding`: keepalived sets the NA router flag from it.
 fn ipv6_forwarding(dev: &str) -> bool {
     std::fs::read_to_string(format!("/proc/sys/net/ipv6/conf/{dev}/forwarding"))
         .map(|s| s.trim() == "1")
         .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::proto::{AdvertInterval, Auth, Priority, Version, Vrid};
+    use crate::engine::router::Reason;
+
+    fn advert(prio: u8) -> Action {
+        Action::SendAdvert(Advert {
+            version: Version::V3,
+            vrid: Vrid::new(51).unwrap(),
+            priority: Priority::from_wire(prio),
+            interval: AdvertInterval::DEFAULT,
+            addresses: vec!["10.0.0.100".parse().unwrap()],
+            auth: Auth::None,
+        })
+    }
+
+    fn kinds(actions: &[Action]) -> Vec<&'static str> {
+        actions
+            .iter()
+            .map(|a| match a {
+                Action::SendAdvert(a) if a.priority.is_release() => "release",
+                Action::SendAdvert(_) => "advert",
+                Action::AddVips(_) => "add",
+                Action::RemoveVips(_) => "remove",
+                Action::SendGratuitous { .. } => "garp",
+                Action::StateChanged { to, .. } => match to {
+                    State::Master => "to-master",
+                    _ => "to-other",
+                },
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_new_master_announces_its_vips_before_its_first_advert() {
+        let vip = vec!["10.0.0.100".parse().unwrap()];
+        let batch = vec![
+            Action::StateChanged {
+                from: State::Backup,
+                to: State::Master,
+                reason: Reason::MasterDown,
+            },
+            advert(254),
+            Action::AddVips(vip.clone()),
+            Action::SendGratuitous {
+                vips: vip.clone(),
+                repeat: 5,
+            },
+        ];
+        assert_eq!(
+            kinds(&announce_before_advert(batch)),
+            vec!["to-master", "add", "garp", "advert"]
+        );
+        // A release before the change (identity change of an owner) stays first.
+        let batch = vec![
+            Action::StateChanged {
+                from: State::Master,
+                to: State::Initialize,
+                reason: Reason::IdentityChanged,
+            },
+            advert(0),
+            Action::RemoveVips(vip.clone()),
+            Action::StateChanged {
+                from: State::Initialize,
+                to: State::Master,
+                reason: Reason::AddressOwner,
+            },
+            advert(255),
+            Action::AddVips(vip.clone()),
+            Action::SendGratuitous {
+                vips: vip,
+                repeat: 5,
+            },
+        ];
+        assert_eq!(
+            kinds(&announce_before_advert(batch)),
+            vec![
+                "to-other",
+                "release",
+                "remove",
+                "to-master",
+                "add",
+                "garp",
+                "advert"
+            ]
+        );
+    }
 }

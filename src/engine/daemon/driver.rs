@@ -39,6 +39,12 @@ use super::tracking::{self, Scheduler, ScriptResult};
 /// How long past the latest possible successor a resigning Master keeps its VIPs.
 const RELEASE_MARGIN: Duration = Duration::from_millis(50);
 
+/// When a Master wins a contention it re-announces its VIPs at once (the router's
+/// `garp_lower_prio_repeat`) and once more this much later: a loser that sends its
+/// gratuitous ARPs after its advert (keepalived does) would otherwise have the last
+/// word with the clients until the next burst, 5 s later.
+const CONTENTION_REANNOUNCE: Duration = Duration::from_millis(50);
+
 /// How often a line about the same dropped-packet reason and sender may be logged.
 const DROP_LOG_PERIOD: Duration = Duration::from_secs(10);
 
@@ -84,6 +90,17 @@ pub(super) struct Driver {
     pub(super) log_limit: RateLimit,
     /// Encoding buffer, reused for every advert.
     pub(super) buf: Vec<u8>,
+    /// Delayed re-announcements after a won contention (see CONTENTION_REANNOUNCE).
+    reannounce: Vec<Reannounce>,
+}
+
+/// A gratuitous burst due at `at` for the instance named `name`, if still Master.
+#[derive(Debug)]
+struct Reannounce {
+    at: Instant,
+    name: String,
+    vips: Vec<IpAddr>,
+    repeat: u32,
 }
 
 impl Driver {
@@ -133,6 +150,7 @@ impl Driver {
             counters_dirty: false,
             log_limit: RateLimit::new(DROP_LOG_PERIOD),
             buf: Vec::with_capacity(64),
+            reannounce: Vec::new(),
         };
         driver.install(config, Vec::new()).await;
         tracing::info!(
@@ -174,7 +192,10 @@ impl Driver {
                 .iter()
                 .filter_map(|i| i.router.poll_timeout())
                 .min()
-                .map(|t| self.instant(t));
+                .map(|t| self.instant(t))
+                .into_iter()
+                .chain(self.reannounce.iter().map(|r| r.at))
+                .min();
             let precise = &inbox.timer;
             let timer = async move {
                 match deadline {
@@ -232,6 +253,23 @@ impl Driver {
     }
 
     async fn on_timers(&mut self) {
+        let due_at = Instant::now();
+        let (due, later): (Vec<Reannounce>, Vec<Reannounce>) = std::mem::take(&mut self.reannounce)
+            .into_iter()
+            .partition(|r| r.at <= due_at);
+        self.reannounce = later;
+        for r in due {
+            let Some(idx) = self.instances.iter().position(|i| i.config.name == r.name) else {
+                continue;
+            };
+            if self.instances[idx].router.state() == State::Master {
+                let actions = vec![Action::SendGratuitous {
+                    vips: r.vips,
+                    repeat: r.repeat,
+                }];
+                self.apply(idx, actions).await;
+            }
+        }
         let now = self.now();
         for idx in 0..self.instances.len() {
             if self.instances[idx]
@@ -313,6 +351,25 @@ impl Driver {
         if inst.router.master_address() != known {
             // A new master is worth a state-file line at once, like a transition.
             self.state_dirty = true;
+        }
+        let won = inst.router.state() == State::Master
+            && !actions
+                .iter()
+                .any(|a| matches!(a, Action::StateChanged { .. }));
+        // One pending re-announcement per instance: a peer that keeps sending
+        // lower-priority adverts must not multiply the bursts.
+        let pending = self.reannounce.iter().any(|r| r.name == inst.config.name);
+        if won && !pending {
+            for a in &actions {
+                if let Action::SendGratuitous { vips, repeat } = a {
+                    self.reannounce.push(Reannounce {
+                        at: Instant::now() + CONTENTION_REANNOUNCE,
+                        name: inst.config.name.clone(),
+                        vips: vips.clone(),
+                        repeat: *repeat,
+                    });
+                }
+            }
         }
         self.apply(idx, actions).await;
     }

@@ -38,9 +38,6 @@ use anyhow::Context;
 
 use crate::engine::config;
 
-pub use instance::InstanceKey;
-pub use reload::{match_instances, Matching};
-
 /// The daemon's command line.
 #[derive(Debug, Clone)]
 pub struct DaemonArgs {
