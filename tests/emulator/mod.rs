@@ -410,6 +410,14 @@ impl Model {
         }
     }
 
+    /// Points one unit's `bin/keepalived-charm` at `path`: that unit got a new charm
+    /// (a refresh reaching the units one at a time) while the others keep theirs.
+    pub fn set_unit_charm_binary(&mut self, unit: &str, path: &Path) {
+        let link = self.unit(unit).charm_dir.join("bin/keepalived-charm");
+        let _ = std::fs::remove_file(&link);
+        symlink(path, &link);
+    }
+
     /// Replaces the charm binary by a `/bin/sh` script with `body` (for tests of the
     /// emulator itself, or to record what a hook sees). Returns the script path.
     pub fn use_script_charm(&mut self, body: &str) -> PathBuf {
