@@ -83,9 +83,31 @@ fn vrrp(args: VrrpArgs) -> ExitCode {
     if args.check {
         return vrrp_check(&args.config);
     }
-    let _ = (&args.config, &args.state_file, &args.pid_file);
-    eprintln!("the VRRP engine is not built yet");
-    ExitCode::FAILURE
+    init_logging();
+    let daemon = keepalived_charm::engine::daemon::DaemonArgs {
+        config: args.config,
+        state_file: args.state_file,
+        pid_file: args.pid_file,
+    };
+    match keepalived_charm::engine::daemon::run(daemon) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("{err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs to stderr (systemd's journal takes them), level from `RUST_LOG`, default
+/// info. No colours: the journal stores the bytes.
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
 }
 
 /// `vrrp --check`, like `keepalived -t`: every diagnostic on stderr as

@@ -4,6 +4,7 @@
 //! Pure decisions in the middle (`proto`, codec, routers), I/O at the edges.
 
 pub mod config;
+pub mod daemon;
 pub mod net;
 pub mod packet;
 pub mod proto;

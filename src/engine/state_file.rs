@@ -22,6 +22,28 @@ pub struct EngineState {
     /// Milliseconds since the Unix epoch of this write.
     pub updated_unix_ms: u64,
     pub instances: Vec<InstanceState>,
+    /// One entry per receive socket (interface, family): every advert the ladder saw
+    /// there, including drops no instance can be blamed for (unknown VRID, bad IP
+    /// header).
+    #[serde(default)]
+    pub receivers: Vec<ReceiverState>,
+    /// SIGHUP reloads applied since start.
+    #[serde(default)]
+    pub reloads: u64,
+    /// Why the last SIGHUP was refused (the old config kept running), if it was.
+    #[serde(default)]
+    pub last_reload_error: Option<String>,
+}
+
+/// The receive ladder's counters of one socket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiverState {
+    pub interface: String,
+    /// "ipv4" or "ipv6".
+    pub family: String,
+    pub accepted: u64,
+    /// Non-zero drop counters by reason (snake_case reason names).
+    pub drops: BTreeMap<String, u64>,
 }
 
 /// One `vrrp_instance` as the engine sees it now.
@@ -42,6 +64,12 @@ pub struct InstanceState {
     pub last_transition_reason: String,
     pub vips: Vec<String>,
     pub counters: Counters,
+    /// Why the instance is in FAULT, while it is.
+    #[serde(default)]
+    pub fault: Option<String>,
+    /// Tracked scripts' status: "OK", "KO" or "UNKNOWN" (no result yet).
+    #[serde(default)]
+    pub scripts: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,6 +78,12 @@ pub struct Counters {
     pub adverts_received: u64,
     pub became_master: u64,
     pub released: u64,
+    /// State changes of any kind.
+    #[serde(default)]
+    pub transitions: u64,
+    /// Adverts (or copies to unicast peers) the kernel refused to send.
+    #[serde(default)]
+    pub send_errors: u64,
     /// Received packets dropped, by reason (snake_case reason names).
     pub drops: BTreeMap<String, u64>,
     /// v3 IPv4 checksum form seen per peer ("pseudo_header" / "no_pseudo_header").
@@ -109,7 +143,12 @@ mod tests {
                 last_transition_reason: "master down timer expired".into(),
                 vips: vec!["10.0.0.100/24".into()],
                 counters: Counters::default(),
+                fault: None,
+                scripts: BTreeMap::new(),
             }],
+            receivers: Vec::new(),
+            reloads: 0,
+            last_reload_error: None,
         }
     }
 

@@ -240,6 +240,19 @@ impl VrrpSocket {
     /// `dst`: the group, or one unicast peer (call once per peer in unicast mode).
     /// Returns `WouldBlock` when the send buffer is full.
     pub fn send_to(&self, payload: &[u8], dst: IpAddr) -> io::Result<usize> {
+        self.send_from(payload, dst, self.source)
+    }
+
+    /// Like [`VrrpSocket::send_to`] from an explicit source address: several
+    /// instances share one socket per (interface, family), and an instance with its
+    /// own `unicast_src_ip` sends from it (keepalived sets the source per packet too).
+    pub fn send_from(&self, payload: &[u8], dst: IpAddr, src: IpAddr) -> io::Result<usize> {
+        if Family::of(&src) != self.family {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("source {src} is not an {} address", self.family),
+            ));
+        }
         let dst = match dst {
             IpAddr::V4(a) if self.family == Family::V4 => SocketAddr::V4(SocketAddrV4::new(a, 0)),
             IpAddr::V6(a) if self.family == Family::V6 => {
@@ -260,7 +273,7 @@ impl VrrpSocket {
         };
         let from = SendFrom {
             ifindex: self.interface.index,
-            src: self.source,
+            src,
         };
         cmsg::send(self.socket.as_fd(), payload, dst, Some(from))
     }
@@ -369,6 +382,18 @@ impl AsyncVrrpSocket {
         loop {
             let mut guard = self.inner.writable().await?;
             match guard.try_io(|s| s.get_ref().send_to(payload, dst)) {
+                Ok(result) => return result,
+                Err(_would_block) => continue,
+            }
+        }
+    }
+
+    /// Sends one packet from `src`, waiting if the send buffer is full; see
+    /// [`VrrpSocket::send_from`].
+    pub async fn send_from(&self, payload: &[u8], dst: IpAddr, src: IpAddr) -> io::Result<usize> {
+        loop {
+            let mut guard = self.inner.writable().await?;
+            match guard.try_io(|s| s.get_ref().send_from(payload, dst, src)) {
                 Ok(result) => return result,
                 Err(_would_block) => continue,
             }

@@ -1,0 +1,236 @@
+//! Carrying out what a router decided, in the order it decided it (router::Action):
+//! adverts through the shared raw socket (one copy per unicast peer, each encoded
+//! with its own pseudo-header), VIPs through netlink, gratuitous ARP / unsolicited NA
+//! through the interface's packet socket, state changes into the log and the state
+//! file.
+//!
+//! Repeats are the router's: it schedules the second GARP burst
+//! (`garp_master_delay`) and the refreshes itself and asks for each burst with its
+//! own `SendGratuitous`, so a burst here is sent once, `repeat` frames per VIP.
+
+use std::net::IpAddr;
+use std::time::{Instant, SystemTime};
+
+use crate::engine::config::VirtualAddress;
+use crate::engine::net::Interface;
+use crate::engine::packet::{encode_advert_into, gratuitous_arp, unsolicited_na};
+use crate::engine::proto::{Advert, MacAddr};
+use crate::engine::router::{Action, State};
+
+use super::driver::Driver;
+use super::instance::{all_vips, vip_device};
+
+impl Driver {
+    /// Executes `actions` of instance `idx`.
+    pub(super) async fn apply(&mut self, idx: usize, actions: Vec<Action>) {
+        if actions.is_empty() {
+            return;
+        }
+        let entering = actions.iter().any(|a| {
+            matches!(
+                a,
+                Action::StateChanged {
+                    to: State::Master,
+                    ..
+                }
+            )
+        });
+        let leaving = actions.iter().any(|a| {
+            matches!(
+                a,
+                Action::StateChanged {
+                    from: State::Master,
+                    ..
+                }
+            )
+        });
+        for action in actions {
+            match action {
+                Action::SendAdvert(advert) => self.send_advert(idx, &advert),
+                Action::AddVips(vips) => {
+                    let mut specs = self.specs(idx, &vips);
+                    if entering {
+                        specs.extend(self.excluded(idx));
+                    }
+                    for (dev, vip) in specs {
+                        self.add_vip(idx, &dev, &vip).await;
+                    }
+                }
+                Action::RemoveVips(vips) => {
+                    let mut specs = self.specs(idx, &vips);
+                    if leaving {
+                        specs.extend(self.excluded(idx));
+                    }
+                    for (dev, vip) in specs {
+                        self.remove_vip(idx, &dev, vip.addr).await;
+                    }
+                }
+                Action::SendGratuitous { vips, repeat } => {
+                    let mut specs = self.specs(idx, &vips);
+                    if entering {
+                        specs.extend(self.excluded(idx));
+                    }
+                    self.send_gratuitous(idx, &specs, repeat);
+                }
+                Action::StateChanged { from, to, reason } => {
+                    let inst = &mut self.instances[idx];
+                    tracing::info!(
+                        instance = %inst.config.name,
+                        vrid = inst.config.vrid.get(),
+                        priority = inst.router.effective_priority().get(),
+                        "{from} -> {to}: {reason}"
+                    );
+                    inst.last_transition = Some((SystemTime::now(), reason.to_string()));
+                    self.state_dirty = true;
+                }
+            }
+        }
+    }
+
+    /// (device, address entry) of each of `vips`: from the running config, else
+    /// from the config the instance ran before the last reload (a removed VIP).
+    fn specs(&self, idx: usize, vips: &[IpAddr]) -> Vec<(String, VirtualAddress)> {
+        let inst = &self.instances[idx];
+        vips.iter()
+            .map(|addr| match inst.vip(*addr) {
+                Some(v) => (vip_device(&inst.config, v).to_string(), v.clone()),
+                None => match inst.retired.iter().find(|v| v.addr == *addr) {
+                    Some(v) => (
+                        v.dev
+                            .clone()
+                            .unwrap_or_else(|| inst.config.interface.clone()),
+                        v.clone(),
+                    ),
+                    None => (inst.config.interface.clone(), VirtualAddress::host(*addr)),
+                },
+            })
+            .collect()
+    }
+
+    /// The `virtual_ipaddress_excluded` entries: installed with the VIPs, never
+    /// advertised.
+    fn excluded(&self, idx: usize) -> Vec<(String, VirtualAddress)> {
+        let cfg = &self.instances[idx].config;
+        all_vips(cfg)
+            .skip(cfg.vips.len())
+            .map(|v| (vip_device(cfg, v).to_string(), v.clone()))
+            .collect()
+    }
+
+    fn send_advert(&mut self, idx: usize, advert: &Advert) {
+        self.counters_dirty = true;
+        let inst = &mut self.instances[idx];
+        let Some(src) = inst.source else {
+            // Held in FAULT without a source; a Shutdown can still ask for a release.
+            return;
+        };
+        let key = (inst.config.interface.clone(), inst.config.family);
+        let Some(receiver) = self.receivers.get(&key) else {
+            inst.send_errors += 1;
+            return;
+        };
+        for dst in &inst.destinations {
+            self.buf.clear();
+            if let Err(e) = encode_advert_into(advert, src, *dst, &inst.encode, &mut self.buf) {
+                inst.send_errors += 1;
+                if let Some(n) = self
+                    .log_limit
+                    .allow(&format!("encode {}", inst.config.name), Instant::now())
+                {
+                    tracing::error!(instance = %inst.config.name, error = %e, suppressed = n, "cannot encode the advert");
+                }
+                continue;
+            }
+            if let Err(e) = receiver.send(&self.buf, *dst, src) {
+                inst.send_errors += 1;
+                if let Some(n) = self
+                    .log_limit
+                    .allow(&format!("send {} {dst}", inst.config.name), Instant::now())
+                {
+                    tracing::warn!(instance = %inst.config.name, to = %dst, error = %e, suppressed = n, "cannot send the advert");
+                }
+            }
+        }
+    }
+
+    fn interface(&self, dev: &str) -> Option<Interface> {
+        self.host
+            .link(dev)
+            .map(|l| l.interface())
+            .or_else(|| Interface::by_name(dev).ok())
+    }
+
+    async fn add_vip(&mut self, idx: usize, dev: &str, vip: &VirtualAddress) {
+        let name = self.instances[idx].config.name.clone();
+        let Some(iface) = self.interface(dev) else {
+            tracing::error!(instance = %name, vip = %vip.addr, dev, "cannot add the VIP: no such interface");
+            return;
+        };
+        match self
+            .netlink
+            .add_address(&iface, vip.addr, vip.prefix_len, vip.label.as_deref())
+            .await
+        {
+            Ok(_) => {
+                tracing::debug!(instance = %name, vip = %vip.addr, dev, "VIP added");
+            }
+            Err(e) => {
+                tracing::error!(instance = %name, vip = %vip.addr, dev, error = %e, "cannot add the VIP")
+            }
+        }
+    }
+
+    async fn remove_vip(&mut self, idx: usize, dev: &str, addr: IpAddr) {
+        let name = self.instances[idx].config.name.clone();
+        let Some(iface) = self.interface(dev) else {
+            return; // the interface is gone, and its addresses with it
+        };
+        if let Err(e) = self.netlink.remove_address(&iface, addr).await {
+            tracing::error!(instance = %name, vip = %addr, dev, error = %e, "cannot remove the VIP");
+        }
+    }
+
+    fn send_gratuitous(&mut self, idx: usize, specs: &[(String, VirtualAddress)], repeat: u32) {
+        let name = self.instances[idx].config.name.clone();
+        for (dev, vip) in specs {
+            let Some(iface) = self.interface(dev) else {
+                continue;
+            };
+            let mac = match self.host.link(dev).and_then(|l| l.mac) {
+                Some(m) => m,
+                None => match crate::engine::net::interface_mac(dev) {
+                    Ok(m) => m,
+                    Err(e) => {
+                        tracing::warn!(instance = %name, dev, error = %e, "no MAC for gratuitous ARP/NA");
+                        continue;
+                    }
+                },
+            };
+            let mac = MacAddr(mac.0);
+            let frame: Vec<u8> = match vip.addr {
+                IpAddr::V4(a) => gratuitous_arp(mac, a).to_vec(),
+                IpAddr::V6(a) => unsolicited_na(mac, a, ipv6_forwarding(dev)).to_vec(),
+            };
+            let socket = match self.link_layer.socket(&iface) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(instance = %name, dev, error = %e, "cannot open the packet socket");
+                    continue;
+                }
+            };
+            for _ in 0..repeat {
+                if let Err(e) = socket.send(&frame) {
+                    tracing::debug!(instance = %name, dev, vip = %vip.addr, error = %e, "gratuitous frame not sent");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// `net.ipv6.conf.IF.forwarding`: keepalived sets the NA router flag from it.
+fn ipv6_forwarding(dev: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/sys/net/ipv6/conf/{dev}/forwarding"))
+        .map(|s| s.trim() == "1")
+        .unwrap_or(false)
+}

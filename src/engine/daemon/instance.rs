@@ -1,0 +1,431 @@
+//! One `vrrp_instance` as the daemon runs it: the parsed config mapped onto the
+//! router's settings ([`RouterConfig`]), the receive ladder's expectations
+//! ([`RxExpect`]), the encoder's choices ([`EncodeOptions`]) and where adverts go.
+//!
+//! Pure: the only fact from the host is the instance's source address, passed in.
+//! Encoder and ladder derive their IPv6 first-address rule from the same configured
+//! list ([`Ipv6FirstAddress::for_configured`]), so what we send is what we accept.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::{Duration, SystemTime};
+
+use crate::engine::config::{
+    Config, InitialState as ConfInitialState, VirtualAddress, VrrpInstance,
+};
+use crate::engine::packet::{
+    ChecksumForm, DropCounters, EncodeOptions, Ipv6FirstAddress, RxExpect, Transport,
+    V3Ipv4Checksum,
+};
+use crate::engine::proto::{Family, Vrid};
+use crate::engine::router::{
+    GarpConfig, InitialState, Router, RouterConfig, TrackInterface, TrackScript,
+};
+
+/// What keepalived matches old and new instances by on a reload (`vrrp_exist`):
+/// the same key means the same virtual router, reconfigured in place.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct InstanceKey {
+    pub vrid: Vrid,
+    pub family: Family,
+    pub interface: String,
+    pub unicast: bool,
+    pub unicast_src: Option<IpAddr>,
+}
+
+impl InstanceKey {
+    pub fn of(instance: &VrrpInstance) -> InstanceKey {
+        InstanceKey {
+            vrid: instance.vrid,
+            family: instance.family,
+            interface: instance.interface.clone(),
+            unicast: instance.is_unicast(),
+            unicast_src: instance.unicast_src_ip,
+        }
+    }
+}
+
+/// The source address a router uses before the interface has one: the unspecified
+/// address of its family. The instance is held in FAULT until a real one is known,
+/// so this never reaches the wire.
+pub fn placeholder_source(family: Family) -> IpAddr {
+    match family {
+        Family::V4 => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        Family::V6 => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+    }
+}
+
+/// The router settings of `instance` in `config`, advertising from `source`.
+pub fn router_config(config: &Config, instance: &VrrpInstance, source: IpAddr) -> RouterConfig {
+    let mut rc = RouterConfig::new(
+        instance.name.clone(),
+        instance.interface.clone(),
+        instance.vrid,
+        source,
+        advertised(instance),
+    );
+    rc.family = instance.family;
+    rc.version = instance.version;
+    rc.priority = instance.priority;
+    rc.advert_interval = instance.advert_int;
+    rc.preempt = instance.preempt;
+    rc.preempt_delay = instance.preempt_delay;
+    rc.initial_state = match instance.initial_state {
+        ConfInitialState::Master => InitialState::Master,
+        ConfInitialState::Backup => InitialState::Backup,
+    };
+    rc.auth = instance.auth;
+    rc.garp = GarpConfig {
+        repeat: instance.garp_master_repeat.max(1),
+        delay: instance.garp_master_delay,
+        refresh: instance.garp_master_refresh.unwrap_or(Duration::ZERO),
+        ..GarpConfig::default()
+    };
+    rc.track_scripts = instance
+        .track_scripts
+        .iter()
+        .filter_map(|t| {
+            let script = config.script(&t.name)?;
+            Some(TrackScript {
+                name: t.name.clone(),
+                weight: t.weight.unwrap_or(script.weight).get(),
+                rise: script.rise.max(1),
+                fall: script.fall.max(1),
+                init_fail: script.init_fail,
+            })
+        })
+        .collect();
+    rc.track_interfaces = instance
+        .track_interfaces
+        .iter()
+        .map(|t| TrackInterface {
+            name: t.name.clone(),
+            weight: t.weight.map_or(0, |w| w.get()),
+        })
+        .collect();
+    rc
+}
+
+/// The addresses the instance advertises, in configured order.
+pub fn advertised(instance: &VrrpInstance) -> Vec<IpAddr> {
+    instance.vips.iter().map(|v| v.addr).collect()
+}
+
+/// What the receive ladder expects of this instance's peers.
+pub fn rx_expect(instance: &VrrpInstance) -> RxExpect {
+    let mut expect = RxExpect::new(
+        instance.version,
+        instance.family,
+        instance.vrid,
+        instance.advert_int,
+        advertised(instance),
+    );
+    expect.auth = instance.auth;
+    expect.owner = instance.priority.is_owner();
+    if instance.is_unicast() {
+        expect.transport = Transport::Unicast {
+            peers: instance.unicast_peers.clone(),
+        };
+    }
+    expect
+}
+
+/// keepalived 2.2.7's encoding: v3/IPv4 checksummed with the pseudo-header, the IPv6
+/// address list as configured unless the configuration itself follows RFC 9568.
+pub fn encode_options(instance: &VrrpInstance) -> EncodeOptions {
+    EncodeOptions {
+        v3_ipv4_checksum: V3Ipv4Checksum::PseudoHeader,
+        ipv6_first_address: Ipv6FirstAddress::for_configured(&advertised(instance)),
+    }
+}
+
+/// Where the adverts go: the VRRP group, or one copy to each unicast peer.
+pub fn destinations(instance: &VrrpInstance) -> Vec<IpAddr> {
+    if instance.is_unicast() {
+        instance.unicast_peers.clone()
+    } else {
+        match Transport::multicast(instance.family) {
+            Transport::Multicast { group } => vec![group],
+            Transport::Unicast { peers } => peers,
+        }
+    }
+}
+
+/// Every address the instance puts on an interface while MASTER (advertised and
+/// `virtual_ipaddress_excluded`), with its prefix, device and label.
+pub fn all_vips(instance: &VrrpInstance) -> impl Iterator<Item = &VirtualAddress> {
+    instance.vips.iter().chain(instance.vips_excluded.iter())
+}
+
+/// The interface an address of the instance goes on (`dev`, else the instance's).
+pub fn vip_device<'a>(instance: &'a VrrpInstance, vip: &'a VirtualAddress) -> &'a str {
+    vip.dev.as_deref().unwrap_or(&instance.interface)
+}
+
+/// A running instance: its config, its router and what the daemon tracks about it.
+#[derive(Debug)]
+pub struct Instance {
+    pub config: VrrpInstance,
+    pub key: InstanceKey,
+    pub router: Router,
+    /// The address adverts leave from, once the interface has one.
+    pub source: Option<IpAddr>,
+    pub expect: RxExpect,
+    pub encode: EncodeOptions,
+    pub destinations: Vec<IpAddr>,
+    /// Interface names last reported down to the router (own interface without a
+    /// usable link or source address, tracked interfaces without a link).
+    pub reported_down: BTreeSet<String>,
+    pub last_transition: Option<(SystemTime, String)>,
+    /// Ladder drops attributed to this instance (by the VRID of the packet).
+    pub drops: DropCounters,
+    /// The checksum form each peer's adverts used (reference §1.3: know who speaks which).
+    pub checksum_forms: BTreeMap<IpAddr, ChecksumForm>,
+    pub send_errors: u64,
+    /// The addresses of the config this instance ran before the last reload, so a
+    /// VIP dropped by the reload is removed from the device it was added to.
+    pub retired: Vec<VirtualAddress>,
+}
+
+impl Instance {
+    /// A router in Initialize for `instance`; the driver reports interfaces, then
+    /// sends `Startup`.
+    pub fn new(
+        config: &Config,
+        instance: &VrrpInstance,
+        source: Option<IpAddr>,
+    ) -> Result<Instance, crate::engine::router::ConfigError> {
+        let src = source.unwrap_or_else(|| placeholder_source(instance.family));
+        let router = Router::new(router_config(config, instance, src))?;
+        Ok(Instance {
+            config: instance.clone(),
+            key: InstanceKey::of(instance),
+            router,
+            source,
+            expect: rx_expect(instance),
+            encode: encode_options(instance),
+            destinations: destinations(instance),
+            reported_down: BTreeSet::new(),
+            last_transition: None,
+            drops: DropCounters::default(),
+            checksum_forms: BTreeMap::new(),
+            send_errors: 0,
+            retired: Vec::new(),
+        })
+    }
+
+    /// The `VirtualAddress` entry of `addr` (advertised or excluded).
+    pub fn vip(&self, addr: IpAddr) -> Option<&VirtualAddress> {
+        all_vips(&self.config).find(|v| v.addr == addr)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::config::parse;
+    use crate::engine::proto::{AdvertInterval, Auth, Priority, Version};
+
+    fn load(text: &str) -> Config {
+        parse("k.conf", text.as_bytes()).unwrap().config
+    }
+
+    const CHARM: &str = r#"
+global_defs {
+    script_user root
+    enable_script_security
+}
+vrrp_script chk_svc_port {
+    script "/usr/bin/keepalived-charm check-tcp 127.0.0.1 443"
+    interval 2
+    weight -100
+    fall 3
+}
+vrrp_instance VI_1 {
+    state BACKUP
+    interface eth0
+    virtual_router_id 23
+    priority 254
+    advert_int 1
+    virtual_ipaddress {
+        10.10.74.250/24 dev eth0 label eth0:vip
+    }
+    virtual_ipaddress_excluded {
+        10.10.75.1/32
+    }
+    track_script {
+        chk_svc_port
+    }
+    track_interface {
+        eth1
+        eth2 weight -20
+    }
+}
+"#;
+
+    #[test]
+    fn the_charm_instance_maps_onto_the_router_with_keepalived_defaults() {
+        let config = load(CHARM);
+        let inst = &config.instances[0];
+        let rc = router_config(&config, inst, "10.10.74.11".parse().unwrap());
+        assert_eq!(rc.name, "VI_1");
+        assert_eq!(rc.vrid.get(), 23);
+        assert_eq!((rc.family, rc.version), (Family::V4, Version::V2));
+        assert_eq!(rc.priority, Priority::from_wire(254));
+        assert_eq!(rc.advert_interval, AdvertInterval::DEFAULT);
+        assert_eq!(rc.initial_state, InitialState::Backup);
+        assert_eq!(rc.vips, vec!["10.10.74.250".parse::<IpAddr>().unwrap()]);
+        assert_eq!(
+            rc.track_scripts,
+            vec![TrackScript {
+                name: "chk_svc_port".into(),
+                weight: -100,
+                rise: 1,
+                fall: 3,
+                init_fail: false
+            }]
+        );
+        assert_eq!(
+            rc.track_interfaces,
+            vec![
+                TrackInterface {
+                    name: "eth1".into(),
+                    weight: 0
+                },
+                TrackInterface {
+                    name: "eth2".into(),
+                    weight: -20
+                }
+            ]
+        );
+        assert_eq!(rc.garp.repeat, 5);
+        assert_eq!(rc.garp.delay, Duration::from_secs(5));
+        assert_eq!(rc.garp.refresh, Duration::ZERO);
+        assert_eq!(rc.validate(), Ok(()));
+    }
+
+    #[test]
+    fn excluded_addresses_are_installed_but_never_advertised() {
+        let config = load(CHARM);
+        let inst = &config.instances[0];
+        assert_eq!(advertised(inst).len(), 1);
+        let all: Vec<String> = all_vips(inst).map(|v| v.addr.to_string()).collect();
+        assert_eq!(all, vec!["10.10.74.250", "10.10.75.1"]);
+        let vip = &inst.vips[0];
+        assert_eq!(vip.prefix_len, 24);
+        assert_eq!(vip.label.as_deref(), Some("eth0:vip"));
+        assert_eq!(vip_device(inst, &inst.vips_excluded[0]), "eth0");
+    }
+
+    #[test]
+    fn a_track_script_weight_overrides_the_script_weight() {
+        let text = CHARM.replace(
+            "        chk_svc_port\n    }\n    track_interface",
+            "        chk_svc_port weight 7\n    }\n    track_interface",
+        );
+        let config = load(&text);
+        let rc = router_config(&config, &config.instances[0], "10.0.0.1".parse().unwrap());
+        assert_eq!(rc.track_scripts[0].weight, 7);
+    }
+
+    #[test]
+    fn unicast_instances_send_one_copy_per_peer_and_accept_only_the_peers() {
+        let config = load(
+            r#"
+vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 23
+    priority 200
+    unicast_src_ip 192.0.2.10
+    unicast_peer {
+        192.0.2.11
+        192.0.2.12
+    }
+    authentication {
+        auth_type PASS
+        auth_pass s3cr3t
+    }
+    virtual_ipaddress {
+        192.0.2.100/24
+    }
+}
+"#,
+        );
+        let inst = &config.instances[0];
+        let peers: Vec<IpAddr> = vec!["192.0.2.11".parse().unwrap(), "192.0.2.12".parse().unwrap()];
+        assert_eq!(destinations(inst), peers);
+        let expect = rx_expect(inst);
+        assert_eq!(expect.transport, Transport::Unicast { peers });
+        assert_eq!(expect.auth, Auth::pass("s3cr3t"));
+        assert!(!expect.owner);
+        let key = InstanceKey::of(inst);
+        assert!(key.unicast);
+        assert_eq!(key.unicast_src, Some("192.0.2.10".parse().unwrap()));
+    }
+
+    #[test]
+    fn multicast_instances_send_to_the_vrrp_group_of_their_family() {
+        let config = load(
+            r#"
+vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 23
+    virtual_ipaddress {
+        10.0.0.100
+    }
+}
+vrrp_instance VI_6 {
+    interface eth0
+    virtual_router_id 23
+    virtual_ipaddress {
+        fd00::100
+    }
+}
+"#,
+        );
+        assert_eq!(
+            destinations(&config.instances[0]),
+            vec!["224.0.0.18".parse::<IpAddr>().unwrap()]
+        );
+        assert_eq!(
+            destinations(&config.instances[1]),
+            vec!["ff02::12".parse::<IpAddr>().unwrap()]
+        );
+    }
+
+    #[test]
+    fn encoder_and_ladder_agree_on_the_ipv6_first_address_rule() {
+        for vips in ["fd00::100", "fe80::1:100\n        fd00::100"] {
+            let config = load(&format!(
+                "vrrp_instance VI_6 {{\n    interface eth0\n    virtual_router_id 9\n    virtual_ipaddress {{\n        {vips}\n    }}\n}}\n"
+            ));
+            let inst = &config.instances[0];
+            assert_eq!(
+                encode_options(inst).ipv6_first_address,
+                rx_expect(inst).ipv6_first_address,
+                "{vips}"
+            );
+        }
+        let config = load("vrrp_instance VI_6 {\n    interface eth0\n    virtual_router_id 9\n    virtual_ipaddress {\n        fd00::100\n    }\n}\n");
+        assert_eq!(
+            encode_options(&config.instances[0]).ipv6_first_address,
+            Ipv6FirstAddress::AsConfigured
+        );
+    }
+
+    #[test]
+    fn an_instance_without_a_source_yet_uses_the_unspecified_address() {
+        let config = load(CHARM);
+        let inst = Instance::new(&config, &config.instances[0], None).unwrap();
+        assert_eq!(inst.source, None);
+        assert_eq!(
+            inst.router.config().primary_address,
+            "0.0.0.0".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(
+            inst.vip("10.10.75.1".parse().unwrap())
+                .map(|v| v.prefix_len),
+            Some(32)
+        );
+    }
+}

@@ -1,0 +1,126 @@
+//! The VRRP engine daemon: `keepalived-charm vrrp --config FILE`.
+//!
+//! It wires the pure parts (config, routers, codec, ladder) to the Linux edge
+//! (`engine::net`) in one tokio runtime and runs in the foreground until SIGTERM /
+//! SIGINT; SIGHUP reloads the config hitlessly. Its outputs are adverts, VIPs,
+//! gratuitous ARP / NA, logs on stderr and the JSON state file.
+//!
+//! * `driver`: the event loop (packets, timers, scripts, links, signals);
+//! * `actions`: router actions → sockets, netlink, packet sockets, state file;
+//! * `instance`: one config instance → router, ladder and encoder settings;
+//! * `sockets`: per-interface raw sockets and their receive tasks;
+//! * `links`: the host's links and addresses, source selection, readiness;
+//! * `reload`: matching old and new instances on SIGHUP;
+//! * `tracking`: `vrrp_script` scheduling;
+//! * `status`: state-file snapshots and their writer;
+//! * `ratelimit`: rate-limited drop logs.
+//!
+//! Why a current-thread runtime: the engine's work per event is microseconds (decode
+//! a 40-byte packet, step a state machine, maybe send one), all of it owned by one
+//! loop, so a second worker thread would only add wake-ups, locks and Send bounds.
+//! Nothing that can block runs on the loop: scripts are child processes awaited in
+//! their own tasks, and state-file writes (fsync) go to the blocking pool. One thread
+//! also keeps the idle footprint small on the 2-core machines the charm runs on.
+
+mod actions;
+mod driver;
+mod instance;
+mod links;
+mod ratelimit;
+mod reload;
+mod sockets;
+mod status;
+mod tracking;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use crate::engine::config;
+
+pub use instance::InstanceKey;
+pub use reload::{match_instances, Matching};
+
+/// The daemon's command line.
+#[derive(Debug, Clone)]
+pub struct DaemonArgs {
+    /// keepalived.conf to run.
+    pub config: PathBuf,
+    /// JSON state file, rewritten atomically on every state change.
+    pub state_file: Option<PathBuf>,
+    /// Written at start, removed at exit.
+    pub pid_file: Option<PathBuf>,
+}
+
+/// Why the daemon did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The config has errors; each diagnostic names file:line:column.
+    #[error("{file}: {} error{} in the configuration, not starting", .diagnostics.len(), if .diagnostics.len() == 1 { "" } else { "s" })]
+    Config {
+        file: String,
+        diagnostics: Vec<config::Diagnostic>,
+    },
+}
+
+/// Runs the daemon until SIGTERM/SIGINT. Refuses to start (an error) when the config
+/// has errors: the diagnostics are logged first.
+pub fn run(args: DaemonArgs) -> anyhow::Result<()> {
+    let loaded = match config::load(&args.config) {
+        Ok(loaded) => loaded,
+        Err(diagnostics) => {
+            for d in &diagnostics {
+                tracing::error!("{d}");
+            }
+            return Err(StartError::Config {
+                file: args.config.display().to_string(),
+                diagnostics,
+            }
+            .into());
+        }
+    };
+    for w in &loaded.warnings {
+        tracing::warn!("{w}");
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("start the tokio runtime")?;
+    let pid_file = PidFile::create(args.pid_file.as_deref())?;
+    let result = runtime.block_on(async {
+        let (driver, inbox) =
+            driver::Driver::start(args.config.clone(), loaded.config, args.state_file.clone())
+                .await?;
+        driver.run(inbox).await;
+        anyhow::Ok(())
+    });
+    drop(pid_file);
+    result
+}
+
+/// The pid file: written at start, removed when dropped (normal exit and errors).
+struct PidFile(Option<PathBuf>);
+
+impl PidFile {
+    fn create(path: Option<&Path>) -> anyhow::Result<PidFile> {
+        let Some(path) = path else {
+            return Ok(PidFile(None));
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| {
+                format!("create the directory of --pid-file {}", path.display())
+            })?;
+        }
+        std::fs::write(path, format!("{}\n", std::process::id()))
+            .with_context(|| format!("write --pid-file {}", path.display()))?;
+        Ok(PidFile(Some(path.to_path_buf())))
+    }
+}
+
+impl Drop for PidFile {
+    fn drop(&mut self) {
+        if let Some(path) = &self.0 {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}

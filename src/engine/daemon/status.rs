@@ -1,0 +1,319 @@
+//! The state file: a snapshot of every instance, built in the event loop (cheap, pure)
+//! and written atomically off the loop (`state_file::write` fsyncs, which must never
+//! delay an advert).
+//!
+//! When: at once on every state change, and for counters at most once per
+//! [`COUNTER_FLUSH`] while they move. Snapshots go through a `watch` channel, so a
+//! slow disk coalesces writes instead of queueing them; the last one always lands.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::engine::packet::{ChecksumForm, DropCounters, RxCounters};
+use crate::engine::proto::Family;
+use crate::engine::router::ScriptStatus;
+use crate::engine::state_file::{self, Counters, EngineState, InstanceState, ReceiverState};
+
+use super::instance::Instance;
+
+/// How often moving counters are written at most.
+pub const COUNTER_FLUSH: Duration = Duration::from_secs(2);
+
+/// Daemon-wide facts that go into every snapshot.
+#[derive(Debug, Clone, Default)]
+pub struct Header {
+    pub config: String,
+    pub reloads: u64,
+    pub last_reload_error: Option<String>,
+}
+
+/// A receive socket's identity and counters.
+pub struct ReceiverView<'a> {
+    pub interface: &'a str,
+    pub family: Family,
+    pub counters: &'a RxCounters,
+}
+
+pub fn family_name(family: Family) -> &'static str {
+    match family {
+        Family::V4 => "ipv4",
+        Family::V6 => "ipv6",
+    }
+}
+
+fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// The non-zero drop counters by reason name.
+pub fn drops_by_reason(drops: &DropCounters) -> BTreeMap<String, u64> {
+    match serde_json::to_value(drops) {
+        Ok(serde_json::Value::Object(map)) => map
+            .into_iter()
+            .filter_map(|(k, v)| v.as_u64().filter(|n| *n > 0).map(|n| (k, n)))
+            .collect(),
+        _ => BTreeMap::new(),
+    }
+}
+
+pub fn checksum_form_name(form: ChecksumForm) -> &'static str {
+    match form {
+        ChecksumForm::V2Message => "v2_message",
+        ChecksumForm::PseudoHeader => "pseudo_header",
+        ChecksumForm::PseudoHeaderMulticastGroup => "pseudo_header_multicast_group",
+        ChecksumForm::NoPseudoHeader => "no_pseudo_header",
+    }
+}
+
+/// One instance as the state file shows it.
+pub fn instance_state(instance: &Instance) -> InstanceState {
+    let router = &instance.router;
+    let c = router.counters();
+    let (when, reason) = instance
+        .last_transition
+        .as_ref()
+        .map_or((0, String::new()), |(t, r)| (unix_ms(*t), r.clone()));
+    InstanceState {
+        name: instance.config.name.clone(),
+        family: family_name(instance.config.family).to_string(),
+        vrid: instance.config.vrid.get(),
+        interface: instance.config.interface.clone(),
+        state: router.state().to_string(),
+        base_priority: instance.config.priority.get(),
+        effective_priority: router.effective_priority().get(),
+        master: router.master_address().map(|a| a.to_string()),
+        last_transition_unix_ms: when,
+        last_transition_reason: reason,
+        vips: instance
+            .config
+            .vips
+            .iter()
+            .map(|v| format!("{}/{}", v.addr, v.prefix_len))
+            .collect(),
+        counters: Counters {
+            adverts_sent: c.adverts_sent,
+            adverts_received: c.adverts_received,
+            became_master: c.became_master,
+            released: c.priority_zero_sent,
+            drops: drops_by_reason(&instance.drops),
+            checksum_forms: instance
+                .checksum_forms
+                .iter()
+                .map(|(peer, form): (&IpAddr, &ChecksumForm)| {
+                    (peer.to_string(), checksum_form_name(*form).to_string())
+                })
+                .collect(),
+            transitions: c.transitions,
+            send_errors: instance.send_errors,
+        },
+        fault: router.fault().map(|f| f.to_string()),
+        scripts: instance
+            .router
+            .config()
+            .track_scripts
+            .iter()
+            .map(|t| {
+                let status = match router.script_status(&t.name) {
+                    Some(ScriptStatus::Ok) => "OK",
+                    Some(ScriptStatus::Ko) => "KO",
+                    Some(ScriptStatus::Unknown) | None => "UNKNOWN",
+                };
+                (t.name.clone(), status.to_string())
+            })
+            .collect(),
+    }
+}
+
+/// The whole file.
+pub fn snapshot<'a>(
+    header: &Header,
+    instances: &[Instance],
+    receivers: impl Iterator<Item = ReceiverView<'a>>,
+    now: SystemTime,
+) -> EngineState {
+    EngineState {
+        schema: state_file::SCHEMA,
+        pid: std::process::id(),
+        config: header.config.clone(),
+        updated_unix_ms: unix_ms(now),
+        instances: instances.iter().map(instance_state).collect(),
+        receivers: receivers
+            .map(|r| ReceiverState {
+                interface: r.interface.to_string(),
+                family: family_name(r.family).to_string(),
+                accepted: r.counters.accepted,
+                drops: drops_by_reason(&r.counters.drops),
+            })
+            .collect(),
+        reloads: header.reloads,
+        last_reload_error: header.last_reload_error.clone(),
+    }
+}
+
+/// Writes snapshots off the event loop.
+pub struct StatusWriter {
+    path: Option<PathBuf>,
+    tx: watch::Sender<Option<EngineState>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl StatusWriter {
+    /// A writer for `path`; without a path every call is a no-op.
+    pub fn start(path: Option<PathBuf>) -> StatusWriter {
+        let (tx, mut rx) = watch::channel::<Option<EngineState>>(None);
+        let task = path.clone().map(|path| {
+            tokio::spawn(async move {
+                while rx.changed().await.is_ok() {
+                    let Some(state) = rx.borrow_and_update().clone() else {
+                        continue;
+                    };
+                    let target = path.clone();
+                    let written =
+                        tokio::task::spawn_blocking(move || state_file::write(&target, &state))
+                            .await;
+                    match written {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => {
+                            tracing::warn!(path = %path.display(), error = %e, "cannot write the state file")
+                        }
+                        Err(e) => tracing::warn!(error = %e, "state file writer failed"),
+                    }
+                }
+            })
+        });
+        StatusWriter { path, tx, task }
+    }
+
+    pub fn publish(&self, state: EngineState) {
+        if self.path.is_some() {
+            self.tx.send_replace(Some(state));
+        }
+    }
+
+    /// Stops the background writer and writes `state` synchronously: the last word
+    /// before the process exits.
+    pub fn finish(mut self, state: EngineState) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+        if let Some(path) = &self.path {
+            if let Err(e) = state_file::write(path, &state) {
+                tracing::warn!(path = %path.display(), error = %e, "cannot write the state file");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::config::parse;
+    use crate::engine::packet::DropReason;
+    use crate::engine::router::{Input, Time};
+
+    fn instance() -> Instance {
+        let text = r#"
+vrrp_script chk {
+    script "/bin/true"
+    weight -100
+}
+vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 23
+    priority 254
+    virtual_ipaddress {
+        10.0.0.100/24
+    }
+    track_script {
+        chk
+    }
+}
+"#;
+        let config = parse("k.conf", text.as_bytes()).unwrap().config;
+        Instance::new(
+            &config,
+            &config.instances[0],
+            Some("10.0.0.11".parse().unwrap()),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn an_instance_shows_the_fields_the_charm_and_operators_read() {
+        let mut inst = instance();
+        inst.router.handle(Time::ZERO, Input::Startup);
+        inst.router.handle(
+            Time::ZERO,
+            Input::ScriptResult {
+                name: "chk".into(),
+                ok: false,
+            },
+        );
+        inst.drops.record(&DropReason::Ttl(254));
+        inst.drops.record(&DropReason::Ttl(254));
+        inst.checksum_forms
+            .insert("10.0.0.12".parse().unwrap(), ChecksumForm::V2Message);
+        let s = instance_state(&inst);
+        assert_eq!(s.name, "VI_1");
+        assert_eq!(s.family, "ipv4");
+        assert_eq!((s.vrid, s.interface.as_str()), (23, "eth0"));
+        assert_eq!(s.state, "BACKUP");
+        assert_eq!((s.base_priority, s.effective_priority), (254, 154));
+        assert_eq!(s.vips, vec!["10.0.0.100/24".to_string()]);
+        assert_eq!(s.counters.drops, BTreeMap::from([("ttl".to_string(), 2)]));
+        assert_eq!(
+            s.counters.checksum_forms,
+            BTreeMap::from([("10.0.0.12".to_string(), "v2_message".to_string())])
+        );
+        assert_eq!(
+            s.scripts,
+            BTreeMap::from([("chk".to_string(), "KO".to_string())])
+        );
+        assert_eq!(s.fault, None);
+        assert_eq!(s.master, None);
+    }
+
+    #[test]
+    fn receivers_list_only_nonzero_drops() {
+        let mut rx = RxCounters {
+            accepted: 3,
+            ..RxCounters::default()
+        };
+        rx.drops.record(&DropReason::UnknownVrid(9));
+        let header = Header {
+            config: "/etc/k.conf".into(),
+            reloads: 2,
+            last_reload_error: Some("bad".into()),
+        };
+        let state = snapshot(
+            &header,
+            &[instance()],
+            [ReceiverView {
+                interface: "eth0",
+                family: Family::V4,
+                counters: &rx,
+            }]
+            .into_iter(),
+            UNIX_EPOCH + Duration::from_millis(1500),
+        );
+        assert_eq!(state.updated_unix_ms, 1500);
+        assert_eq!(state.reloads, 2);
+        assert_eq!(state.instances[0].state, "INIT");
+        assert_eq!(
+            state.receivers,
+            vec![ReceiverState {
+                interface: "eth0".into(),
+                family: "ipv4".into(),
+                accepted: 3,
+                drops: BTreeMap::from([("unknown_vrid".to_string(), 1)]),
+            }]
+        );
+    }
+}
