@@ -22,6 +22,7 @@ mod lab;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -141,6 +142,29 @@ fn holder_text(j: &JujuLab, host: &str) -> String {
     format!("{host} ({})", j.unit_on(host))
 }
 
+/// What each live engine's state file says: "keepalived/1 MASTER 253 (reloads 1)".
+fn engines_summary(j: &JujuLab) -> String {
+    let mut parts = Vec::new();
+    for u in &j.model.units {
+        if u.lost {
+            continue;
+        }
+        let path = u.root.join("run/keepalived-charm/state.json");
+        match keepalived_charm::engine::state_file::read(&path) {
+            Some(st) => {
+                for i in &st.instances {
+                    parts.push(format!(
+                        "{} {} {} (reloads {})",
+                        u.name, i.state, i.effective_priority, st.reloads
+                    ));
+                }
+            }
+            None => parts.push(format!("{} no engine state", u.name)),
+        }
+    }
+    format!("engines: {}", parts.join("; "))
+}
+
 /// Runs update-status everywhere (so the role in the message is fresh) and returns
 /// the `juju status` text.
 fn juju_status(j: &mut JujuLab) -> String {
@@ -160,17 +184,18 @@ fn report_step(
 ) {
     demo.detail(&hooks_summary(runs));
     demo.detail(&service_summary(j, since));
-    let holder = holder_text(j, &outage.after);
-    let verdict = if outage.longest <= Duration::from_millis(50) {
-        "no interruption (probes every 10 ms)".to_string()
+    let holder = holder_text(j, &outage.holder);
+    let verdict = if outage.handovers.is_empty() {
+        "the VIP did not move (longest gap between answers; probes every 10 ms)".to_string()
     } else {
-        format!("{} → {}", outage.before, outage.after)
+        format!("VIP moved: {}", outage.handovers_text())
     };
     demo.say(&format!(
-        "client outage {}: {verdict}; VIP held by {holder}",
+        "client outage {}: {verdict}; now held by {holder}",
         secs(outage.longest)
     ));
     demo.detail(&format!("client saw: {}", outage.summary));
+    demo.detail(&engines_summary(j));
     let status = juju_status(j);
     demo.detail(&format!("$ juju status keepalived\n{status}"));
     demo.rows.push(Row {
@@ -287,16 +312,18 @@ fn steps(demo: &mut Demo, j: &mut JujuLab) {
     demo.detail(&hooks_summary(&runs));
     demo.detail(&service_summary(j, t));
     demo.say(&format!(
-        "VIP {vip} answered {} after the config change, by {}",
+        "VIP {vip} answered {} after the config change (the engines start as BACKUP and \
+         wait one Master_Down_Interval), by {}",
         secs(first),
-        holder_text(j, &outage.after)
+        holder_text(j, &outage.holder)
     ));
+    demo.detail(&engines_summary(j));
     let status = juju_status(j);
     demo.detail(&format!("$ juju status keepalived\n{status}"));
     demo.rows.push(Row {
         step: "virtual_ip set: first answer".into(),
         outage: format!("up after {}", secs(first)),
-        holder: holder_text(j, &outage.after),
+        holder: holder_text(j, &outage.holder),
     });
     let website = j.model.relation_by_endpoint("website").expect("website");
     demo.detail(&format!(
@@ -479,19 +506,28 @@ fn emergency_cleanup() {
     }
 }
 
+/// The signal that asked the demo to end (0: none yet).
+static SIGNAL: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn on_signal(sig: libc::c_int) {
+    // Only an atomic store: async-signal-safe.
+    SIGNAL.store(sig, Ordering::SeqCst);
+}
+
 fn main() -> ExitCode {
-    // SAFETY: sigset_t is plain data initialised by sigemptyset before use; the mask
-    // change affects this thread and the threads it spawns (children get an empty
-    // mask: std's spawn resets it), so SIGINT/SIGTERM/SIGHUP reach only sigtimedwait.
-    let set = unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
-            libc::sigaddset(&mut set, sig);
+    // Handlers, not a blocked mask: a blocked mask would be inherited by every service
+    // the stand-in starts (std does not reset it), and the engines would never see
+    // their SIGTERM or SIGHUP. Handlers are reset to the default by exec.
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        // SAFETY: the sigaction struct is zeroed then filled (handler, empty mask, no
+        // flags); `on_signal` only stores to an atomic, which is async-signal-safe.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(sig, &action, std::ptr::null_mut());
         }
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-        set
-    };
+    }
     let demo = std::thread::spawn(|| std::panic::catch_unwind(run).is_ok());
     loop {
         if demo.is_finished() {
@@ -513,17 +549,12 @@ fn main() -> ExitCode {
             eprintln!("make demo: FAILED (see above); everything it started was removed");
             return ExitCode::FAILURE;
         }
-        let timeout = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 100_000_000,
-        };
-        // SAFETY: `set` is an initialised sigset_t and `timeout` a live timespec; a
-        // null siginfo pointer is allowed.
-        let sig = unsafe { libc::sigtimedwait(&set, std::ptr::null_mut(), &timeout) };
-        if sig > 0 {
+        let sig = SIGNAL.load(Ordering::SeqCst);
+        if sig != 0 {
             eprintln!("\nmake demo: interrupted (signal {sig}); removing everything it started");
             emergency_cleanup();
             return ExitCode::from(130);
         }
+        std::thread::sleep(Duration::from_millis(50));
     }
 }

@@ -232,6 +232,29 @@ fn start_reload_stop_run_exec_lines_and_signals_on_the_real_process() {
 }
 
 #[test]
+fn services_start_with_no_signal_blocked_whatever_the_caller_blocks() {
+    // SAFETY: sigset_t initialised by sigemptyset; the mask change affects this test's
+    // thread (and what it spawns) only.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, libc::SIGHUP);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+    let mut t = toy("", "TimeoutStopSec=5s", "");
+    t.systemctl(&["start", "toy.service"]);
+    t.wait_log("started");
+    let pid = t.m.services(UNIT).main_pid("toy.service").unwrap();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    assert!(status.contains("SigBlk:\t0000000000000000"), "{status}");
+    t.systemctl(&["reload", "toy.service"]);
+    t.wait_log("hup");
+    t.systemctl(&["stop", "toy.service"]);
+    assert_eq!(t.actions()[2], Action::Stopped { pid, forced: false });
+}
+
+#[test]
 fn restart_is_stop_then_start_with_a_new_main_process() {
     let mut t = toy("", "", "");
     t.systemctl(&["start", "toy.service"]);

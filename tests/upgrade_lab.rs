@@ -229,16 +229,11 @@ fn a_rolling_refresh_from_the_original_charm_keeps_the_vip_answered_but_for_grac
             SLACK
         };
         eprintln!(
-            "refresh {unit} ({}): client outage {:.0} ms ({} -> {}), bound {:.0} ms; answers: {}",
-            if was_master {
-                "was MASTER"
-            } else {
-                "was BACKUP"
-            },
+            "refresh {unit} ({}): client outage {:.0} ms, bound {:.0} ms; handovers: {}; answers: {}",
+            if was_master { "was MASTER" } else { "was BACKUP" },
             ms(outage.longest),
-            outage.before,
-            outage.after,
             ms(bound),
+            outage.handovers_text(),
             outage.summary
         );
         assert!(
@@ -246,10 +241,47 @@ fn a_rolling_refresh_from_the_original_charm_keeps_the_vip_answered_but_for_grac
             "refresh of {unit}: outage {:?} > {bound:?}",
             outage.longest
         );
+        let moves: Vec<(&str, &str)> = outage
+            .handovers
+            .iter()
+            .map(|(a, b, _)| (a.as_str(), b.as_str()))
+            .collect();
+        if was_master {
+            // keepalived released (priority 0) to a keepalived backup, and our engine,
+            // above every keepalived priority, took the VIP back from it.
+            assert!(moves.len() >= 2, "{moves:?}");
+            assert_eq!(moves[0].0, "h1", "{moves:?}");
+            assert_eq!(moves[moves.len() - 1].1, "h1", "{moves:?}");
+        } else {
+            assert!(
+                moves.is_empty(),
+                "refreshing a backup moved the VIP: {moves:?}"
+            );
+        }
         figures.push((unit, outage.longest));
     }
 
     assert_eq!(j.vip_holders(), ["h1"], "one master at the end");
+    let roles: Vec<(String, u8)> = ["keepalived/0", "keepalived/1", "keepalived/2"]
+        .iter()
+        .map(|u| {
+            let path = j.model.unit(u).root.join("run/keepalived-charm/state.json");
+            let st = keepalived_charm::engine::state_file::read(&path)
+                .unwrap_or_else(|| panic!("{u}: no engine state at {}", path.display()));
+            (
+                st.instances[0].state.clone(),
+                st.instances[0].effective_priority,
+            )
+        })
+        .collect();
+    assert_eq!(
+        roles,
+        [
+            ("MASTER".to_string(), 254),
+            ("BACKUP".to_string(), 253),
+            ("BACKUP".to_string(), 252)
+        ]
+    );
     for unit in ["keepalived/0", "keepalived/1", "keepalived/2"] {
         assert!(j.model.services(unit).is_running(ENGINE));
         // The apt package stays installed but inert.

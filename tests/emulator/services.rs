@@ -353,7 +353,17 @@ impl LiveServices {
             .append(true)
             .open(&log)
             .map_err(|e| format!("{}: {e}", log.display()))?;
-        let child = in_netns(netns, &command.argv)
+        let mut process = in_netns(netns, &command.argv);
+        // SAFETY: the closure runs in the forked child before exec and only calls
+        // sigemptyset, sigprocmask and signal, which are async-signal-safe; it touches
+        // only its own local sigset.
+        unsafe {
+            process.pre_exec(|| {
+                clean_signals();
+                Ok(())
+            });
+        }
+        let child = process
             .env_clear()
             .envs(&env)
             .current_dir("/")
@@ -562,6 +572,28 @@ impl LiveServices {
                 _ => None,
             })
             .collect()
+    }
+}
+
+/// systemd starts services with no signal blocked and default dispositions; a test
+/// process may have either changed (std does not reset the mask for its children).
+/// Called between fork and exec: async-signal-safe calls only.
+fn clean_signals() {
+    // SAFETY: see the caller; `set` is a local initialised by sigemptyset.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+        for sig in [
+            libc::SIGHUP,
+            libc::SIGINT,
+            libc::SIGTERM,
+            libc::SIGPIPE,
+            libc::SIGUSR1,
+            libc::SIGUSR2,
+        ] {
+            libc::signal(sig, libc::SIG_DFL);
+        }
     }
 }
 

@@ -23,8 +23,42 @@ pub struct Outage {
     /// Who answered before and after that gap (host names).
     pub before: String,
     pub after: String,
+    /// Who answers at the end of the step (the host waited for).
+    pub holder: String,
+    /// Every change of the answering host since the step began: (from, to, time
+    /// from the last answer of `from` to the first of `to`).
+    pub handovers: Vec<(String, String, Duration)>,
     /// "h1 x120, (none) x30, h2 x50" since the step began.
     pub summary: String,
+}
+
+impl Outage {
+    /// "h1→h3 619 ms, h3→h1 12 ms", or "none".
+    pub fn handovers_text(&self) -> String {
+        if self.handovers.is_empty() {
+            return "none".to_string();
+        }
+        self.handovers
+            .iter()
+            .map(|(a, b, d)| format!("{a}→{b} {:.0} ms", d.as_secs_f64() * 1000.0))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Changes of the answering host among answers after `since`, with the gap each took.
+fn handovers(report: &ProbeReport, since: Instant) -> Vec<(String, String, Duration)> {
+    let mut answers: Vec<(Instant, &str)> = report
+        .probes
+        .iter()
+        .filter_map(|p| Some((p.answered?, p.host.as_deref()?)))
+        .collect();
+    answers.sort_by_key(|(t, _)| *t);
+    answers
+        .windows(2)
+        .filter(|w| w[1].0 > since && w[0].1 != w[1].1)
+        .map(|w| (w[0].1.to_string(), w[1].1.to_string(), w[1].0 - w[0].0))
+        .collect()
 }
 
 /// A lab whose hosts are the machines of the units.
@@ -107,8 +141,9 @@ impl JujuLab {
         self.prober().report()
     }
 
-    /// Waits until `host` answers on the VIP (a probe sent after `since`), then for
-    /// `quiet` more, and returns the outage clients saw since `since`.
+    /// Waits until `host` answers on the VIP (a probe sent after this call: the step's
+    /// actions are done), then for `quiet` more, and returns the outage clients saw
+    /// since the step began at `since`.
     pub fn settle_on(
         &self,
         host: &str,
@@ -116,21 +151,26 @@ impl JujuLab {
         within: Duration,
         quiet: Duration,
     ) -> Outage {
-        self.prober().wait_holder(host, since, within);
+        self.prober().wait_holder(host, Instant::now(), within);
         std::thread::sleep(quiet);
         let report = self.report();
         let summary = report.summary_since(since);
+        let handovers = handovers(&report, since);
         match report.longest_gap_after(since) {
             Some(gap) => Outage {
                 longest: gap.len(),
                 before: gap.host_before.clone(),
                 after: gap.host_after.clone(),
+                holder: host.to_string(),
+                handovers: handovers.clone(),
                 summary,
             },
             None => Outage {
                 longest: Duration::ZERO,
                 before: host.to_string(),
                 after: host.to_string(),
+                holder: host.to_string(),
+                handovers: handovers.clone(),
                 summary,
             },
         }
