@@ -36,6 +36,14 @@
 //!   (root), `fail_command(unit, "systemctl", &["restart"], 1, "msg", Some(1))`,
 //!   `unit_mut(u).machine.sysctl / preinstalled_units`, `unit_mut(u).networks`,
 //!   `hook_timeout`.
+//! * Machines for real (root): `use_netns(unit, name, spec)` / `place_next_units` put
+//!   units in namespaces that exist already (lab hosts on one bridge);
+//!   `enable_live_services()` turns on the live systemd stand-in ([`services`]): each
+//!   hook's systemctl calls start, reload and stop real processes from the unit files
+//!   under the unit's root, in its namespace; `services(u)` has their lifetimes;
+//!   `crash_machine(u)` / `reboot_machine(u)` kill everything / boot the enabled units
+//!   and fire `start`; `upgrade_charm_unit(u)` with `set_unit_charm_binary` refreshes
+//!   one unit; `juju_status()` renders what `juju status` shows.
 #![allow(dead_code)]
 
 pub mod check;

@@ -9,21 +9,25 @@
 //!   group (the stand-in's "cgroup") inside the unit's network namespace, output to
 //!   `<journal dir>/<service>.log`; `RuntimeDirectory=` is made under `<root>/run/`
 //!   first and a failed `Condition...=` skips the start, as in systemd;
-//! * `reload` runs `ExecReload=` with `$MAINPID` (the charm's is `kill -HUP`);
+//! * `reload` runs `ExecReload=` with `$MAINPID` (the charm's is `kill -HUP`; helpers
+//!   run outside the namespace: pids are not namespaced);
 //! * `stop` runs `ExecStop=` if any, sends `KillSignal=` per `KillMode=`, waits
 //!   `TimeoutStopSec=` for the main process, then SIGKILLs what is left of the group,
 //!   and removes the runtime directories;
 //! * `restart` is stop + start; `enable --now` / `disable --now` start / stop.
 //!
 //! Calls are applied after the hook, whatever its exit code: a `systemctl` call takes
-//! effect when it is made, as the recorded machine state already does. Not emulated:
+//! effect when it is made, as the recorded machine state already does. Services start
+//! with an empty signal mask and default dispositions, as under systemd, whatever the
+//! test process blocked. The unit file is read from disk at each start (systemd would
+//! use the definition loaded at the last daemon-reload). Not emulated:
 //! `Restart=` (a dead service stays dead, like on a machine that died), the sandboxing
 //! directives (checked with `systemd-analyze verify` elsewhere) and `Type=notify`
 //! readiness. Every start and end is recorded with its instant ([`Lifetime`],
 //! [`ServiceEvent`]) for timelines. Everything still running is SIGKILLed on drop.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
@@ -629,9 +633,5 @@ impl Drop for LiveServices {
 
 /// A log file's text ("" if none).
 pub fn read_log(path: &Path) -> String {
-    let mut text = String::new();
-    if let Ok(mut f) = File::open(path) {
-        let _ = std::io::Read::read_to_string(&mut f, &mut text);
-    }
-    text
+    std::fs::read_to_string(path).unwrap_or_default()
 }
