@@ -147,6 +147,43 @@ impl Host {
         });
     }
 
+    /// Where our engine writes its state file.
+    pub fn engine_state_path(&self) -> PathBuf {
+        self.path("engine.state.json")
+    }
+
+    /// The engine's state file, if it has written one.
+    pub fn engine_state(&self) -> Option<keepalived_charm::engine::state_file::EngineState> {
+        keepalived_charm::engine::state_file::read(&self.engine_state_path())
+    }
+
+    /// Where our engine's pid file is.
+    pub fn engine_pid_path(&self) -> PathBuf {
+        self.path("engine.pid")
+    }
+
+    /// Replaces the running daemon's config file (atomically, as the charm does),
+    /// without signalling it: follow with `signal_daemon(libc::SIGHUP)`.
+    pub fn rewrite_conf(&self, conf: &str) {
+        let kind = self.with_daemon(|d| d.kind);
+        let path = match kind {
+            DaemonKind::Engine => self.path("engine.conf"),
+            DaemonKind::Keepalived => self.path("keepalived.conf"),
+        };
+        let tmp = path.with_extension("conf.new");
+        std::fs::write(&tmp, conf).expect("write the new config");
+        std::fs::rename(&tmp, &path).expect("replace the config");
+    }
+
+    /// Pids of the daemon: the main process and, for keepalived, its VRRP child.
+    pub fn daemon_pids(&self) -> Vec<i32> {
+        self.with_daemon(|d| {
+            let mut pids = vec![d.proc.pid()];
+            pids.extend(d.proc.child_pids());
+            pids
+        })
+    }
+
     fn set_daemon(&self, d: Daemon) {
         let mut slot = self.daemon.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(mut old) = slot.take() {

@@ -22,6 +22,38 @@ pub struct KeepalivedConf {
     /// keepalived's unicast mode: `unicast_src_ip` and `unicast_peer`s.
     pub unicast: Option<(IpAddr, Vec<IpAddr>)>,
     pub nopreempt: bool,
+    /// `state MASTER` instead of BACKUP (the original charm's leader).
+    pub state_master: bool,
+    /// A `vrrp_script` tracked by the instance (the charm's `chk_svc_port` shape).
+    pub check: Option<HealthCheck>,
+    /// `track_interface` entries (unweighted: down puts the instance in FAULT).
+    pub track_interfaces: Vec<String>,
+}
+
+/// A health check script: `vrrp_script NAME { script ...; interval; weight; rise; fall }`.
+#[derive(Debug, Clone)]
+pub struct HealthCheck {
+    pub name: String,
+    /// The command line, as written between the quotes.
+    pub script: String,
+    pub interval_s: u32,
+    pub weight: i32,
+    pub rise: u32,
+    pub fall: u32,
+}
+
+impl HealthCheck {
+    /// The charm's check: `keepalived-charm check-tcp 127.0.0.1 PORT`, weight -100.
+    pub fn charm_tcp(binary: &str, port: u16) -> HealthCheck {
+        HealthCheck {
+            name: "chk_svc_port".to_string(),
+            script: format!("{binary} check-tcp 127.0.0.1 {port}"),
+            interval_s: 1,
+            weight: -100,
+            rise: 1,
+            fall: 1,
+        }
+    }
 }
 
 impl KeepalivedConf {
@@ -40,17 +72,52 @@ impl KeepalivedConf {
             vips: vips.to_vec(),
             unicast: None,
             nopreempt: false,
+            state_master: false,
+            check: None,
+            track_interfaces: Vec::new(),
         }
     }
 
+    /// The whole file: global_defs, the script (if any), the instance.
     pub fn render(&self) -> String {
+        let mut s = self.render_globals();
+        s.push_str(&self.render_instance());
+        s
+    }
+
+    /// global_defs and the vrrp_script block, without the instance (for files that
+    /// hold several instances: `a.render_globals() + a.render_instance() + b.render_instance()`).
+    pub fn render_globals(&self) -> String {
         let mut s = String::new();
         let _ = writeln!(s, "global_defs {{");
         let _ = writeln!(s, "    router_id {}", self.router_id);
         let _ = writeln!(s, "    vrrp_version {}", self.version);
+        if self.check.is_some() {
+            let _ = writeln!(s, "    script_user root");
+            let _ = writeln!(s, "    enable_script_security");
+        }
         let _ = writeln!(s, "}}");
+        if let Some(c) = &self.check {
+            let _ = writeln!(s, "vrrp_script {} {{", c.name);
+            let _ = writeln!(s, "    script \"{}\"", c.script);
+            let _ = writeln!(s, "    interval {}", c.interval_s);
+            let _ = writeln!(s, "    weight {}", c.weight);
+            let _ = writeln!(s, "    rise {}", c.rise);
+            let _ = writeln!(s, "    fall {}", c.fall);
+            let _ = writeln!(s, "}}");
+        }
+        s
+    }
+
+    /// The vrrp_instance block alone.
+    pub fn render_instance(&self) -> String {
+        let mut s = String::new();
         let _ = writeln!(s, "vrrp_instance {} {{", self.instance);
-        let _ = writeln!(s, "    state BACKUP");
+        if self.state_master {
+            let _ = writeln!(s, "    state MASTER");
+        } else {
+            let _ = writeln!(s, "    state BACKUP");
+        }
         let _ = writeln!(s, "    interface {}", self.interface);
         let _ = writeln!(s, "    virtual_router_id {}", self.vrid);
         let _ = writeln!(s, "    priority {}", self.priority);
@@ -69,6 +136,18 @@ impl KeepalivedConf {
             let _ = writeln!(s, "    unicast_peer {{");
             for p in peers {
                 let _ = writeln!(s, "        {p}");
+            }
+            let _ = writeln!(s, "    }}");
+        }
+        if let Some(c) = &self.check {
+            let _ = writeln!(s, "    track_script {{");
+            let _ = writeln!(s, "        {}", c.name);
+            let _ = writeln!(s, "    }}");
+        }
+        if !self.track_interfaces.is_empty() {
+            let _ = writeln!(s, "    track_interface {{");
+            for i in &self.track_interfaces {
+                let _ = writeln!(s, "        {i}");
             }
             let _ = writeln!(s, "    }}");
         }

@@ -52,7 +52,7 @@ use std::time::Duration;
 pub use adverts::{AdvertLog, SeenAdvert};
 pub use capture::{Capture, WireEvent};
 pub use host::{Daemon, DaemonKind, Host};
-pub use keepalived::KeepalivedConf;
+pub use keepalived::{HealthCheck, KeepalivedConf};
 pub use ns::{Netns, Task};
 pub use prober::{Gap, ProbeReport, Prober, PROBE_PORT};
 pub use proc::Proc;

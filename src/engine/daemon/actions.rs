@@ -87,6 +87,16 @@ impl Driver {
         }
     }
 
+    /// Removes `vips` and the excluded addresses of a Master that resigned earlier
+    /// (the make-before-break release of `Driver::shutdown`).
+    pub(super) async fn release_vips(&mut self, idx: usize, vips: &[IpAddr]) {
+        let mut specs = self.specs(idx, vips);
+        specs.extend(self.excluded(idx));
+        for (dev, vip) in specs {
+            self.remove_vip(idx, &dev, vip.addr).await;
+        }
+    }
+
     /// (device, address entry) of each of `vips`: from the running config, else
     /// from the config the instance ran before the last reload (a removed VIP).
     fn specs(&self, idx: usize, vips: &[IpAddr]) -> Vec<(String, VirtualAddress)> {

@@ -4,7 +4,9 @@
 //!
 //! Time: tokio's monotonic `Instant`, mapped onto the routers' [`Time`] from the
 //! daemon's start instant. Each turn of the loop sleeps until the earliest router
-//! deadline; timers win over packets (`biased`), so a flood cannot delay an advert.
+//! deadline on a timerfd (`net::PreciseTimer`: microseconds, where tokio's timer
+//! rounds up to the next millisecond); timers win over packets (`biased`), so a
+//! flood cannot delay an advert.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -17,10 +19,11 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::engine::config::{self, Config};
-use crate::engine::net::{LinkWatch, NetEvent, Netlink};
+use crate::engine::net::{LinkWatch, NetEvent, Netlink, PreciseTimer};
 use crate::engine::packet::{Accepted, Dropped, IpMeta};
 use crate::engine::proto::Family;
-use crate::engine::router::{Input, State, Time};
+use crate::engine::proto::{Priority, Timers};
+use crate::engine::router::{Action, Input, State, Time};
 
 use super::instance::{
     all_vips, destinations, encode_options, placeholder_source, router_config, rx_expect,
@@ -32,6 +35,9 @@ use super::reload::match_instances;
 use super::sockets::{self, LinkLayer, Packet, Receiver, ReceiverKey};
 use super::status::{self, Header, ReceiverView, StatusWriter};
 use super::tracking::{self, Scheduler, ScriptResult};
+
+/// How long past the latest possible successor a resigning Master keeps its VIPs.
+const RELEASE_MARGIN: Duration = Duration::from_millis(50);
 
 /// How often a line about the same dropped-packet reason and sender may be logged.
 const DROP_LOG_PERIOD: Duration = Duration::from_secs(10);
@@ -52,6 +58,8 @@ pub(super) struct Inbox {
     terminate: Signal,
     interrupt: Signal,
     hangup: Signal,
+    /// The routers' deadlines, to the microsecond.
+    timer: PreciseTimer,
 }
 
 pub(super) struct Driver {
@@ -132,7 +140,9 @@ impl Driver {
             instances = driver.instances.len(),
             "VRRP engine started"
         );
+        let timer = PreciseTimer::new().context("create the timer (timerfd)")?;
         let inbox = Inbox {
+            timer,
             packets: packets_rx,
             scripts: scripts_rx,
             net: net_rx,
@@ -165,9 +175,16 @@ impl Driver {
                 .filter_map(|i| i.router.poll_timeout())
                 .min()
                 .map(|t| self.instant(t));
+            let precise = &inbox.timer;
             let timer = async move {
                 match deadline {
-                    Some(at) => tokio::time::sleep_until(at).await,
+                    Some(at) => {
+                        if let Err(e) = precise.sleep_until(at.into_std()).await {
+                            // Never expected; fall back to tokio's millisecond timer.
+                            tracing::warn!(error = %e, "timerfd failed");
+                            tokio::time::sleep_until(at).await;
+                        }
+                    }
                     None => std::future::pending().await,
                 }
             };
@@ -193,7 +210,7 @@ impl Driver {
                 }
             }
         }
-        self.shutdown().await;
+        self.shutdown(&mut inbox).await;
     }
 
     fn snapshot(&self) -> crate::engine::state_file::EngineState {
@@ -291,7 +308,12 @@ impl Driver {
             interval_mismatch: notices.interval_mismatch,
             advert: received.advert,
         };
+        let known = inst.router.master_address();
         let actions = inst.router.handle(now, input);
+        if inst.router.master_address() != known {
+            // A new master is worth a state-file line at once, like a transition.
+            self.state_dirty = true;
+        }
         self.apply(idx, actions).await;
     }
 
@@ -683,19 +705,98 @@ impl Driver {
         }
     }
 
-    /// SIGTERM: every Master resigns with priority 0 and removes its VIPs (C-06);
+    /// SIGTERM: every Master resigns with priority 0 (C-06) and removes its VIPs;
     /// the final state goes to the state file.
-    async fn shutdown(mut self) {
+    ///
+    /// Make before break: a resigning Master keeps its VIPs until the successor's
+    /// first advert arrives (it comes Skew_Time after our priority 0, just before
+    /// the successor's gratuitous ARP), or at the latest when any successor must
+    /// have spoken (the skew of priority 1, plus a margin). keepalived removes them
+    /// at once, which leaves the VIP unanswered for the whole skew; here clients
+    /// are served by the old master until the new one announces itself.
+    async fn shutdown(mut self, inbox: &mut Inbox) {
         let now = self.now();
+        let mut held: Vec<(usize, Vec<IpAddr>)> = Vec::new();
+        let mut wait = Duration::ZERO;
         for idx in 0..self.instances.len() {
-            let actions = self.instances[idx].router.handle(now, Input::Shutdown);
+            let was_master = self.instances[idx].router.state() == State::Master;
+            let mut actions = self.instances[idx].router.handle(now, Input::Shutdown);
+            if was_master {
+                if let Some(pos) = actions
+                    .iter()
+                    .position(|a| matches!(a, Action::RemoveVips(_)))
+                {
+                    if let Action::RemoveVips(vips) = actions.remove(pos) {
+                        // Leaving Master: the excluded addresses go with the VIPs.
+                        held.push((idx, vips));
+                        let cfg = &self.instances[idx].config;
+                        let last = Timers::new(cfg.version, Priority::MIN_BACKUP, cfg.advert_int);
+                        wait = wait.max(last.skew_time);
+                    }
+                }
+            }
             self.apply(idx, actions).await;
+        }
+        if !held.is_empty() {
+            let deadline = Instant::now() + wait + RELEASE_MARGIN;
+            let mut pending: BTreeSet<usize> = held.iter().map(|(i, _)| *i).collect();
+            while !pending.is_empty() {
+                let packet = tokio::select! {
+                    _ = tokio::time::sleep_until(deadline) => break,
+                    p = inbox.packets.recv() => match p {
+                        Some(p) => p,
+                        None => break,
+                    },
+                };
+                if let Some(idx) = self.successor_heard(&packet) {
+                    if pending.remove(&idx) {
+                        tracing::info!(instance = %self.instances[idx].config.name, "successor heard: releasing the VIPs");
+                        if let Some((_, vips)) = held.iter().find(|(i, _)| *i == idx) {
+                            self.release_vips(idx, vips).await;
+                        }
+                    }
+                }
+            }
+            for idx in pending {
+                if let Some((_, vips)) = held.iter().find(|(i, _)| *i == idx) {
+                    tracing::info!(instance = %self.instances[idx].config.name, "no successor heard: releasing the VIPs");
+                    self.release_vips(idx, vips).await;
+                }
+            }
         }
         self.scripts.stop_all();
         let last = self.snapshot();
         let Driver { status, .. } = self;
         status.finish(last);
         tracing::info!("VRRP engine stopped");
+    }
+
+    /// The instance whose successor sent `packet`: an advert that passes the ladder,
+    /// from another router, with a priority above 0.
+    fn successor_heard(&mut self, packet: &Packet) -> Option<usize> {
+        let (key, receiver) = self
+            .receivers
+            .iter_mut()
+            .find(|(_, r)| r.id == packet.receiver)?;
+        let (iface, family) = key.clone();
+        let verdict = match family {
+            Family::V4 => receiver.demux.receive_ipv4(&packet.bytes),
+            Family::V6 => receiver.demux.receive(
+                IpMeta {
+                    src: packet.meta.src,
+                    dst: packet.meta.dst,
+                    ttl: packet.meta.ttl_or_hop_limit.unwrap_or(0),
+                },
+                &packet.bytes,
+            ),
+        };
+        let accepted = verdict.ok()?;
+        let received = accepted.received;
+        if received.advert.priority.is_release() {
+            return None;
+        }
+        let idx = self.instance_on(&iface, family, received.advert.vrid.get())?;
+        (Some(received.src) != self.instances[idx].source).then_some(idx)
     }
 }
 

@@ -9,6 +9,8 @@
 //! * [`netlink`]: links, addresses and routes over rtnetlink ([`ifstate`] holds what
 //!   it reports): VIPs are added and removed here; [`link_watch`] feeds link state to
 //!   the routers' Fault state.
+//! * [`timer`]: a timerfd, so router deadlines fire within microseconds rather than
+//!   on tokio's millisecond ticks.
 //!
 //! Everything here works in the network namespace of the thread that opens it, which
 //! is what lets the namespace lab drive it from ordinary tests.
@@ -19,12 +21,14 @@ pub mod link_watch;
 pub mod netlink;
 pub mod packet_socket;
 mod sockopt;
+pub mod timer;
 pub mod vrrp_socket;
 
 pub use ifstate::{IfAddr, Link};
 pub use link_watch::{LinkWatch, NetEvent};
 pub use netlink::{AddOutcome, Netlink, NetlinkError, RemoveOutcome};
 pub use packet_socket::{interface_mac, AsyncPacketSocket, MacAddr, PacketSocket};
+pub use timer::PreciseTimer;
 pub use vrrp_socket::{
     AsyncVrrpSocket, Delivery, RecvMeta, VrrpSocket, VRRP_GROUP_V4, VRRP_GROUP_V6,
 };
