@@ -90,7 +90,11 @@ fn hooks_summary(runs: &[HookRun]) -> String {
             .push(r.hook.name.as_str());
     }
     let failed = runs.iter().filter(|r| !r.ok()).count();
-    let mut out = format!("{} hooks ran", runs.len());
+    let mut out = match runs.len() {
+        0 => "no hook ran".to_string(),
+        1 => "1 hook ran".to_string(),
+        n => format!("{n} hooks ran"),
+    };
     if failed > 0 {
         out.push_str(&format!(", {failed} FAILED"));
     }
@@ -335,7 +339,7 @@ fn steps(demo: &mut Demo, j: &mut JujuLab) {
     let step = "juju remove-unit kubeapi-load-balancer/0 (keepalived/0, the MASTER, stops)";
     demo.heading(step);
     demo.detail(
-        "stop hook → systemctl stop → SIGTERM → the engine sends priority 0 and drops the VIP",
+        "stop hook → systemctl stop → SIGTERM → the engine sends priority 0; the next backup takes over after its skew time",
     );
     let t = Instant::now();
     let runs = j.model.remove_unit("keepalived/0").expect("remove-unit");
