@@ -87,8 +87,13 @@ bench-failover: deps-apt
 bench-hooks:
 	$(CARGO) bench --bench hooks
 
-demo:
-	@echo "make demo: not built yet"; exit 1
+# The live failover demo (root): builds the demo program (tests/demo.rs, a test target
+# `cargo test` does not run) and runs it in the foreground, so Ctrl-C reaches it and it
+# removes everything it started.
+demo: deps
+	@bin=$$($(CARGO) test --test demo --no-run --message-format=json-render-diagnostics \
+	  | python3 -c 'import json, sys; print(next(m["executable"] for m in map(json.loads, sys.stdin) if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "demo" and m.get("executable")))') \
+	  && exec "$$bin"
 
 clean:
 	$(CARGO) clean

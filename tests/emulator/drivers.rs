@@ -22,7 +22,7 @@ impl Model {
             let Some(u) = self.units.iter().find(|u| u.name == unit) else {
                 continue; // the unit is gone
             };
-            if u.failed.is_some() {
+            if u.failed.is_some() || u.lost {
                 self.unit_mut(&unit).backlog.push_back(hook);
                 continue;
             }
@@ -108,11 +108,18 @@ impl Model {
             // Principal units' settings outlive them, so this counts every one so far.
             let k = self.relation(sub).remote_units_data.len();
             let principal = format!("{}/{k}", self.principal_app);
-            let address = format!("192.0.2.{}", 10 + k);
+            let placement = self.placements.pop_front();
+            let address = match &placement {
+                Some((_, spec)) => spec.host().to_string(),
+                None => format!("192.0.2.{}", 10 + k),
+            };
             let unit = self.add_unit(&principal, &address);
             self.relation_mut(sub)
                 .remote_units_data
                 .insert(principal, address_bag(&address));
+            if let Some((name, spec)) = placement {
+                self.use_netns(&unit, &name, spec)?;
+            }
             new_units.push(unit);
         }
         for unit in &new_units {
@@ -420,7 +427,7 @@ impl Model {
     /// update-status on every unit that is not in error (Juju never queues it then).
     pub fn update_status(&mut self) -> Result<Vec<HookRun>, EmuError> {
         for unit in self.live_units() {
-            if self.unit(&unit).failed.is_none() {
+            if self.unit(&unit).failed.is_none() && !self.unit(&unit).lost {
                 self.enqueue(&unit, Hook::new("update-status"));
             }
         }
@@ -438,6 +445,19 @@ impl Model {
             }
             self.enqueue(&unit, Hook::new("start"));
         }
+        self.settle()
+    }
+
+    /// `juju refresh` as seen by one unit (Juju upgrades units independently; a
+    /// rolling refresh is this per unit, in turn): upgrade-charm → config-changed →
+    /// leader-settings-changed (not on the leader) → start.
+    pub fn upgrade_charm_unit(&mut self, unit: &str) -> Result<Vec<HookRun>, EmuError> {
+        self.enqueue(unit, Hook::new("upgrade-charm"));
+        self.enqueue(unit, Hook::new("config-changed"));
+        if !self.is_leader(unit) {
+            self.enqueue(unit, Hook::new("leader-settings-changed"));
+        }
+        self.enqueue(unit, Hook::new("start"));
         self.settle()
     }
 

@@ -37,6 +37,14 @@
 //!   (root), `fail_command(unit, "systemctl", &["restart"], 1, "msg", Some(1))`,
 //!   `unit_mut(u).machine.sysctl / preinstalled_units`, `unit_mut(u).networks`,
 //!   `hook_timeout`.
+//! * Machines for real (root): `use_netns(unit, name, spec)` / `place_next_units` put
+//!   units in namespaces that exist already (lab hosts on one bridge);
+//!   `enable_live_services()` turns on the live systemd stand-in ([`services`]): each
+//!   hook's systemctl calls start, reload and stop real processes from the unit files
+//!   under the unit's root, in its namespace; `services(u)` has their lifetimes;
+//!   `crash_machine(u)` / `reboot_machine(u)` kill everything / boot the enabled units
+//!   and fire `start`; `upgrade_charm_unit(u)` with `set_unit_charm_binary` refreshes
+//!   one unit; `juju_status()` renders what `juju status` shows.
 #![allow(dead_code)]
 
 pub mod check;
@@ -45,7 +53,10 @@ pub mod meta;
 pub mod model;
 pub mod netns;
 pub mod run;
+pub mod services;
 pub mod state;
+pub mod status;
+pub mod unitfile;
 pub mod view;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -67,6 +78,8 @@ pub use model::{
 pub use netns::NetnsSpec;
 #[allow(unused_imports)]
 pub use run::{Session, ToolOutput};
+#[allow(unused_imports)]
+pub use services::LiveServices;
 #[allow(unused_imports)]
 pub use state::{Bag, FailRule, HookState, Machine, Network, OpenedPort, Status};
 
@@ -129,6 +142,10 @@ pub struct Model {
     /// The repo: source of dispatch, hooks/, metadata.yaml, config.yaml, templates/.
     pub repo: PathBuf,
     pub principal_app: String,
+    /// Whether units get the live systemd stand-in ([`Model::enable_live_services`]).
+    pub live_services: bool,
+    /// Namespaces the next units [`Model::deploy`] creates join, in order.
+    pub placements: VecDeque<(String, NetnsSpec)>,
     pub dir: tempfile::TempDir,
 }
 
@@ -169,6 +186,8 @@ impl Model {
             charm_binary: PathBuf::from(env!("CARGO_BIN_EXE_keepalived-charm")),
             repo,
             principal_app: "kubeapi-load-balancer".into(),
+            live_services: false,
+            placements: VecDeque::new(),
             dir: tempfile::Builder::new()
                 .prefix("juju-emulator-")
                 .tempdir()
@@ -376,7 +395,11 @@ impl Model {
             juju_log: Vec::new(),
             machine,
             dying: false,
+            lost: false,
             netns: None,
+            services: self
+                .live_services
+                .then(|| LiveServices::new(&root, &base.join("journal"))),
             state_file: base.join("hook-state.json"),
             charm_dir,
             tools_dir,
@@ -394,6 +417,14 @@ impl Model {
             let _ = std::fs::remove_file(&link);
             symlink(path, &link);
         }
+    }
+
+    /// Points one unit's `bin/keepalived-charm` at `path`: that unit got a new charm
+    /// (a refresh reaching the units one at a time) while the others keep theirs.
+    pub fn set_unit_charm_binary(&mut self, unit: &str, path: &Path) {
+        let link = self.unit(unit).charm_dir.join("bin/keepalived-charm");
+        let _ = std::fs::remove_file(&link);
+        symlink(path, &link);
     }
 
     /// Replaces the charm binary by a `/bin/sh` script with `body` (for tests of the
@@ -415,6 +446,72 @@ impl Model {
     /// plus one dummy interface; the unit's address and networks follow the spec.
     pub fn set_unit_netns(&mut self, unit: &str, spec: NetnsSpec) -> Result<(), EmuError> {
         let ns = netns::Netns::create(spec).map_err(EmuError::Setup)?;
+        self.attach_netns(unit, ns);
+        Ok(())
+    }
+
+    /// Runs the unit's hooks (and its live services) inside namespace `name`, which
+    /// already exists and is not the emulator's to delete: e.g. a lab host on a shared
+    /// bridge. `spec` says which interface carries which address there.
+    pub fn use_netns(&mut self, unit: &str, name: &str, spec: NetnsSpec) -> Result<(), EmuError> {
+        let ns = netns::Netns::existing(name, spec).map_err(EmuError::Setup)?;
+        self.attach_netns(unit, ns);
+        Ok(())
+    }
+
+    /// The next units [`Model::deploy`] creates join these existing namespaces, one
+    /// each, before their first hook (their principal's machine is that host).
+    pub fn place_next_units(&mut self, hosts: &[(String, NetnsSpec)]) {
+        self.placements.extend(hosts.iter().cloned());
+    }
+
+    /// Gives every unit, now and later, the live systemd stand-in
+    /// ([`services::LiveServices`]): after each hook its service calls are applied to
+    /// real processes in the unit's network namespace.
+    pub fn enable_live_services(&mut self) {
+        self.live_services = true;
+        for u in &mut self.units {
+            if u.services.is_none() {
+                let journal = u.root.with_file_name("journal");
+                u.services = Some(LiveServices::new(&u.root, &journal));
+            }
+        }
+    }
+
+    /// The unit's live services (panics unless enabled).
+    pub fn services(&mut self, unit: &str) -> &mut LiveServices {
+        self.units
+            .iter_mut()
+            .chain(self.removed_units.iter_mut())
+            .find(|u| u.name == unit)
+            .and_then(|u| u.services.as_mut())
+            .unwrap_or_else(|| panic!("{unit} has no live services (enable_live_services)"))
+    }
+
+    /// The unit's machine loses power: its services are SIGKILLed, no hook runs.
+    /// (Taking its network away is the caller's part, e.g. unplugging a lab host.)
+    pub fn crash_machine(&mut self, unit: &str) {
+        self.services(unit).crash();
+        self.unit_mut(unit).lost = true;
+    }
+
+    /// The unit's machine boots again: systemd starts the enabled services, then Juju
+    /// fires `start` (its reboot resolver, juju-contract §1.3).
+    pub fn reboot_machine(&mut self, unit: &str) -> Result<Vec<HookRun>, EmuError> {
+        let enabled = self.unit(unit).machine.enabled.clone();
+        let netns = self.unit(unit).netns.as_ref().map(|n| n.name.clone());
+        self.services(unit).boot(netns.as_deref(), &enabled);
+        let u = self.unit_mut(unit);
+        u.lost = false;
+        let waiting: Vec<Hook> = u.backlog.drain(..).collect();
+        self.enqueue(unit, Hook::new("start"));
+        for hook in waiting {
+            self.enqueue(unit, hook);
+        }
+        self.settle()
+    }
+
+    fn attach_netns(&mut self, unit: &str, ns: netns::Netns) {
         let host = ns.spec.host().to_string();
         let iface = ns.spec.interface.clone();
         let prefix: u8 = ns
@@ -431,7 +528,6 @@ impl Model {
         net.bind_addresses[0].interface_name = iface;
         net.bind_addresses[0].addresses[0].cidr = cidr_of(&host, prefix);
         u.networks.insert(String::new(), net);
-        Ok(())
     }
 
     /// Changes a unit's address: its default network and its address keys in every

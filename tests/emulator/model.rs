@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::netns::Netns;
+use super::services::LiveServices;
 use super::state::{Bag, LogLine, Machine, Network, OpenedPort, ServiceCall, Status, ToolCall};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,7 +125,12 @@ pub struct Unit {
     /// The systemctl/sysctl stand-in machine (service-call log included).
     pub machine: Machine,
     pub dying: bool,
+    /// The machine is down ([`super::Model::crash_machine`]): its agent runs no hooks
+    /// (they wait in `backlog`) and `juju status` shows it lost.
+    pub lost: bool,
     pub netns: Option<Netns>,
+    /// The live systemd stand-in, when the model enabled it.
+    pub services: Option<LiveServices>,
     pub charm_dir: PathBuf,
     pub tools_dir: PathBuf,
     pub root: PathBuf,

@@ -3,6 +3,9 @@
 //! far end sits in a second private namespace when the kernel has no dummy driver) with
 //! a given address and an optional default route. Unique names (pid + counter); deleted on drop, also when
 //! the test panics.
+//!
+//! A unit can also join a namespace someone else made ([`Netns::existing`], e.g. a lab
+//! host on a shared bridge): then the emulator only uses it and never deletes it.
 
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -46,6 +49,8 @@ pub struct Netns {
     pub spec: NetnsSpec,
     /// Where the far end of the veth lives when the kernel has no dummy links.
     pub peer: Option<String>,
+    /// Whether the emulator created it (and deletes it on drop).
+    pub owned: bool,
 }
 
 pub fn ip_binary() -> &'static str {
@@ -81,6 +86,7 @@ impl Netns {
             name,
             spec,
             peer: None,
+            owned: true,
         };
         let name = ns.name.clone();
         let iface = ns.spec.interface.clone();
@@ -126,8 +132,27 @@ impl Netns {
     }
 }
 
+impl Netns {
+    /// A namespace that already exists (made by the caller, who also deletes it), whose
+    /// `spec.interface` carries `spec.address`. Fails if there is no such namespace.
+    pub fn existing(name: &str, spec: NetnsSpec) -> Result<Netns, String> {
+        if !std::path::Path::new("/run/netns").join(name).exists() {
+            return Err(format!("no network namespace {name:?} (ip netns list)"));
+        }
+        Ok(Netns {
+            name: name.to_string(),
+            spec,
+            peer: None,
+            owned: false,
+        })
+    }
+}
+
 impl Drop for Netns {
     fn drop(&mut self) {
+        if !self.owned {
+            return;
+        }
         let _ = ip(&["netns", "del", &self.name]);
         if let Some(peer) = &self.peer {
             let _ = ip(&["netns", "del", peer]);

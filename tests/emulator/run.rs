@@ -298,6 +298,11 @@ impl Model {
                 calls,
                 ..state.machine.clone()
             };
+            // systemctl calls take effect when made, whatever the hook's exit code.
+            let netns = u.netns.as_ref().map(|n| n.name.clone());
+            if let Some(services) = u.services.as_mut() {
+                services.apply(netns.as_deref(), &service_calls);
+            }
         }
 
         if ok {
