@@ -246,8 +246,10 @@ fn services_start_with_no_signal_blocked_whatever_the_caller_blocks() {
     t.systemctl(&["start", "toy.service"]);
     t.wait_log("started");
     let pid = t.m.services(UNIT).main_pid("toy.service").unwrap();
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    assert!(status.contains("SigBlk:\t0000000000000000"), "{status}");
+    // Checked by behaviour, not by /proc/PID/status: the toy's shell blocks every
+    // signal for a moment whenever it forks, so a SigBlk snapshot is racy. A service
+    // that inherited the blocked SIGHUP/SIGTERM would never log "hup", and its stop
+    // would end in a forced SIGKILL.
     t.systemctl(&["reload", "toy.service"]);
     t.wait_log("hup");
     t.systemctl(&["stop", "toy.service"]);
