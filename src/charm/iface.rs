@@ -2,8 +2,9 @@
 //!
 //! The original charm scraped `route` output and rendered `interface None` without a
 //! default route (original-charm §1.8). Here the machine's links, addresses and
-//! default routes are read once per hook through rtnetlink into a [`NetSnapshot`], and
-//! the choice is a pure function of that snapshot:
+//! default routes are read once per hook through the engine's rtnetlink edge
+//! ([`crate::engine::net::Netlink`]) into a [`NetSnapshot`], and the choice is a pure
+//! function of that snapshot:
 //!
 //! 1. `network_interface`, if set (it must exist);
 //! 2. else the interface whose connected subnet contains the VIP (what `ip route get`
@@ -14,6 +15,7 @@
 use std::fmt;
 use std::net::IpAddr;
 
+use crate::engine::net::{self, ifstate::prefix_contains};
 use crate::engine::proto::Family;
 
 /// One address on a link.
@@ -95,7 +97,7 @@ impl NetSnapshot {
             let on_link = self.links.iter().filter(|l| !l.loopback).find(|l| {
                 l.addresses
                     .iter()
-                    .any(|a| !a.local_scope && in_subnet(a.addr, a.prefix_len, *vip))
+                    .any(|a| !a.local_scope && prefix_contains(a.addr, a.prefix_len, *vip))
             });
             if let Some(link) = on_link {
                 return Ok(link);
@@ -147,35 +149,14 @@ impl Link {
     }
 }
 
-/// Whether `addr` lies in the subnet `net/prefix_len` (same family only).
-pub fn in_subnet(net: IpAddr, prefix_len: u8, addr: IpAddr) -> bool {
-    match (net, addr) {
-        (IpAddr::V4(n), IpAddr::V4(a)) => {
-            let bits = u32::from(prefix_len.min(32));
-            let mask = if bits == 0 {
-                0
-            } else {
-                u32::MAX << (32 - bits)
-            };
-            u32::from(n) & mask == u32::from(a) & mask
-        }
-        (IpAddr::V6(n), IpAddr::V6(a)) => {
-            let bits = u32::from(prefix_len.min(128));
-            let mask = if bits == 0 {
-                0
-            } else {
-                u128::MAX << (128 - bits)
-            };
-            u128::from(n) & mask == u128::from(a) & mask
-        }
-        _ => false,
-    }
-}
-
-/// Reading the snapshot failed (netlink socket or dump).
+/// Reading the snapshot failed: the runtime that drives netlink, or a dump.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot read the network interfaces through netlink: {0}")]
-pub struct NetlinkError(String);
+pub enum NetlinkError {
+    #[error("cannot read the network interfaces: cannot start the netlink runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+    #[error("cannot read the network interfaces through netlink: {0}")]
+    Dump(#[from] net::NetlinkError),
+}
 
 impl fmt::Display for Link {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -183,155 +164,48 @@ impl fmt::Display for Link {
     }
 }
 
-/// Reads links, addresses and default routes through rtnetlink (no `ip`/`route`).
+/// Reads links, addresses and default routes through the engine's rtnetlink edge
+/// (no `ip`/`route`).
 pub fn read_snapshot() -> Result<NetSnapshot, NetlinkError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .build()
-        .map_err(|e| NetlinkError(e.to_string()))?;
-    runtime.block_on(netlink::dump())
+        .map_err(NetlinkError::Runtime)?;
+    runtime.block_on(dump())
 }
 
-mod netlink {
-    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-
-    use futures::stream::TryStreamExt;
-    use rtnetlink::packet_route::address::{AddressAttribute, AddressHeaderFlags, AddressScope};
-    use rtnetlink::packet_route::link::{LinkAttribute, LinkFlags};
-    use rtnetlink::packet_route::route::{RouteAttribute, RouteHeader, RouteMessage};
-    use rtnetlink::{Handle, RouteMessageBuilder};
-
-    use super::{Link, LinkAddress, NetSnapshot, NetlinkError};
-
-    fn err(e: impl std::fmt::Display) -> NetlinkError {
-        NetlinkError(e.to_string())
-    }
-
-    pub(super) async fn dump() -> Result<NetSnapshot, NetlinkError> {
-        let (connection, handle, _) = rtnetlink::new_connection().map_err(err)?;
-        let task = tokio::spawn(connection);
-        let result = dump_with(&handle).await;
-        task.abort();
-        result
-    }
-
-    async fn dump_with(handle: &Handle) -> Result<NetSnapshot, NetlinkError> {
-        let mut links = Vec::new();
-        let mut stream = handle.link().get().execute();
-        while let Some(msg) = stream.try_next().await.map_err(err)? {
-            let name = msg.attributes.iter().find_map(|a| match a {
-                LinkAttribute::IfName(n) => Some(n.clone()),
-                _ => None,
-            });
-            if let Some(name) = name {
-                links.push(Link {
-                    index: msg.header.index,
-                    name,
-                    loopback: msg.header.flags.contains(LinkFlags::Loopback),
-                    addresses: Vec::new(),
-                });
-            }
-        }
-        let mut stream = handle.address().get().execute();
-        while let Some(msg) = stream.try_next().await.map_err(err)? {
-            // IFA_LOCAL is the interface's own address on point-to-point links;
-            // IFA_ADDRESS otherwise.
-            let local = msg.attributes.iter().find_map(|a| match a {
-                AddressAttribute::Local(ip) => Some(*ip),
-                _ => None,
-            });
-            let address = msg.attributes.iter().find_map(|a| match a {
-                AddressAttribute::Address(ip) => Some(*ip),
-                _ => None,
-            });
-            let Some(addr) = local.or(address) else {
-                continue;
-            };
-            let secondary = msg.header.flags.contains(AddressHeaderFlags::Secondary);
-            let local_scope = matches!(msg.header.scope, AddressScope::Link | AddressScope::Host);
-            if let Some(link) = links.iter_mut().find(|l| l.index == msg.header.index) {
-                link.addresses.push(LinkAddress {
-                    addr,
-                    prefix_len: msg.header.prefix_len,
-                    secondary,
-                    local_scope,
-                });
-            }
-        }
-        let default_v4 =
-            default_route(handle, RouteMessageBuilder::<Ipv4Addr>::new().build()).await?;
-        let default_v6 =
-            default_route(handle, RouteMessageBuilder::<Ipv6Addr>::new().build()).await?;
-        Ok(NetSnapshot {
-            links,
-            default_v4,
-            default_v6,
+async fn dump() -> Result<NetSnapshot, NetlinkError> {
+    let netlink = net::Netlink::connect()?;
+    let mut links: Vec<Link> = netlink
+        .links()
+        .await?
+        .into_iter()
+        .filter(|l| !l.name.is_empty())
+        .map(|l| Link {
+            index: l.index,
+            name: l.name,
+            loopback: l.loopback,
+            addresses: Vec::new(),
         })
-    }
-
-    /// The output interface of the main table's default route with the lowest metric.
-    async fn default_route(
-        handle: &Handle,
-        query: RouteMessage,
-    ) -> Result<Option<u32>, NetlinkError> {
-        let mut best: Option<(u32, u32)> = None; // (metric, ifindex)
-        let mut stream = handle.route().get(query).execute();
-        while let Some(route) = stream.try_next().await.map_err(err)? {
-            if route.header.destination_prefix_length != 0 {
-                continue;
-            }
-            let table = route
-                .attributes
-                .iter()
-                .find_map(|a| match a {
-                    RouteAttribute::Table(t) => Some(*t),
-                    _ => None,
-                })
-                .unwrap_or(u32::from(route.header.table));
-            if table != u32::from(RouteHeader::RT_TABLE_MAIN) {
-                continue;
-            }
-            let has_dst = route.attributes.iter().any(|a| match a {
-                RouteAttribute::Destination(d) => !is_unspecified(d),
-                _ => false,
+        .collect();
+    // Kernel order is kept per link: vrrp_source falls back to the first candidate.
+    for a in netlink.addresses(None).await? {
+        if let Some(link) = links.iter_mut().find(|l| l.index == a.ifindex) {
+            link.addresses.push(LinkAddress {
+                addr: a.addr,
+                prefix_len: a.prefix_len,
+                secondary: a.secondary,
+                local_scope: a.local_scope,
             });
-            if has_dst {
-                continue;
-            }
-            let oif = route.attributes.iter().find_map(|a| match a {
-                RouteAttribute::Oif(i) => Some(*i),
-                RouteAttribute::MultiPath(hops) => hops.first().map(|h| h.interface_index),
-                _ => None,
-            });
-            let metric = route
-                .attributes
-                .iter()
-                .find_map(|a| match a {
-                    RouteAttribute::Priority(p) => Some(*p),
-                    _ => None,
-                })
-                .unwrap_or(0);
-            if let Some(oif) = oif {
-                let better = match best {
-                    None => true,
-                    Some((m, _)) => metric < m,
-                };
-                if better {
-                    best = Some((metric, oif));
-                }
-            }
-        }
-        Ok(best.map(|(_, oif)| oif))
-    }
-
-    fn is_unspecified(addr: &rtnetlink::packet_route::route::RouteAddress) -> bool {
-        use rtnetlink::packet_route::route::RouteAddress;
-        match addr {
-            RouteAddress::Inet(a) => IpAddr::V4(*a).is_unspecified(),
-            RouteAddress::Inet6(a) => IpAddr::V6(*a).is_unspecified(),
-            _ => false,
         }
     }
+    let default_v4 = netlink.default_route_interface(Family::V4).await?;
+    let default_v6 = netlink.default_route_interface(Family::V6).await?;
+    Ok(NetSnapshot {
+        links,
+        default_v4: default_v4.map(|l| l.index),
+        default_v6: default_v6.map(|l| l.index),
+    })
 }
 
 #[cfg(test)]
@@ -516,17 +390,6 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn subnet_arithmetic() {
-        assert!(in_subnet(ip("10.0.0.1"), 8, ip("10.255.0.1")));
-        assert!(!in_subnet(ip("10.0.0.1"), 9, ip("10.255.0.1")));
-        assert!(in_subnet(ip("10.0.0.1"), 0, ip("1.2.3.4")));
-        assert!(in_subnet(ip("10.0.0.1"), 32, ip("10.0.0.1")));
-        assert!(in_subnet(ip("fd00::1"), 64, ip("fd00::ffff")));
-        assert!(!in_subnet(ip("fd00::1"), 64, ip("fd01::1")));
-        assert!(!in_subnet(ip("10.0.0.1"), 0, ip("::1")));
-    }
-
-    #[test]
     fn interface_names_with_config_syntax_characters_are_refused() {
         assert!(valid_interface_name("eth0"));
         assert!(valid_interface_name("enp0s31f6"));
@@ -538,13 +401,13 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn netlink_snapshot_of_this_machine_has_loopback() {
+    fn netlink_snapshot_of_this_machine_has_loopback_with_a_host_scope_address() {
         let s = read_snapshot().expect("netlink works in the test environment");
         let lo = s.link_by_name("lo").expect("lo exists");
         assert!(lo.loopback);
         assert!(lo
             .addresses
             .iter()
-            .any(|a| a.addr == ip("127.0.0.1") && a.prefix_len == 8));
+            .any(|a| a.addr == ip("127.0.0.1") && a.prefix_len == 8 && a.local_scope));
     }
 }

@@ -175,6 +175,7 @@ mod tests {
             name: name.into(),
             admin_up: up,
             running: up,
+            loopback: false,
             mac: None,
         }
     }
@@ -186,6 +187,7 @@ mod tests {
             prefix_len: 24,
             label: None,
             secondary,
+            local_scope: false,
             tentative: false,
             dad_failed: false,
             nodad: false,

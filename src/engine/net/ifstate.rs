@@ -3,7 +3,9 @@
 
 use std::net::{IpAddr, Ipv6Addr};
 
-use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags, AddressMessage};
+use rtnetlink::packet_route::address::{
+    AddressAttribute, AddressFlags, AddressMessage, AddressScope,
+};
 use rtnetlink::packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
 
 use super::packet_socket::MacAddr;
@@ -18,6 +20,8 @@ pub struct Link {
     pub admin_up: bool,
     /// IFF_RUNNING: the kernel's operational state is up (carrier present).
     pub running: bool,
+    /// IFF_LOOPBACK: the host's loopback, which never faces a VRRP peer.
+    pub loopback: bool,
     pub mac: Option<MacAddr>,
 }
 
@@ -54,6 +58,7 @@ impl Link {
             name,
             admin_up: msg.header.flags.contains(LinkFlags::Up),
             running: msg.header.flags.contains(LinkFlags::Running),
+            loopback: msg.header.flags.contains(LinkFlags::Loopback),
             mac,
         }
     }
@@ -69,6 +74,9 @@ pub struct IfAddr {
     pub label: Option<String>,
     /// IPv4: a further address in a subnet that already has a primary.
     pub secondary: bool,
+    /// Link or host scope (fe80::/10, 127/8, ::1): valid only on this link or this
+    /// host, so never the source of traffic to a peer.
+    pub local_scope: bool,
     /// IPv6: duplicate address detection still running; the address cannot be used
     /// as a source yet.
     pub tentative: bool,
@@ -108,6 +116,7 @@ impl IfAddr {
             prefix_len: msg.header.prefix_len,
             label,
             secondary: flags.contains(AddressFlags::Secondary),
+            local_scope: matches!(msg.header.scope, AddressScope::Link | AddressScope::Host),
             tentative: flags.contains(AddressFlags::Tentative),
             dad_failed: flags.contains(AddressFlags::Dadfailed),
             nodad: flags.contains(AddressFlags::Nodad),
@@ -168,5 +177,53 @@ mod tests {
         assert!(is_link_local_v6(&"febf::1".parse().unwrap()));
         assert!(!is_link_local_v6(&"fec0::1".parse().unwrap()));
         assert!(!is_link_local_v6(&"fd00::1".parse().unwrap()));
+    }
+
+    #[test]
+    fn a_link_message_reports_the_loopback_flag() {
+        let mut msg = LinkMessage::default();
+        msg.header.index = 1;
+        msg.header.flags = LinkFlags::Up | LinkFlags::Running | LinkFlags::Loopback;
+        msg.attributes.push(LinkAttribute::IfName("lo".into()));
+        let lo = Link::from_message(&msg);
+        assert_eq!(
+            (lo.name.as_str(), lo.loopback, lo.is_usable()),
+            ("lo", true, true)
+        );
+        msg.header.flags = LinkFlags::Up | LinkFlags::Running;
+        assert!(!Link::from_message(&msg).loopback);
+    }
+
+    fn address_message(ip: &str, scope: AddressScope) -> AddressMessage {
+        let mut msg = AddressMessage::default();
+        msg.header.index = 2;
+        msg.header.prefix_len = 64;
+        msg.header.scope = scope;
+        msg.attributes
+            .push(AddressAttribute::Address(ip.parse().unwrap()));
+        msg
+    }
+
+    #[test]
+    fn link_and_host_scope_addresses_are_local_scope_and_universe_ones_are_not() {
+        let local = |ip, scope| {
+            IfAddr::from_message(&address_message(ip, scope))
+                .unwrap()
+                .local_scope
+        };
+        assert!(local("fe80::1", AddressScope::Link));
+        assert!(local("::1", AddressScope::Host));
+        assert!(!local("fd00::10", AddressScope::Universe));
+        assert!(!local("fec0::10", AddressScope::Site));
+    }
+
+    #[test]
+    fn the_secondary_flag_comes_from_ifa_flags_over_the_header() {
+        let mut msg = address_message("192.0.2.77", AddressScope::Universe);
+        assert!(!IfAddr::from_message(&msg).unwrap().secondary);
+        msg.attributes
+            .push(AddressAttribute::Flags(AddressFlags::Secondary));
+        let a = IfAddr::from_message(&msg).unwrap();
+        assert_eq!((a.addr, a.secondary), (ip("192.0.2.77"), true));
     }
 }

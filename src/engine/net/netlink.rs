@@ -4,8 +4,8 @@
 //! "tentative" for a second after every promotion is an outage, vrrp-reference §1.7),
 //! finds an interface's advert source address, and cleans up VIPs a previous run left
 //! behind (original-charm §4.2: a stale VIP on a dead master's interface is a
-//! split-brain source). The charm uses the lookups (which interface holds a subnet,
-//! which one carries the default route) to pick the VRRP interface.
+//! split-brain source). The charm reads its per-hook snapshot here too (links,
+//! addresses, default routes) to pick the VRRP interface and its unicast source.
 //!
 //! Add and remove are idempotent: EEXIST on add and EADDRNOTAVAIL / ENOENT on remove
 //! are outcomes, not errors, so a reconcile loop can call them blindly.
@@ -260,8 +260,7 @@ impl Netlink {
     }
 
     /// The interface whose connected subnet contains `ip` (the longest prefix wins;
-    /// loopback is never chosen for a non-loopback address). The charm uses this to
-    /// put the VRRP instance on the interface that faces the VIP's subnet.
+    /// loopback is never chosen for a non-loopback address).
     pub async fn interface_for_address(&self, ip: IpAddr) -> Result<Option<Link>, NetlinkError> {
         let links = self.links().await?;
         let best = self
