@@ -5,12 +5,14 @@
 //! SIGINT; SIGHUP reloads the config hitlessly. Its outputs are adverts, VIPs,
 //! gratuitous ARP / NA, logs on stderr and the JSON state file.
 //!
-//! * `driver`: the event loop (packets, timers, scripts, links, signals);
+//! * `driver`: the event loop (timers, scripts, links, signals) and installing a config;
+//! * `receive`: the receive ladder's verdicts → routers, counters, logs;
+//! * `lifecycle`: start-up helpers (stale VIPs, link watch) and the SIGTERM release;
 //! * `actions`: router actions → sockets, netlink, packet sockets, state file;
 //! * `instance`: one config instance → router, ladder and encoder settings;
 //! * `sockets`: per-interface raw sockets and their receive tasks;
 //! * `links`: the host's links and addresses, source selection, readiness;
-//! * `reload`: matching old and new instances on SIGHUP;
+//! * `reload`: SIGHUP — matching old and new instances, reconfiguring in place;
 //! * `tracking`: `vrrp_script` scheduling;
 //! * `status`: state-file snapshots and their writer;
 //! * `ratelimit`: rate-limited drop logs.
@@ -25,8 +27,10 @@
 mod actions;
 mod driver;
 mod instance;
+mod lifecycle;
 mod links;
 mod ratelimit;
+mod receive;
 mod reload;
 mod sockets;
 mod status;

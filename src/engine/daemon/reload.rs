@@ -6,9 +6,17 @@
 //! (`Router::reconfigure`: a Master stays Master, no transition, no advert gap); an
 //! old instance without a match resigns with priority 0; a new one starts. Pure.
 
-use crate::engine::config::VrrpInstance;
+use std::collections::BTreeSet;
+use std::net::IpAddr;
 
-use super::instance::InstanceKey;
+use crate::engine::config::{self, VrrpInstance};
+use crate::engine::router::{Input, State};
+
+use super::driver::Driver;
+use super::instance::{
+    all_vips, destinations, encode_options, placeholder_source, router_config, rx_expect,
+    vip_device, Instance, InstanceKey,
+};
 
 /// The outcome of matching a running config against a new one, by index.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -41,6 +49,146 @@ pub fn match_instances(old: &[InstanceKey], new: &[VrrpInstance]) -> Matching {
     }
     matching.removed = (0..old.len()).filter(|o| !taken[*o]).collect();
     matching
+}
+
+impl Driver {
+    /// SIGHUP: re-read the config; refuse it whole on any error.
+    pub(super) async fn reload(&mut self) {
+        tracing::info!(config = %self.config_path.display(), "SIGHUP: reloading");
+        let loaded = match config::load(&self.config_path) {
+            Ok(loaded) => loaded,
+            Err(diagnostics) => {
+                for d in &diagnostics {
+                    tracing::error!("{d}");
+                }
+                let first = diagnostics
+                    .first()
+                    .map_or_else(String::new, |d| d.to_string());
+                tracing::error!(
+                    errors = diagnostics.len(),
+                    "reload refused: the new configuration has errors, keeping the running one"
+                );
+                self.header.last_reload_error = Some(first);
+                self.state_dirty = true;
+                return;
+            }
+        };
+        for w in &loaded.warnings {
+            tracing::warn!("{w}");
+        }
+        let new = loaded.config;
+        let now = self.now();
+        let keys: Vec<_> = self.instances.iter().map(|i| i.key.clone()).collect();
+        let matching = match_instances(&keys, &new.instances);
+
+        // Removed instances resign (priority 0 if Master) while their socket is open.
+        for &o in &matching.removed {
+            let actions = self.instances[o].router.handle(now, Input::Shutdown);
+            tracing::info!(instance = %self.instances[o].config.name, "instance removed by the reload");
+            self.apply(o, actions).await;
+        }
+
+        // Matched ones are reconfigured in place, keeping state, timers and counters.
+        let ours: BTreeSet<IpAddr> = new
+            .instances
+            .iter()
+            .flat_map(|i| all_vips(i).map(|v| v.addr))
+            .collect();
+        let mut old: Vec<Option<Instance>> = std::mem::take(&mut self.instances)
+            .into_iter()
+            .map(Some)
+            .collect();
+        let mut kept = Vec::new();
+        let mut pending = Vec::new();
+        for &(o, n) in &matching.kept {
+            let Some(mut inst) = old[o].take() else {
+                continue;
+            };
+            let cfg = &new.instances[n];
+            let source = self.host.source_for(cfg, inst.source, &ours);
+            let rc = router_config(
+                &new,
+                cfg,
+                source.unwrap_or_else(|| placeholder_source(cfg.family)),
+            );
+            match inst.router.reconfigure(now, rc) {
+                Ok(actions) => {
+                    let was_master = inst.router.state() == State::Master;
+                    let old_excluded: Vec<_> = inst.config.vips_excluded.clone();
+                    inst.retired = all_vips(&inst.config).cloned().collect();
+                    inst.key = InstanceKey::of(cfg);
+                    inst.expect = rx_expect(cfg);
+                    inst.encode = encode_options(cfg);
+                    inst.destinations = destinations(cfg);
+                    inst.config = cfg.clone();
+                    inst.source = source;
+                    pending.push((n, actions, was_master.then_some(old_excluded)));
+                    kept.push((n, inst));
+                }
+                Err(e) => {
+                    // Validated by the parser; should not happen. Stop it cleanly
+                    // rather than run something half-configured.
+                    tracing::error!(error = %e, "instance cannot take the new configuration; stopping it");
+                    let actions = inst.router.handle(now, Input::Shutdown);
+                    self.instances.push(inst);
+                    let idx = self.instances.len() - 1;
+                    self.apply(idx, actions).await;
+                    self.instances.pop();
+                }
+            }
+        }
+        drop(old);
+        let placed = self.install(new, kept).await;
+        for (n, actions, old_excluded) in pending {
+            let Some(&idx) = placed.get(&n) else {
+                continue;
+            };
+            self.apply(idx, actions).await;
+            if let Some(old_excluded) = old_excluded {
+                self.update_excluded(idx, &old_excluded).await;
+            }
+            // Link reports for interfaces a matched instance newly tracks.
+            self.report_links(idx, now).await;
+        }
+        self.header.reloads += 1;
+        self.header.last_reload_error = None;
+        self.state_dirty = true;
+        tracing::info!(
+            instances = self.instances.len(),
+            kept = matching.kept.len(),
+            removed = matching.removed.len(),
+            added = matching.added.len(),
+            "configuration reloaded"
+        );
+    }
+    /// A Master's `virtual_ipaddress_excluded` changed by a reload: add the new
+    /// entries, remove the dropped ones (the router only knows advertised VIPs).
+    async fn update_excluded(&mut self, idx: usize, old: &[config::VirtualAddress]) {
+        if self.instances[idx].router.state() != State::Master {
+            return;
+        }
+        let cfg = self.instances[idx].config.clone();
+        for v in old.iter().filter(|v| !cfg.vips_excluded.contains(v)) {
+            let dev = v.dev.clone().unwrap_or_else(|| cfg.interface.clone());
+            if let Some(iface) = self.host.link(&dev).map(|l| l.interface()) {
+                if let Err(e) = self.netlink.remove_address(&iface, v.addr).await {
+                    tracing::error!(vip = %v.addr, error = %e, "cannot remove an excluded address");
+                }
+            }
+        }
+        for v in cfg.vips_excluded.iter().filter(|v| !old.contains(v)) {
+            let dev = vip_device(&cfg, v).to_string();
+            if let Some(iface) = self.host.link(&dev).map(|l| l.interface()) {
+                if let Err(e) = self
+                    .netlink
+                    .add_address(&iface, v.addr, v.prefix_len, v.label.as_deref())
+                    .await
+                {
+                    tracing::error!(vip = %v.addr, error = %e, "cannot add an excluded address");
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]

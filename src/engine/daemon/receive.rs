@@ -1,0 +1,160 @@
+//! The receive path: a datagram from a receive task goes through the socket's ladder
+//! (`Demux`); an accepted advert becomes `Input::Advert` for the instance with its
+//! VRID, a dropped one is counted (per instance when its VRID is known, per socket
+//! always) and logged, rate-limited. Drops never change any state (RFC 9568 §7.1).
+
+use std::time::Instant;
+
+use crate::engine::packet::{Accepted, Dropped, IpMeta};
+use crate::engine::proto::Family;
+use crate::engine::router::{Action, Input, State, Time};
+
+use super::driver::{Driver, Reannounce, CONTENTION_REANNOUNCE};
+use super::sockets::Packet;
+
+impl Driver {
+    pub(super) async fn on_packet(&mut self, packet: Packet) {
+        let now = self.now();
+        self.counters_dirty = true;
+        let Some((key, receiver)) = self
+            .receivers
+            .iter_mut()
+            .find(|(_, r)| r.id == packet.receiver)
+        else {
+            return; // from a receiver closed since
+        };
+        let (iface, family) = key.clone();
+        let verdict = match family {
+            Family::V4 => receiver.demux.receive_ipv4(&packet.bytes),
+            Family::V6 => receiver.demux.receive(
+                IpMeta {
+                    src: packet.meta.src,
+                    dst: packet.meta.dst,
+                    // No ancillary data is "not 255" (net::RecvMeta).
+                    ttl: packet.meta.ttl_or_hop_limit.unwrap_or(0),
+                },
+                &packet.bytes,
+            ),
+        };
+        match verdict {
+            Ok(accepted) => self.on_accepted(now, &iface, family, accepted).await,
+            Err(dropped) => self.on_dropped(&iface, family, dropped),
+        }
+    }
+    pub(super) fn instance_on(&self, iface: &str, family: Family, vrid: u8) -> Option<usize> {
+        self.instances.iter().position(|i| {
+            i.config.interface == iface && i.config.family == family && i.config.vrid.get() == vrid
+        })
+    }
+    async fn on_accepted(&mut self, now: Time, iface: &str, family: Family, accepted: Accepted) {
+        let Accepted { received, notices } = accepted;
+        let Some(idx) = self.instance_on(iface, family, received.advert.vrid.get()) else {
+            return;
+        };
+        let inst = &mut self.instances[idx];
+        inst.checksum_forms
+            .insert(received.src, received.checksum_form);
+        if notices.owner_conflict || notices.address_list_mismatch || notices.interval_mismatch {
+            let key = format!("notice {} {}", inst.config.name, received.src);
+            if let Some(n) = self.log_limit.allow(&key, Instant::now()) {
+                tracing::warn!(
+                    instance = %inst.config.name,
+                    from = %received.src,
+                    owner_conflict = notices.owner_conflict,
+                    address_list_mismatch = notices.address_list_mismatch,
+                    interval = %received.advert.interval,
+                    interval_mismatch = notices.interval_mismatch,
+                    suppressed = n,
+                    "advert accepted with a notice"
+                );
+            }
+        }
+        let input = Input::Advert {
+            from: received.src,
+            interval_mismatch: notices.interval_mismatch,
+            advert: received.advert,
+        };
+        let known = inst.router.master_address();
+        let actions = inst.router.handle(now, input);
+        if inst.router.master_address() != known {
+            // A new master is worth a state-file line at once, like a transition.
+            self.state_dirty = true;
+        }
+        let won = inst.router.state() == State::Master
+            && !actions
+                .iter()
+                .any(|a| matches!(a, Action::StateChanged { .. }));
+        // One pending re-announcement per instance: a peer that keeps sending
+        // lower-priority adverts must not multiply the bursts.
+        let pending = self.reannounce.iter().any(|r| r.name == inst.config.name);
+        if won && !pending {
+            for a in &actions {
+                if let Action::SendGratuitous { vips, repeat } = a {
+                    self.reannounce.push(Reannounce {
+                        at: tokio::time::Instant::now() + CONTENTION_REANNOUNCE,
+                        name: inst.config.name.clone(),
+                        vips: vips.clone(),
+                        repeat: *repeat,
+                    });
+                }
+            }
+        }
+        self.apply(idx, actions).await;
+    }
+    fn on_dropped(&mut self, iface: &str, family: Family, dropped: Dropped) {
+        let who = dropped
+            .vrid
+            .and_then(|v| self.instance_on(iface, family, v.get()));
+        let name = match who {
+            Some(idx) => {
+                let inst = &mut self.instances[idx];
+                inst.drops.record(&dropped.reason);
+                inst.config.name.clone()
+            }
+            None => "-".to_string(),
+        };
+        let src = dropped
+            .src
+            .map_or_else(|| "?".to_string(), |s| s.to_string());
+        let key = format!("drop {} {src}", dropped.reason.name());
+        if let Some(n) = self.log_limit.allow(&key, Instant::now()) {
+            tracing::warn!(
+                interface = %iface,
+                instance = %name,
+                from = %src,
+                vrid = dropped.vrid.map(|v| v.get()),
+                reason = dropped.reason.name(),
+                suppressed = n,
+                "advert dropped: {}",
+                dropped.reason
+            );
+        }
+    }
+    /// The instance whose successor sent `packet`: an advert that passes the ladder,
+    /// from another router, with a priority above 0.
+    pub(super) fn successor_heard(&mut self, packet: &Packet) -> Option<usize> {
+        let (key, receiver) = self
+            .receivers
+            .iter_mut()
+            .find(|(_, r)| r.id == packet.receiver)?;
+        let (iface, family) = key.clone();
+        let verdict = match family {
+            Family::V4 => receiver.demux.receive_ipv4(&packet.bytes),
+            Family::V6 => receiver.demux.receive(
+                IpMeta {
+                    src: packet.meta.src,
+                    dst: packet.meta.dst,
+                    ttl: packet.meta.ttl_or_hop_limit.unwrap_or(0),
+                },
+                &packet.bytes,
+            ),
+        };
+        let accepted = verdict.ok()?;
+        let received = accepted.received;
+        if received.advert.priority.is_release() {
+            return None;
+        }
+        let idx = self.instance_on(&iface, family, received.advert.vrid.get())?;
+        (Some(received.src) != self.instances[idx].source).then_some(idx)
+    }
+}
