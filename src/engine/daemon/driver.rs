@@ -383,7 +383,14 @@ impl Driver {
         let down = self.host.down_for(&inst.config, inst.source.is_some());
         let mut actions = Vec::new();
         for name in down.difference(&inst.reported_down) {
-            tracing::info!(instance = %inst.config.name, interface = %name, "interface down or not ready");
+            let link = self.host.link(name);
+            let why = match link {
+                None => "no such interface",
+                Some(l) if !l.admin_up => "administratively down",
+                Some(l) if !l.running => "no carrier (not RUNNING)",
+                Some(_) => "no source address yet",
+            };
+            tracing::info!(instance = %inst.config.name, interface = %name, "interface not usable: {why}");
             actions.extend(
                 inst.router
                     .handle(now, Input::InterfaceDown { name: name.clone() }),
