@@ -45,25 +45,7 @@ fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
 
 /// The original charm's template (src/templates/keepalived.conf) rendered with
 /// service_port 443, healthcheck_interval 2, router_id 23, VIP 10.1.2.3/16, leader.
-const ORIGINAL_TEMPLATE: &str = r#"vrrp_script chk_svc_port {
-    script "/bin/bash -c '</dev/tcp/127.0.0.1/443'"  # returns 1 if connection is refused
-    interval 2   # check every 2 seconds
-    weight 2     # make sure master priority drops below backup priority on failure
-}
-
-vrrp_instance VI_1 {
-    interface eth0
-    state MASTER
-    priority 101
-    virtual_router_id 23
-    virtual_ipaddress {
-        10.1.2.3/16
-    }
-    track_script {
-        chk_svc_port
-    }
-}
-"#;
+const ORIGINAL_TEMPLATE: &str = include_str!("fixtures/original-charm.conf");
 
 #[test]
 fn every_captured_keepalived_config_is_good() {

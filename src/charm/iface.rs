@@ -199,12 +199,10 @@ async fn dump() -> Result<NetSnapshot, NetlinkError> {
             });
         }
     }
-    let default_v4 = netlink.default_route_interface(Family::V4).await?;
-    let default_v6 = netlink.default_route_interface(Family::V6).await?;
     Ok(NetSnapshot {
         links,
-        default_v4: default_v4.map(|l| l.index),
-        default_v6: default_v6.map(|l| l.index),
+        default_v4: netlink.default_route_index(Family::V4).await?,
+        default_v6: netlink.default_route_index(Family::V6).await?,
     })
 }
 

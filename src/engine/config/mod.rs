@@ -38,7 +38,7 @@ mod values;
 use std::path::Path;
 
 pub use diagnostic::{Diagnostic, Pos, Severity};
-pub use host::{Host, SystemHost};
+pub use host::{AnyHost, Host, SystemHost};
 pub use model::{
     max_prefix, Config, GlobalDefs, InitialState, ScriptUser, TrackInterface, TrackScript,
     VirtualAddress, VrrpInstance, VrrpScript, Weight,

@@ -279,6 +279,15 @@ impl Netlink {
         &self,
         family: Family,
     ) -> Result<Option<Link>, NetlinkError> {
+        match self.default_route_index(family).await? {
+            Some(index) => self.link_by_index(index).await,
+            None => Ok(None),
+        }
+    }
+
+    /// The interface index of [`Self::default_route_interface`], for callers that
+    /// already hold the links (one route dump, no link dump).
+    pub async fn default_route_index(&self, family: Family) -> Result<Option<u32>, NetlinkError> {
         let query = match family {
             Family::V4 => RouteMessageBuilder::<Ipv4Addr>::new().build(),
             Family::V6 => RouteMessageBuilder::<Ipv6Addr>::new().build(),
@@ -302,10 +311,7 @@ impl Netlink {
             })
             .filter_map(|r| route_oif(r).map(|oif| (route_metric(r), oif)))
             .min_by_key(|(metric, _)| *metric);
-        match best {
-            Some((_, oif)) => self.link_by_index(oif).await,
-            None => Ok(None),
-        }
+        Ok(best.map(|(_, oif)| oif))
     }
 
     /// At engine start: removes from interface `ifname` every address in `vips` that
