@@ -40,13 +40,16 @@ fmt-check:
 	$(CARGO) fmt --all -- --check
 
 clippy:
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
+# Every binary of the workspace first: the lab's tests run the charm and the emulator's
+# hook tools as processes, from cargo's target directory.
 unit:
-	$(CARGO) test
+	$(CARGO) build --workspace --bins
+	$(CARGO) test --workspace
 
 build:
-	$(CARGO) build
+	$(CARGO) build --workspace --bins
 
 release:
 	$(CARGO) build --release --bin keepalived-charm
@@ -74,24 +77,27 @@ analyse: check-charm $(CHARMCRAFT)
 	rc=$$?; rm -rf $$rt $$proj; exit $$rc
 
 bench:
-	$(CARGO) bench --bench codec --bench router
+	$(CARGO) bench -p vrrp-core --bench codec --bench router
 
 # Failover of our engine vs keepalived 2.2.7 in the namespace lab (root): client
 # outage per fault and timing, idle RSS and CPU per 1000 adverts. REPS=5 by default;
 # ONLY=v2 or ONLY=v3 for one timing. Takes ~10 minutes.
 bench-failover: deps-apt
-	$(CARGO) bench --bench failover
+	$(CARGO) build --release --workspace --bins
+	$(CARGO) bench -p netns-lab --bench failover
 
 # Hook-tool calls and wall time per hook kind, release binary, 3-unit model (root:
 # network namespaces).
 bench-hooks:
-	$(CARGO) bench --bench hooks
+	$(CARGO) build --release --workspace --bins
+	$(CARGO) bench -p netns-lab --bench hooks
 
-# The live failover demo (root): builds the demo program (tests/demo.rs, a test target
+# The live failover demo (root): builds the demo program (lab/tests/demo.rs, a test target
 # `cargo test` does not run) and runs it in the foreground, so Ctrl-C reaches it and it
 # removes everything it started.
 demo: deps
-	@bin=$$($(CARGO) test --test demo --no-run --message-format=json-render-diagnostics \
+	@$(CARGO) build --workspace --bins
+	@bin=$$($(CARGO) test -p netns-lab --test demo --no-run --message-format=json-render-diagnostics \
 	  | python3 -c 'import json, sys; print(next(m["executable"] for m in map(json.loads, sys.stdin) if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "demo" and m.get("executable")))') \
 	  && exec "$$bin"
 

@@ -114,7 +114,7 @@ fn init_logging() {
 /// `FILE:LINE:COL: error: ...`, a one-line summary on stdout when the file is good,
 /// exit 1 on any error.
 fn vrrp_check(path: &std::path::Path) -> ExitCode {
-    let checked = keepalived_charm::engine::config::check_file(path);
+    let checked = keepalived_charm::engine::host::check_file(path);
     for diagnostic in &checked.diagnostics {
         eprintln!("{diagnostic}");
     }

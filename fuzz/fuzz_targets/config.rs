@@ -3,7 +3,7 @@
 //! back to text that parses to the same config.
 #![no_main]
 
-use keepalived_charm::engine::config::{self, AnyHost};
+use vrrp_core::config::{self, AnyHost};
 use libfuzzer_sys::fuzz_target;
 
 

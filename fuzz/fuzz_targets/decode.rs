@@ -4,10 +4,10 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use keepalived_charm::engine::packet::{
+use vrrp_core::packet::{
     decode_ipv4_packet, decode_vrrp, Demux, IpMeta, RxExpect, Transport,
 };
-use keepalived_charm::engine::proto::{AdvertInterval, Auth, Family, Version, Vrid};
+use vrrp_core::proto::{AdvertInterval, Auth, Family, Version, Vrid};
 use libfuzzer_sys::fuzz_target;
 
 fn demux() -> Demux {

@@ -18,7 +18,7 @@ use serde::Serialize;
 use super::iface::{valid_interface_name, NetSnapshot};
 use super::options::Options;
 use super::priority::HEALTH_CHECK_WEIGHT;
-use crate::engine::proto::{AdvertInterval, Family, Version, Vrid};
+use vrrp_core::proto::{AdvertInterval, Family, Version, Vrid};
 
 /// The original charm's exact message for an empty `virtual_ip`; its integration test
 /// asserts it (original-charm §1.12), so it must not change.

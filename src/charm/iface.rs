@@ -16,7 +16,7 @@ use std::fmt;
 use std::net::IpAddr;
 
 use crate::engine::net::{self, ifstate::prefix_contains};
-use crate::engine::proto::Family;
+use vrrp_core::proto::Family;
 
 /// One address on a link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,11 +11,11 @@
 use std::net::IpAddr;
 use std::time::{Instant, SystemTime};
 
-use crate::engine::config::VirtualAddress;
 use crate::engine::net::Interface;
-use crate::engine::packet::{encode_advert_into, gratuitous_arp, unsolicited_na};
-use crate::engine::proto::{Advert, MacAddr};
-use crate::engine::router::{Action, State};
+use vrrp_core::config::VirtualAddress;
+use vrrp_core::packet::{encode_advert_into, gratuitous_arp, unsolicited_na};
+use vrrp_core::proto::{Advert, MacAddr};
+use vrrp_core::router::{Action, State};
 
 use super::driver::Driver;
 use super::instance::{all_vips, vip_device};
@@ -288,8 +288,8 @@ fn ipv6_forwarding(dev: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::proto::{AdvertInterval, Auth, Priority, Version, Vrid};
-    use crate::engine::router::Reason;
+    use vrrp_core::proto::{AdvertInterval, Auth, Priority, Version, Vrid};
+    use vrrp_core::router::Reason;
 
     fn advert(prio: u8) -> Action {
         Action::SendAdvert(Advert {

@@ -18,9 +18,9 @@ use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::engine::config::Config;
 use crate::engine::net::{LinkWatch, NetEvent, Netlink, PreciseTimer};
-use crate::engine::router::{Action, Input, State, Time};
+use vrrp_core::config::Config;
+use vrrp_core::router::{Action, Input, State, Time};
 
 use super::instance::{all_vips, router_config, Instance};
 use super::lifecycle::{dump, forward_link_events, remove_stale_vips};

@@ -10,15 +10,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, SystemTime};
 
-use crate::engine::config::{
-    Config, InitialState as ConfInitialState, VirtualAddress, VrrpInstance,
-};
-use crate::engine::packet::{
+use vrrp_core::config::{Config, InitialState as ConfInitialState, VirtualAddress, VrrpInstance};
+use vrrp_core::packet::{
     ChecksumForm, DropCounters, EncodeOptions, Ipv6FirstAddress, RxExpect, Transport,
     V3Ipv4Checksum,
 };
-use crate::engine::proto::{Family, Vrid};
-use crate::engine::router::{
+use vrrp_core::proto::{Family, Vrid};
+use vrrp_core::router::{
     GarpConfig, InitialState, Router, RouterConfig, TrackInterface, TrackScript,
 };
 
@@ -194,7 +192,7 @@ impl Instance {
         config: &Config,
         instance: &VrrpInstance,
         source: Option<IpAddr>,
-    ) -> Result<Instance, crate::engine::router::ConfigError> {
+    ) -> Result<Instance, vrrp_core::router::ConfigError> {
         let src = source.unwrap_or_else(|| placeholder_source(instance.family));
         let router = Router::new(router_config(config, instance, src))?;
         Ok(Instance {
@@ -223,8 +221,8 @@ impl Instance {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::config::parse;
-    use crate::engine::proto::{AdvertInterval, Auth, Priority, Version};
+    use vrrp_core::config::parse;
+    use vrrp_core::proto::{AdvertInterval, Auth, Priority, Version};
 
     fn load(text: &str) -> Config {
         parse("k.conf", text.as_bytes()).unwrap().config

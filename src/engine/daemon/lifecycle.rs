@@ -8,10 +8,10 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::engine::config::Config;
 use crate::engine::net::{LinkWatch, Netlink, NetlinkError};
-use crate::engine::proto::{Priority, Timers};
-use crate::engine::router::{Action, Input, State};
+use vrrp_core::config::Config;
+use vrrp_core::proto::{Priority, Timers};
+use vrrp_core::router::{Action, Input, State};
 
 use super::driver::{Driver, Inbox, NetMsg};
 use super::instance::{all_vips, vip_device};

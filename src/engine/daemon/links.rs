@@ -11,10 +11,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
-use crate::engine::config::VrrpInstance;
 use crate::engine::net::{IfAddr, Link, NetEvent};
-use crate::engine::packet::is_ipv6_link_local;
-use crate::engine::proto::Family;
+use vrrp_core::config::VrrpInstance;
+use vrrp_core::packet::is_ipv6_link_local;
+use vrrp_core::proto::Family;
 
 /// Links by name and every address, as last reported by the kernel.
 #[derive(Debug, Clone, Default)]
@@ -167,7 +167,7 @@ impl HostView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::config::parse;
+    use vrrp_core::config::parse;
 
     fn link(index: u32, name: &str, up: bool) -> Link {
         Link {

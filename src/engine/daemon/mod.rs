@@ -40,7 +40,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use crate::engine::config;
+use vrrp_core::config;
 
 /// The daemon's command line.
 #[derive(Debug, Clone)]

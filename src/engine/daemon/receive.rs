@@ -5,9 +5,9 @@
 
 use std::time::Instant;
 
-use crate::engine::packet::{Accepted, Dropped, IpMeta};
-use crate::engine::proto::Family;
-use crate::engine::router::{Action, Input, State, Time};
+use vrrp_core::packet::{Accepted, Dropped, IpMeta};
+use vrrp_core::proto::Family;
+use vrrp_core::router::{Action, Input, State, Time};
 
 use super::driver::{Driver, Reannounce, CONTENTION_REANNOUNCE};
 use super::sockets::Packet;

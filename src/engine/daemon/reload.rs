@@ -9,8 +9,8 @@
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
-use crate::engine::config::{self, VrrpInstance};
-use crate::engine::router::{Input, State};
+use vrrp_core::config::{self, VrrpInstance};
+use vrrp_core::router::{Input, State};
 
 use super::driver::Driver;
 use super::instance::{
@@ -194,7 +194,7 @@ impl Driver {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::config::parse;
+    use vrrp_core::config::parse;
 
     fn instances(text: &str) -> Vec<VrrpInstance> {
         parse("k.conf", text.as_bytes()).unwrap().config.instances

@@ -18,8 +18,8 @@ use tokio::task::JoinHandle;
 use crate::engine::net::{
     AsyncVrrpSocket, Delivery, Interface, PacketSocket, RecvMeta, SocketError, VrrpSocket,
 };
-use crate::engine::packet::{Demux, RxExpect};
-use crate::engine::proto::{Family, Vrid};
+use vrrp_core::packet::{Demux, RxExpect};
+use vrrp_core::proto::{Family, Vrid};
 
 use super::instance::Instance;
 
@@ -203,7 +203,7 @@ impl LinkLayer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::config::parse;
+    use vrrp_core::config::parse;
 
     fn instances(text: &str) -> Vec<Instance> {
         let config = parse("k.conf", text.as_bytes()).unwrap().config;

@@ -14,10 +14,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::engine::packet::{ChecksumForm, DropCounters, RxCounters};
-use crate::engine::proto::Family;
-use crate::engine::router::ScriptStatus;
 use crate::engine::state_file::{self, Counters, EngineState, InstanceState, ReceiverState};
+use vrrp_core::packet::{ChecksumForm, DropCounters, RxCounters};
+use vrrp_core::proto::Family;
+use vrrp_core::router::ScriptStatus;
 
 use super::instance::Instance;
 
@@ -214,9 +214,9 @@ impl StatusWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::config::parse;
-    use crate::engine::packet::DropReason;
-    use crate::engine::router::{Input, Time};
+    use vrrp_core::config::parse;
+    use vrrp_core::packet::DropReason;
+    use vrrp_core::router::{Input, Time};
 
     fn instance() -> Instance {
         let text = r#"

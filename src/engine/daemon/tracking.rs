@@ -14,8 +14,8 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::engine::config::{Config, ScriptUser};
 use crate::engine::script::{self, Outcome};
+use vrrp_core::config::{Config, ScriptUser};
 
 /// What decides how a script runs; two equal specs are the same running script.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,7 +146,7 @@ async fn run_forever(spec: ScriptSpec, results: mpsc::Sender<ScriptResult>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::config::parse;
+    use vrrp_core::config::parse;
 
     const CONF: &str = r#"
 global_defs {

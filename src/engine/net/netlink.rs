@@ -24,7 +24,7 @@ use rtnetlink::{Handle, RouteMessageBuilder};
 
 use super::ifstate::{is_link_local_v6, IfAddr, Link};
 use super::Interface;
-use crate::engine::proto::Family;
+use vrrp_core::proto::Family;
 
 /// A netlink request failed. Messages name what was attempted and the kernel's reason.
 #[derive(Debug, thiserror::Error)]

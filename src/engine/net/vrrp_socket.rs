@@ -22,7 +22,7 @@ use tokio::io::Interest;
 
 use super::cmsg::{self, SendFrom};
 use super::{sockopt, Interface, SocketError};
-use crate::engine::proto::Family;
+use vrrp_core::proto::Family;
 
 /// IP protocol number of VRRP (RFC 9568 §5.1.1.4).
 pub const VRRP_PROTOCOL: i32 = 112;

@@ -1,0 +1,296 @@
+//! `juju refresh` from the original charm, in the namespace lab (ISSUE5 item 2): three
+//! units installed by the original charm run the distro keepalived (VRRPv2, multicast,
+//! leader 101 / others 100, `chk_svc_port` weight 2) as `keepalived.service` under the
+//! live systemd stand-in; then each unit is refreshed in turn through the emulator
+//! (upgrade-charm → config-changed → leader-settings-changed → start). After every
+//! step the distro keepalived of that unit is stopped and disabled, our engine runs,
+//! and clients lost the VIP only for a graceful handover.
+//!
+//! Needs root (namespaces, raw sockets) and keepalived on PATH, like the rest of the lab.
+
+use std::time::{Duration, Instant};
+
+use netns_lab::juju::JujuLab;
+use vrrp_core::proto::{AdvertInterval, Priority, Timers, Version};
+
+/// The principal's port: the health check's target and what the client probes.
+const PORT: u16 = 7777;
+
+/// The original charm (original-charm.md §1.5, §1.6), as far as a running cluster
+/// shows it: `install` installs the distro keepalived (its Debian unit file, enabled
+/// by the package), `config-changed` renders keepalived.conf from the original
+/// template (leader MASTER/101, others BACKUP/100, the bash `/dev/tcp` check with
+/// weight 2, multicast VRRPv2, no advert_int so 1 s), writes the sysctl file and
+/// restarts keepalived. Its reactive flags lived in its own database, so Juju's charm
+/// state is empty, as the new charm finds it.
+const ORIGINAL_CHARM: &str = r#"root="$KEEPALIVED_CHARM_ROOT"
+conf="$root/etc/keepalived/keepalived.conf"
+case "${JUJU_DISPATCH_PATH#hooks/}" in
+install)
+    status-set maintenance "Installing keepalived"
+    # apt install keepalived: Debian's unit (paths under the machine root, pid files
+    # of its own so instances in several namespaces never see each other).
+    mkdir -p "$root/lib/systemd/system" "$root/etc/keepalived" "$root/etc/sysctl.d" "$root/run"
+    cat > "$root/lib/systemd/system/keepalived.service" <<EOF
+[Unit]
+Description=Keepalive Daemon (LVS and VRRP)
+After=network-online.target
+Wants=network-online.target
+ConditionFileNotEmpty=$conf
+
+[Service]
+Type=notify
+ExecStart=/usr/sbin/keepalived --dont-fork -l -D -G -P -f $conf -p $root/run/keepalived.pid -r $root/run/keepalived_vrrp.pid
+ExecReload=/bin/kill -HUP \$MAINPID
+
+[Install]
+WantedBy=multi-user.target
+EOF
+    systemctl daemon-reload
+    systemctl enable keepalived.service
+    ;;
+config-changed)
+    vip="$(config-get virtual_ip)"
+    if [ -z "$vip" ]; then
+        status-set blocked "Please configure virtual ips"
+        exit 0
+    fi
+    if [ "$(is-leader --format=json)" = true ]; then
+        state=MASTER prio=101
+    else
+        state=BACKUP prio=100
+    fi
+    cat > "$conf" <<EOF
+vrrp_script chk_svc_port {
+    script "/bin/bash -c '</dev/tcp/127.0.0.1/$(config-get port)'" # returns 1 if connection is refused
+    interval $(config-get healthcheck_interval) # check every 2 seconds
+    weight 2 # make sure master priority drops below backup priority on failure
+}
+vrrp_instance VI_1 {
+    interface $(config-get network_interface)
+    state $state
+    priority $prio
+    virtual_router_id $(config-get router_id)
+    virtual_ipaddress {
+        $vip
+    }
+    track_script {
+        chk_svc_port
+    }
+}
+EOF
+    echo "net.ipv4.ip_nonlocal_bind=1" > "$root/etc/sysctl.d/50-keepalived.conf"
+    systemctl restart keepalived
+    status-set active "VIP ready"
+    ;;
+esac
+exit 0"#;
+
+const DISTRO: &str = "keepalived.service";
+const ENGINE: &str = "keepalived-charm.service";
+
+/// The RFC 3768 skew time of a backup at `priority` (1 s adverts).
+fn skew(priority: u8) -> Duration {
+    Timers::new(
+        Version::V2,
+        Priority::from_wire(priority),
+        AdvertInterval::DEFAULT,
+    )
+    .skew_time
+}
+
+/// On top of a skew time: the probe interval, the timed-out probe in flight at the
+/// handover, ARP and scheduling on a loaded 2-core machine.
+const SLACK: Duration = Duration::from_millis(300);
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Three units under the original charm, the VIP answered by the leader's host.
+fn original_cluster(tag: &str) -> JujuLab {
+    let mut j = JujuLab::new(tag, 3);
+    j.listen(PORT);
+    let vip = format!("{}/24", j.lab.vip4());
+    j.model.use_script_charm(ORIGINAL_CHARM);
+    j.model
+        .config(&[
+            ("virtual_ip", vip.as_str()),
+            ("port", &PORT.to_string()),
+            ("network_interface", "eth0"),
+        ])
+        .unwrap();
+    let t = Instant::now();
+    let runs = j.model.deploy(3).unwrap();
+    assert!(runs.iter().all(|r| r.ok()), "original charm hooks failed");
+    j.start_prober(PORT);
+    j.settle_on("h1", t, Duration::from_secs(15), Duration::from_millis(300));
+    for unit in ["keepalived/0", "keepalived/1", "keepalived/2"] {
+        let running = j.model.services(unit).running();
+        assert_eq!(
+            running.into_iter().collect::<Vec<_>>(),
+            [DISTRO],
+            "{unit} runs the distro keepalived"
+        );
+    }
+    j
+}
+
+#[test]
+fn a_rolling_refresh_from_the_original_charm_keeps_the_vip_answered_but_for_graceful_handovers() {
+    let mut j = original_cluster("upgr");
+    // The original's effective priorities while healthy: leader 101 + 2, others 100 + 2.
+    let backup_priority = 102;
+    let new_charm = std::path::Path::new(netns_lab::charm_binary());
+
+    let mut figures = Vec::new();
+    for (unit, was_master) in [
+        ("keepalived/0", true),
+        ("keepalived/1", false),
+        ("keepalived/2", false),
+    ] {
+        // The new charm reaches this unit; the others still run the original.
+        j.model.set_unit_charm_binary(unit, new_charm);
+        let t0 = Instant::now();
+        let runs = j.model.upgrade_charm_unit(unit).unwrap();
+        for r in &runs {
+            assert!(r.ok(), "{} {}: {}", r.unit, r.hook.name, r.stderr);
+        }
+        // Its peer-bag writes wake the other units (cluster-relation-changed), which
+        // the original charm ignores; on the unit itself the refresh order holds.
+        let runs: Vec<_> = runs.into_iter().filter(|r| r.unit == unit).collect();
+        let hooks: Vec<&str> = runs
+            .iter()
+            .map(|r| r.hook.name.as_str())
+            .filter(|h| !h.starts_with("cluster-relation-"))
+            .collect();
+        let expected: &[&str] = if j.model.is_leader(unit) {
+            &["upgrade-charm", "config-changed", "start"]
+        } else {
+            &[
+                "upgrade-charm",
+                "config-changed",
+                "leader-settings-changed",
+                "start",
+            ]
+        };
+        assert_eq!(hooks, expected);
+        // The distro keepalived is stopped and disabled, in that order, by
+        // upgrade-charm; our engine starts in the same hook.
+        let calls: Vec<String> = runs[0]
+            .service_calls
+            .iter()
+            .map(|c| c.argv[1..].join(" "))
+            .collect();
+        let pos = |s: &str| {
+            calls
+                .iter()
+                .position(|c| c == s)
+                .unwrap_or_else(|| panic!("{unit}: no `systemctl {s}` in {calls:?}"))
+        };
+        assert!(pos("stop keepalived.service") < pos("disable keepalived.service"));
+        assert!(pos("disable keepalived.service") < pos("start keepalived-charm.service"));
+        let machine = &j.model.unit(unit).machine;
+        assert!(!machine.active.contains(DISTRO) && !machine.enabled.contains(DISTRO));
+        assert!(machine.active.contains(ENGINE) && machine.enabled.contains(ENGINE));
+        assert_eq!(
+            j.model
+                .services(unit)
+                .running()
+                .into_iter()
+                .collect::<Vec<_>>(),
+            [ENGINE],
+            "{unit} runs our engine and nothing else"
+        );
+        assert!(
+            j.model.services(unit).failures().is_empty(),
+            "{:?}",
+            j.model.services(unit).failures()
+        );
+
+        // Our engine claims 254, 253, 252 (priority.rs), above every keepalived: the
+        // refreshed keepalived/0 ends as master and stays it.
+        let outage = j.settle_on(
+            "h1",
+            t0,
+            Duration::from_secs(15),
+            Duration::from_millis(1500),
+        );
+        let bound = if was_master {
+            skew(backup_priority) + SLACK
+        } else {
+            SLACK
+        };
+        eprintln!(
+            "refresh {unit} ({}): client outage {:.0} ms, bound {:.0} ms; handovers: {}; answers: {}",
+            if was_master { "was MASTER" } else { "was BACKUP" },
+            ms(outage.longest),
+            ms(bound),
+            outage.handovers_text(),
+            outage.summary
+        );
+        assert!(
+            outage.longest <= bound,
+            "refresh of {unit}: outage {:?} > {bound:?}",
+            outage.longest
+        );
+        let moves: Vec<(&str, &str)> = outage
+            .handovers
+            .iter()
+            .map(|(a, b, _)| (a.as_str(), b.as_str()))
+            .collect();
+        if was_master {
+            // keepalived released (priority 0) to a keepalived backup, and our engine,
+            // above every keepalived priority, took the VIP back from it.
+            assert!(moves.len() >= 2, "{moves:?}");
+            assert_eq!(moves[0].0, "h1", "{moves:?}");
+            assert_eq!(moves[moves.len() - 1].1, "h1", "{moves:?}");
+        } else {
+            assert!(
+                moves.is_empty(),
+                "refreshing a backup moved the VIP: {moves:?}"
+            );
+        }
+        figures.push((unit, outage.longest));
+    }
+
+    assert_eq!(j.vip_holders(), ["h1"], "one master at the end");
+    let roles: Vec<(String, u8)> = ["keepalived/0", "keepalived/1", "keepalived/2"]
+        .iter()
+        .map(|u| {
+            let path = j.model.unit(u).root.join("run/keepalived-charm/state.json");
+            let st = keepalived_charm::engine::state_file::read(&path)
+                .unwrap_or_else(|| panic!("{u}: no engine state at {}", path.display()));
+            (
+                st.instances[0].state.clone(),
+                st.instances[0].effective_priority,
+            )
+        })
+        .collect();
+    assert_eq!(
+        roles,
+        [
+            ("MASTER".to_string(), 254),
+            ("BACKUP".to_string(), 253),
+            ("BACKUP".to_string(), 252)
+        ]
+    );
+    for unit in ["keepalived/0", "keepalived/1", "keepalived/2"] {
+        assert!(j.model.services(unit).is_running(ENGINE));
+        // The apt package stays installed but inert.
+        assert!(j
+            .model
+            .unit(unit)
+            .root
+            .join("lib/systemd/system/keepalived.service")
+            .exists());
+    }
+    eprintln!(
+        "rolling refresh outages: {}",
+        figures
+            .iter()
+            .map(|(u, d)| format!("{u} {:.0} ms", ms(*d)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+}

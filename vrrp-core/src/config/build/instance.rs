@@ -1,0 +1,319 @@
+//! `vrrp_instance NAME { ... }`: one virtual router. Directives are read into a
+//! draft with their positions, then resolved the way keepalived resolves them
+//! (defaults, version, family) and checked against each other.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use super::addresses;
+use super::global::{version, GARP_MAX_REPEAT, GARP_MAX_SECS};
+use super::{args, block, block_name, check, one, unknown, InstanceOutline, Once};
+use crate::config::diagnostic::{Pos, Sink};
+use crate::config::model::{
+    GlobalDefs, InitialState, TrackInterface, TrackScript, VirtualAddress, VrrpInstance,
+};
+use crate::config::syntax::{Stmt, Word};
+use crate::config::values::{decimal_secs, interface_name, uint, unicast_addr, whole_secs};
+use crate::proto::{Auth, Priority, Version, Vrid};
+
+const SUPPORTED: &[&str] = &[
+    "state",
+    "interface",
+    "virtual_router_id",
+    "priority",
+    "advert_int",
+    "version",
+    "nopreempt",
+    "preempt_delay",
+    "authentication",
+    "unicast_src_ip",
+    "unicast_peer",
+    "virtual_ipaddress",
+    "virtual_ipaddress_excluded",
+    "track_interface",
+    "track_script",
+    "garp_master_delay",
+    "garp_master_repeat",
+    "garp_master_refresh",
+];
+
+/// keepalived `vrrp_instance` keywords this engine does not implement.
+const UNSUPPORTED: &[&str] = &[
+    "use_vmac",
+    "vmac_xmit_base",
+    "native_ipv6",
+    "dont_track_primary",
+    "track_file",
+    "track_process",
+    "track_bfd",
+    "track_src_ip",
+    "mcast_src_ip",
+    "unicast_ttl",
+    "unicast_fault_no_peer",
+    "check_unicast_src",
+    "notify",
+    "notify_master",
+    "notify_backup",
+    "notify_fault",
+    "notify_stop",
+    "notify_deleted",
+    "notify_master_rx_lower_pri",
+    "smtp_alert",
+    "virtual_routes",
+    "virtual_rules",
+    "accept",
+    "no_accept",
+    "skip_check_adv_addr",
+    "strict_mode",
+    "garp_master_refresh_repeat",
+    "garp_lower_prio_delay",
+    "garp_lower_prio_repeat",
+    "lower_prio_no_advert",
+    "higher_prio_send_advert",
+    "down_timer_adverts",
+    "kernel_rx_buf_size",
+    "lvs_sync_daemon_interface",
+    "promote_secondaries",
+    "linkbeat_use_polling",
+    "debug",
+    "preempt",
+];
+
+/// Everything an instance block said, with where it said it.
+#[derive(Default)]
+pub(super) struct Draft {
+    pub(super) state: Option<(InitialState, Pos)>,
+    pub(super) interface: Option<(String, Pos)>,
+    pub(super) vrid: Option<Vrid>,
+    pub(super) priority: Option<(Priority, Pos)>,
+    pub(super) advert_int: Option<Word>,
+    pub(super) version: Option<(Version, Pos)>,
+    pub(super) nopreempt: Option<Pos>,
+    pub(super) preempt_delay: Option<(Duration, Pos)>,
+    pub(super) auth: Option<(Auth, Pos)>,
+    pub(super) unicast_src_ip: Option<(IpAddr, Pos)>,
+    pub(super) peers: Option<(Vec<(IpAddr, Pos)>, Pos)>,
+    /// Entries written in unicast_peer, valid or not.
+    pub(super) peer_entries: usize,
+    pub(super) vips: Option<Vec<(VirtualAddress, Pos)>>,
+    /// Entries written in virtual_ipaddress, valid or not.
+    pub(super) vip_entries: usize,
+    pub(super) vips_excluded: Vec<(VirtualAddress, Pos)>,
+    pub(super) track_interfaces: Vec<(TrackInterface, Pos)>,
+    pub(super) track_scripts: Vec<(TrackScript, Pos)>,
+    pub(super) garp_master_delay: Option<Duration>,
+    pub(super) garp_master_repeat: Option<u32>,
+    pub(super) garp_master_refresh: Option<Duration>,
+}
+
+pub(super) fn vrrp_instance(
+    stmt: &Stmt,
+    global: &GlobalDefs,
+    sink: &mut Sink,
+) -> Option<(InstanceOutline, Option<VrrpInstance>)> {
+    let (name, body) = block_name(sink, stmt)?;
+    let scope = format!("vrrp_instance {name}");
+    let errors_before = sink.diagnostics.len();
+    let mut draft = Draft::default();
+    let mut once = Once::default();
+    for s in &body.stmts {
+        if !SUPPORTED.contains(&s.name()) {
+            unknown(sink, s, &scope, SUPPORTED, UNSUPPORTED);
+            continue;
+        }
+        if once.first(sink, s, &scope) {
+            directive(&mut draft, s, &scope, sink);
+        }
+    }
+    let header = stmt.pos();
+    let resolved = super::resolve::resolve(&draft, &once, name, header, global, sink);
+    let family = resolved.as_ref().map(|i| i.family).or_else(|| {
+        draft
+            .vips
+            .as_ref()
+            .and_then(|v| v.first())
+            .map(|(v, _)| v.family())
+    });
+    let outline = InstanceOutline {
+        name: name.to_string(),
+        header,
+        key: match (draft.vrid, family, &draft.interface) {
+            (Some(vrid), Some(family), Some((iface, _))) => Some((vrid, family, iface.clone())),
+            _ => None,
+        },
+        track_scripts: draft
+            .track_scripts
+            .iter()
+            .map(|(t, pos)| (t.name.clone(), t.weight, *pos))
+            .collect(),
+        owner: resolved.as_ref().is_some_and(|i| i.priority.is_owner()),
+        vips: draft
+            .vips
+            .iter()
+            .flatten()
+            .map(|(v, pos)| (v.addr, *pos))
+            .collect(),
+        interfaces: draft
+            .interface
+            .iter()
+            .cloned()
+            .chain(
+                draft
+                    .vips
+                    .iter()
+                    .flatten()
+                    .chain(&draft.vips_excluded)
+                    .filter_map(|(v, pos)| v.dev.clone().map(|d| (d, *pos))),
+            )
+            .chain(
+                draft
+                    .track_interfaces
+                    .iter()
+                    .map(|(t, pos)| (t.name.clone(), *pos)),
+            )
+            .collect(),
+    };
+    let failed = sink.diagnostics[errors_before..]
+        .iter()
+        .any(|d| d.is_error());
+    Some((outline, resolved.filter(|_| !failed)))
+}
+
+/// Reads one directive into the draft.
+fn directive(d: &mut Draft, s: &Stmt, scope: &str, sink: &mut Sink) {
+    let name = s.name();
+    match name {
+        "state" => {
+            if let Some(w) = one(sink, s, "state MASTER|BACKUP") {
+                let state = match w.text.as_str() {
+                    "MASTER" => Some(InitialState::Master),
+                    "BACKUP" => Some(InitialState::Backup),
+                    other => {
+                        sink.error(
+                            w.pos,
+                            format!("state \"{other}\" is not an initial state: allowed MASTER or BACKUP (upper case, as keepalived requires)"),
+                        );
+                        None
+                    }
+                };
+                d.state = state.map(|st| (st, w.pos));
+            }
+        }
+        "interface" => {
+            if let Some(w) = one(sink, s, "interface IFNAME") {
+                d.interface =
+                    check(sink, w, interface_name("interface", &w.text)).map(|i| (i, w.pos));
+            }
+        }
+        "virtual_router_id" => {
+            if let Some(w) = one(sink, s, "virtual_router_id 1..255") {
+                d.vrid = check(
+                    sink,
+                    w,
+                    uint(name, &w.text, 1, 255).and_then(|n| {
+                        u8::try_from(n)
+                            .ok()
+                            .and_then(|n| Vrid::new(n).ok())
+                            .ok_or_else(|| {
+                                format!("virtual_router_id {n} is out of range: allowed 1..255")
+                            })
+                    }),
+                );
+            }
+        }
+        "priority" => {
+            if let Some(w) = one(sink, s, "priority 1..255") {
+                d.priority = check(
+                    sink,
+                    w,
+                    uint(name, &w.text, 1, 255)
+                        .and_then(|n| Priority::configured(n).map_err(|e| e.to_string())),
+                )
+                .map(|p| (p, w.pos));
+            }
+        }
+        "advert_int" => {
+            // Resolved once the version is known (it may come later in the block).
+            d.advert_int = one(sink, s, "advert_int SECONDS").cloned();
+        }
+        "version" => {
+            if let Some(w) = one(sink, s, "version 2|3") {
+                d.version = check(sink, w, version("version", w)).map(|v| (v, w.pos));
+            }
+        }
+        "nopreempt" if args(sink, s, 0, 0, "nopreempt").is_some() => {
+            d.nopreempt = Some(s.pos());
+        }
+        "preempt_delay" => {
+            if let Some(w) = one(sink, s, "preempt_delay SECONDS") {
+                d.preempt_delay =
+                    check(sink, w, decimal_secs(name, &w.text, 1000)).map(|p| (p, s.pos()));
+            }
+        }
+        "authentication" => {
+            if let Some(b) = block(
+                sink,
+                s,
+                "authentication { auth_type PASS auth_pass PASSWORD }",
+            ) {
+                d.auth = super::auth::authentication(sink, s, b, scope).map(|a| (a, s.pos()));
+            }
+        }
+        "unicast_src_ip" => {
+            if let Some(w) = one(sink, s, "unicast_src_ip ADDRESS") {
+                d.unicast_src_ip = check(sink, w, unicast_addr(name, &w.text)).map(|a| (a, w.pos));
+            }
+        }
+        "unicast_peer" => {
+            if let Some(b) = block(sink, s, "unicast_peer { ADDRESS ... }") {
+                d.peer_entries = b.stmts.len();
+                d.peers = Some((addresses::peers(sink, b), s.pos()));
+            }
+        }
+        "virtual_ipaddress" => {
+            if let Some(b) = block(
+                sink,
+                s,
+                "virtual_ipaddress { ADDR[/PREFIX] [dev IFNAME] [label LABEL] ... }",
+            ) {
+                d.vip_entries = b.stmts.len();
+                d.vips = Some(addresses::vips(sink, b, name));
+            }
+        }
+        "virtual_ipaddress_excluded" => {
+            if let Some(b) = block(
+                sink,
+                s,
+                "virtual_ipaddress_excluded { ADDR[/PREFIX] [dev IFNAME] [label LABEL] ... }",
+            ) {
+                d.vips_excluded = addresses::vips(sink, b, name);
+            }
+        }
+        "track_interface" => {
+            if let Some(b) = block(sink, s, "track_interface { IFNAME [weight N] ... }") {
+                d.track_interfaces = addresses::track_interfaces(sink, b);
+            }
+        }
+        "track_script" => {
+            if let Some(b) = block(sink, s, "track_script { NAME [weight N] ... }") {
+                d.track_scripts = addresses::track_scripts(sink, b);
+            }
+        }
+        "garp_master_delay" => {
+            if let Some(w) = one(sink, s, "garp_master_delay SECONDS") {
+                d.garp_master_delay = check(sink, w, whole_secs(name, &w.text, 0, GARP_MAX_SECS));
+            }
+        }
+        "garp_master_repeat" => {
+            if let Some(w) = one(sink, s, "garp_master_repeat COUNT") {
+                d.garp_master_repeat = check(sink, w, uint(name, &w.text, 1, GARP_MAX_REPEAT));
+            }
+        }
+        "garp_master_refresh" => {
+            if let Some(w) = one(sink, s, "garp_master_refresh SECONDS") {
+                d.garp_master_refresh = check(sink, w, whole_secs(name, &w.text, 0, GARP_MAX_SECS));
+            }
+        }
+        _ => {}
+    }
+}

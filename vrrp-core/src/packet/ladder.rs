@@ -1,0 +1,230 @@
+//! The receive ladder: every MUST of RFC 3768 §7.1 / RFC 9568 §7.1 (+ errata) in
+//! order, one named [`DropReason`] and one counter per rule (reference §1.6, C-10..C-15).
+//!
+//! Order: IP header → TTL/hop limit → version → type → length → checksum → v3 count
+//! and interval ≠ 0 → VRID → instance version → destination → unicast peer → v2 auth
+//! type and password → v2 interval → v3 IPv6 first address link-local → address list.
+//!
+//! Accepted with a notice (the RFC says log, never drop): a v3 interval that differs
+//! from ours (the Backup adopts it, C-13); an owner hearing another owner (erratum
+//! 8298, C-14); an address-list mismatch from the owner, or under the log-only policy.
+
+mod expect;
+mod reason;
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+pub use expect::{AddressMismatchPolicy, RxExpect, Transport};
+pub use reason::DropReason;
+
+use super::addresses::{is_ipv6_link_local, same_addresses, Ipv6FirstAddress};
+use super::counters::RxCounters;
+use super::decode::{decode_vrrp, IpMeta, Received};
+use super::ipv4::parse_ipv4;
+use super::wire::VRRP_TTL;
+use crate::proto::{Auth, Family, Version, Vrid};
+
+/// Accepted, but the RFC says log it (and the router may act on it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Notices {
+    /// VRRPv3: the sender's interval differs from ours; a Backup adopts it (C-13).
+    pub interval_mismatch: bool,
+    /// We own the addresses and the sender claims priority 255 too (C-14).
+    pub owner_conflict: bool,
+    /// Address list differs: sender is the owner, or the policy is log-only (C-15).
+    pub address_list_mismatch: bool,
+}
+
+/// An advert that passed the ladder, for the instance `(family, advert.vrid)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    pub received: Received,
+    pub notices: Notices,
+}
+
+/// A discarded advert, with what is known of its origin (for rate-limited logs and
+/// per-instance attribution).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dropped {
+    pub reason: DropReason,
+    pub vrid: Option<Vrid>,
+    pub src: Option<IpAddr>,
+}
+
+/// The instance-specific rungs, for an advert that decoded and matched `expect`'s VRID.
+pub fn check(expect: &RxExpect, received: &Received) -> Result<Notices, DropReason> {
+    let advert = &received.advert;
+    if advert.version != expect.version {
+        return Err(DropReason::Version(advert.version.wire()));
+    }
+    match &expect.transport {
+        Transport::Multicast { group } => {
+            if received.dst != *group {
+                return Err(DropReason::Destination(received.dst));
+            }
+        }
+        Transport::Unicast { peers } => {
+            if received.dst.is_multicast() {
+                return Err(DropReason::Destination(received.dst));
+            }
+            if !peers.contains(&received.src) {
+                return Err(DropReason::UnicastPeer(received.src));
+            }
+        }
+    }
+    let mut notices = Notices::default();
+    match advert.version {
+        Version::V2 => {
+            check_v2_auth(expect.auth, advert.auth)?;
+            if advert.interval != expect.local_interval {
+                return Err(DropReason::IntervalMismatch {
+                    got: advert.interval,
+                    local: expect.local_interval,
+                });
+            }
+        }
+        Version::V3 => {
+            notices.interval_mismatch = advert.interval != expect.local_interval;
+            if let Some(IpAddr::V6(first)) = advert.addresses.first() {
+                if expect.ipv6_first_address == Ipv6FirstAddress::LinkLocal
+                    && !is_ipv6_link_local(first)
+                {
+                    return Err(DropReason::FirstAddressNotLinkLocal(IpAddr::V6(*first)));
+                }
+            }
+        }
+    }
+    if !same_addresses(&expect.addresses, &advert.addresses) {
+        if !advert.priority.is_owner() && expect.address_mismatch == AddressMismatchPolicy::Drop {
+            return Err(DropReason::AddressListMismatch {
+                count: advert.addresses.len(),
+            });
+        }
+        notices.address_list_mismatch = true;
+    }
+    notices.owner_conflict = expect.owner && advert.priority.is_owner();
+    Ok(notices)
+}
+
+/// RFC 3768 §7.1: the auth type must match ours, and a PASS must match byte for byte.
+fn check_v2_auth(local: Auth, got: Auth) -> Result<(), DropReason> {
+    if local.wire_type() != got.wire_type() {
+        return Err(DropReason::AuthType {
+            got: got.wire_type(),
+            expected: local.wire_type(),
+        });
+    }
+    match (local, got) {
+        (Auth::Pass(a), Auth::Pass(b)) if !constant_time_eq(&a, &b) => Err(DropReason::AuthPass),
+        _ => Ok(()),
+    }
+}
+
+/// Compares all 8 bytes whatever differs first, as keepalived does, so the time taken
+/// says nothing about how much of a guessed password was right.
+fn constant_time_eq(a: &[u8; 8], b: &[u8; 8]) -> bool {
+    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(diff) == 0
+}
+
+/// The receive side of one socket (or all of them): instances by (family, VRID), the
+/// whole ladder, and the counters. Pure: bytes in, verdict out.
+#[derive(Debug, Clone, Default)]
+pub struct Demux {
+    instances: BTreeMap<(Family, Vrid), RxExpect>,
+    counters: RxCounters,
+}
+
+impl Demux {
+    pub fn new() -> Demux {
+        Demux::default()
+    }
+
+    /// Adds or replaces the instance `(expect.family, expect.vrid)`.
+    pub fn insert(&mut self, expect: RxExpect) -> Option<RxExpect> {
+        self.instances.insert((expect.family, expect.vrid), expect)
+    }
+
+    pub fn remove(&mut self, family: Family, vrid: Vrid) -> Option<RxExpect> {
+        self.instances.remove(&(family, vrid))
+    }
+
+    pub fn expectation(&self, family: Family, vrid: Vrid) -> Option<&RxExpect> {
+        self.instances.get(&(family, vrid))
+    }
+
+    pub fn counters(&self) -> &RxCounters {
+        &self.counters
+    }
+
+    /// What an IPv4 raw socket delivered: IPv4 header + VRRP (+ padding).
+    pub fn receive_ipv4(&mut self, packet: &[u8]) -> Result<Accepted, Dropped> {
+        match parse_ipv4(packet) {
+            Ok((header, payload)) => {
+                let meta = IpMeta {
+                    src: IpAddr::V4(header.src),
+                    dst: IpAddr::V4(header.dst),
+                    ttl: header.ttl,
+                };
+                self.receive(meta, payload)
+            }
+            Err(err) => self.count(Err(Dropped {
+                reason: DropReason::from_decode(err, None, None),
+                vrid: None,
+                src: None,
+            })),
+        }
+    }
+
+    /// A VRRP payload with its IP facts (the IPv6 path: hop limit and destination from
+    /// ancillary data).
+    pub fn receive(&mut self, meta: IpMeta, payload: &[u8]) -> Result<Accepted, Dropped> {
+        let verdict = ladder(&self.instances, meta, payload);
+        self.count(verdict)
+    }
+
+    fn count(&mut self, verdict: Result<Accepted, Dropped>) -> Result<Accepted, Dropped> {
+        match &verdict {
+            Ok(accepted) => {
+                self.counters.accepted = self.counters.accepted.saturating_add(1);
+                self.counters
+                    .notices
+                    .record(&accepted.notices, accepted.received.checksum_form);
+            }
+            Err(dropped) => self.counters.drops.record(&dropped.reason),
+        }
+        verdict
+    }
+}
+
+fn ladder(
+    instances: &BTreeMap<(Family, Vrid), RxExpect>,
+    meta: IpMeta,
+    payload: &[u8],
+) -> Result<Accepted, Dropped> {
+    let family = Family::of(&meta.src);
+    let vrid_byte = payload.get(1).copied();
+    let vrid = vrid_byte.and_then(|v| Vrid::new(v).ok());
+    let drop = |reason| Dropped {
+        reason,
+        vrid,
+        src: Some(meta.src),
+    };
+    // The VRID byte is peeked before anything is trusted, only to know whether the
+    // instance is unicast (no TTL rule); every other check comes after the checksum.
+    let expect = vrid.and_then(|v| instances.get(&(family, v)));
+    let unicast = expect.is_some_and(|e| e.transport.is_unicast());
+    if meta.ttl != VRRP_TTL && !unicast {
+        return Err(drop(DropReason::Ttl(meta.ttl)));
+    }
+    let local_auth = expect.map(|e| e.auth);
+    let received = decode_vrrp(meta, payload)
+        .map_err(|e| drop(DropReason::from_decode(e, vrid_byte, local_auth)))?;
+    let expect = expect.ok_or_else(|| drop(DropReason::UnknownVrid(received.advert.vrid.get())))?;
+    let notices = check(expect, &received).map_err(drop)?;
+    Ok(Accepted { received, notices })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,93 @@
+//! What one local instance expects of received adverts.
+
+use std::net::IpAddr;
+
+use crate::packet::addresses::Ipv6FirstAddress;
+use crate::packet::wire::{MCAST_GROUP_V4, MCAST_GROUP_V6};
+use crate::proto::{AdvertInterval, Auth, Family, Version, Vrid};
+
+/// How an instance's adverts travel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transport {
+    /// To a multicast group (224.0.0.18 / ff02::12 unless configured otherwise).
+    Multicast { group: IpAddr },
+    /// keepalived's `unicast_peer {}`: one copy to each peer. Only adverts from a
+    /// listed peer are accepted (keepalived's `check_unicast_src`), and the TTL/hop
+    /// limit check is skipped, as keepalived does without `min_ttl`/`max_ttl`: unicast
+    /// adverts may legitimately cross routers, so 255 cannot be demanded. The peer list
+    /// is then the only guard (reference §2.2, pitfall 6).
+    Unicast { peers: Vec<IpAddr> },
+}
+
+impl Transport {
+    /// The standard VRRP group of `family`.
+    pub fn multicast(family: Family) -> Transport {
+        Transport::Multicast {
+            group: match family {
+                Family::V4 => IpAddr::V4(MCAST_GROUP_V4),
+                Family::V6 => IpAddr::V6(MCAST_GROUP_V6),
+            },
+        }
+    }
+
+    pub fn is_unicast(&self) -> bool {
+        matches!(self, Transport::Unicast { .. })
+    }
+}
+
+/// What to do with an advert whose address list differs from ours (C-15).
+///
+/// RFC 3768 §7.1 says drop unless the sender is the owner; keepalived ≥ 2.3.3 only
+/// logs, which lets a foreign cluster reusing the VRID take part in the election
+/// (reference §2.13). Dropping is the safe default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AddressMismatchPolicy {
+    #[default]
+    Drop,
+    LogOnly,
+}
+
+/// What one local instance expects of the adverts it receives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RxExpect {
+    pub version: Version,
+    pub family: Family,
+    pub vrid: Vrid,
+    /// VRRPv2 only; VRRPv3 has no authentication.
+    pub auth: Auth,
+    /// Our `advert_int`: VRRPv2 drops any other; VRRPv3 only notes it.
+    pub local_interval: AdvertInterval,
+    /// The configured virtual addresses.
+    pub addresses: Vec<IpAddr>,
+    /// We are the address owner (priority 255).
+    pub owner: bool,
+    pub transport: Transport,
+    pub address_mismatch: AddressMismatchPolicy,
+    pub ipv6_first_address: Ipv6FirstAddress,
+}
+
+impl RxExpect {
+    /// A multicast, unauthenticated, non-owner instance that drops address-list
+    /// mismatches and applies the IPv6 link-local-first rule when its own list
+    /// follows it ([`Ipv6FirstAddress::for_configured`]). Adjust the fields for more.
+    pub fn new(
+        version: Version,
+        family: Family,
+        vrid: Vrid,
+        local_interval: AdvertInterval,
+        addresses: Vec<IpAddr>,
+    ) -> RxExpect {
+        RxExpect {
+            version,
+            family,
+            vrid,
+            auth: Auth::None,
+            local_interval,
+            ipv6_first_address: Ipv6FirstAddress::for_configured(&addresses),
+            addresses,
+            owner: false,
+            transport: Transport::multicast(family),
+            address_mismatch: AddressMismatchPolicy::Drop,
+        }
+    }
+}

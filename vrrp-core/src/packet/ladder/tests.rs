@@ -1,0 +1,784 @@
+//! The receive ladder, one test per rule (checklist C-10..C-15).
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use super::*;
+use crate::packet::checksum::{vrrp_checksum, ChecksumScope};
+use crate::packet::counters::DropCounters;
+use crate::packet::decode::ChecksumForm;
+use crate::packet::encode::{encode_advert, EncodeOptions, V3Ipv4Checksum};
+use crate::packet::ipv4::build_ipv4_header;
+use crate::packet::test_support::ip;
+use crate::packet::wire::CHECKSUM_OFFSET;
+use crate::proto::{Advert, AdvertInterval, Priority};
+
+const H1: &str = "10.99.0.11";
+const H2: &str = "10.99.0.12";
+const GROUP: &str = "224.0.0.18";
+const VIP: &str = "10.99.0.100";
+const LL1: &str = "fe80::99:ff:fe00:b";
+const GROUP6: &str = "ff02::12";
+
+fn vrid() -> Vrid {
+    Vrid::new(51).unwrap()
+}
+
+fn secs(s: u8) -> AdvertInterval {
+    AdvertInterval::from_secs(s).unwrap()
+}
+
+fn centis(c: u16) -> AdvertInterval {
+    AdvertInterval::from_centis(c).unwrap()
+}
+
+fn advert(version: Version, prio: u8, interval: AdvertInterval, addrs: &[&str]) -> Advert {
+    Advert {
+        version,
+        vrid: vrid(),
+        priority: Priority::from_wire(prio),
+        interval,
+        addresses: addrs.iter().map(|a| ip(a)).collect(),
+        auth: Auth::None,
+    }
+}
+
+fn loose() -> EncodeOptions {
+    EncodeOptions {
+        ipv6_first_address: Ipv6FirstAddress::AsConfigured,
+        ..EncodeOptions::default()
+    }
+}
+
+fn pdu(a: &Advert, src: &str, dst: &str) -> Vec<u8> {
+    encode_advert(a, ip(src), ip(dst), &loose()).unwrap()
+}
+
+/// IPv4 header (keepalived's, with `ttl`) + `payload`.
+fn ipv4(src: &str, dst: &str, ttl: u8, payload: &[u8]) -> Vec<u8> {
+    let (IpAddr::V4(s), IpAddr::V4(d)) = (ip(src), ip(dst)) else {
+        panic!("IPv4 only")
+    };
+    let mut p = build_ipv4_header(s, d, 1, payload.len() as u16).to_vec();
+    p[8] = ttl;
+    p.extend_from_slice(payload);
+    p
+}
+
+/// Recomputes the checksum after a test has changed bytes of `msg`.
+fn reseal(msg: &mut [u8], scope: ChecksumScope) {
+    let c = vrrp_checksum(scope, msg);
+    msg[CHECKSUM_OFFSET..CHECKSUM_OFFSET + 2].copy_from_slice(&c.to_be_bytes());
+}
+
+fn v3_scope(src: &str, dst: &str) -> ChecksumScope {
+    match (ip(src), ip(dst)) {
+        (IpAddr::V4(src), IpAddr::V4(dst)) => ChecksumScope::Ipv4Pseudo { src, dst },
+        (IpAddr::V6(src), IpAddr::V6(dst)) => ChecksumScope::Ipv6Pseudo { src, dst },
+        _ => panic!("mixed"),
+    }
+}
+
+fn v2_instance() -> RxExpect {
+    RxExpect::new(Version::V2, Family::V4, vrid(), secs(1), vec![ip(VIP)])
+}
+
+fn v3_instance() -> RxExpect {
+    RxExpect::new(Version::V3, Family::V4, vrid(), centis(10), vec![ip(VIP)])
+}
+
+fn v3_ipv6_instance(addrs: &[&str]) -> RxExpect {
+    let addrs = addrs.iter().map(|a| ip(a)).collect();
+    RxExpect::new(Version::V3, Family::V6, vrid(), secs(1), addrs)
+}
+
+fn demux(expect: RxExpect) -> Demux {
+    let mut d = Demux::new();
+    d.insert(expect);
+    d
+}
+
+fn meta(src: &str, dst: &str, ttl: u8) -> IpMeta {
+    IpMeta {
+        src: ip(src),
+        dst: ip(dst),
+        ttl,
+    }
+}
+
+/// Feeds one IPv4 packet and returns the drop reason, checking its counter moved.
+fn dropped_v4(d: &mut Demux, packet: &[u8]) -> DropReason {
+    let before = d.counters().drops.total();
+    let reason = d.receive_ipv4(packet).unwrap_err().reason;
+    assert_eq!(d.counters().drops.total(), before + 1);
+    reason
+}
+
+fn good_v2() -> Vec<u8> {
+    pdu(&advert(Version::V2, 150, secs(1), &[VIP]), H1, GROUP)
+}
+
+fn good_v3() -> Vec<u8> {
+    pdu(&advert(Version::V3, 150, centis(10), &[VIP]), H1, GROUP)
+}
+
+#[test]
+fn well_formed_adverts_are_accepted_and_counted() {
+    let mut d = demux(v2_instance());
+    let ok = d.receive_ipv4(&ipv4(H1, GROUP, 255, &good_v2())).unwrap();
+    assert_eq!(ok.notices, Notices::default());
+    assert_eq!(ok.received.advert.priority.get(), 150);
+    assert_eq!(ok.received.checksum_form, ChecksumForm::V2Message);
+    assert_eq!(d.counters().accepted, 1);
+    assert_eq!(d.counters().drops.total(), 0);
+}
+
+// C-10 ---------------------------------------------------------------------------
+
+#[test]
+fn c10_ttl_254_is_dropped_even_with_a_forged_owner_priority() {
+    let mut d = demux(v2_instance());
+    let forged = pdu(&advert(Version::V2, 255, secs(1), &[VIP]), H1, GROUP);
+    let reason = dropped_v4(&mut d, &ipv4(H1, GROUP, 254, &forged));
+    assert_eq!(reason, DropReason::Ttl(254));
+    assert_eq!(d.counters().drops.ttl, 1);
+    for ttl in [0, 1, 64, 128] {
+        assert_eq!(
+            dropped_v4(&mut d, &ipv4(H1, GROUP, ttl, &forged)),
+            DropReason::Ttl(ttl)
+        );
+    }
+}
+
+#[test]
+fn c10_ipv6_hop_limit_below_255_is_dropped() {
+    let mut d = demux(v3_ipv6_instance(&["fe80::1:100"]));
+    let a = advert(Version::V3, 100, secs(1), &["fe80::1:100"]);
+    let payload = pdu(&a, LL1, GROUP6);
+    let err = d.receive(meta(LL1, GROUP6, 254), &payload).unwrap_err();
+    assert_eq!(err.reason, DropReason::Ttl(254));
+    assert!(d.receive(meta(LL1, GROUP6, 255), &payload).is_ok());
+}
+
+#[test]
+fn c10_ttl_rule_comes_before_every_other_rule() {
+    let mut d = demux(v2_instance());
+    let mut bad = good_v2();
+    bad[0] = 0x41; // version 4 and a wrong checksum
+    assert_eq!(
+        dropped_v4(&mut d, &ipv4(H1, GROUP, 1, &bad)),
+        DropReason::Ttl(1)
+    );
+}
+
+#[test]
+fn c10_unicast_instances_skip_the_ttl_rule_like_keepalived() {
+    let mut expect = v2_instance();
+    expect.transport = Transport::Unicast {
+        peers: vec![ip(H1)],
+    };
+    let mut d = demux(expect);
+    let payload = pdu(&advert(Version::V2, 150, secs(1), &[VIP]), H1, H2);
+    let ok = d.receive_ipv4(&ipv4(H1, H2, 62, &payload)).unwrap();
+    assert_eq!(ok.received.ttl, 62);
+    // ... but only configured peers get in.
+    let stranger = pdu(&advert(Version::V2, 150, secs(1), &[VIP]), "10.99.0.13", H2);
+    assert_eq!(
+        dropped_v4(&mut d, &ipv4("10.99.0.13", H2, 255, &stranger)),
+        DropReason::UnicastPeer(ip("10.99.0.13"))
+    );
+}
+
+// C-11 ---------------------------------------------------------------------------
+
+#[test]
+fn c11_unknown_version_is_dropped() {
+    let mut d = demux(v2_instance());
+    let mut p = good_v2();
+    p[0] = 0x41;
+    reseal(&mut p, ChecksumScope::Message);
+    assert_eq!(
+        dropped_v4(&mut d, &ipv4(H1, GROUP, 255, &p)),
+        DropReason::Version(4)
+    );
+    assert_eq!(d.counters().drops.version, 1);
+}
+
+#[test]
+fn c11_version_other_than_the_instance_is_dropped() {
+    let mut d = demux(v2_instance());
+    let v3 = pdu(&advert(Version::V3, 150, secs(1), &[VIP]), H1, GROUP);
+    assert_eq!(
+        dropped_v4(&mut d, &ipv4(H1, GROUP, 255, &v3)),
+        DropReason::Version(3)
+    );
+}
+
+#[test]
+fn c11_v2_over_ipv6_is_a_version_drop() {
+    let mut d = demux(v3_ipv6_instance(&["fe80::1:100"]));
+    let mut p = vec![0x21, 51, 100, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    reseal(&mut p, ChecksumScope::Message);
+    let err = d.receive(meta(LL1, GROUP6, 255), &p).unwrap_err();
+    assert_eq!(err.reason, DropReason::Version(2));
+}
+
+#[test]
+fn c11_type_other_than_advertisement_is_dropped() {
+    let mut d = demux(v2_instance());
+    let mut p = good_v2();
+    p[0] = 0x22;
+    reseal(&mut p, ChecksumScope::Message);
+    assert_eq!(
+        dropped_v4(&mut d, &ipv4(H1, GROUP, 255, &p)),
+        DropReason::Type(2)
+    );
+    assert_eq!(d.counters().drops.packet_type, 1);
+}
+
+#[test]
+fn c11_truncated_packets_are_dropped() {
+    let mut d = demux(v2_instance());
+    let p = good_v2();
+    // Missing the last auth byte: count says 1 address + 8 auth bytes = 20.
+    assert_eq!(
+        dropped_v4(&mut d, &ipv4(H1, GROUP, 255, &p[..19])),
+        DropReason::Truncated {
+            len: 19,
+            needed: 20
+        }
+    );
+    // Shorter than the fixed header.
+    assert_eq!(
+        dropped_v4(&mut d, &ipv4(H1, GROUP, 255, &p[..5])),
+        DropReason::Truncated { len: 5, needed: 8 }
+    );
+    // Count claims more addresses than present.
+    let mut more = good_v3();
+    more[3] = 2;
+    reseal(&mut more, v3_scope(H1, GROUP));
+    let mut d = demux(v3_instance());
+    assert_eq!(
+        dropped_v4(&mut d, &ipv4(H1, GROUP, 255, &more)),
+        DropReason::Truncated {
+            len: 12,
+            needed: 16
+        }
+    );
+    assert_eq!(d.counters().drops.truncated, 1);
+}
+
+#[test]
+fn bytes_beyond_what_the_count_implies_are_dropped() {
+    let mut d = demux(v3_instance());
+    let mut p = good_v3();
+    p.extend_from_slice(&[0, 0, 0, 0]);
+    reseal(&mut p, v3_scope(H1, GROUP));
+    assert_eq!(
+        dropped_v4(&mut d, &ipv4(H1, GROUP, 255, &p)),
+        DropReason::TrailingBytes {
+            len: 16,
+            expected: 12
+        }
+    );
+}
+
+#[test]
+fn c11_bad_checksum_is_dropped() {
+    let mut d = demux(v2_instance());
+    let mut p = good_v2();
+    p[7] ^= 0x01;
+    assert_eq!(
+        dropped_v4(&mut d, &ipv4(H1, GROUP, 255, &p)),
+        DropReason::Checksum(0x3e02)
+    );
+    let mut d = demux(v3_instance());
+    let mut p = good_v3();
+    p[11] ^= 0x01; // last address byte
+    assert!(matches!(
+        dropped_v4(&mut d, &ipv4(H1, GROUP, 255, &p)),
+        DropReason::Checksum(_)
+    ));
+    assert_eq!(d.counters().drops.checksum, 1);
+}
+
+#[test]
+fn c11_v3_count_zero_is_dropped() {
+    let mut d = demux(v3_instance());
+    let mut p = good_v3()[..8].to_vec();
+    p[3] = 0;
+    reseal(&mut p, v3_scope(H1, GROUP));
+    assert_eq!(
+        dropped_v4(&mut d, &ipv4(H1, GROUP, 255, &p)),
+        DropReason::CountZero
+    );
+    assert_eq!(d.counters().drops.count_zero, 1);
+}
+
+#[test]
+fn c11_v3_interval_zero_is_dropped() {
+    let mut d = demux(v3_instance());
+    let mut p = good_v3();
+    p[4] = 0xf0; // reserved bits set, interval 0
+    p[5] = 0;
+    reseal(&mut p, v3_scope(H1, GROUP));
+    assert_eq!(
+        dropped_v4(&mut d, &ipv4(H1, GROUP, 255, &p)),
+        DropReason::IntervalZero
+    );
+    assert_eq!(d.counters().drops.interval_zero, 1);
+}
+
+#[test]
+fn c11_ipv6_first_address_not_link_local_is_dropped() {
+    let mut d = demux(v3_ipv6_instance(&["fe80::1:100", "fd00::100"]));
+    let a = advert(Version::V3, 100, secs(1), &["fd00::100", "fe80::1:100"]);
+    let err = d
+        .receive(meta(LL1, GROUP6, 255), &pdu(&a, LL1, GROUP6))
+        .unwrap_err();
+    assert_eq!(
+        err.reason,
+        DropReason::FirstAddressNotLinkLocal(ip("fd00::100"))
+    );
+    assert_eq!(d.counters().drops.first_address_not_link_local, 1);
+}
+
+#[test]
+fn keepalived_style_global_only_ipv6_lists_are_accepted_from_peers_configured_alike() {
+    // keepalived 2.2.7 without vrrp_strict sends [fd00::100] (capture v3-ipv6).
+    let mut d = demux(v3_ipv6_instance(&["fd00::100"]));
+    let a = advert(Version::V3, 100, secs(1), &["fd00::100"]);
+    assert!(d
+        .receive(meta(LL1, GROUP6, 255), &pdu(&a, LL1, GROUP6))
+        .is_ok());
+}
+
+#[test]
+fn c11_unknown_vrid_is_dropped() {
+    let mut d = demux(v2_instance());
+    let mut p = good_v2();
+    p[1] = 52;
+    reseal(&mut p, ChecksumScope::Message);
+    let err = d.receive_ipv4(&ipv4(H1, GROUP, 255, &p)).unwrap_err();
+    assert_eq!(err.reason, DropReason::UnknownVrid(52));
+    assert_eq!(err.vrid, Some(Vrid::new(52).unwrap()));
+    assert_eq!(err.src, Some(ip(H1)));
+    // VRID 0 exists on no instance either.
+    p[1] = 0;
+    reseal(&mut p, ChecksumScope::Message);
+    assert_eq!(
+        dropped_v4(&mut d, &ipv4(H1, GROUP, 255, &p)),
+        DropReason::UnknownVrid(0)
+    );
+    assert_eq!(d.counters().drops.unknown_vrid, 2);
+}
+
+#[test]
+fn c11_same_vrid_of_the_other_family_is_unknown() {
+    let mut d = demux(v3_ipv6_instance(&["fe80::1:100"]));
+    assert_eq!(
+        dropped_v4(&mut d, &ipv4(H1, GROUP, 255, &good_v3())),
+        DropReason::UnknownVrid(51)
+    );
+}
+
+#[test]
+fn c11_v2_auth_type_mismatch_is_dropped() {
+    let mut expect = v2_instance();
+    expect.auth = Auth::pass("s3cr3t");
+    let mut d = demux(expect);
+    assert_eq!(
+        dropped_v4(&mut d, &ipv4(H1, GROUP, 255, &good_v2())),
+        DropReason::AuthType {
+            got: 0,
+            expected: 1
+        }
+    );
+    // IPsec AH (type 2) is spoken by nobody here.
+    let mut ah = good_v2();
+    ah[4] = 2;
+    reseal(&mut ah, ChecksumScope::Message);
+    assert_eq!(
+        dropped_v4(&mut d, &ipv4(H1, GROUP, 255, &ah)),
+        DropReason::AuthType {
+            got: 2,
+            expected: 1
+        }
+    );
+    // And a PASS advert to an instance without authentication.
+    let mut d = demux(v2_instance());
+    let mut a = advert(Version::V2, 150, secs(1), &[VIP]);
+    a.auth = Auth::pass("s3cr3t");
+    assert_eq!(
+        dropped_v4(&mut d, &ipv4(H1, GROUP, 255, &pdu(&a, H1, GROUP))),
+        DropReason::AuthType {
+            got: 1,
+            expected: 0
+        }
+    );
+    assert_eq!(d.counters().drops.auth_type, 1);
+}
+
+#[test]
+fn c11_v2_pass_mismatch_is_dropped_and_match_is_accepted() {
+    let mut expect = v2_instance();
+    expect.auth = Auth::pass("s3cr3t");
+    let mut d = demux(expect);
+    let mut a = advert(Version::V2, 150, secs(1), &[VIP]);
+    a.auth = Auth::pass("s3cr3T");
+    assert_eq!(
+        dropped_v4(&mut d, &ipv4(H1, GROUP, 255, &pdu(&a, H1, GROUP))),
+        DropReason::AuthPass
+    );
+    // Only the first 8 bytes count, as keepalived truncates.
+    a.auth = Auth::pass("s3cr3t");
+    assert!(d
+        .receive_ipv4(&ipv4(H1, GROUP, 255, &pdu(&a, H1, GROUP)))
+        .is_ok());
+    assert_eq!(d.counters().drops.auth_pass, 1);
+    assert!(constant_time_eq(b"abcdefgh", b"abcdefgh"));
+    assert!(!constant_time_eq(b"abcdefgh", b"abcdefgi"));
+    assert!(!constant_time_eq(b"abcdefgh", b"bbcdefgh"));
+}
+
+#[test]
+fn c11_v2_interval_mismatch_is_dropped() {
+    let mut d = demux(v2_instance());
+    let p = pdu(&advert(Version::V2, 150, secs(2), &[VIP]), H1, GROUP);
+    assert_eq!(
+        dropped_v4(&mut d, &ipv4(H1, GROUP, 255, &p)),
+        DropReason::IntervalMismatch {
+            got: secs(2),
+            local: secs(1)
+        }
+    );
+    assert_eq!(d.counters().drops.interval_mismatch, 1);
+}
+
+#[test]
+fn v2_interval_zero_is_dropped() {
+    let mut d = demux(v2_instance());
+    let mut p = good_v2();
+    p[5] = 0;
+    reseal(&mut p, ChecksumScope::Message);
+    assert_eq!(
+        dropped_v4(&mut d, &ipv4(H1, GROUP, 255, &p)),
+        DropReason::IntervalZero
+    );
+}
+
+#[test]
+fn multicast_instances_drop_adverts_not_sent_to_their_group() {
+    let mut d = demux(v2_instance());
+    let p = pdu(&advert(Version::V2, 150, secs(1), &[VIP]), H1, H2);
+    assert_eq!(
+        dropped_v4(&mut d, &ipv4(H1, H2, 255, &p)),
+        DropReason::Destination(ip(H2))
+    );
+    let mut expect = v2_instance();
+    expect.transport = Transport::Unicast {
+        peers: vec![ip(H1)],
+    };
+    let mut d = demux(expect);
+    assert_eq!(
+        dropped_v4(&mut d, &ipv4(H1, GROUP, 255, &good_v2())),
+        DropReason::Destination(ip(GROUP))
+    );
+    assert_eq!(d.counters().drops.destination, 1);
+}
+
+// C-12 ---------------------------------------------------------------------------
+
+#[test]
+fn c12_v3_reserved_bits_set_are_ignored() {
+    let mut d = demux(v3_instance());
+    let mut p = good_v3();
+    p[4] |= 0xf0;
+    reseal(&mut p, v3_scope(H1, GROUP));
+    let ok = d.receive_ipv4(&ipv4(H1, GROUP, 255, &p)).unwrap();
+    assert_eq!(ok.received.advert.interval, centis(10));
+    assert_eq!(ok.notices, Notices::default());
+}
+
+#[test]
+fn c12_ethernet_padding_is_accepted() {
+    // A 46-byte v3 frame is padded to 60 on the wire: 14 bytes after the IP packet.
+    let mut d = demux(v3_instance());
+    let mut p = ipv4(H1, GROUP, 255, &good_v3());
+    p.extend_from_slice(&[0; 14]);
+    let ok = d.receive_ipv4(&p).unwrap();
+    assert_eq!(ok.received.advert.addresses, vec![ip(VIP)]);
+}
+
+#[test]
+fn c12_ip_options_ihl_above_5_are_honoured() {
+    let mut d = demux(v3_instance());
+    let plain = ipv4(H1, GROUP, 255, &good_v3());
+    // IHL 6 with a Router Alert-free 4-byte option (NOP NOP NOP EOL).
+    let mut p = plain[..20].to_vec();
+    p[0] = 0x46;
+    let total = (plain.len() + 4) as u16;
+    p[2..4].copy_from_slice(&total.to_be_bytes());
+    p.extend_from_slice(&[1, 1, 1, 0]);
+    p.extend_from_slice(&plain[20..]);
+    let ok = d.receive_ipv4(&p).unwrap();
+    assert_eq!(ok.received.src, ip(H1));
+    assert_eq!(ok.received.advert.priority.get(), 150);
+}
+
+#[test]
+fn ipv4_header_problems_are_their_own_drop() {
+    let mut d = demux(v3_instance());
+    let p = ipv4(H1, GROUP, 255, &good_v3());
+    let err = d.receive_ipv4(&p[..30]).unwrap_err();
+    assert_eq!(
+        err.reason,
+        DropReason::IpHeader("total length beyond the received bytes")
+    );
+    assert_eq!(err.src, None);
+    assert_eq!(d.counters().drops.ip_header, 1);
+    let err = d.receive(meta(H1, GROUP6, 255), &good_v3()).unwrap_err();
+    assert_eq!(
+        err.reason,
+        DropReason::IpHeader("source and destination of different families")
+    );
+}
+
+// C-13 ---------------------------------------------------------------------------
+
+#[test]
+fn c13_v3_interval_mismatch_is_accepted_and_flagged() {
+    let mut d = demux(v3_instance());
+    let p = pdu(&advert(Version::V3, 150, centis(25), &[VIP]), H1, GROUP);
+    let ok = d.receive_ipv4(&ipv4(H1, GROUP, 255, &p)).unwrap();
+    assert!(ok.notices.interval_mismatch);
+    assert_eq!(ok.received.advert.interval, centis(25));
+    assert_eq!(d.counters().notices.interval_mismatch, 1);
+    assert_eq!(d.counters().drops.total(), 0);
+    let same = d.receive_ipv4(&ipv4(H1, GROUP, 255, &good_v3())).unwrap();
+    assert!(!same.notices.interval_mismatch);
+    assert_eq!(d.counters().notices.interval_mismatch, 1);
+}
+
+// C-14 ---------------------------------------------------------------------------
+
+#[test]
+fn c14_owner_receiving_an_owner_advert_is_not_dropped() {
+    for version in [Version::V2, Version::V3] {
+        let interval = secs(1);
+        let mut expect = RxExpect::new(version, Family::V4, vrid(), interval, vec![ip(VIP)]);
+        expect.owner = true;
+        let mut d = demux(expect);
+        let p = pdu(&advert(version, 255, interval, &[VIP]), H1, GROUP);
+        let ok = d.receive_ipv4(&ipv4(H1, GROUP, 255, &p)).unwrap();
+        assert!(ok.notices.owner_conflict, "{version}");
+        assert_eq!(d.counters().notices.owner_conflict, 1);
+        // A non-owner advert to an owner is ordinary (it was Active before we came up).
+        let p = pdu(&advert(version, 100, interval, &[VIP]), H1, GROUP);
+        let ok = d.receive_ipv4(&ipv4(H1, GROUP, 255, &p)).unwrap();
+        assert!(!ok.notices.owner_conflict);
+    }
+}
+
+// C-15 ---------------------------------------------------------------------------
+
+#[test]
+fn c15_address_list_mismatch_is_dropped_by_default_and_counted() {
+    let mut d = demux(v2_instance());
+    let p = pdu(
+        &advert(Version::V2, 150, secs(1), &["10.99.0.200"]),
+        H1,
+        GROUP,
+    );
+    assert_eq!(
+        dropped_v4(&mut d, &ipv4(H1, GROUP, 255, &p)),
+        DropReason::AddressListMismatch { count: 1 }
+    );
+    let p = pdu(
+        &advert(Version::V2, 0, secs(1), &[VIP, "10.99.0.200"]),
+        H1,
+        GROUP,
+    );
+    assert_eq!(
+        dropped_v4(&mut d, &ipv4(H1, GROUP, 255, &p)),
+        DropReason::AddressListMismatch { count: 2 }
+    );
+    assert_eq!(d.counters().drops.address_list_mismatch, 2);
+}
+
+#[test]
+fn c15_address_list_mismatch_is_accepted_and_flagged_under_log_only() {
+    let mut expect = v3_instance();
+    expect.address_mismatch = AddressMismatchPolicy::LogOnly;
+    let mut d = demux(expect);
+    let p = pdu(
+        &advert(Version::V3, 150, centis(10), &["10.99.0.200"]),
+        H1,
+        GROUP,
+    );
+    let ok = d.receive_ipv4(&ipv4(H1, GROUP, 255, &p)).unwrap();
+    assert!(ok.notices.address_list_mismatch);
+    assert_eq!(d.counters().notices.address_list_mismatch, 1);
+    assert_eq!(d.counters().drops.total(), 0);
+}
+
+#[test]
+fn c15_address_list_mismatch_from_the_owner_is_accepted_and_flagged() {
+    // RFC 3768 §7.1: drop on mismatch only when the sender is not the owner.
+    let mut d = demux(v2_instance());
+    let p = pdu(
+        &advert(Version::V2, 255, secs(1), &["10.99.0.200"]),
+        H1,
+        GROUP,
+    );
+    let ok = d.receive_ipv4(&ipv4(H1, GROUP, 255, &p)).unwrap();
+    assert!(ok.notices.address_list_mismatch);
+}
+
+#[test]
+fn c15_address_order_does_not_matter() {
+    let mut expect = v3_instance();
+    expect.addresses = vec![ip(VIP), ip("10.99.0.101")];
+    let mut d = demux(expect);
+    let p = pdu(
+        &advert(Version::V3, 150, centis(10), &["10.99.0.101", VIP]),
+        H1,
+        GROUP,
+    );
+    let ok = d.receive_ipv4(&ipv4(H1, GROUP, 255, &p)).unwrap();
+    assert!(!ok.notices.address_list_mismatch);
+}
+
+// Checksum forms ----------------------------------------------------------------
+
+#[test]
+fn v3_ipv4_accepts_every_checksum_form_and_reports_which() {
+    let a = advert(Version::V3, 150, secs(1), &[VIP]);
+    let mut expect = RxExpect::new(Version::V3, Family::V4, vrid(), secs(1), vec![ip(VIP)]);
+    expect.transport = Transport::Unicast {
+        peers: vec![ip(H1)],
+    };
+    let mut d = demux(expect);
+
+    let real = pdu(&a, H1, H2);
+    let ok = d.receive_ipv4(&ipv4(H1, H2, 255, &real)).unwrap();
+    assert_eq!(ok.received.checksum_form, ChecksumForm::PseudoHeader);
+
+    let options = EncodeOptions {
+        v3_ipv4_checksum: V3Ipv4Checksum::NoPseudoHeader,
+        ..loose()
+    };
+    let rfc9568 = encode_advert(&a, ip(H1), ip(H2), &options).unwrap();
+    let ok = d.receive_ipv4(&ipv4(H1, H2, 255, &rfc9568)).unwrap();
+    assert_eq!(ok.received.checksum_form, ChecksumForm::NoPseudoHeader);
+
+    // keepalived < 1.3.6 in unicast: pseudo-header on the group, packet to the peer.
+    let old = pdu(&a, H1, GROUP);
+    let ok = d.receive_ipv4(&ipv4(H1, H2, 255, &old)).unwrap();
+    assert_eq!(
+        ok.received.checksum_form,
+        ChecksumForm::PseudoHeaderMulticastGroup
+    );
+    let n = d.counters().notices;
+    assert_eq!(
+        (
+            n.checksum_no_pseudo_header,
+            n.checksum_pseudo_header_multicast_group
+        ),
+        (1, 1)
+    );
+    assert_eq!(d.counters().accepted, 3);
+}
+
+#[test]
+fn v3_ipv6_accepts_only_the_pseudo_header_form() {
+    let mut d = demux(v3_ipv6_instance(&["fe80::1:100"]));
+    let a = advert(Version::V3, 100, secs(1), &["fe80::1:100"]);
+    let mut p = pdu(&a, LL1, GROUP6);
+    let ok = d.receive(meta(LL1, GROUP6, 255), &p).unwrap();
+    assert_eq!(ok.received.checksum_form, ChecksumForm::PseudoHeader);
+    reseal(&mut p, ChecksumScope::Message);
+    let err = d.receive(meta(LL1, GROUP6, 255), &p).unwrap_err();
+    assert!(matches!(err.reason, DropReason::Checksum(_)));
+}
+
+// Counters ----------------------------------------------------------------------
+
+#[test]
+fn every_drop_reason_has_its_own_counter_named_like_the_reason() {
+    let v4 = Ipv4Addr::new(10, 0, 0, 1);
+    let reasons = [
+        DropReason::IpHeader("x"),
+        DropReason::Ttl(1),
+        DropReason::Version(4),
+        DropReason::Type(2),
+        DropReason::Truncated { len: 1, needed: 8 },
+        DropReason::TrailingBytes {
+            len: 9,
+            expected: 8,
+        },
+        DropReason::Checksum(0),
+        DropReason::CountZero,
+        DropReason::IntervalZero,
+        DropReason::UnknownVrid(1),
+        DropReason::Destination(IpAddr::V4(v4)),
+        DropReason::UnicastPeer(IpAddr::V4(v4)),
+        DropReason::AuthType {
+            got: 0,
+            expected: 1,
+        },
+        DropReason::AuthPass,
+        DropReason::IntervalMismatch {
+            got: secs(2),
+            local: secs(1),
+        },
+        DropReason::FirstAddressNotLinkLocal(ip("fd00::1")),
+        DropReason::AddressListMismatch { count: 1 },
+    ];
+    let fields = serde_json::to_value(DropCounters::default()).unwrap();
+    assert_eq!(fields.as_object().unwrap().len(), reasons.len());
+    for reason in reasons {
+        let mut c = DropCounters::default();
+        c.record(&reason);
+        let json = serde_json::to_value(c).unwrap();
+        let set: Vec<_> = json
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(_, v)| v.as_u64() != Some(0))
+            .map(|(k, _)| k.clone())
+            .collect();
+        assert_eq!(set, vec![reason.name().to_string()], "{reason}");
+        assert_eq!(c.total(), 1);
+    }
+}
+
+#[test]
+fn counters_serialize_with_snake_case_names() {
+    let mut d = demux(v2_instance());
+    d.receive_ipv4(&ipv4(H1, GROUP, 254, &good_v2()))
+        .unwrap_err();
+    let json = serde_json::to_string(d.counters()).unwrap();
+    assert!(
+        json.starts_with(r#"{"accepted":0,"drops":{"ip_header":0,"ttl":1,"#),
+        "{json}"
+    );
+    assert!(
+        json.contains(r#""notices":{"interval_mismatch":0,"#),
+        "{json}"
+    );
+}
+
+#[test]
+fn demux_instances_can_be_replaced_and_removed() {
+    let mut d = Demux::new();
+    assert!(d.insert(v2_instance()).is_none());
+    assert!(d.insert(v2_instance()).is_some());
+    assert!(d.expectation(Family::V4, vrid()).is_some());
+    assert!(d.remove(Family::V4, vrid()).is_some());
+    assert_eq!(
+        d.receive_ipv4(&ipv4(H1, GROUP, 255, &good_v2()))
+            .unwrap_err()
+            .reason,
+        DropReason::UnknownVrid(51)
+    );
+}

@@ -1,0 +1,155 @@
+//! What a received advert does: RFC 9568 §6.4.2 (Backup) and §6.4.3 (Active),
+//! with keepalived's additions (reference §1.5, §2.3, §2.4).
+//!
+//! The advert has already passed the receive ladder (§1.6); the only checks here
+//! are the ones whose answer depends on this router (its own address, its VRID,
+//! its version, the v2 interval rule), so that no advert can ever change the state
+//! of a router it was not meant for.
+
+use std::net::IpAddr;
+
+use crate::proto::{Advert, Version};
+
+use super::action::{Action, Reason, State};
+use super::machine::{MasterInfo, Router};
+use super::time::Time;
+
+impl Router {
+    pub(super) fn receive(
+        &mut self,
+        now: Time,
+        from: IpAddr,
+        advert: &Advert,
+        interval_mismatch: bool,
+        out: &mut Vec<Action>,
+    ) {
+        self.counters.adverts_received += 1;
+        if advert.priority.is_release() {
+            self.counters.priority_zero_received += 1;
+        }
+        let foreign = advert.vrid != self.config.vrid
+            || advert.version != self.config.version
+            || advert.family() != self.config.family;
+        // Our own packet looped back, or an address conflict: never an election
+        // input (keepalived logs "advert received from remote host with our IP").
+        if foreign || from == self.config.primary_address {
+            self.counters.adverts_ignored += 1;
+            return;
+        }
+        if interval_mismatch || advert.interval != self.config.advert_interval {
+            self.counters.interval_mismatches += 1;
+            // RFC 3768 §7.1: a v2 router MUST discard an advert whose interval
+            // differs from its own (v3 adopts it instead, C-13).
+            if self.config.version == Version::V2 {
+                self.counters.adverts_ignored += 1;
+                return;
+            }
+        }
+        match self.state {
+            State::Backup => self.backup_receive(now, from, advert),
+            State::Master => self.master_receive(now, from, advert, out),
+            State::Initialize | State::Fault => self.counters.adverts_ignored += 1,
+        }
+    }
+
+    /// RFC 9568 §6.4.2, Backup state.
+    fn backup_receive(&mut self, now: Time, from: IpAddr, advert: &Advert) {
+        // The Master resigns: take over after Skew_Time only (C-21). The skew is
+        // the one of the Master's interval we last learned.
+        if advert.priority.is_release() {
+            self.startup_wait = false;
+            let skew = self.timers().skew_time;
+            self.arm_master_down(now, skew);
+            return;
+        }
+        let lower = advert.priority < self.effective;
+        // An owner always preempts, whatever `nopreempt` says (RFC 9568 §6.4.2).
+        let preempt = self.config.preempt || self.config.is_owner();
+        if preempt && lower && !self.preempt_delay_holds(now) {
+            // Discard: the down timer keeps running and this router takes over
+            // when it fires (C-23).
+            self.counters.lower_priority_discarded += 1;
+            return;
+        }
+        if !lower {
+            // A Master at least as good as us: any preempt delay starts afresh the
+            // next time a lower-priority Master shows up.
+            self.preempt_hold_until = None;
+        }
+        if self.config.version == Version::V3 {
+            // Adopt the Master's interval and recompute Skew_Time and the down
+            // interval from it (RFC 9568 §6.4.2, C-13, C-22).
+            self.master_adver_int = advert.interval;
+        }
+        self.master = Some(MasterInfo {
+            address: from,
+            priority: advert.priority,
+        });
+        self.startup_wait = false;
+        let down = self.timers().master_down_interval;
+        self.arm_master_down(now, down);
+    }
+
+    /// keepalived `preempt_delay`: after startup, after FAULT, or on first seeing a
+    /// lower-priority Master, keep deferring to it for `preempt_delay`.
+    fn preempt_delay_holds(&mut self, now: Time) -> bool {
+        if self.config.preempt_delay.is_zero() || self.config.is_owner() {
+            return false;
+        }
+        match self.preempt_hold_until {
+            Some(until) => now < until,
+            None => {
+                self.preempt_hold_until = Some(now + self.config.preempt_delay);
+                true
+            }
+        }
+    }
+
+    /// RFC 9568 §6.4.3, Active state.
+    fn master_receive(&mut self, now: Time, from: IpAddr, advert: &Advert, out: &mut Vec<Action>) {
+        // Someone resigned (or rebooted as Master and is handing over): assert
+        // ourselves at once so Backups reset their timers (C-27).
+        if advert.priority.is_release() {
+            self.send_advert(self.effective, out);
+            self.restart_advert_timer(now);
+            return;
+        }
+        let ours = self.effective;
+        // Unsigned compare in network byte order: `Ipv4Addr`/`Ipv6Addr` order their
+        // octets lexicographically, which is exactly that. Two owners (255) run the
+        // same election (erratum 8298: log, do not drop, C-14).
+        let loses = advert.priority > ours
+            || (advert.priority == ours && from > self.config.primary_address);
+        if loses {
+            let reason = if advert.priority > ours {
+                Reason::HigherPriority {
+                    from,
+                    priority: advert.priority,
+                }
+            } else {
+                Reason::EqualPriorityHigherAddress { from }
+            };
+            self.leave_master(State::Backup, reason, false, out);
+            if self.config.version == Version::V3 {
+                self.master_adver_int = advert.interval;
+            }
+            self.master = Some(MasterInfo {
+                address: from,
+                priority: advert.priority,
+            });
+            let down = self.timers().master_down_interval;
+            self.arm_master_down(now, down);
+            return;
+        }
+        // We win (lower priority, or a tie with a lower address). RFC 9568 adds an
+        // immediate advert so the other side learns at once; keepalived#166: also
+        // re-announce the VIPs, because the clients may have followed the loser's
+        // gratuitous ARPs during the split brain (reference §8 item 4).
+        if !self.config.lower_prio_no_advert {
+            self.send_advert(ours, out);
+            self.restart_advert_timer(now);
+        }
+        let repeat = self.config.garp.lower_prio_repeat;
+        self.send_gratuitous(self.config.vips.clone(), repeat, out);
+    }
+}

@@ -1,0 +1,391 @@
+//! The router itself: one virtual router (VRID, family) as a pure state machine.
+//!
+//! `(now, input) -> actions`: time is injected, never read; nothing here touches a
+//! socket or an address. The transitions follow RFC 9568 §6.4 (the table in
+//! reference §1.5) plus keepalived's FAULT state and startup rules (§2.3, §2.4).
+//! The reception rules (who wins an election) live in `election`, live
+//! reconfiguration in `reconfigure`.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use crate::proto::{Advert, AdvertInterval, Auth, Priority, Timers, Version};
+
+use super::action::{Action, FaultCause, Reason, State};
+use super::config::{ConfigError, InitialState, RouterConfig};
+use super::counters::Counters;
+use super::deadlines::{take_once, take_periodic, Deadlines};
+use super::time::Time;
+use super::tracking::{ScriptStatus, Tracking};
+
+/// An event from the world, handed to `Router::handle` with the time it happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// Start the instance (RFC Startup event): Initialize → Master for an owner,
+    /// else Backup (or FAULT when a fault is present).
+    Startup,
+    /// Stop the instance (RFC Shutdown event, SIGTERM, instance removed): a Master
+    /// resigns with a priority-0 advert and removes its VIPs.
+    Shutdown,
+    /// An advert that passed the receive ladder (TTL, checksum, VRID, auth, …).
+    Advert {
+        /// The IP source: the sender's primary address (IPv6: link-local).
+        from: IpAddr,
+        /// The decoded VRRP message.
+        advert: Advert,
+        /// The ladder saw an interval different from ours (v3: logged and adopted;
+        /// v2: a MUST drop, also enforced here).
+        interval_mismatch: bool,
+    },
+    /// A link came up (any interface; the router picks the ones it tracks).
+    InterfaceUp {
+        /// The interface name.
+        name: String,
+    },
+    /// A link went down.
+    InterfaceDown {
+        /// The interface name.
+        name: String,
+    },
+    /// One raw result of a `vrrp_script` run; rise/fall counting happens here.
+    ScriptResult {
+        /// The `vrrp_script` name.
+        name: String,
+        /// Exit status 0 (and no timeout).
+        ok: bool,
+    },
+}
+
+/// What the router knows about the current Master.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct MasterInfo {
+    pub address: IpAddr,
+    pub priority: Priority,
+}
+
+/// One virtual router. See the module documentation.
+#[derive(Debug, Clone)]
+pub struct Router {
+    pub(super) config: RouterConfig,
+    pub(super) state: State,
+    pub(super) tracking: Tracking,
+    /// Base priority plus tracking weights, clamped (cached; recomputed by `retrack`).
+    pub(super) effective: Priority,
+    pub(super) deadlines: Deadlines,
+    /// RFC 9568 Active_Adver_Interval: v3 learns it from the Master's adverts;
+    /// v2 always uses its own (a v2 mismatch is dropped).
+    pub(super) master_adver_int: AdvertInterval,
+    pub(super) master: Option<MasterInfo>,
+    /// keepalived `preempt_delay`: until this instant a Backup keeps accepting a
+    /// lower-priority Master's adverts instead of preempting.
+    pub(super) preempt_hold_until: Option<Time>,
+    /// The running down timer is the shortened `state MASTER` startup wait.
+    pub(super) startup_wait: bool,
+    pub(super) counters: Counters,
+}
+
+impl Router {
+    /// A router in Initialize; it does nothing until `Input::Startup`.
+    pub fn new(config: RouterConfig) -> Result<Router, ConfigError> {
+        config.validate()?;
+        let tracking = Tracking::new(&config);
+        let mut router = Router {
+            effective: config.priority,
+            master_adver_int: config.advert_interval,
+            config,
+            state: State::Initialize,
+            tracking,
+            deadlines: Deadlines::default(),
+            master: None,
+            preempt_hold_until: None,
+            startup_wait: false,
+            counters: Counters::default(),
+        };
+        router.retrack();
+        Ok(router)
+    }
+
+    /// Feeds one input that happened at `now`; returns what to do, in order.
+    pub fn handle(&mut self, now: Time, input: Input) -> Vec<Action> {
+        let mut out = Vec::new();
+        match input {
+            Input::Startup => {
+                if self.state == State::Initialize {
+                    self.start(now, Reason::Startup, &mut out);
+                }
+            }
+            Input::Shutdown => self.stop(Reason::Shutdown, &mut out),
+            Input::Advert {
+                from,
+                advert,
+                interval_mismatch,
+            } => self.receive(now, from, &advert, interval_mismatch, &mut out),
+            Input::InterfaceUp { name } => {
+                self.tracking.interface(&name, true);
+                self.after_tracking(now, &mut out);
+            }
+            Input::InterfaceDown { name } => {
+                self.tracking.interface(&name, false);
+                self.after_tracking(now, &mut out);
+            }
+            Input::ScriptResult { name, ok } => {
+                self.tracking.script_result(&name, ok);
+                self.after_tracking(now, &mut out);
+            }
+        }
+        out
+    }
+
+    /// The earliest instant at which `handle_timeout` has something to do.
+    pub fn poll_timeout(&self) -> Option<Time> {
+        self.deadlines.next()
+    }
+
+    /// Fires every timer due at `now`. Calling it early or twice is harmless.
+    pub fn handle_timeout(&mut self, now: Time) -> Vec<Action> {
+        let mut out = Vec::new();
+        match self.state {
+            State::Backup => {
+                if take_once(&mut self.deadlines.master_down, now) {
+                    let reason = if self.startup_wait {
+                        Reason::InitialStateMaster
+                    } else {
+                        Reason::MasterDown
+                    };
+                    self.become_master(now, reason, &mut out);
+                }
+            }
+            State::Master => {
+                let interval = self.config.advert_interval.as_duration();
+                if take_periodic(&mut self.deadlines.advert, now, interval) {
+                    self.send_advert(self.effective, &mut out);
+                }
+                if take_once(&mut self.deadlines.garp_delayed, now) {
+                    self.send_gratuitous(
+                        self.config.vips.clone(),
+                        self.config.garp.repeat,
+                        &mut out,
+                    );
+                }
+                let refresh = self.config.garp.refresh;
+                if take_periodic(&mut self.deadlines.garp_refresh, now, refresh) {
+                    let repeat = self.config.garp.refresh_repeat;
+                    self.send_gratuitous(self.config.vips.clone(), repeat, &mut out);
+                }
+            }
+            State::Initialize | State::Fault => {}
+        }
+        out
+    }
+
+    /// The current state, for the state file and keepalived-style notifications.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// Base priority plus tracking weights, clamped to 1..=254; 255 for an owner.
+    /// This is the priority in every advert this router sends (except releases).
+    pub fn effective_priority(&self) -> Priority {
+        self.effective
+    }
+
+    /// The last known Master: ourselves while Master, else the source of the last
+    /// advert heard from a Master (None before any).
+    pub fn master_address(&self) -> Option<IpAddr> {
+        self.master.map(|m| m.address)
+    }
+
+    /// The priority the last known Master advertised.
+    pub fn master_priority(&self) -> Option<Priority> {
+        self.master.map(|m| m.priority)
+    }
+
+    /// The interval the down timer is computed from (v3: learned from the Master).
+    pub fn master_adver_int(&self) -> AdvertInterval {
+        self.master_adver_int
+    }
+
+    /// Skew_Time and Master_Down_Interval as they stand now (effective priority,
+    /// learned interval), RFC 3768 §6.1 / RFC 9568 §6.1.
+    pub fn timers(&self) -> Timers {
+        Timers::new(self.config.version, self.effective, self.master_adver_int)
+    }
+
+    /// The configuration in force (the last accepted by `reconfigure`).
+    pub fn config(&self) -> &RouterConfig {
+        &self.config
+    }
+
+    /// Counters since the router was created (they survive reconfiguration).
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// The status of a tracked script, for the state file.
+    pub fn script_status(&self, name: &str) -> Option<ScriptStatus> {
+        self.tracking.script_status(name)
+    }
+
+    /// Why the router is (or would be) in FAULT, if it is.
+    pub fn fault(&self) -> Option<FaultCause> {
+        self.tracking.fault()
+    }
+
+    // ----- transitions -------------------------------------------------------
+
+    /// Initialize (or FAULT) → running: FAULT if a fault is present, Master at once
+    /// for an owner (RFC 9568 §6.4.1), else Backup.
+    pub(super) fn start(&mut self, now: Time, reason: Reason, out: &mut Vec<Action>) {
+        if let Some(cause) = self.tracking.fault() {
+            self.transition(State::Fault, Reason::Fault(cause), out);
+            return;
+        }
+        if self.config.is_owner() {
+            let reason = match reason {
+                Reason::Startup => Reason::AddressOwner,
+                other => other,
+            };
+            self.become_master(now, reason, out);
+            return;
+        }
+        self.transition(State::Backup, reason, out);
+        self.master_adver_int = self.config.advert_interval;
+        let wait = match self.config.initial_state {
+            InitialState::Backup => self.timers().master_down_interval,
+            // keepalived: one advert interval plus the skew of priority 255.
+            InitialState::Master => {
+                let min_skew =
+                    Timers::new(self.config.version, Priority::OWNER, self.master_adver_int)
+                        .skew_time;
+                self.master_adver_int.as_duration() + min_skew
+            }
+        };
+        self.startup_wait = self.config.initial_state == InitialState::Master;
+        self.deadlines.master_down = Some(now + wait);
+        // keepalived arms the preempt delay at startup and on leaving FAULT.
+        self.preempt_hold_until =
+            (!self.config.preempt_delay.is_zero()).then(|| now + self.config.preempt_delay);
+    }
+
+    /// Any running state → Initialize. A Master resigns (priority 0, RFC 9568
+    /// §6.4.3 Shutdown) and removes its VIPs.
+    pub(super) fn stop(&mut self, reason: Reason, out: &mut Vec<Action>) {
+        match self.state {
+            State::Initialize => {}
+            State::Master => self.leave_master(State::Initialize, reason, true, out),
+            State::Backup | State::Fault => self.transition(State::Initialize, reason, out),
+        }
+    }
+
+    pub(super) fn become_master(&mut self, now: Time, reason: Reason, out: &mut Vec<Action>) {
+        self.transition(State::Master, reason, out);
+        self.counters.became_master += 1;
+        self.preempt_hold_until = None;
+        self.master = Some(MasterInfo {
+            address: self.config.primary_address,
+            priority: self.effective,
+        });
+        self.send_advert(self.effective, out);
+        out.push(Action::AddVips(self.config.vips.clone()));
+        self.send_gratuitous(self.config.vips.clone(), self.config.garp.repeat, out);
+        let garp = &self.config.garp;
+        self.deadlines.advert = Some(now + self.config.advert_interval.as_duration());
+        self.deadlines.garp_delayed = (!garp.delay.is_zero()).then(|| now + garp.delay);
+        self.deadlines.garp_refresh = (!garp.refresh.is_zero()).then(|| now + garp.refresh);
+    }
+
+    /// Master → `to`. `release` sends the priority-0 advert that lets a Backup take
+    /// over after Skew_Time instead of a full down interval (C-06).
+    pub(super) fn leave_master(
+        &mut self,
+        to: State,
+        reason: Reason,
+        release: bool,
+        out: &mut Vec<Action>,
+    ) {
+        self.transition(to, reason, out);
+        if release {
+            self.send_advert(Priority::RELEASE, out);
+        }
+        out.push(Action::RemoveVips(self.config.vips.clone()));
+    }
+
+    /// Records a state change and disarms the old state's timers; the caller arms
+    /// the new state's.
+    pub(super) fn transition(&mut self, to: State, reason: Reason, out: &mut Vec<Action>) {
+        let from = self.state;
+        self.state = to;
+        self.deadlines.clear();
+        self.startup_wait = false;
+        self.counters.transitions += 1;
+        out.push(Action::StateChanged { from, to, reason });
+    }
+
+    /// Re-evaluates priority and faults after a tracking or config change.
+    pub(super) fn after_tracking(&mut self, now: Time, out: &mut Vec<Action>) {
+        self.retrack();
+        match (self.state, self.tracking.fault()) {
+            (State::Backup, Some(cause)) => {
+                self.transition(State::Fault, Reason::Fault(cause), out);
+            }
+            (State::Master, Some(cause)) => {
+                // keepalived: leaving MASTER for FAULT sends priority 0 (vrrp.c).
+                self.leave_master(State::Fault, Reason::Fault(cause), true, out);
+            }
+            (State::Fault, None) => self.start(now, Reason::FaultCleared, out),
+            _ => {}
+        }
+    }
+
+    pub(super) fn retrack(&mut self) {
+        self.effective = self.config.priority.with_weight(self.tracking.weight_sum());
+        if self.state == State::Master {
+            if let Some(m) = self.master.as_mut() {
+                m.priority = self.effective;
+            }
+        }
+    }
+
+    // ----- outputs -----------------------------------------------------------
+
+    pub(super) fn send_advert(&mut self, priority: Priority, out: &mut Vec<Action>) {
+        self.counters.adverts_sent += 1;
+        if priority.is_release() {
+            self.counters.priority_zero_sent += 1;
+        }
+        out.push(Action::SendAdvert(Advert {
+            version: self.config.version,
+            vrid: self.config.vrid,
+            priority,
+            interval: self.config.advert_interval,
+            addresses: self.config.vips.clone(),
+            auth: match self.config.version {
+                Version::V2 => self.config.auth,
+                Version::V3 => Auth::None,
+            },
+        }));
+    }
+
+    pub(super) fn send_gratuitous(
+        &mut self,
+        vips: Vec<IpAddr>,
+        repeat: u32,
+        out: &mut Vec<Action>,
+    ) {
+        if repeat == 0 || vips.is_empty() {
+            return;
+        }
+        self.counters.gratuitous_bursts += 1;
+        out.push(Action::SendGratuitous { vips, repeat });
+    }
+
+    /// Re-arms the Adver_Timer one interval from `now` (after an immediate advert).
+    pub(super) fn restart_advert_timer(&mut self, now: Time) {
+        self.deadlines.advert = Some(now + self.config.advert_interval.as_duration());
+    }
+
+    /// Arms the Master_Down_Timer `wait` from `now`.
+    pub(super) fn arm_master_down(&mut self, now: Time, wait: Duration) {
+        self.deadlines.master_down = Some(now + wait);
+    }
+}

@@ -1,0 +1,407 @@
+//! Lab scenarios S1, S4, S10 and S11 (reference §7.2), plus packet loss and a
+//! partition, run against the pure router state machine on a simulated segment
+//! (`router_sim`). Times are exact: with a fixed latency the RFC formulas give
+//! every instant to the nanosecond, so the tests assert them, never "roughly".
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use crate::router_sim::Segment;
+use vrrp_core::proto::{Priority, Vrid};
+use vrrp_core::router::{InitialState, RouterConfig, State, Time};
+
+/// A switched LAN: 100 µs one way.
+const LATENCY: Duration = Duration::from_micros(100);
+const LAT: u64 = 100_000;
+
+fn at_ns(ns: u64) -> Time {
+    Time::from_nanos(ns)
+}
+
+fn secs(s: u64) -> Time {
+    Time::from_nanos(s * 1_000_000_000)
+}
+
+fn ip(text: &str) -> IpAddr {
+    text.parse().unwrap()
+}
+
+/// A keepalived-default v2 router (1 s, preempt) on 10.0.0.`host`.
+fn router(priority: u8, host: u8) -> RouterConfig {
+    let mut c = RouterConfig::new(
+        format!("VI_{host}"),
+        "eth0",
+        Vrid::new(51).unwrap(),
+        ip(&format!("10.0.0.{host}")),
+        vec![ip("10.0.0.100")],
+    );
+    c.priority = Priority::from_wire(priority);
+    c
+}
+
+/// Master_Down_Interval of a v2, 1 s router: 3 s + (256 − p)/256 s, in ns.
+fn down(priority: u64) -> u64 {
+    3_000_000_000 + (256 - priority) * 1_000_000_000 / 256
+}
+
+// ----- S1: election -------------------------------------------------------------
+
+#[test]
+fn s1_two_routers_distinct_priorities_highest_wins_at_its_down_interval() {
+    let mut seg = Segment::new(vec![router(150, 1), router(100, 2)], LATENCY, 1);
+    seg.start_all();
+    seg.run_until(secs(60));
+    assert_eq!(seg.became_master(0), vec![at_ns(down(150))]);
+    assert_eq!(seg.became_master(1), vec![]);
+    assert_eq!(seg.masters(), vec![0]);
+    assert_eq!(seg.multi_master_windows(), vec![]);
+    // Settled once, at 3.4140625 s: below the largest down interval (3.609375 s).
+    let last_change = seg.transitions().last().unwrap().0;
+    assert_eq!(last_change, at_ns(3_414_062_500));
+    assert!(last_change <= at_ns(down(100)));
+    // A single advertiser on the wire from then on, every second on the dot.
+    assert_eq!(seg.adverts_sent(1, Time::ZERO, secs(60)), vec![]);
+    let adverts = seg.adverts_sent(0, Time::ZERO, secs(60));
+    assert_eq!(adverts.len(), 57);
+    assert_eq!(adverts[56], at_ns(down(150) + 56_000_000_000));
+}
+
+#[test]
+fn s1_three_routers_distinct_priorities_highest_wins() {
+    let mut seg = Segment::new(
+        vec![router(100, 1), router(200, 2), router(150, 3)],
+        LATENCY,
+        1,
+    );
+    seg.start_all();
+    seg.run_until(secs(60));
+    assert_eq!(seg.became_master(1), vec![at_ns(down(200))]);
+    assert_eq!(seg.became_master(0), vec![]);
+    assert_eq!(seg.became_master(2), vec![]);
+    assert_eq!(seg.multi_master_windows(), vec![]);
+}
+
+#[test]
+fn s1_all_equal_priorities_highest_address_wins_after_contention() {
+    // The original charm's non-leaders: every unit at 100.
+    for n in [2u8, 3] {
+        let configs = (1..=n).map(|host| router(100, host)).collect();
+        let mut seg = Segment::new(configs, LATENCY, 1);
+        seg.start_all();
+        seg.run_until(secs(60));
+        let promoted = at_ns(down(100));
+        for node in 0..n as usize {
+            assert_eq!(seg.became_master(node), vec![promoted], "n={n} node={node}");
+        }
+        // Equal Backups time out together; the tie-break resolves it in Master as
+        // soon as the adverts cross: one latency later.
+        assert_eq!(
+            seg.multi_master_windows(),
+            vec![(promoted, at_ns(down(100) + LAT))],
+            "n={n}"
+        );
+        assert_eq!(
+            seg.masters(),
+            vec![n as usize - 1],
+            "highest address wins, n={n}"
+        );
+        assert_eq!(seg.transitions().last().unwrap().0, at_ns(down(100) + LAT));
+        // The winner re-announced after winning the contention, so clients end on
+        // its MAC (its second burst 5 s later is garp_master_delay).
+        let contention: Vec<_> = seg
+            .gratuitous_senders()
+            .into_iter()
+            .filter(|(t, _)| *t < at_ns(down(100) + 1_000_000_000))
+            .collect();
+        let (last_at, last_node) = *contention.last().unwrap();
+        assert_eq!(last_node, n as usize - 1, "n={n}");
+        assert!(
+            last_at > promoted,
+            "re-announced after the contention, n={n}"
+        );
+        assert_eq!(
+            seg.gratuitous_senders().last().unwrap(),
+            &(at_ns(down(100) + 5_000_000_000), n as usize - 1)
+        );
+    }
+}
+
+// ----- S4: preemption -----------------------------------------------------------
+
+#[test]
+fn s4_returning_higher_priority_router_waits_its_own_down_interval_then_takes_over() {
+    let mut seg = Segment::new(vec![router(200, 1), router(100, 2)], LATENCY, 1);
+    seg.start_all();
+    seg.run_until(secs(10));
+    assert_eq!(seg.masters(), vec![0]);
+    // Last advert of node 0 before the crash: sent 9.21875 s, heard 9.21885 s.
+    seg.crash(0);
+    seg.run_until(secs(20));
+    let heard = down(200) + 6_000_000_000 + LAT;
+    assert_eq!(seg.became_master(1), vec![at_ns(heard + down(100))]);
+    // Node 0 comes back at 20 s: it hears the lower-priority Master, discards its
+    // adverts, and claims after its own full down interval.
+    seg.reboot(0);
+    seg.start(0);
+    seg.run_until(secs(40));
+    assert_eq!(
+        seg.became_master(0),
+        vec![at_ns(down(200)), at_ns(20_000_000_000 + down(200))]
+    );
+    let yielded = seg
+        .transitions()
+        .into_iter()
+        .find(|&(t, n, from, _)| n == 1 && from == State::Master && t > secs(20))
+        .unwrap();
+    assert_eq!(
+        yielded,
+        (
+            at_ns(20_000_000_000 + down(200) + LAT),
+            1,
+            State::Master,
+            State::Backup
+        )
+    );
+    assert_eq!(seg.masters(), vec![0]);
+}
+
+#[test]
+fn s4_nopreempt_higher_priority_router_never_takes_over() {
+    let mut high = router(200, 1);
+    high.preempt = false;
+    let mut seg = Segment::new(vec![high, router(100, 2)], LATENCY, 1);
+    seg.start(1);
+    seg.run_until(secs(10));
+    seg.start(0);
+    seg.run_until(secs(600));
+    assert_eq!(seg.became_master(0), vec![]);
+    assert_eq!(seg.masters(), vec![1]);
+    assert_eq!(seg.nodes[0].router.master_address(), Some(ip("10.0.0.2")));
+}
+
+#[test]
+fn s4_preempt_delay_is_honoured() {
+    let mut high = router(200, 1);
+    high.preempt_delay = Duration::from_secs(5);
+    let mut seg = Segment::new(vec![high, router(100, 2)], LATENCY, 1);
+    seg.start(1);
+    seg.run_until(secs(10));
+    seg.start(0);
+    seg.run_until(secs(60));
+    // Node 1 advertises at 3.609375 + k s. Heard at +100 µs, the ones before 15 s
+    // are accepted (the last at 14.609475 s); then the delay is over, adverts are
+    // discarded and the down timer runs out.
+    let last_accepted = down(100) + 11_000_000_000 + LAT;
+    assert_eq!(seg.became_master(0), vec![at_ns(last_accepted + down(200))]);
+    assert!(seg.became_master(0)[0] >= at_ns(15_000_000_000));
+    assert_eq!(seg.masters(), vec![0]);
+}
+
+// ----- S10: N equal-priority backups after master death ---------------------------
+
+#[test]
+fn s10_equal_priority_backups_contend_for_one_latency_and_the_highest_address_wins() {
+    for (backups, flips) in [(2u8, 2), (3, 5), (5, 14)] {
+        // The original charm's leader: `state MASTER`, 101; the others 100.
+        let mut leader = router(101, 1);
+        leader.initial_state = InitialState::Master;
+        let mut configs = vec![leader];
+        configs.extend((2..2 + backups).map(|host| router(100, host)));
+        let mut seg = Segment::new(configs, LATENCY, 7);
+        seg.start_all();
+        seg.run_until(secs(20));
+        // The leader claimed after one interval + 1/256 s: nobody else advertised.
+        assert_eq!(seg.became_master(0), vec![at_ns(1_003_906_250)]);
+        seg.crash(0);
+        seg.run_until(secs(60));
+        // Last advert sent at 19.00390625 s, heard 100 µs later by every backup;
+        // all time out at the same instant: Backups never compare addresses.
+        let promoted = at_ns(19_003_906_250 + LAT + down(100));
+        for node in 1..=backups as usize {
+            assert_eq!(
+                seg.became_master(node),
+                vec![promoted],
+                "N={backups} node={node}"
+            );
+        }
+        let windows = seg.multi_master_windows();
+        assert_eq!(
+            windows,
+            vec![(promoted, at_ns(19_003_906_250 + 2 * LAT + down(100)))]
+        );
+        let window = windows[0].1.saturating_since(windows[0].0);
+        assert_eq!(window, LATENCY, "dual-master window = one one-way latency");
+        assert_eq!(
+            seg.masters(),
+            vec![backups as usize],
+            "highest address wins"
+        );
+        // Everyone sent a burst at promotion; the winner's re-announcements come last.
+        let senders = seg.gratuitous_senders();
+        let after: Vec<_> = senders.iter().filter(|(t, _)| *t >= promoted).collect();
+        assert_eq!(after.last().unwrap().1, backups as usize);
+        // Intermediate Masters also win against lower addresses and re-announce
+        // before they lose to the highest: the bursts grow with N², but the
+        // winner's come last (one latency after everyone else's).
+        assert_eq!(seg.gratuitous_flips(), flips, "N={backups}");
+        let contention_end = at_ns(19_003_906_250 + 3 * LAT + down(100));
+        assert!(after
+            .iter()
+            .filter(|(t, _)| *t > at_ns(19_003_906_250 + 2 * LAT + down(100)))
+            .all(|(t, n)| *n == backups as usize && (*t == contention_end || *t > secs(27))));
+    }
+}
+
+// ----- S11: two owners ------------------------------------------------------------
+
+#[test]
+fn s11_two_owners_converge_to_one_master() {
+    let mut seg = Segment::new(vec![router(255, 1), router(255, 2)], LATENCY, 1);
+    seg.start_all();
+    seg.run_until(secs(60));
+    assert_eq!(seg.became_master(0), vec![Time::ZERO]);
+    assert_eq!(seg.became_master(1), vec![Time::ZERO]);
+    assert_eq!(seg.multi_master_windows(), vec![(Time::ZERO, at_ns(LAT))]);
+    assert_eq!(seg.masters(), vec![1]);
+    assert_eq!(seg.state(0), State::Backup);
+    assert_eq!(seg.transitions().len(), 3, "no flapping afterwards");
+}
+
+#[test]
+fn s11_an_owner_joining_a_running_owner_converges_at_once() {
+    let mut seg = Segment::new(vec![router(255, 1), router(255, 2)], LATENCY, 1);
+    seg.start(0);
+    seg.run_until(secs(10));
+    seg.start(1);
+    seg.run_until(secs(60));
+    assert_eq!(seg.became_master(1), vec![secs(10)]);
+    assert_eq!(
+        seg.multi_master_windows(),
+        vec![(secs(10), at_ns(10_000_000_000 + LAT))]
+    );
+    assert_eq!(seg.masters(), vec![1]);
+}
+
+// ----- loss and partitions ----------------------------------------------------------
+
+#[test]
+fn five_percent_loss_causes_no_false_failover_in_an_hour() {
+    // A false failover needs the 3 adverts inside one down interval lost: p³ =
+    // 1.25e-4 per interval at 5 %. Seed 42 loses 5 % of 3600 adverts and never 3
+    // in a row.
+    let mut seg = Segment::new(vec![router(150, 1), router(100, 2)], LATENCY, 42);
+    seg.set_loss_everywhere(50_000);
+    seg.start_all();
+    seg.run_until(secs(3_600));
+    assert_eq!(seg.lost(), 181);
+    assert_eq!(seg.became_master(0), vec![at_ns(down(150))]);
+    assert_eq!(seg.became_master(1), vec![]);
+}
+
+#[test]
+fn thirty_percent_loss_false_claims_end_at_the_first_advert_that_gets_through() {
+    // At 30 % three consecutive losses (2.7 % per interval) do happen: the backup
+    // claims. It yields at the first advert that crosses. Either its own advert
+    // reaches the Master, which re-advertises at once: the window is k s + 2
+    // latencies. Or the Master's periodic advert reaches it: it promoted one
+    // latency + 3.609375 s after an advert sent on the Master's 1 s grid, so the
+    // window is k s + 4 s − 3.609375 s = k s + 390.625 ms.
+    let mut seg = Segment::new(vec![router(150, 1), router(100, 2)], LATENCY, 42);
+    seg.set_loss_everywhere(300_000);
+    seg.start_all();
+    seg.run_until(secs(3_600));
+    assert_eq!(seg.lost(), 1145);
+    let false_claims = seg.became_master(1);
+    assert_eq!(false_claims.len(), 69);
+    assert_eq!(
+        seg.became_master(0).len(),
+        1,
+        "the real Master never lost the role"
+    );
+    let windows: Vec<Duration> = seg
+        .multi_master_windows()
+        .iter()
+        .map(|(a, b)| b.saturating_since(*a))
+        .collect();
+    assert_eq!(windows.len(), 69);
+    for w in &windows {
+        let frac = w.as_nanos() % 1_000_000_000;
+        assert!(
+            frac == 2 * LAT as u128 || frac == 390_625_000,
+            "window {w:?}"
+        );
+    }
+    assert_eq!(
+        windows.iter().max(),
+        Some(&Duration::from_nanos(4_000_000_000 + 2 * LAT))
+    );
+    assert_eq!(seg.masters(), vec![0]);
+}
+
+#[test]
+fn partition_gives_a_documented_dual_master_and_heal_converges_with_re_announcement() {
+    let mut seg = Segment::new(vec![router(150, 1), router(100, 2)], LATENCY, 1);
+    seg.start_all();
+    seg.run_until(secs(10));
+    seg.partition(0, 1);
+    seg.run_until(secs(20));
+    // Last advert heard by node 1: sent 9.4140625 s.
+    let last_heard = down(150) + 6_000_000_000 + LAT;
+    let split = at_ns(last_heard + down(100));
+    assert_eq!(seg.became_master(1), vec![split]);
+    assert_eq!(seg.masters(), vec![0, 1], "dual master while partitioned");
+    seg.heal(0, 1);
+    seg.run_until(secs(60));
+    // After the heal node 1's next advert (on its own grid) reaches node 0, which
+    // re-advertises and re-announces; node 1 yields one latency later.
+    let loser_advert = last_heard + down(100) + 7_000_000_000;
+    assert_eq!(loser_advert, 20_023_537_500);
+    let healed = at_ns(loser_advert + 2 * LAT);
+    assert_eq!(seg.multi_master_windows(), vec![(split, healed)]);
+    assert!(healed.saturating_since(secs(20)) < Duration::from_secs(1));
+    assert!(seg
+        .gratuitous_senders()
+        .contains(&(at_ns(loser_advert + LAT), 0)));
+    assert_eq!(
+        seg.gratuitous_senders().last().unwrap().1,
+        0,
+        "clients end on the winner"
+    );
+    assert_eq!(seg.masters(), vec![0]);
+    assert!(!seg.nodes[1].holds_vips);
+}
+
+#[test]
+fn one_way_loss_keeps_a_dual_master_but_the_real_master_re_announces_after_every_claim() {
+    // S8 shape: node 0's adverts never reach node 1, node 1's reach node 0. Node 1
+    // claims and, hearing nothing, stays Master: VRRP cannot see a one-way fault
+    // (keepalived neither). Node 0 hears each of its adverts, re-advertises and
+    // re-announces one latency later, so the clients' caches spend 100 µs per
+    // second on the wrong MAC instead of flipping for good.
+    let mut seg = Segment::new(vec![router(150, 1), router(100, 2)], LATENCY, 1);
+    seg.block(0, 1);
+    seg.start_all();
+    seg.run_until(secs(60));
+    assert_eq!(seg.became_master(1), vec![at_ns(down(100))]);
+    assert_eq!(
+        seg.masters(),
+        vec![0, 1],
+        "a one-way fault is a permanent dual master"
+    );
+    let senders = seg.gratuitous_senders();
+    for (i, (t, node)) in senders.iter().enumerate() {
+        if *node == 1 {
+            assert_eq!(
+                senders[i + 1],
+                (*t + LATENCY, 0),
+                "burst {i} answered at once"
+            );
+        }
+    }
+    assert_eq!(
+        senders.iter().filter(|(_, n)| *n == 1).count(),
+        2,
+        "promotion + 5 s"
+    );
+    assert_eq!(senders.last().unwrap().1, 0);
+}
