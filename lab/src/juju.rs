@@ -48,13 +48,8 @@ impl Outage {
 
 /// Changes of the answering host among answers after `since`, with the gap each took.
 fn handovers(report: &ProbeReport, since: Instant) -> Vec<(String, String, Duration)> {
-    let mut answers: Vec<(Instant, &str)> = report
-        .probes
-        .iter()
-        .filter_map(|p| Some((p.answered?, p.host.as_deref()?)))
-        .collect();
-    answers.sort_by_key(|(t, _)| *t);
-    answers
+    report
+        .answers()
         .windows(2)
         .filter(|w| w[1].0 > since && w[0].1 != w[1].1)
         .map(|w| (w[0].1.to_string(), w[1].1.to_string(), w[1].0 - w[0].0))

@@ -175,9 +175,8 @@ impl ProbeReport {
         self.probes.iter().filter(|p| p.host.is_some())
     }
 
-    /// The longest gap between consecutive answers where the later answer came after
-    /// `since` (the client outage caused by something done at `since`).
-    pub fn longest_gap_after(&self, since: Instant) -> Option<Gap> {
+    /// Every answer as (when it came, which host gave it), in time order.
+    pub fn answers(&self) -> Vec<(Instant, &str)> {
         let mut answers: Vec<(Instant, &str)> = self
             .probes
             .iter()
@@ -185,6 +184,12 @@ impl ProbeReport {
             .collect();
         answers.sort_by_key(|(t, _)| *t);
         answers
+    }
+
+    /// The longest gap between consecutive answers where the later answer came after
+    /// `since` (the client outage caused by something done at `since`).
+    pub fn longest_gap_after(&self, since: Instant) -> Option<Gap> {
+        self.answers()
             .windows(2)
             .filter(|w| w[1].0 > since)
             .map(|w| Gap {

@@ -596,11 +596,10 @@ mod failover {
 mod preemption {
     use super::*;
 
-    /// S4 (C-23): h2 is master; h1 (higher) starts, waits its own down interval, takes
-    /// over; h2 steps back on h1's first advert.
-    #[test]
-    fn s4_a_returning_higher_priority_preempts_after_its_own_down_interval() {
-        let lab = Lab::builder("s4pre").hosts(2).build();
+    /// h2 (the lower priority) starts alone and takes the VIP; then h1 starts (v3 at
+    /// 0.1 s, with `nopreempt` as asked). Returns the advert log, the prober and the
+    /// instant h1 was started.
+    fn h2_master_then_h1_starts(lab: &Lab, nopreempt: bool) -> (AdvertLog, Prober, Instant) {
         lab.start_listeners();
         let adverts = lab.watch_adverts(lab.vip4().into());
         let prober = lab.start_prober(lab.vip4().into());
@@ -611,8 +610,18 @@ mod preemption {
         prober.wait_holder("h2", t, Duration::from_secs(5));
         let mut c1 = lab.keepalived_conf(0, PRIOS[0]);
         v3_fast(&mut c1);
+        c1.nopreempt = nopreempt;
         let t1 = Instant::now();
         lab.host(0).start_engine(&c1.render());
+        (adverts, prober, t1)
+    }
+
+    /// S4 (C-23): h2 is master; h1 (higher) starts, waits its own down interval, takes
+    /// over; h2 steps back on h1's first advert.
+    #[test]
+    fn s4_a_returning_higher_priority_preempts_after_its_own_down_interval() {
+        let lab = Lab::builder("s4pre").hosts(2).build();
+        let (adverts, prober, t1) = h2_master_then_h1_starts(&lab, false);
         prober.wait_holder("h1", t1, Duration::from_secs(5));
         let first_h1 = adverts.wait_from(ip4(lab.host(0)), t1, Duration::from_secs(1));
         let report = prober.stop();
@@ -644,19 +653,7 @@ mod preemption {
     #[test]
     fn s4_nopreempt_never_takes_over_from_a_live_master() {
         let lab = Lab::builder("s4nopre").hosts(2).build();
-        lab.start_listeners();
-        let adverts = lab.watch_adverts(lab.vip4().into());
-        let prober = lab.start_prober(lab.vip4().into());
-        let mut c2 = lab.keepalived_conf(1, PRIOS[1]);
-        v3_fast(&mut c2);
-        let t = Instant::now();
-        lab.host(1).start_engine(&c2.render());
-        prober.wait_holder("h2", t, Duration::from_secs(5));
-        let mut c1 = lab.keepalived_conf(0, PRIOS[0]);
-        v3_fast(&mut c1);
-        c1.nopreempt = true;
-        let t1 = Instant::now();
-        lab.host(0).start_engine(&c1.render());
+        let (adverts, prober, t1) = h2_master_then_h1_starts(&lab, true);
         wait_state(lab.host(0), "VI_1", "BACKUP", Duration::from_secs(2));
         // Many down intervals of h1 (0.3 s each).
         std::thread::sleep(Duration::from_secs(2));

@@ -126,17 +126,28 @@ fn holders(lab: &Lab, vip: IpAddr) -> Vec<String> {
         .collect()
 }
 
+/// One handover of the VIP from host `from` to host `to`, watched by the prober and
+/// the advert log.
+struct Handover<'a> {
+    lab: &'a Lab,
+    mode: &'a Mode,
+    prober: &'a Prober,
+    adverts: &'a AdvertLog,
+}
+
+impl Handover<'_> {
+    /// The advert sources of `from` and `to`.
+    fn sources(&self, from: usize, to: usize) -> (IpAddr, IpAddr) {
+        let lab = self.lab;
+        (self.mode.src(lab.host(from)), self.mode.src(lab.host(to)))
+    }
+}
+
 /// Graceful stop of `from` (SIGTERM); returns (client outage, time from its
 /// priority-0 advert to the first advert of `to`).
-fn graceful(
-    lab: &Lab,
-    mode: &Mode,
-    prober: &Prober,
-    adverts: &AdvertLog,
-    from: usize,
-    to: usize,
-) -> (Duration, Duration) {
-    let (src_from, src_to) = (mode.src(lab.host(from)), mode.src(lab.host(to)));
+fn graceful(h: &Handover, from: usize, to: usize) -> (Duration, Duration) {
+    let (lab, prober, adverts) = (h.lab, h.prober, h.adverts);
+    let (src_from, src_to) = h.sources(from, to);
     adverts.wait_from(src_from, Instant::now(), Duration::from_secs(3));
     let t0 = Instant::now();
     lab.host(from).stop_daemon(Duration::from_secs(5));
@@ -158,15 +169,9 @@ fn graceful(
 }
 
 /// Crash of `from` (port down + SIGKILL); returns (client outage, T_detect).
-fn crash(
-    lab: &Lab,
-    mode: &Mode,
-    prober: &Prober,
-    adverts: &AdvertLog,
-    from: usize,
-    to: usize,
-) -> (Duration, Duration) {
-    let (src_from, src_to) = (mode.src(lab.host(from)), mode.src(lab.host(to)));
+fn crash(h: &Handover, from: usize, to: usize) -> (Duration, Duration) {
+    let (lab, prober, adverts) = (h.lab, h.prober, h.adverts);
+    let (src_from, src_to) = h.sources(from, to);
     let last = adverts.wait_from(src_from, Instant::now(), Duration::from_secs(3));
     let t0 = lab.host(from).crash();
     prober.wait_holder(&lab.host(to).name, t0, Duration::from_secs(8));
@@ -205,7 +210,13 @@ fn mixed_cluster(mode: Mode) {
     assert_eq!(holders(&lab, vip), vec!["h1".to_string()]);
 
     // ours -> keepalived.
-    let (outage1, takeover1) = graceful(&lab, &mode, &prober, &adverts, 0, 1);
+    let handover = Handover {
+        lab: &lab,
+        mode: &mode,
+        prober: &prober,
+        adverts: &adverts,
+    };
+    let (outage1, takeover1) = graceful(&handover, 0, 1);
     let skew_h2 = mode.timers(PRIOS[1]).skew_time;
     assert!(
         takeover1 + Duration::from_millis(3) >= skew_h2,
@@ -219,8 +230,8 @@ fn mixed_cluster(mode: Mode) {
 
     // keepalived -> ours.
     let (outage2, t2) = match mode.second {
-        Fault::Graceful => graceful(&lab, &mode, &prober, &adverts, 1, 2),
-        Fault::Crash => crash(&lab, &mode, &prober, &adverts, 1, 2),
+        Fault::Graceful => graceful(&handover, 1, 2),
+        Fault::Crash => crash(&handover, 1, 2),
     };
     let h3 = mode.timers(PRIOS[2]);
     match mode.second {
