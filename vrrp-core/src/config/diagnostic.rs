@@ -6,11 +6,14 @@ use std::fmt;
 /// A 1-based line and column (columns count characters, not bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Pos {
+    /// 1-based line.
     pub line: u32,
+    /// 1-based column, in characters.
     pub column: u32,
 }
 
 impl Pos {
+    /// A position from a 1-based line and column.
     pub const fn new(line: u32, column: u32) -> Pos {
         Pos { line, column }
     }
@@ -20,7 +23,9 @@ impl Pos {
 /// printed but the file is used (keepalived makes the same distinction).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Severity {
+    /// Printed; the file is still used.
     Warning,
+    /// The file is refused.
     Error,
 }
 
@@ -40,13 +45,18 @@ impl fmt::Display for Severity {
 /// and CI logs can jump to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
+    /// Error or warning.
     pub severity: Severity,
+    /// The file as it was named to the parser.
     pub file: String,
+    /// Where in the file; `None` for the file as a whole.
     pub pos: Option<Pos>,
+    /// What is wrong, with the offending value and what is allowed.
     pub message: String,
 }
 
 impl Diagnostic {
+    /// An error at `pos` in `file`.
     pub fn error(file: &str, pos: Pos, message: impl Into<String>) -> Diagnostic {
         Diagnostic {
             severity: Severity::Error,
@@ -56,6 +66,7 @@ impl Diagnostic {
         }
     }
 
+    /// A warning at `pos` in `file`.
     pub fn warning(file: &str, pos: Pos, message: impl Into<String>) -> Diagnostic {
         Diagnostic {
             severity: Severity::Warning,
@@ -65,6 +76,7 @@ impl Diagnostic {
         }
     }
 
+    /// Whether this diagnostic refuses the file.
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }

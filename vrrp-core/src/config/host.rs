@@ -11,10 +11,13 @@ use super::model::Config;
 
 /// The facts about the machine the checks need.
 pub trait Host {
+    /// Whether a network interface of this name exists.
     fn interface_exists(&self, name: &str) -> bool;
     /// Whether `program` (a path, or a name looked up in PATH) is an executable file.
     fn program_exists(&self, program: &str) -> bool;
+    /// Whether the user exists (through NSS, as keepalived looks it up).
     fn user_exists(&self, name: &str) -> bool;
+    /// Whether the group exists.
     fn group_exists(&self, name: &str) -> bool;
 }
 

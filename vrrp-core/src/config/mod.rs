@@ -49,7 +49,9 @@ use diagnostic::Sink;
 /// A config that has no errors, and the warnings found on the way.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Loaded {
+    /// The typed configuration, with keepalived's defaults applied.
     pub config: Config,
+    /// Problems that do not stop the file from being used, in file order.
     pub warnings: Vec<Diagnostic>,
 }
 
@@ -130,11 +132,14 @@ pub fn load(path: &Path) -> Result<Loaded, Vec<Diagnostic>> {
 /// far as it could be built (complete only when there is no error).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Checked {
+    /// The configuration as far as it could be built.
     pub config: Config,
+    /// Every error and warning, in file order.
     pub diagnostics: Vec<Diagnostic>,
 }
 
 impl Checked {
+    /// Whether any diagnostic is an error (`vrrp --check` then exits non-zero).
     pub fn has_errors(&self) -> bool {
         self.diagnostics.iter().any(Diagnostic::is_error)
     }

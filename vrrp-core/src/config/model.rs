@@ -11,16 +11,21 @@ use crate::proto::{AdvertInterval, Auth, Family, Priority, RangeError, Version, 
 /// A whole keepalived.conf.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Config {
+    /// The `global_defs` block (defaults when absent).
     pub global: GlobalDefs,
+    /// Every `vrrp_script`, in file order.
     pub scripts: Vec<VrrpScript>,
+    /// Every `vrrp_instance`, in file order.
     pub instances: Vec<VrrpInstance>,
 }
 
 impl Config {
+    /// The `vrrp_script` of this name.
     pub fn script(&self, name: &str) -> Option<&VrrpScript> {
         self.scripts.iter().find(|s| s.name == name)
     }
 
+    /// The `vrrp_instance` of this name.
     pub fn instance(&self, name: &str) -> Option<&VrrpInstance> {
         self.instances.iter().find(|i| i.name == name)
     }
@@ -44,7 +49,9 @@ pub struct GlobalDefs {
     /// defaults for the instances' `garp_master_*` (keepalived 5 s, 5, off). They are
     /// already applied to every [`VrrpInstance`]; kept here to render the file back.
     pub garp_master_delay: Option<Duration>,
+    /// `vrrp_garp_master_repeat`, if given.
     pub garp_master_repeat: Option<u32>,
+    /// `vrrp_garp_master_refresh`, if given.
     pub garp_master_refresh: Option<Duration>,
 }
 
@@ -65,7 +72,9 @@ impl Default for GlobalDefs {
 /// A user and optional group that scripts run as.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ScriptUser {
+    /// The user name.
     pub user: String,
+    /// The group; `None` = the user's primary group.
     pub group: Option<String>,
 }
 
@@ -75,8 +84,10 @@ pub struct ScriptUser {
 pub struct Weight(i16);
 
 impl Weight {
+    /// The largest magnitude keepalived accepts.
     pub const MAX: i32 = 253;
 
+    /// A weight in -253..=253, or the error naming the range.
     pub fn new(value: i32) -> Result<Weight, RangeError> {
         if (-Weight::MAX..=Weight::MAX).contains(&value) {
             // In range, so it fits an i16.
@@ -90,6 +101,7 @@ impl Weight {
         }
     }
 
+    /// The signed value.
     pub fn get(self) -> i32 {
         i32::from(self.0)
     }
@@ -108,6 +120,7 @@ impl fmt::Display for Weight {
 /// weight > 0 adds while OK; weight < 0 subtracts while KO.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VrrpScript {
+    /// The name instances refer to it by in `track_script`.
     pub name: String,
     /// The command line as written; [`VrrpScript::argv`] splits it like keepalived.
     pub script: String,
@@ -115,6 +128,7 @@ pub struct VrrpScript {
     pub interval: Duration,
     /// Whole seconds; default = `interval`.
     pub timeout: Duration,
+    /// `weight`: how much the result moves the priority (0 = FAULT on KO).
     pub weight: Weight,
     /// Default 1.
     pub rise: u32,
@@ -122,10 +136,12 @@ pub struct VrrpScript {
     pub fall: u32,
     /// `init_fail`: start in the KO state instead of OK-pending.
     pub init_fail: bool,
+    /// `user`: who runs it; `None` = the global `script_user`.
     pub user: Option<ScriptUser>,
 }
 
 impl VrrpScript {
+    /// keepalived's default `interval`.
     pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
 
     /// A script with keepalived's defaults.
@@ -154,7 +170,9 @@ impl VrrpScript {
 /// The state an instance starts in (`state`). keepalived's FAULT is never configured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum InitialState {
+    /// `state MASTER`: claim mastership at once (unless a better router is heard).
     Master,
+    /// `state BACKUP`: wait Master_Down_Interval first.
     Backup,
 }
 
@@ -170,6 +188,7 @@ impl fmt::Display for InitialState {
 /// One `virtual_ipaddress` entry: `ADDR[/PREFIX] [dev IF] [label LABEL]`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct VirtualAddress {
+    /// The address.
     pub addr: IpAddr,
     /// Default /32 for IPv4, /128 for IPv6 (keepalived).
     pub prefix_len: u8,
@@ -190,6 +209,7 @@ impl VirtualAddress {
         }
     }
 
+    /// IPv4 or IPv6.
     pub fn family(&self) -> Family {
         Family::of(&self.addr)
     }
@@ -207,27 +227,35 @@ pub fn max_prefix(family: Family) -> u8 {
 /// (no weight), or its priority moves by `weight`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct TrackInterface {
+    /// The interface name.
     pub name: String,
+    /// `weight`; `None` = FAULT while the interface is down.
     pub weight: Option<Weight>,
 }
 
 /// `track_script` entry; `weight` overrides the script's own weight.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct TrackScript {
+    /// The `vrrp_script` it refers to.
     pub name: String,
+    /// `weight`; `None` = the script's own.
     pub weight: Option<Weight>,
 }
 
 /// A `vrrp_instance`: one virtual router (one VRID on one interface, one family).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VrrpInstance {
+    /// The instance name (`vrrp_instance NAME`), as logs and the state file show it.
     pub name: String,
     /// `state`; keepalived's default is MASTER if the priority is 255, else BACKUP.
     pub initial_state: InitialState,
+    /// `interface`: where adverts are sent and the VIPs added.
     pub interface: String,
+    /// `virtual_router_id`.
     pub vrid: Vrid,
     /// `priority`; keepalived's default is 255 with `state MASTER`, else 100.
     pub priority: Priority,
+    /// `advert_int`; keepalived's default is 1 s.
     pub advert_int: AdvertInterval,
     /// Instance `version`, else global `vrrp_version`; IPv6 is always VRRPv3.
     pub version: Version,
@@ -237,6 +265,7 @@ pub struct VrrpInstance {
     pub preempt_delay: Duration,
     /// VRRPv2 only.
     pub auth: Auth,
+    /// `unicast_src_ip`: the source of unicast adverts; `None` = the interface's address.
     pub unicast_src_ip: Option<IpAddr>,
     /// Empty: multicast (224.0.0.18 / ff02::12).
     pub unicast_peers: Vec<IpAddr>,
@@ -244,7 +273,9 @@ pub struct VrrpInstance {
     pub vips: Vec<VirtualAddress>,
     /// Added and removed with the VIPs but not advertised; any family.
     pub vips_excluded: Vec<VirtualAddress>,
+    /// `track_interface` entries.
     pub track_interfaces: Vec<TrackInterface>,
+    /// `track_script` entries.
     pub track_scripts: Vec<TrackScript>,
     /// Delay before the second gratuitous ARP / NA burst after becoming MASTER (5 s).
     pub garp_master_delay: Duration,
@@ -257,7 +288,9 @@ pub struct VrrpInstance {
 }
 
 impl VrrpInstance {
+    /// keepalived's `garp_master_delay`.
     pub const DEFAULT_GARP_DELAY: Duration = Duration::from_secs(5);
+    /// keepalived's `garp_master_repeat`.
     pub const DEFAULT_GARP_REPEAT: u32 = 5;
 
     /// An instance with keepalived's defaults for everything the caller does not give.
@@ -290,6 +323,7 @@ impl VrrpInstance {
         }
     }
 
+    /// Whether adverts go to `unicast_peers` rather than the multicast group.
     pub fn is_unicast(&self) -> bool {
         !self.unicast_peers.is_empty()
     }

@@ -6,6 +6,7 @@ use super::{AdvertInterval, Family, Priority, Version, Vrid};
 /// without IPsec: none, or an 8-byte simple password (zero-padded).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Auth {
+    /// No authentication (auth type 0).
     None,
     /// auth_type PASS: the first 8 bytes of the password, zero-padded.
     Pass([u8; 8]),
@@ -37,7 +38,9 @@ impl Auth {
 /// in the receive path; they are not part of the VRRP message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Advert {
+    /// VRRPv2 or v3.
     pub version: Version,
+    /// The virtual router it speaks for.
     pub vrid: Vrid,
     /// 0 = the sender is resigning; 255 = the sender owns the addresses.
     pub priority: Priority,
@@ -51,6 +54,7 @@ pub struct Advert {
 }
 
 impl Advert {
+    /// The family of its addresses (IPv4 when it carries none).
     pub fn family(&self) -> Family {
         match self.addresses.first() {
             Some(IpAddr::V6(_)) => Family::V6,

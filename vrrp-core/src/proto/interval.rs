@@ -80,6 +80,7 @@ impl AdvertInterval {
         }
     }
 
+    /// The interval in centiseconds (the v3 wire unit).
     pub fn centis(self) -> u16 {
         self.centis
     }
@@ -93,6 +94,7 @@ impl AdvertInterval {
         }
     }
 
+    /// The interval as a duration.
     pub fn as_duration(self) -> Duration {
         Duration::from_nanos(u64::from(self.centis) * NANOS_PER_CENTI)
     }
@@ -141,7 +143,9 @@ impl fmt::Display for AdvertInterval {
 /// 254 and 1 cs is 78.125 µs: integer milliseconds would make it 0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timers {
+    /// Skew_Time: ((256 - priority) × interval) / 256.
     pub skew_time: Duration,
+    /// Master_Down_Interval: 3 × interval + Skew_Time.
     pub master_down_interval: Duration,
 }
 

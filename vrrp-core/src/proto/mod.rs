@@ -47,7 +47,9 @@ impl fmt::Display for Version {
 /// are independent instances (RFC 9568 §6.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Family {
+    /// IPv4 (VRRPv2 or v3).
     V4,
+    /// IPv6 (always VRRPv3).
     V6,
 }
 
@@ -60,6 +62,7 @@ impl Family {
         }
     }
 
+    /// The family of an address.
     pub fn of(addr: &std::net::IpAddr) -> Family {
         match addr {
             std::net::IpAddr::V4(_) => Family::V4,
@@ -82,7 +85,10 @@ impl fmt::Display for Family {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{what} {value} is out of range: allowed {allowed}")]
 pub struct RangeError {
+    /// The quantity, as an operator writes it (`virtual_router_id`).
     pub what: &'static str,
+    /// The value given.
     pub value: String,
+    /// What is allowed (`1..255`).
     pub allowed: &'static str,
 }

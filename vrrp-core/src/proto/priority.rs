@@ -12,11 +12,15 @@ use super::RangeError;
 pub struct Priority(u8);
 
 impl Priority {
+    /// 0: the sender is resigning (RFC 9568 §5.2.4).
     pub const RELEASE: Priority = Priority(0);
+    /// 255: the address owner.
     pub const OWNER: Priority = Priority(255);
+    /// keepalived's and the RFC's default for a backup.
     pub const DEFAULT: Priority = Priority(100);
     /// Highest priority a non-owner can reach through tracking weights.
     pub const MAX_BACKUP: Priority = Priority(254);
+    /// Lowest priority a non-owner can fall to through tracking weights.
     pub const MIN_BACKUP: Priority = Priority(1);
 
     /// Any wire value, including 0 and 255 (what a decoder produces).
@@ -36,14 +40,17 @@ impl Priority {
         }
     }
 
+    /// The wire value.
     pub fn get(self) -> u8 {
         self.0
     }
 
+    /// Whether this is the address owner's 255.
     pub fn is_owner(self) -> bool {
         self.0 == 255
     }
 
+    /// Whether this is the resigning 0.
     pub fn is_release(self) -> bool {
         self.0 == 0
     }

@@ -7,6 +7,7 @@ use super::RangeError;
 pub struct Vrid(u8);
 
 impl Vrid {
+    /// A VRID, or the error naming the range when `value` is 0.
     pub fn new(value: u8) -> Result<Vrid, RangeError> {
         if value == 0 {
             return Err(RangeError {
@@ -32,6 +33,7 @@ impl Vrid {
             .ok_or_else(err)
     }
 
+    /// The wire value.
     pub fn get(self) -> u8 {
         self.0
     }
