@@ -12,10 +12,10 @@ APT_PACKAGES := keepalived iproute2 tcpdump iputils-ping procps binutils python3
 CHARM := keepalived.charm
 RELEASE_BIN := target/release/keepalived-charm
 
-.PHONY: test deps deps-apt fmt-check clippy unit build release charm analyse \
+.PHONY: test deps deps-apt fmt-check check-layout clippy unit build release charm analyse \
 	check-charm demo bench bench-hooks bench-failover clean
 
-test: deps fmt-check clippy unit analyse
+test: deps fmt-check clippy check-layout unit analyse
 
 deps: deps-apt $(CHARMCRAFT)
 
@@ -38,6 +38,16 @@ $(CHARMCRAFT):
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
+
+# The manifests keep the design: the protocol core uses no runtime, socket, netlink or
+# libc crate, and the shipped package carries no crate only the tests or the emulator
+# use (docs/architecture.md).
+check-layout:
+	@bad=$$($(CARGO) tree -p vrrp-core -e normal --prefix none --format '{p}' | awk '{print $$1}' | grep -xE "tokio|socket2|rtnetlink|libc|netlink-.*|mio" || true); \
+	if [ -n "$$bad" ]; then echo "vrrp-core depends on I/O crates: $$bad"; exit 1; fi; \
+	bad=$$($(CARGO) tree -p keepalived-charm -e normal --prefix none --format '{p}' | awk '{print $$1}' | grep -xE 'serde_yaml|tempfile|proptest|criterion|juju-emulator|netns-lab' || true); \
+	if [ -n "$$bad" ]; then echo "keepalived-charm ships test-only crates: $$bad"; exit 1; fi; \
+	echo "check-layout: vrrp-core is I/O-free, keepalived-charm ships no test-only crate"
 
 clippy:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
