@@ -7,13 +7,15 @@ VENV ?= .venv
 CHARMCRAFT := $(VENV)/bin/charmcraft
 CHARMCRAFT_VERSION := 4.5.0
 # keepalived: the interop peer in the lab; iproute2: namespaces, veths, bridge;
-# tcpdump: wire timestamps; binutils: objdump for the glibc floor check.
-APT_PACKAGES := keepalived iproute2 tcpdump iputils-ping procps binutils python3-venv
+# tcpdump: wire timestamps; binutils: objdump for the glibc floor check; nftables: loss
+# and partitions in the fault scenarios (the lab kernel has no netem); util-linux:
+# taskset and chrt for the CPU-starvation scenario.
+APT_PACKAGES := keepalived iproute2 tcpdump iputils-ping procps binutils python3-venv nftables util-linux
 CHARM := keepalived.charm
 RELEASE_BIN := target/release/keepalived-charm
 
 .PHONY: test deps deps-apt fmt-check check-layout clippy unit build release charm analyse \
-	check-charm demo bench bench-hooks bench-failover clean
+	check-charm demo bench bench-hooks bench-failover bench-faults clean
 
 test: deps fmt-check clippy check-layout unit analyse
 
@@ -95,6 +97,13 @@ bench:
 bench-failover: deps-apt
 	$(CARGO) build --release --workspace --bins
 	$(CARGO) bench -p netns-lab --bench failover
+
+# The fault scenarios (docs/scenarios.md) of our engine vs keepalived 2.2.7 in the
+# namespace lab (root): client outage, ms with two VIP holders, false transitions.
+# REPS=3, LOSS_SECS=180 by default; ONLY=S16 for one family of rows.
+bench-faults: deps-apt
+	$(CARGO) build --release --workspace --bins
+	$(CARGO) bench -p netns-lab --bench faults
 
 # Hook-tool calls and wall time per hook kind, release binary, 3-unit model (root:
 # network namespaces).

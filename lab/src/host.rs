@@ -147,6 +147,14 @@ impl Host {
         });
     }
 
+    /// Starts `kind` on `conf`: keepalived or our engine.
+    pub fn start_daemon(&self, kind: DaemonKind, conf: &str) {
+        match kind {
+            DaemonKind::Keepalived => self.start_keepalived(conf),
+            DaemonKind::Engine => self.start_engine(conf),
+        }
+    }
+
     /// Where our engine writes its state file.
     pub fn engine_state_path(&self) -> PathBuf {
         self.path("engine.state.json")

@@ -33,6 +33,8 @@
 
 pub mod adverts;
 pub mod capture;
+pub mod faults;
+pub mod holders;
 pub mod host;
 pub mod juju;
 pub mod keepalived;
@@ -66,6 +68,7 @@ use std::time::Duration;
 
 pub use adverts::{AdvertLog, SeenAdvert};
 pub use capture::{Capture, WireEvent};
+pub use holders::{HolderReport, HolderWatch, Holding};
 pub use host::{Daemon, DaemonKind, Host};
 pub use keepalived::{HealthCheck, KeepalivedConf};
 pub use ns::{Netns, Task};
@@ -328,6 +331,11 @@ impl Lab {
             IpAddr::V6(_) => IpAddr::V6(ob.link_local),
         };
         AdvertLog::start(&ob.ns, "eth0", own)
+    }
+
+    /// Records which hosts hold which addresses, and when (see [`holders`]).
+    pub fn watch_holders(&self) -> HolderWatch {
+        HolderWatch::start(self)
     }
 
     /// tcpdump on the observer's eth0 with `filter` (e.g. "vrrp or arp").
