@@ -23,6 +23,10 @@ pub enum EmuError {
     NoQuiescence(usize),
     #[error("setup: {0}")]
     Setup(String),
+    /// Juju refused to queue an action (unknown action, parameters not valid); the
+    /// text is Juju's.
+    #[error("{0}")]
+    Action(String),
 }
 
 fn bad(msg: String) -> EmuError {

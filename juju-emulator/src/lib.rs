@@ -24,6 +24,10 @@
 //! * Single hooks: `run(unit, "update-status")`, `run_hook(unit, Hook::relation(ep, id,
 //!   RelEvent::Changed(Some(u))))`; `begin(unit, hook)` opens a [`Session`] whose
 //!   `tool(name, args)` runs one hook tool and `finish(code)` commits or discards.
+//! * Actions ([`actions`]): `run_action(unit, name, &[(k, json!(v))])` checks the
+//!   params against `actions.yaml` (`set_actions_yaml(text)` to give one), runs
+//!   `dispatch` with `JUJU_DISPATCH_PATH=actions/<name>` and returns an [`ActionRun`]
+//!   (status, message, results, log, output); `action_history` keeps them.
 //! * Observations: `history`/`hooks_of(unit)`; each [`HookRun`] has env, exit code,
 //!   stdout/stderr, duration, `tool_calls` (+`tool_count`), `service_calls`.
 //!   `unit(u)`: `status()`, `status_history`, `charm_state`, `opened_ports`, `juju_log`,
@@ -44,6 +48,7 @@
 //!   one unit; `juju_status()` renders what `juju status` shows.
 #![allow(dead_code)]
 
+pub mod actions;
 pub mod check;
 pub mod drivers;
 pub mod meta;
@@ -97,6 +102,8 @@ pub fn workspace_binary(name: &str) -> PathBuf {
 }
 
 #[allow(unused_imports)]
+pub use actions::{ActionRun, ActionSpec, ActionStatus, ActionsSchema};
+#[allow(unused_imports)]
 pub use check::EmuError;
 #[allow(unused_imports)]
 pub use meta::{ConfigSchema, Metadata, OptionType, Role};
@@ -112,10 +119,12 @@ pub use run::{Session, ToolOutput};
 #[allow(unused_imports)]
 pub use services::LiveServices;
 #[allow(unused_imports)]
-pub use state::{Bag, FailRule, HookState, Machine, Network, OpenedPort, Status};
+pub use state::{ActionState, Bag, FailRule, HookState, Machine, Network, OpenedPort, Status};
 
 /// Every hook tool the emulator binary answers as (plus the machine stand-ins).
-pub const TOOL_NAMES: [&str; 23] = [
+/// The action-* tools are there in every hook, as in Juju; outside an action they
+/// fail with "not running an action".
+pub const TOOL_NAMES: [&str; 27] = [
     "config-get",
     "relation-ids",
     "relation-list",
@@ -137,6 +146,10 @@ pub const TOOL_NAMES: [&str; 23] = [
     "goal-state",
     "leader-get",
     "leader-set",
+    "action-get",
+    "action-set",
+    "action-fail",
+    "action-log",
     "systemctl",
     "sysctl",
 ];
@@ -163,6 +176,14 @@ pub struct Model {
     pub leader_settings: Bag,
     /// Every hook run, in order.
     pub history: Vec<HookRun>,
+    /// The charm's actions (from `actions.yaml`, or [`Model::set_actions_yaml`]).
+    pub actions: ActionsSchema,
+    /// The `actions.yaml` every charm dir links to, when not the repo's.
+    pub actions_file: Option<PathBuf>,
+    /// Every action run, in order (not in `history`, which holds hooks).
+    pub action_history: Vec<ActionRun>,
+    /// The last operation/task number handed out (Juju 3 counts both in one sequence).
+    pub next_task_id: u64,
     /// Hooks waiting to run, in order (drivers and follow-up events append here).
     pub agenda: VecDeque<(String, Hook)>,
     pub rng: Rng,
@@ -210,6 +231,10 @@ impl Model {
             workload_version_history: Vec::new(),
             leader_settings: Bag::new(),
             history: Vec::new(),
+            actions: actions::read_repo_actions(&repo),
+            actions_file: None,
+            action_history: Vec::new(),
+            next_task_id: 0,
             agenda: VecDeque::new(),
             rng: Rng(seed),
             next_relation_id: 0,
@@ -386,9 +411,13 @@ impl Model {
             "hooks",
             "metadata.yaml",
             "config.yaml",
+            "actions.yaml",
             "templates",
         ] {
-            let src = self.repo.join(entry);
+            let src = match (&self.actions_file, entry) {
+                (Some(file), "actions.yaml") => file.clone(),
+                _ => self.repo.join(entry),
+            };
             if src.exists() {
                 symlink(&src, &charm_dir.join(entry));
             }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::check::EmuError;
 use super::model::{failed_status, Hook, HookRun, RelationKind};
-use super::state::HookState;
+use super::state::{HookState, ServiceCall};
 use super::Model;
 
 /// What one direct tool call printed.
@@ -87,11 +87,11 @@ impl Session<'_> {
 
 #[derive(Default)]
 pub(crate) struct Outcome {
-    exit_code: Option<i32>,
-    stdout: String,
-    stderr: String,
-    duration: Duration,
-    timed_out: bool,
+    pub(crate) exit_code: Option<i32>,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+    pub(crate) duration: Duration,
+    pub(crate) timed_out: bool,
 }
 
 fn read_state(path: &std::path::Path) -> HookState {
@@ -154,6 +154,13 @@ impl Model {
     /// Writes the unit's view and returns the hook env.
     fn prepare(&mut self, unit: &str, hook: &Hook) -> BTreeMap<String, String> {
         let view = self.view(unit, hook);
+        self.write_view(unit, &view);
+        self.hook_env(unit, hook)
+    }
+
+    /// Writes the unit's view to its state file (and keeps the leader-* tool links in
+    /// step with the Juju version), ready for a hook or an action.
+    pub(crate) fn write_view(&self, unit: &str, view: &HookState) {
         let u = self.unit(unit);
         // leader-get/leader-set exist in Juju 2.x/3.x only (juju-contract §3.11).
         let juju4 = self
@@ -172,16 +179,19 @@ impl Model {
                     std::os::unix::fs::symlink(crate::workspace_binary(crate::TOOL_BINARY), &link);
             }
         }
-        let state_file = u.state_file.clone();
         std::fs::write(
-            &state_file,
-            serde_json::to_vec(&view).expect("serialize view"),
+            &u.state_file,
+            serde_json::to_vec(view).expect("serialize view"),
         )
         .expect("write state file");
-        self.hook_env(unit, hook)
     }
 
-    fn spawn_dispatch(&self, unit: &str, env: &BTreeMap<String, String>) -> Outcome {
+    /// The unit's state file as the tools left it.
+    pub(crate) fn read_unit_state(&self, unit: &str) -> HookState {
+        read_state(&self.unit(unit).state_file)
+    }
+
+    pub(crate) fn spawn_dispatch(&self, unit: &str, env: &BTreeMap<String, String>) -> Outcome {
         let u = self.unit(unit);
         let dispatch = u.charm_dir.join("dispatch");
         let mut cmd = match &u.netns {
@@ -261,9 +271,37 @@ impl Model {
     ) -> HookRun {
         let state = read_state(&self.unit(unit).state_file);
         let ok = outcome.exit_code == Some(0);
-        let service_calls = state.machine.calls.clone();
+        let service_calls = self.apply_effects(unit, &state);
 
-        // Immediate effects.
+        if ok {
+            self.commit(unit, &hook, &state);
+        } else {
+            let u = self.unit_mut(unit);
+            u.status_history.push(failed_status(&hook.name));
+            u.failed = Some(hook.clone());
+        }
+
+        let run = HookRun {
+            unit: unit.into(),
+            hook,
+            env,
+            exit_code: outcome.exit_code,
+            stdout: outcome.stdout,
+            stderr: outcome.stderr,
+            duration: outcome.duration,
+            tool_calls: state.tool_calls.clone(),
+            service_calls,
+            timed_out: outcome.timed_out,
+        };
+        self.history.push(run.clone());
+        run
+    }
+
+    /// Applies the effects a hook or action has whatever its exit code (statuses,
+    /// logs, workload version, leader settings, the machine); returns its service
+    /// calls.
+    pub(crate) fn apply_effects(&mut self, unit: &str, state: &HookState) -> Vec<ServiceCall> {
+        let service_calls = state.machine.calls.clone();
         let effects = &state.effects;
         if let Some(last) = effects.app_status.last() {
             self.app_status = Some(last.clone());
@@ -302,32 +340,17 @@ impl Model {
                 services.apply(netns.as_deref(), &service_calls);
             }
         }
-
-        if ok {
-            self.commit(unit, &hook, &state);
-        } else {
-            let u = self.unit_mut(unit);
-            u.status_history.push(failed_status(&hook.name));
-            u.failed = Some(hook.clone());
-        }
-
-        let run = HookRun {
-            unit: unit.into(),
-            hook,
-            env,
-            exit_code: outcome.exit_code,
-            stdout: outcome.stdout,
-            stderr: outcome.stderr,
-            duration: outcome.duration,
-            tool_calls: state.tool_calls.clone(),
-            service_calls,
-            timed_out: outcome.timed_out,
-        };
-        self.history.push(run.clone());
-        run
+        service_calls
     }
 
     fn commit(&mut self, unit: &str, hook: &Hook, state: &HookState) {
+        self.commit_changes(unit, state);
+        self.after_success(unit, hook);
+    }
+
+    /// Applies the changes buffered in `state` (relation data, charm state, ports)
+    /// and queues the follow-up hooks they cause.
+    pub(crate) fn commit_changes(&mut self, unit: &str, state: &HookState) {
         let pending = &state.pending;
         let mut follow_ups: Vec<(String, Hook)> = Vec::new();
         let live: Vec<String> = self.unit_names();
@@ -386,7 +409,6 @@ impl Model {
         for (other, h) in follow_ups {
             self.enqueue(&other, h);
         }
-        self.after_success(unit, hook);
     }
 
     /// Queues a hook unless the same one is already waiting.

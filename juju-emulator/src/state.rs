@@ -52,6 +52,27 @@ pub struct HookState {
     pub effects: Effects,
     pub tool_calls: Vec<ToolCall>,
     pub machine: Machine,
+    /// The running action, when this context is an action rather than a hook; the
+    /// action-* tools answer "not running an action" without it.
+    #[serde(default)]
+    pub action: Option<ActionState>,
+}
+
+/// What an action's context holds for the action-* tools: the parameters (defaults
+/// filled in) and what the charm reported so far.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ActionState {
+    pub name: String,
+    /// The validated parameters, a JSON object.
+    pub params: serde_json::Map<String, serde_json::Value>,
+    /// The results map action-set builds (nested maps of strings).
+    pub results: serde_json::Map<String, serde_json::Value>,
+    /// Set by action-fail.
+    pub failed: bool,
+    /// action-fail's message.
+    pub message: String,
+    /// action-log messages, in order.
+    pub log: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

@@ -97,6 +97,7 @@ impl Model {
                 calls: Vec::new(),
                 ..u.machine.clone()
             },
+            action: None,
         }
     }
 

@@ -1319,3 +1319,7 @@ fn tools_outside_an_emulated_hook_fail_cleanly() {
         String::from_utf8_lossy(&out.stderr).starts_with("ERROR JUJU_EMULATOR_STATE is not set")
     );
 }
+
+// The action tests live in their own file but build into this one test binary.
+#[path = "fidelity/actions.rs"]
+mod actions;

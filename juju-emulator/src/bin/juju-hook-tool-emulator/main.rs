@@ -10,6 +10,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod action;
 mod flags;
 mod format;
 mod machine;
@@ -157,6 +158,10 @@ fn help(name: &str) -> Output {
         "goal-state" => "goal-state [options]",
         "leader-get" => "leader-get [options] [<key>]",
         "leader-set" => "leader-set [options] <key>=<value> [...]",
+        "action-get" => "action-get [options] [<key>[.<key>.<key>...]]",
+        "action-set" => "action-set <key>=<value> [<key>=<value> ...]",
+        "action-fail" => "action-fail [\"<failure message>\"]",
+        "action-log" => "action-log <message>",
         _ => name,
     };
     Output::stdout(format!("Usage: {usage}\n"))
@@ -186,6 +191,10 @@ fn dispatch(ctx: &mut Ctx, args: &[String]) -> Option<ToolResult> {
         "open-port" => store::port_change(ctx, args, true),
         "close-port" => store::port_change(ctx, args, false),
         "opened-ports" => store::opened_ports(ctx, args),
+        "action-get" => action::action_get(ctx, args),
+        "action-set" => action::action_set(ctx, args),
+        "action-fail" => action::action_fail(ctx, args),
+        "action-log" => action::action_log(ctx, args),
         _ => return None,
     };
     Some(result)
