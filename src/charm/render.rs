@@ -6,8 +6,8 @@
 //! golden tests check exactly what ships.
 
 use std::fs;
-use std::io::{self, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::io;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -87,42 +87,9 @@ pub fn unit_file(paths: &Paths) -> Result<String, RenderError> {
     )
 }
 
-/// Writes `content` to `path` so that readers see the old file or the new one, never
-/// a mix: a temporary file in the same directory, fsync, rename, fsync of the
-/// directory. The mode is set before the rename, so a secret is never readable by
-/// others, not even for a moment.
-pub fn write_atomic(path: &Path, content: &[u8], mode: u32) -> io::Result<()> {
-    let dir = path
-        .parent()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no parent"))?;
-    fs::create_dir_all(dir)?;
-    let name = path
-        .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp.{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| {
-        let mut file = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(mode)
-            .open(&tmp)?;
-        // The umask may have narrowed the mode; an existing temp file kept its own.
-        file.set_permissions(fs::Permissions::from_mode(mode))?;
-        file.write_all(content)?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)?;
-        fs::File::open(dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
-}
+/// Writes files atomically and durably (see [`crate::atomic_write`]); re-exported
+/// because every file the charm writes goes through this module.
+pub use crate::atomic_write::write_atomic;
 
 /// Writes the file only if its content or mode differ; returns whether it wrote.
 pub fn write_if_changed(path: &Path, content: &[u8], mode: u32) -> io::Result<bool> {
@@ -285,30 +252,6 @@ mod tests {
         let one = rendered(&options, &peers);
         peers.reverse();
         assert_eq!(rendered(&options, &peers), one);
-    }
-
-    #[test]
-    fn atomic_write_sets_the_mode_and_replaces_the_content() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("a/b/file.conf");
-        write_atomic(&path, b"one", SECRET_MODE).unwrap();
-        assert_eq!(fs::read(&path).unwrap(), b"one");
-        assert_eq!(
-            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
-        write_atomic(&path, b"two", PUBLIC_MODE).unwrap();
-        assert_eq!(fs::read(&path).unwrap(), b"two");
-        assert_eq!(
-            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-            0o644
-        );
-        // No temporary file is left behind.
-        let names: Vec<_> = fs::read_dir(path.parent().unwrap())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(names, vec![std::ffi::OsString::from("file.conf")]);
     }
 
     #[test]
