@@ -12,8 +12,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::desired::EngineConfig;
+use super::desired::{EngineConfig, Instance};
 use super::paths::Paths;
+use vrrp_core::proto::{AdvertInterval, Version};
 
 const ENGINE_TEMPLATE: &str = include_str!("../../templates/keepalived.conf.tera");
 const UNIT_TEMPLATE: &str = include_str!("../../templates/keepalived-charm.service.tera");
@@ -59,9 +60,83 @@ fn render(
     tera.render(name, &context).map_err(err)
 }
 
+/// The keepalived.conf template's context: the typed plan, in keepalived.conf's words
+/// (the only place the plan becomes text).
+#[derive(Debug, PartialEq, Eq, Serialize)]
+struct EngineContext {
+    check_program: String,
+    port: u16,
+    healthcheck_interval: u32,
+    check_weight: i32,
+    instances: Vec<InstanceContext>,
+}
+
+#[derive(Debug, PartialEq, Eq, Serialize)]
+struct InstanceContext {
+    name: &'static str,
+    interface: String,
+    vrid: u8,
+    priority: u8,
+    advert_int: String,
+    /// `Some(3)` renders `version 3`; `None` leaves keepalived's default (v2 for IPv4),
+    /// so the default file is the original charm's plus the priority.
+    version: Option<u8>,
+    nopreempt: bool,
+    auth_pass: Option<String>,
+    unicast_src_ip: Option<String>,
+    unicast_peers: Vec<String>,
+    vips: Vec<String>,
+}
+
+fn engine_context(config: &EngineConfig) -> EngineContext {
+    EngineContext {
+        check_program: config.check_program.display().to_string(),
+        port: config.port,
+        healthcheck_interval: config.healthcheck_interval,
+        check_weight: config.check_weight,
+        instances: config.instances.iter().map(instance_context).collect(),
+    }
+}
+
+fn instance_context(i: &Instance) -> InstanceContext {
+    let show = |v: &[std::net::IpAddr]| v.iter().map(ToString::to_string).collect();
+    InstanceContext {
+        name: i.name,
+        interface: i.interface.clone(),
+        vrid: i.vrid.get(),
+        priority: i.priority.get(),
+        advert_int: advert_int_text(i.advert_interval),
+        version: (i.version == Version::V3).then_some(3),
+        nopreempt: !i.preempt,
+        auth_pass: i.password.as_ref().map(|p| p.expose().to_string()),
+        unicast_src_ip: i.unicast.as_ref().map(|u| u.source.to_string()),
+        unicast_peers: i
+            .unicast
+            .as_ref()
+            .map(|u| show(&u.peers))
+            .unwrap_or_default(),
+        vips: i.vips.iter().map(ToString::to_string).collect(),
+    }
+}
+
+/// `advert_int` as keepalived.conf writes it: `1`, `0.1`, `0.25`, `40.95` (the
+/// shortest decimal, unlike `AdvertInterval`'s `Display`, which keeps two places).
+pub fn advert_int_text(interval: AdvertInterval) -> String {
+    let c = interval.centis();
+    match (c / 100, c % 100) {
+        (s, 0) => s.to_string(),
+        (s, f) if f % 10 == 0 => format!("{s}.{}", f / 10),
+        (s, f) => format!("{s}.{f:02}"),
+    }
+}
+
 /// The engine's keepalived.conf.
 pub fn engine_config(config: &EngineConfig) -> Result<String, RenderError> {
-    render("keepalived.conf.tera", ENGINE_TEMPLATE, config)
+    render(
+        "keepalived.conf.tera",
+        ENGINE_TEMPLATE,
+        &engine_context(config),
+    )
 }
 
 #[derive(Serialize)]
@@ -206,7 +281,7 @@ mod tests {
             options,
             option_errors: &[],
             net: &snapshot(),
-            priority: 254,
+            priority: vrrp_core::proto::Priority::from_wire(254),
             peers,
             published_sources: &[],
             engine_binary: &binary,
@@ -289,5 +364,16 @@ mod tests {
             unit.contains("ConditionPathExists=/srv/root/etc/keepalived-charm/keepalived.conf\n")
         );
         assert!(unit.contains("ReadWritePaths=-/srv/root/run/keepalived-charm\n"));
+    }
+
+    #[test]
+    fn advert_int_text_is_minimal() {
+        let t = |s: &str, v| advert_int_text(AdvertInterval::parse(s, v).unwrap());
+        assert_eq!(t("1", Version::V2), "1");
+        assert_eq!(t("0.10", Version::V3), "0.1");
+        assert_eq!(t("0.25", Version::V3), "0.25");
+        assert_eq!(t("0.05", Version::V3), "0.05");
+        assert_eq!(t("40.95", Version::V3), "40.95");
+        assert_eq!(t("2.50", Version::V3), "2.5");
     }
 }
