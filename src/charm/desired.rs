@@ -816,6 +816,10 @@ mod tests {
             "invalid virtual_ip \"10.0.0.300\": expected an IPv4 or IPv6 address with an optional /prefix, e.g. 10.1.2.3/24 or fd00::5/64"
         );
         assert_eq!(
+            blocked(run(&opts("api.example.com"))),
+            "invalid virtual_ip \"api.example.com\": expected an IPv4 or IPv6 address with an optional /prefix, e.g. 10.1.2.3/24 or fd00::5/64"
+        );
+        assert_eq!(
             blocked(run(&opts("10.0.0.5/33"))),
             "invalid virtual_ip \"10.0.0.5/33\": prefix /33 is out of range, allowed /1../32 for IPv4"
         );
