@@ -878,18 +878,25 @@ fn a_leader_change_changes_nothing() {
     let mut u = Unit::new(UNIT);
     u.deploy();
     u.set_config(json!({"virtual_ip": "10.10.74.250"}));
+    u.relate("website", 2, "kubernetes-worker/0");
     u.relate("cluster", 9, "keepalived/1");
-    let conf = u.engine_config().unwrap();
-    let state = u.state();
-    u.hook("leader-elected");
-    u.hook("leader-settings-changed");
-    u.hook("leader-elected");
-    assert_eq!(u.engine_config().unwrap(), conf);
-    assert_eq!(u.state().priority, state.priority);
-    assert!(!u.juju.calls.iter().any(|c| c.contains("leader")));
-    assert!(u.service_actions().is_empty());
+    u.hook("update-status"); // the website resync after config-changed
+    let before = u.files();
+    let state = u.juju.state.clone();
+    for hook in [
+        "leader-elected",
+        "leader-settings-changed",
+        "leader-elected",
+    ] {
+        u.hook(hook);
+        u.assert_untouched(&before, hook);
+        u.assert_only_probed(hook);
+        // Nothing to tell anyone, nothing to remember, leadership never asked.
+        assert!(u.relation_sets().is_empty(), "{hook}");
+        assert_eq!(u.juju.state, state, "{hook}");
+        assert!(!u.juju.calls.iter().any(|c| c.contains("leader")), "{hook}");
+    }
 }
-
 #[test]
 fn clearing_the_vip_retracts_relation_data_stops_the_engine_and_restores_sysctl() {
     let mut u = Unit::new(UNIT);
