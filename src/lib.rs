@@ -5,6 +5,9 @@
 //!   network; its outputs are packets, addresses and a state file.
 //! * [`charm`] knows Juju: it turns config, relations and leadership into the engine's
 //!   config, relation data and status.
+//!
+//! [`atomic_write`] is the one helper both halves share.
 
+pub mod atomic_write;
 pub mod charm;
 pub mod engine;

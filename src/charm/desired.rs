@@ -1,9 +1,17 @@
 //! The desired state of this unit, derived purely from gathered facts.
 //!
-//! Input: the options, the machine's interfaces, this unit's priority and its peers'
-//! VRRP addresses. Output: [`Desired`] — unconfigured, blocked with an operator-facing
-//! message, or a validated [`Plan`] from which the engine config, the relation data and
-//! the status follow. No I/O happens here; every rule is unit-tested.
+//! Two steps, both pure and unit-tested here:
+//! 1. [`validate`]: the options (and the machine's interfaces, against which
+//!    `network_interface` and the implicit interface choice are checked) become
+//!    [`ValidOptions`] — typed: [`Vrid`], [`AdvertInterval`], [`Version`], [`Vip`]
+//!    networks, a port, a [`Password`] — or the list of EVERY problem;
+//! 2. [`build`]: valid options plus this unit's priority and its peers' VRRP addresses
+//!    become a typed [`Plan`], from which the engine config, the relation data and the
+//!    status follow.
+//!
+//! [`desired`] ties them together into [`Desired`]: unconfigured, blocked with an
+//! operator-facing message, or the plan. No value is turned into text here: the
+//! keepalived.conf words are made where the template context is (`render`).
 //!
 //! Every invalid value is reported with the option's name, the bad value and what is
 //! allowed; `vrrp_password` is a secret and its value is never shown.
@@ -11,14 +19,12 @@
 use std::collections::BTreeSet;
 use std::fmt;
 use std::net::IpAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use serde::Serialize;
-
-use super::iface::{valid_interface_name, NetSnapshot};
+use super::iface::{valid_interface_name, Link, NetSnapshot};
 use super::options::Options;
 use super::priority::HEALTH_CHECK_WEIGHT;
-use vrrp_core::proto::{AdvertInterval, Family, Version, Vrid};
+use vrrp_core::proto::{AdvertInterval, Family, Priority, Version, Vrid};
 
 /// The original charm's exact message for an empty `virtual_ip`; its integration test
 /// asserts it (original-charm §1.12), so it must not change.
@@ -50,34 +56,82 @@ impl fmt::Display for Vip {
     }
 }
 
+/// A valid `vrrp_password`: at most 8 printable ASCII characters keepalived.conf can
+/// carry unquoted. Its `Debug` never shows it, so no log or panic message can leak it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+impl Password {
+    /// The secret itself, for the one place that must write it (keepalived.conf).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(value not shown)")
+    }
+}
+
+/// Options that passed every check, typed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidOptions {
+    /// At least one, each address once, in the operator's order.
+    pub vips: Vec<Vip>,
+    /// `vip_hostname`, when set.
+    pub vip_hostname: Option<String>,
+    /// 1..=65535.
+    pub port: u16,
+    pub vrid: Vrid,
+    /// Seconds, 1..=[`HEALTHCHECK_INTERVAL_MAX`].
+    pub healthcheck_interval: u32,
+    /// The IPv4 instance's version (`vrrp_version`); IPv6 always uses VRRPv3.
+    pub ipv4_version: Version,
+    /// Fits every version in use.
+    pub advert_interval: AdvertInterval,
+    /// Only with IPv4-only VIPs and VRRPv2 (VRRPv3 has no authentication).
+    pub password: Option<Password>,
+    pub unicast: bool,
+    pub preempt: bool,
+    /// The interface of each family present in `vips`, IPv4 first.
+    pub links: Vec<(Family, Link)>,
+}
+
 /// One `vrrp_instance`: one per address family present in `virtual_ip`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Instance {
     /// `VI_1` for IPv4 (the original charm's name), `VI_1_V6` for IPv6.
     pub name: &'static str,
-    #[serde(skip)]
     pub family: Family,
     pub interface: String,
-    pub vrid: u8,
-    pub priority: u8,
-    /// As written in keepalived.conf: `1`, `0.1`, `0.25`.
-    pub advert_int: String,
-    /// `Some(3)` renders `version 3`; `None` leaves keepalived's default (v2 for IPv4),
-    /// so the default file is the original charm's plus the priority.
-    pub version: Option<u8>,
-    pub nopreempt: bool,
-    pub auth_pass: Option<String>,
-    pub unicast_src_ip: Option<String>,
-    /// Sorted, so the rendered file does not depend on relation order.
-    pub unicast_peers: Vec<String>,
-    pub vips: Vec<String>,
+    pub vrid: Vrid,
+    pub priority: Priority,
+    pub advert_interval: AdvertInterval,
+    /// VRRPv2 is keepalived's default for IPv4 and is not written, so the default file
+    /// is the original charm's plus the priority.
+    pub version: Version,
+    pub preempt: bool,
+    pub password: Option<Password>,
+    /// `None` while there is no peer to talk to or no source address.
+    pub unicast: Option<Unicast>,
+    pub vips: Vec<Vip>,
+}
+
+/// Unicast adverts (keepalived's `unicast_src_ip` and `unicast_peer`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unicast {
+    pub source: IpAddr,
+    /// Sorted and without duplicates, so the rendered file does not depend on
+    /// relation order; never empty.
+    pub peers: Vec<IpAddr>,
 }
 
 /// Everything the engine config holds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EngineConfig {
     /// The health-check command's program: the installed engine binary.
-    pub check_program: String,
+    pub check_program: PathBuf,
     pub port: u16,
     pub healthcheck_interval: u32,
     pub check_weight: i32,
@@ -87,7 +141,7 @@ pub struct EngineConfig {
 impl EngineConfig {
     /// Whether the rendered file carries a secret (then it is written mode 0600).
     pub fn has_secret(&self) -> bool {
-        self.instances.iter().any(|i| i.auth_pass.is_some())
+        self.instances.iter().any(|i| i.password.is_some())
     }
 }
 
@@ -140,12 +194,37 @@ pub struct Facts<'a> {
     /// Type errors from reading the options (see [`Options::from_config`]).
     pub option_errors: &'a [String],
     pub net: &'a NetSnapshot,
-    pub priority: u8,
+    pub priority: Priority,
     pub peers: &'a [PeerAddresses],
     /// The VRRP source addresses this unit published to its peers before: they stay
     /// while still usable (see [`super::iface::Link::vrrp_source`]).
     pub published_sources: &'a [IpAddr],
     pub engine_binary: &'a Path,
+}
+
+/// The desired state for `facts` (see the module doc). An empty `virtual_ip` is
+/// unconfigured whatever the other options say; otherwise the option type errors come
+/// first, then every problem [`validate`] finds, in one message.
+pub fn desired(facts: &Facts<'_>) -> Desired {
+    let o = facts.options;
+    if o.virtual_ip.trim().is_empty() {
+        return Desired::Unconfigured;
+    }
+    let mut errors: Vec<String> = facts.option_errors.to_vec();
+    match validate(o, facts.net) {
+        Ok(valid) if errors.is_empty() => Desired::Configured(Box::new(build(
+            &valid,
+            facts.priority,
+            facts.peers,
+            facts.published_sources,
+            facts.engine_binary,
+        ))),
+        Ok(_) => Desired::Blocked(errors.join("; ")),
+        Err(mut problems) => {
+            errors.append(&mut problems);
+            Desired::Blocked(errors.join("; "))
+        }
+    }
 }
 
 /// Splits `virtual_ip` on spaces and commas and parses each address.
@@ -217,13 +296,293 @@ fn parse_vip(token: &str) -> Result<Vip, String> {
     Ok(Vip { addr, prefix_len })
 }
 
-/// `advert_int` as keepalived.conf writes it: `1`, `0.1`, `0.25`, `40.95`.
-pub fn advert_int_text(interval: AdvertInterval) -> String {
-    let c = interval.centis();
-    match (c / 100, c % 100) {
-        (s, 0) => s.to_string(),
-        (s, f) if f % 10 == 0 => format!("{s}.{}", f / 10),
-        (s, f) => format!("{s}.{f:02}"),
+/// Checks every option and returns them typed, or EVERY problem found, in option
+/// order, each naming the option, the bad value and what is allowed.
+///
+/// `net` is needed because `network_interface` (or, when empty, the interface each
+/// address family's VIPs are on) can only be checked against the machine. An empty
+/// `virtual_ip` is a problem here; [`desired`] treats it as unconfigured first.
+pub fn validate(o: &Options, net: &NetSnapshot) -> Result<ValidOptions, Vec<String>> {
+    let mut errors: Vec<String> = Vec::new();
+
+    let vips = match parse_vips(&o.virtual_ip) {
+        Ok(v) if v.is_empty() => {
+            errors.push(format!(
+                "invalid virtual_ip \"{}\": expected at least one address",
+                o.virtual_ip
+            ));
+            Vec::new()
+        }
+        Ok(v) => v,
+        Err(mut e) => {
+            errors.append(&mut e);
+            Vec::new()
+        }
+    };
+    let vrid = u8::try_from(o.router_id)
+        .ok()
+        .and_then(|v| Vrid::new(v).ok());
+    if vrid.is_none() {
+        errors.push(format!(
+            "invalid router_id {}: allowed 1..255 (unique per network segment)",
+            o.router_id
+        ));
+    }
+    let port = u16::try_from(o.port).ok().filter(|p| *p >= 1);
+    if port.is_none() {
+        errors.push(format!("invalid port {}: allowed 1..65535", o.port));
+    }
+    let healthcheck_interval = Some(o.healthcheck_interval)
+        .filter(|i| (1..=HEALTHCHECK_INTERVAL_MAX).contains(i))
+        .and_then(|i| u32::try_from(i).ok());
+    if healthcheck_interval.is_none() {
+        errors.push(format!(
+            "invalid healthcheck_interval {}: allowed 1..{HEALTHCHECK_INTERVAL_MAX} seconds",
+            o.healthcheck_interval
+        ));
+    }
+    let ipv4_version = match o.vrrp_version {
+        2 => Some(Version::V2),
+        3 => Some(Version::V3),
+        other => {
+            errors.push(format!("invalid vrrp_version {other}: allowed 2 or 3"));
+            None
+        }
+    };
+    let families: BTreeSet<Family> = vips.iter().map(Vip::family).collect();
+    let advert_interval = advert_interval(o, &families, ipv4_version, &mut errors);
+    let password = password(o, &families, ipv4_version, &mut errors);
+    let links = links(o, net, &vips, &families, &mut errors);
+
+    match (
+        vrid,
+        port,
+        healthcheck_interval,
+        ipv4_version,
+        advert_interval,
+        links,
+    ) {
+        (
+            Some(vrid),
+            Some(port),
+            Some(healthcheck_interval),
+            Some(ipv4_version),
+            Some(advert_interval),
+            Some(links),
+        ) if errors.is_empty() => Ok(ValidOptions {
+            vips,
+            vip_hostname: (!o.vip_hostname.is_empty()).then(|| o.vip_hostname.clone()),
+            port,
+            vrid,
+            healthcheck_interval,
+            ipv4_version,
+            advert_interval,
+            password,
+            unicast: o.unicast,
+            preempt: o.preempt,
+            links,
+        }),
+        _ => Err(errors),
+    }
+}
+
+/// `advert_interval`, which must fit every version in use (IPv6 is always VRRPv3):
+/// VRRPv2 carries whole seconds (RFC 3768 §5.3.7), VRRPv3 centiseconds (RFC 9568
+/// §5.2.7). With an invalid `vrrp_version` only the IPv6 requirement is checked.
+fn advert_interval(
+    o: &Options,
+    families: &BTreeSet<Family>,
+    ipv4_version: Option<Version>,
+    errors: &mut Vec<String>,
+) -> Option<AdvertInterval> {
+    let mut versions: Vec<Version> = Vec::new();
+    if families.contains(&Family::V4) {
+        versions.extend(ipv4_version);
+    }
+    if families.contains(&Family::V6) {
+        versions.push(Version::V3);
+    }
+    versions.dedup();
+    let mut advert = None;
+    for version in versions {
+        match AdvertInterval::parse(&o.advert_interval, version) {
+            Ok(i) => advert = Some(i),
+            Err(e) => {
+                // A v3 requirement the operator did not ask for comes from IPv6.
+                let why = if version == Version::V3 && ipv4_version != Some(Version::V3) {
+                    " (IPv6 VIPs always use VRRPv3)"
+                } else {
+                    ""
+                };
+                errors.push(format!(
+                    "invalid advert_interval \"{}\": allowed {}{why}",
+                    o.advert_interval, e.allowed
+                ));
+                return None;
+            }
+        }
+    }
+    advert
+}
+
+/// `vrrp_password`: only the VRRPv2 header has authentication (RFC 2338 §5.3.6); the
+/// VRRPv3 header has none (RFC 9568 §5.2). Its value is never shown.
+fn password(
+    o: &Options,
+    families: &BTreeSet<Family>,
+    ipv4_version: Option<Version>,
+    errors: &mut Vec<String>,
+) -> Option<Password> {
+    if o.vrrp_password.is_empty() {
+        return None;
+    }
+    if let Some(problem) = password_problem(&o.vrrp_password) {
+        errors.push(problem);
+    }
+    if ipv4_version == Some(Version::V3) {
+        errors.push(
+            "vrrp_password is set but vrrp_version is 3: VRRPv3 has no authentication; clear vrrp_password or set vrrp_version=2"
+                .to_string(),
+        );
+    }
+    if families.contains(&Family::V6) {
+        errors.push(
+            "vrrp_password is set but virtual_ip has IPv6 addresses, which always use VRRPv3 (no authentication); clear vrrp_password or use IPv4 VIPs only"
+                .to_string(),
+        );
+    }
+    Some(Password(o.vrrp_password.clone()))
+}
+
+/// The interface of each family's instance: `network_interface` if set, else the one
+/// the VIPs are on (see [`NetSnapshot::choose`]). `None` if any family has none.
+fn links(
+    o: &Options,
+    net: &NetSnapshot,
+    vips: &[Vip],
+    families: &BTreeSet<Family>,
+    errors: &mut Vec<String>,
+) -> Option<Vec<(Family, Link)>> {
+    if !o.network_interface.is_empty() && !valid_interface_name(&o.network_interface) {
+        errors.push(format!(
+            "invalid network_interface \"{}\": not an interface name (letters, digits, . _ - : @, at most 15 characters)",
+            o.network_interface
+        ));
+        return None;
+    }
+    let mut chosen = Vec::new();
+    let mut complete = true;
+    for family in families {
+        let addrs: Vec<IpAddr> = vips
+            .iter()
+            .filter(|v| v.family() == *family)
+            .map(|v| v.addr)
+            .collect();
+        match net.choose(&o.network_interface, *family, &addrs) {
+            Ok(link) if valid_interface_name(&link.name) => chosen.push((*family, link.clone())),
+            Ok(link) => {
+                complete = false;
+                errors.push(format!(
+                    "interface \"{}\" chosen for virtual_ip has a name keepalived.conf cannot carry; set network_interface",
+                    link.name
+                ));
+            }
+            Err(e) => {
+                complete = false;
+                // Both families name the same missing interface: say it once.
+                let text = e.to_string();
+                if !errors.contains(&text) {
+                    errors.push(text);
+                }
+            }
+        }
+    }
+    complete.then_some(chosen)
+}
+
+/// The plan for `valid` options on this unit: its `priority` claim, its `peers'`
+/// VRRP addresses (for unicast) and the sources it `published` before.
+pub fn build(
+    valid: &ValidOptions,
+    priority: Priority,
+    peers: &[PeerAddresses],
+    published: &[IpAddr],
+    engine_binary: &Path,
+) -> Plan {
+    let all_vip_addrs: Vec<IpAddr> = valid.vips.iter().map(|v| v.addr).collect();
+    let mut instances = Vec::new();
+    let mut vrrp_address_v4 = None;
+    let mut vrrp_address_v6 = None;
+    for (family, link) in &valid.links {
+        let family = *family;
+        let source = link.vrrp_source(family, &all_vip_addrs, published);
+        match family {
+            Family::V4 => vrrp_address_v4 = source,
+            Family::V6 => vrrp_address_v6 = source,
+        }
+        let mut peer_addrs: Vec<IpAddr> = peers
+            .iter()
+            .filter_map(|p| match family {
+                Family::V4 => p.v4,
+                Family::V6 => p.v6,
+            })
+            .filter(|a| Some(*a) != source)
+            .collect();
+        peer_addrs.sort();
+        peer_addrs.dedup();
+        // keepalived falls back to multicast (with a deprecation warning) when a
+        // unicast keyword has no peer; say nothing until there is a peer to talk to.
+        let unicast = match source {
+            Some(source) if valid.unicast && !peer_addrs.is_empty() => Some(Unicast {
+                source,
+                peers: peer_addrs,
+            }),
+            _ => None,
+        };
+        instances.push(Instance {
+            name: match family {
+                Family::V4 => "VI_1",
+                Family::V6 => "VI_1_V6",
+            },
+            family,
+            interface: link.name.clone(),
+            vrid: valid.vrid,
+            priority,
+            advert_interval: valid.advert_interval,
+            version: match family {
+                Family::V4 => valid.ipv4_version,
+                Family::V6 => Version::V3,
+            },
+            preempt: valid.preempt,
+            password: match family {
+                Family::V4 => valid.password.clone(),
+                Family::V6 => None,
+            },
+            unicast,
+            vips: valid
+                .vips
+                .iter()
+                .filter(|v| v.family() == family)
+                .copied()
+                .collect(),
+        });
+    }
+    Plan {
+        hostname: valid
+            .vip_hostname
+            .clone()
+            .unwrap_or_else(|| valid.vips[0].addr.to_string()),
+        port: valid.port,
+        engine: EngineConfig {
+            check_program: engine_binary.to_path_buf(),
+            port: valid.port,
+            healthcheck_interval: valid.healthcheck_interval,
+            check_weight: HEALTH_CHECK_WEIGHT,
+            instances,
+        },
+        vips: valid.vips.clone(),
+        vrrp_address_v4,
+        vrrp_address_v6,
     }
 }
 
@@ -246,241 +605,6 @@ fn password_problem(password: &str) -> Option<String> {
     None
 }
 
-/// The desired state for `facts` (see the module doc).
-pub fn desired(facts: &Facts<'_>) -> Desired {
-    let o = facts.options;
-    if o.virtual_ip.trim().is_empty() {
-        return Desired::Unconfigured;
-    }
-    let mut errors: Vec<String> = facts.option_errors.to_vec();
-
-    let vips = match parse_vips(&o.virtual_ip) {
-        Ok(v) if v.is_empty() => {
-            errors.push(format!(
-                "invalid virtual_ip \"{}\": expected at least one address",
-                o.virtual_ip
-            ));
-            Vec::new()
-        }
-        Ok(v) => v,
-        Err(mut e) => {
-            errors.append(&mut e);
-            Vec::new()
-        }
-    };
-    let vrid = match u8::try_from(o.router_id)
-        .ok()
-        .and_then(|v| Vrid::new(v).ok())
-    {
-        Some(v) => Some(v),
-        None => {
-            errors.push(format!(
-                "invalid router_id {}: allowed 1..255 (unique per network segment)",
-                o.router_id
-            ));
-            None
-        }
-    };
-    let port = match u16::try_from(o.port) {
-        Ok(p) if p >= 1 => Some(p),
-        _ => {
-            errors.push(format!("invalid port {}: allowed 1..65535", o.port));
-            None
-        }
-    };
-    let interval = if (1..=HEALTHCHECK_INTERVAL_MAX).contains(&o.healthcheck_interval) {
-        u32::try_from(o.healthcheck_interval).ok()
-    } else {
-        None
-    };
-    if interval.is_none() {
-        errors.push(format!(
-            "invalid healthcheck_interval {}: allowed 1..{HEALTHCHECK_INTERVAL_MAX} seconds",
-            o.healthcheck_interval
-        ));
-    }
-    let v4_version = match o.vrrp_version {
-        2 => Some(Version::V2),
-        3 => Some(Version::V3),
-        other => {
-            errors.push(format!("invalid vrrp_version {other}: allowed 2 or 3"));
-            None
-        }
-    };
-    let families: BTreeSet<Family> = vips.iter().map(Vip::family).collect();
-
-    // The advert interval must fit every version in use (IPv6 is always v3).
-    let mut advert = None;
-    let mut versions: Vec<Version> = Vec::new();
-    if families.contains(&Family::V4) {
-        versions.extend(v4_version);
-    }
-    if families.contains(&Family::V6) {
-        versions.push(Version::V3);
-    }
-    versions.dedup();
-    for version in &versions {
-        match AdvertInterval::parse(&o.advert_interval, *version) {
-            Ok(i) => advert = Some(i),
-            Err(e) => {
-                // A v3 requirement the operator did not ask for comes from IPv6.
-                let why = if *version == Version::V3 && v4_version != Some(Version::V3) {
-                    " (IPv6 VIPs always use VRRPv3)"
-                } else {
-                    ""
-                };
-                errors.push(format!(
-                    "invalid advert_interval \"{}\": allowed {}{why}",
-                    o.advert_interval, e.allowed
-                ));
-                advert = None;
-                break;
-            }
-        }
-    }
-
-    let password = (!o.vrrp_password.is_empty()).then_some(o.vrrp_password.as_str());
-    if let Some(pw) = password {
-        if let Some(problem) = password_problem(pw) {
-            errors.push(problem);
-        }
-        if v4_version == Some(Version::V3) {
-            errors.push(
-                "vrrp_password is set but vrrp_version is 3: VRRPv3 has no authentication; clear vrrp_password or set vrrp_version=2"
-                    .to_string(),
-            );
-        }
-        if families.contains(&Family::V6) {
-            errors.push(
-                "vrrp_password is set but virtual_ip has IPv6 addresses, which always use VRRPv3 (no authentication); clear vrrp_password or use IPv4 VIPs only"
-                    .to_string(),
-            );
-        }
-    }
-
-    let name_ok = o.network_interface.is_empty() || valid_interface_name(&o.network_interface);
-    if !name_ok {
-        errors.push(format!(
-            "invalid network_interface \"{}\": not an interface name (letters, digits, . _ - : @, at most 15 characters)",
-            o.network_interface
-        ));
-    }
-    let mut chosen = Vec::new();
-    if name_ok {
-        for family in &families {
-            let addrs: Vec<IpAddr> = vips
-                .iter()
-                .filter(|v| v.family() == *family)
-                .map(|v| v.addr)
-                .collect();
-            match facts.net.choose(&o.network_interface, *family, &addrs) {
-                Ok(link) if valid_interface_name(&link.name) => chosen.push((*family, link)),
-                Ok(link) => errors.push(format!(
-                    "interface \"{}\" chosen for virtual_ip has a name keepalived.conf cannot carry; set network_interface",
-                    link.name
-                )),
-                Err(e) => {
-                    let text = e.to_string();
-                    if !errors.contains(&text) {
-                        errors.push(text);
-                    }
-                }
-            }
-        }
-    }
-
-    let (Some(vrid), Some(port), Some(interval), Some(v4_version), Some(advert)) =
-        (vrid, port, interval, v4_version, advert)
-    else {
-        return Desired::Blocked(errors.join("; "));
-    };
-    if !errors.is_empty() {
-        return Desired::Blocked(errors.join("; "));
-    }
-
-    let all_vip_addrs: Vec<IpAddr> = vips.iter().map(|v| v.addr).collect();
-    let mut instances = Vec::new();
-    let mut vrrp_address_v4 = None;
-    let mut vrrp_address_v6 = None;
-    for (family, link) in chosen {
-        let source = link.vrrp_source(family, &all_vip_addrs, facts.published_sources);
-        let version = match family {
-            Family::V4 => v4_version,
-            Family::V6 => Version::V3,
-        };
-        let mut peers: Vec<IpAddr> = facts
-            .peers
-            .iter()
-            .filter_map(|p| match family {
-                Family::V4 => p.v4,
-                Family::V6 => p.v6,
-            })
-            .filter(|a| Some(*a) != source)
-            .collect();
-        peers.sort();
-        peers.dedup();
-        // keepalived falls back to multicast (with a deprecation warning) when a
-        // unicast keyword has no peer; say nothing until there is a peer to talk to.
-        let unicast = o.unicast && !peers.is_empty() && source.is_some();
-        match family {
-            Family::V4 => vrrp_address_v4 = source,
-            Family::V6 => vrrp_address_v6 = source,
-        }
-        instances.push(Instance {
-            name: match family {
-                Family::V4 => "VI_1",
-                Family::V6 => "VI_1_V6",
-            },
-            family,
-            interface: link.name.clone(),
-            vrid: vrid.get(),
-            priority: facts.priority,
-            advert_int: advert_int_text(advert),
-            version: (version == Version::V3).then_some(3),
-            nopreempt: !o.preempt,
-            auth_pass: match (family, password) {
-                (Family::V4, Some(pw)) => Some(pw.to_string()),
-                _ => None,
-            },
-            unicast_src_ip: if unicast {
-                source.map(|s| s.to_string())
-            } else {
-                None
-            },
-            unicast_peers: if unicast {
-                peers.iter().map(|p| p.to_string()).collect()
-            } else {
-                Vec::new()
-            },
-            vips: vips
-                .iter()
-                .filter(|v| v.family() == family)
-                .map(|v| v.to_string())
-                .collect(),
-        });
-    }
-
-    let hostname = if o.vip_hostname.is_empty() {
-        vips[0].addr.to_string()
-    } else {
-        o.vip_hostname.clone()
-    };
-    Desired::Configured(Box::new(Plan {
-        hostname,
-        port,
-        engine: EngineConfig {
-            check_program: facts.engine_binary.display().to_string(),
-            port,
-            healthcheck_interval: interval,
-            check_weight: HEALTH_CHECK_WEIGHT,
-            instances,
-        },
-        vips,
-        vrrp_address_v4,
-        vrrp_address_v6,
-    }))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -497,11 +621,20 @@ mod tests {
             options,
             option_errors: &[],
             net,
-            priority: 254,
+            priority: Priority::from_wire(254),
             peers,
             published_sources: &[],
             engine_binary: Path::new(BIN),
         })
+    }
+
+    /// Typed values as keepalived.conf and the operator write them.
+    fn texts<T: ToString>(values: &[T]) -> Vec<String> {
+        values.iter().map(ToString::to_string).collect()
+    }
+
+    fn advert(text: &str, version: Version) -> AdvertInterval {
+        AdvertInterval::parse(text, version).unwrap()
     }
 
     fn opts(virtual_ip: &str) -> Options {
@@ -552,20 +685,19 @@ mod tests {
         assert_eq!(p.port, 443);
         assert_eq!(p.engine.healthcheck_interval, 2);
         assert_eq!(p.engine.check_weight, -100);
-        assert_eq!(p.engine.check_program, BIN);
+        assert_eq!(p.engine.check_program, Path::new(BIN));
         assert_eq!(p.engine.instances.len(), 1);
         let i = &p.engine.instances[0];
         assert_eq!(i.name, "VI_1");
         assert_eq!(i.interface, "eth0"); // default route: 10.10.74.250 is on no subnet
-        assert_eq!(i.vrid, 23);
-        assert_eq!(i.priority, 254);
-        assert_eq!(i.advert_int, "1");
-        assert_eq!(i.version, None);
-        assert!(!i.nopreempt);
-        assert_eq!(i.auth_pass, None);
-        assert_eq!(i.unicast_src_ip, None);
-        assert!(i.unicast_peers.is_empty());
-        assert_eq!(i.vips, vec!["10.10.74.250/32"]);
+        assert_eq!(i.vrid.get(), 23);
+        assert_eq!(i.priority.get(), 254);
+        assert_eq!(i.advert_interval, advert("1", Version::V2));
+        assert_eq!(i.version, Version::V2);
+        assert!(i.preempt);
+        assert_eq!(i.password, None);
+        assert_eq!(i.unicast, None);
+        assert_eq!(texts(&i.vips), vec!["10.10.74.250/32"]);
         assert_eq!(p.vrrp_address_v4, Some("192.0.2.10".parse().unwrap()));
         assert_eq!(p.vrrp_address_v6, None);
         assert!(!p.engine.has_secret());
@@ -579,7 +711,7 @@ mod tests {
         };
         let p = plan(run(&o));
         assert_eq!(p.hostname, "api.example.com");
-        assert_eq!(p.engine.instances[0].vips, vec!["10.10.74.250/24"]);
+        assert_eq!(texts(&p.engine.instances[0].vips), vec!["10.10.74.250/24"]);
     }
 
     #[test]
@@ -589,11 +721,11 @@ mod tests {
         let v4 = &p.engine.instances[0];
         let v6 = &p.engine.instances[1];
         assert_eq!((v4.name, v4.interface.as_str()), ("VI_1", "eth1"));
-        assert_eq!(v4.vips, vec!["10.20.0.5/32", "10.20.0.6/16"]);
-        assert_eq!(v4.version, None);
+        assert_eq!(texts(&v4.vips), vec!["10.20.0.5/32", "10.20.0.6/16"]);
+        assert_eq!(v4.version, Version::V2);
         assert_eq!((v6.name, v6.interface.as_str()), ("VI_1_V6", "eth0"));
-        assert_eq!(v6.vips, vec!["fd00::5/128"]);
-        assert_eq!(v6.version, Some(3));
+        assert_eq!(texts(&v6.vips), vec!["fd00::5/128"]);
+        assert_eq!(v6.version, Version::V3);
         assert_eq!(p.hostname, "10.20.0.5");
         assert!(p.has_ipv6());
         assert_eq!(p.vrrp_address_v4, Some("10.20.0.10".parse().unwrap()));
@@ -616,8 +748,8 @@ mod tests {
             ..opts("10.10.74.250")
         };
         let i = plan(run(&o)).engine.instances.remove(0);
-        assert_eq!(i.version, Some(3));
-        assert_eq!(i.advert_int, "0.1");
+        assert_eq!(i.version, Version::V3);
+        assert_eq!(i.advert_interval, advert("0.1", Version::V3));
     }
 
     #[test]
@@ -628,8 +760,11 @@ mod tests {
             ..opts("10.10.74.250")
         };
         let p = plan(run(&o));
-        assert!(p.engine.instances[0].nopreempt);
-        assert_eq!(p.engine.instances[0].auth_pass.as_deref(), Some("s3cr3t"));
+        assert!(!p.engine.instances[0].preempt);
+        let password = p.engine.instances[0].password.as_ref();
+        assert_eq!(password.map(Password::expose), Some("s3cr3t"));
+        // Debug output (logs, panics) never carries it.
+        assert!(!format!("{p:?}").contains("s3cr3t"));
         assert!(p.engine.has_secret());
     }
 
@@ -646,12 +781,12 @@ mod tests {
             ..opts("192.0.2.100 fd00::100")
         };
         let p = plan(run_with(&o, &peers, &snapshot()));
-        let v4 = &p.engine.instances[0];
-        assert_eq!(v4.unicast_src_ip.as_deref(), Some("192.0.2.10"));
-        assert_eq!(v4.unicast_peers, vec!["192.0.2.11", "192.0.2.12"]);
-        let v6 = &p.engine.instances[1];
-        assert_eq!(v6.unicast_src_ip.as_deref(), Some("fd00::10"));
-        assert_eq!(v6.unicast_peers, vec!["fd00::12"]);
+        let v4 = p.engine.instances[0].unicast.as_ref().unwrap();
+        assert_eq!(v4.source.to_string(), "192.0.2.10");
+        assert_eq!(texts(&v4.peers), vec!["192.0.2.11", "192.0.2.12"]);
+        let v6 = p.engine.instances[1].unicast.as_ref().unwrap();
+        assert_eq!(v6.source.to_string(), "fd00::10");
+        assert_eq!(texts(&v6.peers), vec!["fd00::12"]);
     }
 
     #[test]
@@ -661,8 +796,7 @@ mod tests {
             ..opts("192.0.2.100")
         };
         let i = plan(run(&o)).engine.instances.remove(0);
-        assert_eq!(i.unicast_src_ip, None);
-        assert!(i.unicast_peers.is_empty());
+        assert_eq!(i.unicast, None);
     }
 
     #[test]
@@ -672,7 +806,7 @@ mod tests {
             .engine
             .instances
             .remove(0);
-        assert!(i.unicast_peers.is_empty());
+        assert_eq!(i.unicast, None);
     }
 
     #[test]
@@ -680,6 +814,10 @@ mod tests {
         assert_eq!(
             blocked(run(&opts("10.0.0.300"))),
             "invalid virtual_ip \"10.0.0.300\": expected an IPv4 or IPv6 address with an optional /prefix, e.g. 10.1.2.3/24 or fd00::5/64"
+        );
+        assert_eq!(
+            blocked(run(&opts("api.example.com"))),
+            "invalid virtual_ip \"api.example.com\": expected an IPv4 or IPv6 address with an optional /prefix, e.g. 10.1.2.3/24 or fd00::5/64"
         );
         assert_eq!(
             blocked(run(&opts("10.0.0.5/33"))),
@@ -787,7 +925,10 @@ mod tests {
             vrrp_version: 3,
             ..opts("10.0.0.5")
         };
-        assert_eq!(plan(run(&o)).engine.instances[0].advert_int, "0.5");
+        assert_eq!(
+            plan(run(&o)).engine.instances[0].advert_interval,
+            advert("0.5", Version::V3)
+        );
         let o = Options {
             advert_interval: "fast".into(),
             vrrp_version: 3,
@@ -889,7 +1030,7 @@ mod tests {
             options: &o,
             option_errors: &errors,
             net: &snapshot(),
-            priority: 254,
+            priority: Priority::from_wire(254),
             peers: &[],
             published_sources: &[],
             engine_binary: Path::new(BIN),
@@ -898,13 +1039,38 @@ mod tests {
     }
 
     #[test]
-    fn advert_int_text_is_minimal() {
-        let t = |s: &str, v| advert_int_text(AdvertInterval::parse(s, v).unwrap());
-        assert_eq!(t("1", Version::V2), "1");
-        assert_eq!(t("0.10", Version::V3), "0.1");
-        assert_eq!(t("0.25", Version::V3), "0.25");
-        assert_eq!(t("0.05", Version::V3), "0.05");
-        assert_eq!(t("40.95", Version::V3), "40.95");
-        assert_eq!(t("2.50", Version::V3), "2.5");
+    fn validation_yields_typed_options_and_building_needs_nothing_more() {
+        let o = Options {
+            router_id: 51,
+            port: 6443,
+            vrrp_version: 3,
+            advert_interval: "0.25".into(),
+            vip_hostname: "api.example.com".into(),
+            ..opts("10.20.0.5/24 fd00::5")
+        };
+        let valid = validate(&o, &snapshot()).unwrap();
+        assert_eq!(valid.vrid, Vrid::new(51).unwrap());
+        assert_eq!(valid.port, 6443);
+        assert_eq!(valid.ipv4_version, Version::V3);
+        assert_eq!(valid.advert_interval, advert("0.25", Version::V3));
+        assert_eq!(valid.vip_hostname.as_deref(), Some("api.example.com"));
+        assert_eq!(texts(&valid.vips), vec!["10.20.0.5/24", "fd00::5/128"]);
+        let names: Vec<_> = valid
+            .links
+            .iter()
+            .map(|(f, l)| (*f, l.name.as_str()))
+            .collect();
+        assert_eq!(names, vec![(Family::V4, "eth1"), (Family::V6, "eth0")]);
+        let built = build(&valid, Priority::from_wire(254), &[], &[], Path::new(BIN));
+        assert_eq!(Desired::Configured(Box::new(built)), run(&o));
+    }
+
+    #[test]
+    fn validation_alone_reports_an_empty_address_list() {
+        // desired() calls this unconfigured before validating.
+        assert_eq!(
+            validate(&opts(" "), &snapshot()).unwrap_err(),
+            vec!["invalid virtual_ip \" \": expected at least one address"]
+        );
     }
 }

@@ -7,11 +7,11 @@
 //! | [`hooktools`] | the ONLY module that runs hook tools (`HookTools` trait + process impl) |
 //! | [`context`] | gathering relations and peers with few tool calls (cached in state) |
 //! | [`options`] | config-get output, typed |
-//! | [`desired`] | pure: validated desired state from the facts, every blocked message |
+//! | [`desired`] | pure: options validated into typed options (or every problem), then a typed plan |
 //! | [`iface`] | interface choice and VRRP source addresses (rtnetlink snapshot + pure choice) |
 //! | [`priority`] | pure: distinct, stable priority claims without leadership |
 //! | [`relation_data`] | pure: the published payloads and the minimal writes |
-//! | [`render`] | tera templates, atomic writes |
+//! | [`render`] | the template context (the plan as text), tera templates, file writes |
 //! | [`service`] | `systemctl` behind one trait |
 //! | [`sysctl`] | `sysctl` behind one trait |
 //! | [`status`] | pure: the unit status, from the engine's state file |

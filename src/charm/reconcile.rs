@@ -39,6 +39,7 @@ use super::state::{CharmState, EngineFiles};
 use super::status;
 use super::sysctl::{self, Sysctl, KERNEL_DEFAULT};
 use super::HookError;
+use vrrp_core::proto::Priority;
 
 /// Everything a hook acts on, behind interfaces a test can replace.
 pub struct Deps<'a> {
@@ -171,7 +172,7 @@ fn reconcile(
         options: &options,
         option_errors: &option_errors,
         net: &net,
-        priority: claim,
+        priority: Priority::from_wire(claim),
         peers: &peers,
         published_sources: &published_sources,
         engine_binary: &engine_binary,

@@ -32,8 +32,12 @@ struct FakeJuju {
     state: Bag,
     relations: BTreeMap<RelationId, FakeRelation>,
     status: Option<Status>,
+    /// Every status ever set, across hooks.
+    statuses: Vec<Status>,
     calls: Vec<String>,
     logs: Vec<String>,
+    /// The calls and log lines of the hooks before the last one.
+    history: Vec<String>,
 }
 
 impl FakeJuju {
@@ -109,6 +113,7 @@ impl HookTools for FakeJuju {
     fn status_set(&mut self, status: &Status) -> Result<(), ToolError> {
         self.calls.push("status-set".into());
         self.status = Some(status.clone());
+        self.statuses.push(status.clone());
         Ok(())
     }
 
@@ -228,8 +233,13 @@ impl Unit {
 
     /// Runs `hook` with JUJU_* variables from `env`; clears the call records first.
     fn hook_env(&mut self, hook: &str, env: &[(&str, &str)]) {
-        self.juju.calls.clear();
-        self.juju.logs.clear();
+        let done: Vec<String> = self
+            .juju
+            .calls
+            .drain(..)
+            .chain(self.juju.logs.drain(..))
+            .collect();
+        self.juju.history.extend(done);
         self.service.calls.clear();
         self.sysctl.calls.clear();
         let unit = self.juju.unit.clone();
@@ -359,6 +369,84 @@ fn golden(name: &str, root: &Path) -> String {
     )
 }
 
+/// What "not written" means for one file: same bytes, inode, mtime and mode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Stamp {
+    bytes: Vec<u8>,
+    ino: u64,
+    mtime_ns: i128,
+    mode: u32,
+}
+
+/// Every file under `dir`, by path relative to `root`.
+fn walk_stamps(root: &Path, dir: &Path, out: &mut BTreeMap<String, Stamp>) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries {
+        let path = entry.unwrap().path();
+        let meta = fs::symlink_metadata(&path).unwrap();
+        if meta.is_dir() {
+            walk_stamps(root, &path, out);
+            continue;
+        }
+        let rel = path.strip_prefix(root).unwrap().display().to_string();
+        out.insert(
+            rel,
+            Stamp {
+                bytes: fs::read(&path).unwrap(),
+                ino: meta.ino(),
+                mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+                mode: meta.mode() & 0o7777,
+            },
+        );
+    }
+}
+
+impl Unit {
+    fn files(&self) -> BTreeMap<String, Stamp> {
+        let mut out = BTreeMap::new();
+        walk_stamps(self.root.path(), self.root.path(), &mut out);
+        out
+    }
+
+    /// No file under the machine root was created, removed or rewritten.
+    fn assert_untouched(&self, before: &BTreeMap<String, Stamp>, why: &str) {
+        let after = self.files();
+        assert_eq!(
+            after.keys().collect::<Vec<_>>(),
+            before.keys().collect::<Vec<_>>(),
+            "files changed ({why})"
+        );
+        for (path, stamp) in before {
+            assert_eq!(&after[path], stamp, "{path} was rewritten ({why})");
+        }
+    }
+
+    /// Every call of the last hook to the service manager: only the probe.
+    fn assert_only_probed(&self, why: &str) {
+        assert_eq!(
+            self.service.calls,
+            vec!["is-active keepalived-charm.service"],
+            "{why}"
+        );
+    }
+}
+
+/// This unit's website bag: Juju's keys plus the original charm's contract.
+fn website_bag(hostname: &str, vip: &str, port: &str) -> String {
+    format!(
+        r#"{{"egress-subnets":"192.0.2.10/32","hostname":"{hostname}","ingress-address":"192.0.2.10","port":"{port}","private-address":"{vip}"}}"#
+    )
+}
+
+/// This unit's loadbalancer bag: Juju's keys plus the original charm's contract.
+fn lb_bag(vip: &str, port: &str) -> String {
+    format!(
+        r#"{{"egress-subnets":"192.0.2.10/32","ingress-address":"192.0.2.10","port":"{port}","private-address":"192.0.2.10","public-address":"{vip}"}}"#
+    )
+}
+
 // ---------------------------------------------------------------- tests
 
 #[test]
@@ -465,13 +553,25 @@ fn vip_hostname_change_updates_relation_data_and_never_touches_the_engine() {
     u.deploy();
     u.set_config(json!({"virtual_ip": "10.10.74.250"}));
     let website = u.relate("website", 2, "kubernetes-worker/0");
-    let inode = u.engine_config_inode();
+    let lb = u.relate("loadbalancer", 3, "kubernetes-master/0");
+    let before = u.files();
     u.set_config(json!({"vip_hostname": "api.example.com"}));
-    assert!(u
-        .local(&website)
-        .contains(r#""hostname":"api.example.com""#));
-    assert_eq!(u.engine_config_inode(), inode);
-    assert!(u.service_actions().is_empty(), "{:?}", u.service.calls);
+    assert_eq!(
+        u.local(&website),
+        website_bag("api.example.com", "10.10.74.250", "443")
+    );
+    assert_eq!(u.local(&lb), lb_bag("10.10.74.250", "443"));
+    // The engine is not touched: no reload, no restart, not a byte written.
+    u.assert_only_probed("vip_hostname change");
+    u.assert_untouched(&before, "vip_hostname change");
+    // And back: the hostname is the VIP again.
+    u.set_config(json!({"vip_hostname": ""}));
+    assert_eq!(
+        u.local(&website),
+        website_bag("10.10.74.250", "10.10.74.250", "443")
+    );
+    u.assert_only_probed("vip_hostname reset");
+    u.assert_untouched(&before, "vip_hostname reset");
 }
 
 #[test]
@@ -479,41 +579,84 @@ fn port_change_updates_relation_data_and_reloads_once_without_restart() {
     let mut u = Unit::new(UNIT);
     u.deploy();
     u.set_config(json!({"virtual_ip": "10.10.74.250"}));
+    let website = u.relate("website", 2, "kubernetes-worker/0");
     let lb = u.relate("loadbalancer", 3, "kubernetes-master/0");
     u.set_config(json!({"port": 6443}));
     assert_eq!(
         u.relation_sets(),
-        vec![r#"relation-set loadbalancer:3 {"port":"6443"}"#]
+        vec![
+            r#"relation-set website:2 {"hostname":"10.10.74.250","port":"6443","private-address":"10.10.74.250"}"#,
+            r#"relation-set loadbalancer:3 {"port":"6443"}"#
+        ]
     );
-    assert!(u.local(&lb).contains(r#""port":"6443""#));
-    assert_eq!(u.service_actions(), vec!["reload keepalived-charm.service"]);
-    assert!(u
-        .engine_config()
-        .unwrap()
-        .contains("check-tcp 127.0.0.1 6443\"\n"));
+    assert_eq!(
+        u.local(&website),
+        website_bag("10.10.74.250", "10.10.74.250", "6443")
+    );
+    assert_eq!(u.local(&lb), lb_bag("10.10.74.250", "6443"));
+    // Only the health check changed, and the engine takes it with a reload.
+    assert_eq!(
+        u.engine_config().unwrap(),
+        golden("default-ipv4.conf", u.root.path())
+            .replace("check-tcp 127.0.0.1 443\"", "check-tcp 127.0.0.1 6443\"")
+    );
+    assert_eq!(
+        u.service.calls,
+        vec![
+            "is-active keepalived-charm.service",
+            "reload keepalived-charm.service"
+        ]
+    );
 }
 
 #[test]
 fn vip_router_id_and_interval_changes_reload_exactly_once() {
-    let mut u = Unit::new(UNIT);
-    u.deploy();
-    u.set_config(json!({"virtual_ip": "10.10.74.250"}));
-    for change in [
-        json!({"virtual_ip": "10.10.74.251"}),
-        json!({"router_id": 51}),
-        json!({"healthcheck_interval": 5}),
+    for (change, from, to, vip) in [
+        (
+            json!({"virtual_ip": "10.10.74.251"}),
+            "10.10.74.250/32\n",
+            "10.10.74.251/32\n",
+            "10.10.74.251",
+        ),
+        (
+            json!({"router_id": 51}),
+            "virtual_router_id 23\n",
+            "virtual_router_id 51\n",
+            "10.10.74.250",
+        ),
+        (
+            json!({"healthcheck_interval": 5}),
+            "    interval 2\n",
+            "    interval 5\n",
+            "10.10.74.250",
+        ),
     ] {
+        let mut u = Unit::new(UNIT);
+        u.deploy();
+        u.set_config(json!({"virtual_ip": "10.10.74.250"}));
+        let website = u.relate("website", 2, "kubernetes-worker/0");
+        let lb = u.relate("loadbalancer", 3, "kubernetes-master/0");
+        let inode = u.engine_config_inode();
         u.set_config(change.clone());
         assert_eq!(
-            u.service_actions(),
-            vec!["reload keepalived-charm.service"],
+            u.engine_config().unwrap(),
+            golden("default-ipv4.conf", u.root.path()).replace(from, to),
             "{change}"
         );
+        assert_eq!(
+            u.service.calls,
+            vec![
+                "is-active keepalived-charm.service",
+                "reload keepalived-charm.service"
+            ],
+            "{change}"
+        );
+        // Written atomically: a new file renamed over the old one.
+        assert_ne!(u.engine_config_inode(), inode, "{change}");
+        assert_eq!(u.local(&website), website_bag(vip, vip, "443"), "{change}");
+        assert_eq!(u.local(&lb), lb_bag(vip, "443"), "{change}");
+        assert_eq!(u.status(), Status::active(format!("VIP {vip} ready")));
     }
-    let conf = u.engine_config().unwrap();
-    assert!(conf.contains("virtual_router_id 51\n"));
-    assert!(conf.contains("interval 5\n"));
-    assert!(conf.contains("10.10.74.251/32\n"));
 }
 
 #[test]
@@ -522,28 +665,51 @@ fn a_hook_with_nothing_new_writes_nothing_and_reloads_nothing() {
     u.deploy();
     u.set_config(json!({"virtual_ip": "10.10.74.250"}));
     u.relate("loadbalancer", 3, "kubernetes-master/0");
-    let inode = u.engine_config_inode();
-    let unit_inode = fs::metadata(u.paths().unit_file()).unwrap().ino();
+    let sink = u.relate("lb-sink", 4, "kubeapi-load-balancer/0");
+    let before = u.files();
+    for file in [
+        "etc/keepalived-charm/keepalived.conf",
+        "etc/sysctl.d/50-keepalived.conf",
+        "etc/systemd/system/keepalived-charm.service",
+    ] {
+        assert!(before.contains_key(file), "{file}");
+    }
+    // config-changed with the same values: Juju also runs it after an agent restart.
     for hook in [
         "update-status",
+        "leader-elected",
         "leader-settings-changed",
         "config-changed",
         "start",
     ] {
         u.hook(hook);
-        assert_eq!(u.engine_config_inode(), inode, "{hook}");
-        assert_eq!(
-            fs::metadata(u.paths().unit_file()).unwrap().ino(),
-            unit_inode
-        );
-        assert!(
-            u.service_actions().is_empty(),
-            "{hook}: {:?}",
-            u.service.calls
-        );
+        u.assert_untouched(&before, hook);
+        u.assert_only_probed(hook);
         assert!(u.relation_sets().is_empty(), "{hook}");
+        assert!(!u.juju.calls.iter().any(|c| c == "state-set"), "{hook}");
         assert!(u.sysctl.calls.is_empty(), "{hook}");
+        assert_eq!(u.status(), Status::active("VIP 10.10.74.250 ready"));
     }
+    // update-status: the facts and the status, nothing else.
+    u.hook("update-status");
+    assert_eq!(u.juju.calls, vec!["config-get", "state-get", "status-set"]);
+
+    // Remote data that does not concern us changes: a relation hook, nothing else.
+    u.juju.relations.get_mut(&sink).unwrap().remote.insert(
+        "kubeapi-load-balancer/0".into(),
+        [("port", "443"), ("hostname", "lb")]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .into(),
+    );
+    u.relation_hook(
+        "lb-sink-relation-changed",
+        &sink,
+        Some("kubeapi-load-balancer/0"),
+    );
+    u.assert_untouched(&before, "lb-sink-relation-changed");
+    u.assert_only_probed("lb-sink-relation-changed");
+    assert!(u.relation_sets().is_empty());
+    assert_eq!(u.status(), Status::active("VIP 10.10.74.250 ready"));
 }
 
 #[test]
@@ -564,17 +730,33 @@ fn every_invalid_value_blocks_keeps_the_last_good_file_and_does_not_reload() {
     let mut u = Unit::new(UNIT);
     u.deploy();
     u.set_config(json!({"virtual_ip": "10.10.74.250"}));
-    let good = fs::read(u.paths().engine_config()).unwrap();
+    let website = u.relate("website", 2, "kubernetes-worker/0");
+    u.hook("update-status");
+    let good = golden("default-ipv4.conf", u.root.path());
+    assert_eq!(u.engine_config().unwrap(), good);
     for (bad, message) in [
         (
             json!({"virtual_ip": "10.10.74.300"}),
             "invalid virtual_ip \"10.10.74.300\": expected an IPv4 or IPv6 address with an optional /prefix, e.g. 10.1.2.3/24 or fd00::5/64",
         ),
         (
+            json!({"virtual_ip": "10.10.74.250/33"}),
+            "invalid virtual_ip \"10.10.74.250/33\": prefix /33 is out of range, allowed /1../32 for IPv4",
+        ),
+        (
+            json!({"virtual_ip": "api.example.com"}),
+            "invalid virtual_ip \"api.example.com\": expected an IPv4 or IPv6 address with an optional /prefix, e.g. 10.1.2.3/24 or fd00::5/64",
+        ),
+        (
+            json!({"router_id": 0}),
+            "invalid router_id 0: allowed 1..255 (unique per network segment)",
+        ),
+        (
             json!({"router_id": 256}),
             "invalid router_id 256: allowed 1..255 (unique per network segment)",
         ),
         (json!({"port": 0}), "invalid port 0: allowed 1..65535"),
+        (json!({"port": 65536}), "invalid port 65536: allowed 1..65535"),
         (
             json!({"healthcheck_interval": 0}),
             "invalid healthcheck_interval 0: allowed 1..4294 seconds",
@@ -582,6 +764,10 @@ fn every_invalid_value_blocks_keeps_the_last_good_file_and_does_not_reload() {
         (
             json!({"network_interface": "eth9"}),
             "invalid network_interface \"eth9\": no such interface on this machine (interfaces: lo, eth0, eth1)",
+        ),
+        (
+            json!({"router_id": 0, "port": 0}),
+            "invalid router_id 0: allowed 1..255 (unique per network segment); invalid port 0: allowed 1..65535",
         ),
     ] {
         let fix: Map<String, Value> = bad
@@ -599,30 +785,92 @@ fn every_invalid_value_blocks_keeps_the_last_good_file_and_does_not_reload() {
                 (k.clone(), default)
             })
             .collect();
+        let before = u.files();
+        let published = u.local(&website);
         u.set_config(bad.clone());
         assert_eq!(u.status(), Status::blocked(message), "{bad}");
-        assert_eq!(fs::read(u.paths().engine_config()).unwrap(), good, "{bad}");
-        assert!(u.service_actions().is_empty(), "{bad}: {:?}", u.service.calls);
-        assert!(u.juju.logs[0].starts_with("WARNING configuration refused"));
+        // The last good config stays byte for byte and keeps running.
+        u.assert_untouched(&before, &format!("{bad}"));
+        u.assert_only_probed(&format!("{bad}"));
+        assert_eq!(u.local(&website), published, "{bad}");
+        // Said once in the log when the config arrives.
+        assert_eq!(
+            u.juju.logs,
+            vec![format!(
+                "WARNING configuration refused, the engine config is left as it was: {message}"
+            )],
+            "{bad}"
+        );
         u.set_config(Value::Object(fix));
         assert_eq!(u.status(), Status::active("VIP 10.10.74.250 ready"), "{bad}");
-        // Back to the same config: nothing to reload.
-        assert!(u.service_actions().is_empty(), "{bad}: {:?}", u.service.calls);
+        // Back to the same config: nothing to write, nothing to reload.
+        u.assert_untouched(&before, &format!("fix {bad}"));
+        u.assert_only_probed(&format!("fix {bad}"));
+        assert_eq!(u.engine_config().unwrap(), good);
     }
 }
 
 #[test]
 fn no_interface_for_the_vip_blocks() {
+    let message = "no interface for virtual_ip 172.16.0.1: no interface has an IPv4 address in its subnet and there is no IPv4 default route; set network_interface";
     let mut u = Unit::new(UNIT);
     u.net.default_v4 = None;
     u.deploy();
     u.set_config(json!({"virtual_ip": "172.16.0.1"}));
-    assert_eq!(
-        u.status(),
-        Status::blocked("no interface for virtual_ip 172.16.0.1: no interface has an IPv4 address in its subnet and there is no IPv4 default route; set network_interface")
-    );
+    assert_eq!(u.status(), Status::blocked(message));
     assert_eq!(u.engine_config(), None);
     assert!(u.service_actions().is_empty());
+
+    // Configured on the interface whose subnet holds the VIP, then moved off it.
+    u.set_config(json!({"virtual_ip": "10.20.0.5"}));
+    let good = u.engine_config().unwrap();
+    assert!(good.contains("    interface eth1\n"), "{good}");
+    let before = u.files();
+    u.set_config(json!({"virtual_ip": "172.16.0.1"}));
+    assert_eq!(u.status(), Status::blocked(message));
+    // Never rendered with a bogus interface: the file is the last good one.
+    u.assert_untouched(&before, "no interface");
+    u.assert_only_probed("no interface");
+
+    // Following the advice fixes it: one reload onto the new VIP.
+    u.set_config(json!({"network_interface": "eth1"}));
+    assert_eq!(u.status(), Status::active("VIP 172.16.0.1 ready"));
+    assert_eq!(
+        u.service.calls,
+        vec![
+            "is-active keepalived-charm.service",
+            "reload keepalived-charm.service"
+        ]
+    );
+    assert_eq!(
+        u.engine_config().unwrap(),
+        good.replace("10.20.0.5/32", "172.16.0.1/32")
+    );
+}
+
+#[test]
+fn a_unit_blocked_from_the_start_renders_nothing_and_starts_nothing() {
+    let mut u = Unit::new(UNIT);
+    u.juju.config = json!({"virtual_ip": "10.10.74.250", "port": 0})
+        .as_object()
+        .unwrap()
+        .clone();
+    let mut service_calls = Vec::new();
+    for hook in ["install", "leader-elected", "config-changed", "start"] {
+        u.hook(hook);
+        service_calls.extend(u.service_actions().into_iter().map(String::from));
+    }
+    assert_eq!(
+        u.status(),
+        Status::blocked("invalid port 0: allowed 1..65535")
+    );
+    assert_eq!(u.engine_config(), None);
+    assert!(u.service.active.is_empty());
+    // Installed and enabled, never started.
+    assert_eq!(
+        service_calls,
+        vec!["daemon-reload", "enable keepalived-charm.service"]
+    );
 }
 
 #[test]
@@ -630,18 +878,25 @@ fn a_leader_change_changes_nothing() {
     let mut u = Unit::new(UNIT);
     u.deploy();
     u.set_config(json!({"virtual_ip": "10.10.74.250"}));
+    u.relate("website", 2, "kubernetes-worker/0");
     u.relate("cluster", 9, "keepalived/1");
-    let conf = u.engine_config().unwrap();
-    let state = u.state();
-    u.hook("leader-elected");
-    u.hook("leader-settings-changed");
-    u.hook("leader-elected");
-    assert_eq!(u.engine_config().unwrap(), conf);
-    assert_eq!(u.state().priority, state.priority);
-    assert!(!u.juju.calls.iter().any(|c| c.contains("leader")));
-    assert!(u.service_actions().is_empty());
+    u.hook("update-status"); // the website resync after config-changed
+    let before = u.files();
+    let state = u.juju.state.clone();
+    for hook in [
+        "leader-elected",
+        "leader-settings-changed",
+        "leader-elected",
+    ] {
+        u.hook(hook);
+        u.assert_untouched(&before, hook);
+        u.assert_only_probed(hook);
+        // Nothing to tell anyone, nothing to remember, leadership never asked.
+        assert!(u.relation_sets().is_empty(), "{hook}");
+        assert_eq!(u.juju.state, state, "{hook}");
+        assert!(!u.juju.calls.iter().any(|c| c.contains("leader")), "{hook}");
+    }
 }
-
 #[test]
 fn clearing_the_vip_retracts_relation_data_stops_the_engine_and_restores_sysctl() {
     let mut u = Unit::new(UNIT);
@@ -676,7 +931,9 @@ fn clearing_the_vip_retracts_relation_data_stops_the_engine_and_restores_sysctl(
 fn the_password_goes_only_into_a_0600_file_never_into_status_or_logs() {
     let mut u = Unit::new(UNIT);
     u.deploy();
+    u.relate("website", 2, "kubernetes-worker/0");
     u.set_config(json!({"virtual_ip": "10.10.74.250", "vrrp_password": "s3cr3t"}));
+    assert_eq!(u.status(), Status::active("VIP 10.10.74.250 ready"));
     let conf = u.engine_config().unwrap();
     assert!(conf.contains("        auth_pass s3cr3t\n"));
     let mode = fs::metadata(u.paths().engine_config())
@@ -684,11 +941,31 @@ fn the_password_goes_only_into_a_0600_file_never_into_status_or_logs() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o600);
-    assert!(!u.status().message.contains("s3cr3t"));
-    u.set_config(json!({"vrrp_password": "s3cr3t-too-long"}));
-    assert!(!u.status().message.contains("s3cr3t"));
-    assert!(u.juju.logs.iter().all(|l| !l.contains("s3cr3t")));
-    assert!(u.juju.state.values().all(|v| !v.contains("s3cr3t")));
+    // Too long: refused without echoing it.
+    u.set_config(json!({"vrrp_password": "much-too-long-secret"}));
+    assert_eq!(
+        u.status(),
+        Status::blocked(
+            "invalid vrrp_password (value not shown): 20 characters, allowed at most 8"
+        )
+    );
+    // Every status ever set, every hook-tool call (with its arguments), every log
+    // line and the charm state.
+    let texts = u
+        .juju
+        .statuses
+        .iter()
+        .map(|s| s.message.clone())
+        .chain(u.juju.history.iter().cloned())
+        .chain(u.juju.calls.iter().cloned())
+        .chain(u.juju.logs.iter().cloned())
+        .chain(u.juju.state.values().cloned());
+    for text in texts {
+        assert!(
+            !text.contains("s3cr3t") && !text.contains("much-too-long"),
+            "{text}"
+        );
+    }
     // Clearing the password rewrites the file world-readable again.
     u.set_config(json!({"vrrp_password": ""}));
     let mode = fs::metadata(u.paths().engine_config())
@@ -784,42 +1061,6 @@ fn upgrade_restarts_only_when_the_engine_binary_changed() {
     fs::write(&u.binary, b"engine v3").unwrap();
     u.hook("update-status");
     assert_eq!(fs::read(u.paths().engine_binary()).unwrap(), b"engine v2");
-}
-
-#[test]
-fn upgrade_from_the_original_charm_takes_over_from_distro_keepalived() {
-    let mut u = Unit::new(UNIT);
-    let distro = u.root.path().join("lib/systemd/system/keepalived.service");
-    fs::create_dir_all(distro.parent().unwrap()).unwrap();
-    fs::write(&distro, "[Unit]\n").unwrap();
-    let original = u.paths().distro_config();
-    fs::create_dir_all(original.parent().unwrap()).unwrap();
-    fs::write(&original, "vrrp_script chk_svc_port {\n}\n").unwrap();
-    let sysctl = u.paths().sysctl_file();
-    fs::create_dir_all(sysctl.parent().unwrap()).unwrap();
-    fs::write(&sysctl, "net.ipv4.ip_nonlocal_bind=1\n").unwrap();
-    u.sysctl
-        .values
-        .insert("net.ipv4.ip_nonlocal_bind".into(), "1".into());
-    u.service.active.insert("keepalived.service".into());
-    u.juju.config = json!({"virtual_ip": "10.10.74.250"})
-        .as_object()
-        .unwrap()
-        .clone();
-    u.hook("upgrade-charm");
-    assert_eq!(
-        u.service_actions(),
-        vec![
-            "daemon-reload",
-            "enable keepalived-charm.service",
-            "stop keepalived.service",
-            "disable keepalived.service",
-            "start keepalived-charm.service",
-        ]
-    );
-    assert_eq!(u.status(), Status::active("VIP 10.10.74.250 ready"));
-    // The original left ip_nonlocal_bind=1: removal restores the kernel default.
-    assert_eq!(u.state().sysctl_saved["net.ipv4.ip_nonlocal_bind"], "0");
 }
 
 #[test]
@@ -1067,39 +1308,6 @@ fn config_changed_relists_relations_and_rereads_every_peer_once() {
             // The peer bag was published by the deploy's config-changed: not again.
             "status-set",
             "state-set",
-        ]
-    );
-}
-
-#[test]
-fn a_refused_config_at_upgrade_leaves_the_distro_keepalived_running_until_fixed() {
-    let mut u = Unit::new(UNIT);
-    let distro = u.root.path().join("lib/systemd/system/keepalived.service");
-    fs::create_dir_all(distro.parent().unwrap()).unwrap();
-    fs::write(&distro, "[Unit]\n").unwrap();
-    let original = u.paths().distro_config();
-    fs::create_dir_all(original.parent().unwrap()).unwrap();
-    fs::write(&original, "vrrp_script chk_svc_port {\n}\n").unwrap();
-    u.service.active.insert("keepalived.service".into());
-    u.juju.config = json!({"virtual_ip": "10.10.74.250", "port": 0})
-        .as_object()
-        .unwrap()
-        .clone();
-    u.hook("upgrade-charm");
-    // Nothing else would hold the VIP on this machine.
-    assert!(u.service.active.contains("keepalived.service"));
-    assert!(u
-        .service
-        .calls
-        .iter()
-        .all(|c| !c.contains("keepalived.service")));
-    u.set_config(json!({"port": 443}));
-    assert_eq!(
-        u.service_actions(),
-        vec![
-            "stop keepalived.service",
-            "disable keepalived.service",
-            "start keepalived-charm.service",
         ]
     );
 }

@@ -6,14 +6,15 @@
 //! golden tests check exactly what ships.
 
 use std::fs;
-use std::io::{self, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::io;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::desired::EngineConfig;
+use super::desired::{EngineConfig, Instance};
 use super::paths::Paths;
+use vrrp_core::proto::{AdvertInterval, Version};
 
 const ENGINE_TEMPLATE: &str = include_str!("../../templates/keepalived.conf.tera");
 const UNIT_TEMPLATE: &str = include_str!("../../templates/keepalived-charm.service.tera");
@@ -59,9 +60,83 @@ fn render(
     tera.render(name, &context).map_err(err)
 }
 
+/// The keepalived.conf template's context: the typed plan, in keepalived.conf's words
+/// (the only place the plan becomes text).
+#[derive(Debug, PartialEq, Eq, Serialize)]
+struct EngineContext {
+    check_program: String,
+    port: u16,
+    healthcheck_interval: u32,
+    check_weight: i32,
+    instances: Vec<InstanceContext>,
+}
+
+#[derive(Debug, PartialEq, Eq, Serialize)]
+struct InstanceContext {
+    name: &'static str,
+    interface: String,
+    vrid: u8,
+    priority: u8,
+    advert_int: String,
+    /// `Some(3)` renders `version 3`; `None` leaves keepalived's default (v2 for IPv4),
+    /// so the default file is the original charm's plus the priority.
+    version: Option<u8>,
+    nopreempt: bool,
+    auth_pass: Option<String>,
+    unicast_src_ip: Option<String>,
+    unicast_peers: Vec<String>,
+    vips: Vec<String>,
+}
+
+fn engine_context(config: &EngineConfig) -> EngineContext {
+    EngineContext {
+        check_program: config.check_program.display().to_string(),
+        port: config.port,
+        healthcheck_interval: config.healthcheck_interval,
+        check_weight: config.check_weight,
+        instances: config.instances.iter().map(instance_context).collect(),
+    }
+}
+
+fn instance_context(i: &Instance) -> InstanceContext {
+    let show = |v: &[std::net::IpAddr]| v.iter().map(ToString::to_string).collect();
+    InstanceContext {
+        name: i.name,
+        interface: i.interface.clone(),
+        vrid: i.vrid.get(),
+        priority: i.priority.get(),
+        advert_int: advert_int_text(i.advert_interval),
+        version: (i.version == Version::V3).then_some(3),
+        nopreempt: !i.preempt,
+        auth_pass: i.password.as_ref().map(|p| p.expose().to_string()),
+        unicast_src_ip: i.unicast.as_ref().map(|u| u.source.to_string()),
+        unicast_peers: i
+            .unicast
+            .as_ref()
+            .map(|u| show(&u.peers))
+            .unwrap_or_default(),
+        vips: i.vips.iter().map(ToString::to_string).collect(),
+    }
+}
+
+/// `advert_int` as keepalived.conf writes it: `1`, `0.1`, `0.25`, `40.95` (the
+/// shortest decimal, unlike `AdvertInterval`'s `Display`, which keeps two places).
+pub fn advert_int_text(interval: AdvertInterval) -> String {
+    let c = interval.centis();
+    match (c / 100, c % 100) {
+        (s, 0) => s.to_string(),
+        (s, f) if f % 10 == 0 => format!("{s}.{}", f / 10),
+        (s, f) => format!("{s}.{f:02}"),
+    }
+}
+
 /// The engine's keepalived.conf.
 pub fn engine_config(config: &EngineConfig) -> Result<String, RenderError> {
-    render("keepalived.conf.tera", ENGINE_TEMPLATE, config)
+    render(
+        "keepalived.conf.tera",
+        ENGINE_TEMPLATE,
+        &engine_context(config),
+    )
 }
 
 #[derive(Serialize)]
@@ -87,42 +162,9 @@ pub fn unit_file(paths: &Paths) -> Result<String, RenderError> {
     )
 }
 
-/// Writes `content` to `path` so that readers see the old file or the new one, never
-/// a mix: a temporary file in the same directory, fsync, rename, fsync of the
-/// directory. The mode is set before the rename, so a secret is never readable by
-/// others, not even for a moment.
-pub fn write_atomic(path: &Path, content: &[u8], mode: u32) -> io::Result<()> {
-    let dir = path
-        .parent()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no parent"))?;
-    fs::create_dir_all(dir)?;
-    let name = path
-        .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp.{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| {
-        let mut file = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(mode)
-            .open(&tmp)?;
-        // The umask may have narrowed the mode; an existing temp file kept its own.
-        file.set_permissions(fs::Permissions::from_mode(mode))?;
-        file.write_all(content)?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)?;
-        fs::File::open(dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
-}
+/// Writes files atomically and durably (see [`crate::atomic_write`]); re-exported
+/// because every file the charm writes goes through this module.
+pub use crate::atomic_write::write_atomic;
 
 /// Writes the file only if its content or mode differ; returns whether it wrote.
 pub fn write_if_changed(path: &Path, content: &[u8], mode: u32) -> io::Result<bool> {
@@ -239,7 +281,7 @@ mod tests {
             options,
             option_errors: &[],
             net: &snapshot(),
-            priority: 254,
+            priority: vrrp_core::proto::Priority::from_wire(254),
             peers,
             published_sources: &[],
             engine_binary: &binary,
@@ -288,30 +330,6 @@ mod tests {
     }
 
     #[test]
-    fn atomic_write_sets_the_mode_and_replaces_the_content() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("a/b/file.conf");
-        write_atomic(&path, b"one", SECRET_MODE).unwrap();
-        assert_eq!(fs::read(&path).unwrap(), b"one");
-        assert_eq!(
-            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
-        write_atomic(&path, b"two", PUBLIC_MODE).unwrap();
-        assert_eq!(fs::read(&path).unwrap(), b"two");
-        assert_eq!(
-            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-            0o644
-        );
-        // No temporary file is left behind.
-        let names: Vec<_> = fs::read_dir(path.parent().unwrap())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(names, vec![std::ffi::OsString::from("file.conf")]);
-    }
-
-    #[test]
     fn unchanged_content_and_mode_is_not_rewritten() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f");
@@ -346,5 +364,16 @@ mod tests {
             unit.contains("ConditionPathExists=/srv/root/etc/keepalived-charm/keepalived.conf\n")
         );
         assert!(unit.contains("ReadWritePaths=-/srv/root/run/keepalived-charm\n"));
+    }
+
+    #[test]
+    fn advert_int_text_is_minimal() {
+        let t = |s: &str, v| advert_int_text(AdvertInterval::parse(s, v).unwrap());
+        assert_eq!(t("1", Version::V2), "1");
+        assert_eq!(t("0.10", Version::V3), "0.1");
+        assert_eq!(t("0.25", Version::V3), "0.25");
+        assert_eq!(t("0.05", Version::V3), "0.05");
+        assert_eq!(t("40.95", Version::V3), "40.95");
+        assert_eq!(t("2.50", Version::V3), "2.5");
     }
 }

@@ -138,7 +138,7 @@ mod tests {
             options: &o,
             option_errors: &[],
             net: &snapshot(),
-            priority: 254,
+            priority: vrrp_core::proto::Priority::from_wire(254),
             peers: &[],
             published_sources: &[],
             engine_binary: Path::new("/x"),

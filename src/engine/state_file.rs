@@ -5,7 +5,6 @@
 //! and operators can `cat` it. Readers must tolerate fields they do not know.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -90,28 +89,16 @@ pub struct Counters {
     pub checksum_forms: BTreeMap<String, String>,
 }
 
-/// Writes `state` to `path` atomically: a temporary file in the same directory,
-/// fsynced, then renamed over the old one, so a reader never sees half a file.
+/// Mode of the state file: what the engine's systemd unit (`UMask=0077`) always gave
+/// it, now explicit so it no longer depends on how the engine was started.
+pub const MODE: u32 = 0o600;
+
+/// Writes `state` to `path` atomically and durably (see [`crate::atomic_write`]), so a
+/// reader never sees half a file and a crash never leaves an empty one.
 pub fn write(path: &Path, state: &EngineState) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "state.json".into());
-    let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
-    let json = serde_json::to_vec_pretty(state).map_err(std::io::Error::other)?;
-    let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(&json)?;
-        file.write_all(b"\n")?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    let mut json = serde_json::to_vec_pretty(state).map_err(std::io::Error::other)?;
+    json.push(b'\n');
+    crate::atomic_write::write_atomic(path, &json, MODE)
 }
 
 /// Reads a state file; `None` if it is missing or not a state file we understand.
@@ -162,6 +149,9 @@ mod tests {
         next.instances[0].state = "BACKUP".into();
         write(&path, &next).unwrap();
         assert_eq!(read(&path).unwrap().instances[0].state, "BACKUP");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o7777, MODE);
         // No temporary file is left behind.
         let names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
             .unwrap()

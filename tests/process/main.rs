@@ -1,6 +1,7 @@
 //! The shipped binary as a process, without root: its command line (`vrrp --check`,
 //! the engine's refusals), the hooks/ and dispatch layout Juju runs, the systemd unit it
-//! renders, and hooks run with stub hook tools. One binary, each capability a module.
+//! renders, and hook dispatch and exit codes with no hook tool at all. One binary, each
+//! capability a module.
 
 mod config_check;
 mod engine_daemon_cli;

@@ -29,6 +29,18 @@ fn a_reload_that_failed_is_done_when_the_hook_is_retried() {
     let runs = m.config(&[("port", "6443")]).unwrap();
     assert_eq!(runs.len(), 1);
     assert!(!runs[0].ok());
+    assert_eq!(runs[0].exit_code, Some(1));
+    // Juju shows only "hook failed": the reason is in the debug log first.
+    let log = m.unit(UNIT0).juju_log.last().expect("a log line");
+    assert_eq!(log.level, "ERROR");
+    assert!(
+        log.message.starts_with("hook config-changed failed: ")
+            && log
+                .message
+                .contains("Job for keepalived-charm.service failed."),
+        "{}",
+        log.message
+    );
     assert_eq!(
         m.unit(UNIT0).status(),
         juju_emulator::Status::new("error", "hook failed: \"config-changed\"")

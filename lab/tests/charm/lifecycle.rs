@@ -233,3 +233,82 @@ fn the_sysctl_settings_follow_the_vip_families_and_are_undone() {
     assert_eq!(sysctl_file(&m), None);
     assert_eq!(values(&m), ("0".into(), "0".into()));
 }
+
+/// The hook tools' command lines of one run, as the real binary sent them.
+fn tool_lines(m: &Model, run: &juju_emulator::HookRun) -> Vec<String> {
+    let root = m.unit(UNIT0).root.display().to_string();
+    run.tool_calls
+        .iter()
+        .map(|c| format!("{} {}", c.name, c.args.join(" ")).replace(&root, "{root}"))
+        .collect()
+}
+
+/// The exact command lines of the hook tools and of `systemctl`/`sysctl`, as the real
+/// binary sends them (the in-process fake sees calls, not argv).
+#[test]
+fn install_and_config_changed_send_exactly_these_command_lines() {
+    let mut m = deployed_and_related(1, Net::Golden, &[]);
+    let install = m
+        .history
+        .iter()
+        .find(|r| r.unit == UNIT0 && r.hook.name == "install")
+        .unwrap();
+    assert_eq!(
+        tool_lines(&m, install),
+        [
+            "config-get --format=json",
+            "state-get --format=json",
+            "status-set blocked Please configure virtual ips",
+            "state-set --file -",
+            "juju-log -l INFO -- installed the engine binary at {root}/usr/local/lib/keepalived-charm/keepalived-charm; claimed VRRP priority 254",
+        ]
+    );
+    assert_eq!(
+        machine_calls(std::slice::from_ref(install), UNIT0),
+        [
+            "systemctl daemon-reload",
+            "systemctl enable keepalived-charm.service"
+        ]
+    );
+    let runs = config(&mut m, &[("virtual_ip", VIP)]);
+    assert_eq!(hooks(&runs, UNIT0), ["config-changed"]);
+    assert_eq!(
+        tool_lines(&m, &runs[0]),
+        [
+            "config-get --format=json",
+            "state-get --format=json",
+            "relation-ids --format=json website",
+            "relation-ids --format=json loadbalancer",
+            "relation-ids --format=json cluster",
+            "relation-list --format=json -r cluster:0",
+            "relation-set -r cluster:0 --file -",
+            "relation-set -r website:2 --file -",
+            "relation-set -r loadbalancer:3 --file -",
+            "status-set active VIP 10.10.74.250 ready",
+            "state-set --file -",
+            "juju-log -l INFO -- rendered a new engine config; applied {root}/etc/sysctl.d/50-keepalived.conf; started the engine",
+        ]
+    );
+    // What `relation-set --file -` carried on stdin, as Juju stored it.
+    assert_eq!(
+        unit_bag(&m, "website", UNIT0),
+        bag_with(
+            "192.0.2.10",
+            &[("hostname", VIP), ("private-address", VIP), ("port", "443")]
+        )
+    );
+    let root = m.unit(UNIT0).root.display().to_string();
+    let machine: Vec<String> = machine_calls(&runs, UNIT0)
+        .into_iter()
+        .map(|c| c.replace(&root, "{root}"))
+        .collect();
+    assert_eq!(
+        machine,
+        [
+            "sysctl -n net.ipv4.ip_nonlocal_bind",
+            "sysctl -p {root}/etc/sysctl.d/50-keepalived.conf",
+            "systemctl is-active --quiet keepalived-charm.service",
+            "systemctl start keepalived-charm.service",
+        ]
+    );
+}

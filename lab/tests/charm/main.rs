@@ -4,7 +4,6 @@
 
 mod e2e;
 
-mod config_changes;
 mod emulator_scenarios;
 mod failures;
 mod lifecycle;
@@ -15,4 +14,3 @@ mod status;
 mod unicast;
 mod upgrade;
 mod upgrade_lab;
-mod validation;

@@ -234,10 +234,19 @@ fn a_refresh_onto_a_refused_config_keeps_the_distro_keepalived_until_the_config_
     m.use_script_charm("exit 0");
     all_ok(&m.deploy_with(1, original_charm_machine).unwrap());
     m.set_charm_binary(charm_binary());
+    let calls_before = m.unit(UNIT0).machine.calls.len();
     all_ok(&m.upgrade_charm().unwrap());
     assert_eq!(
         m.unit(UNIT0).status(),
         blocked("invalid port 0: allowed 1..65535")
+    );
+    // The refresh's hooks never touch the distro keepalived, not even to ask.
+    let upgrade_calls = &calls_by_hook(&m, UNIT0)[calls_before..];
+    assert!(
+        upgrade_calls
+            .iter()
+            .all(|(_, c)| !c.contains(" keepalived.service")),
+        "{upgrade_calls:?}"
     );
     // Nothing would hold the VIP on this machine if the distro keepalived went: it
     // keeps running, and the charm's engine does not start.
