@@ -20,7 +20,9 @@ use crate::proto::{Advert, AdvertInterval, Auth, Family, Priority, Version, Vrid
 /// `IPV6_RECVHOPLIMIT` and the destination from `IPV6_RECVPKTINFO` ancillary data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IpMeta {
+    /// IP source: the sending router's primary address or IPv6 link-local.
     pub src: IpAddr,
+    /// IP destination: the VRRP group, or ours for unicast adverts.
     pub dst: IpAddr,
     /// TTL (IPv4) or Hop Limit (IPv6).
     pub ttl: u8,
@@ -45,15 +47,20 @@ pub enum ChecksumForm {
 /// A structurally valid advert with its IP facts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Received {
+    /// IP source of the advert.
     pub src: IpAddr,
+    /// IP destination of the advert.
     pub dst: IpAddr,
     /// TTL (IPv4) or Hop Limit (IPv6) as received.
     pub ttl: u8,
+    /// The decoded advertisement.
     pub advert: Advert,
+    /// Which checksum form verified.
     pub checksum_form: ChecksumForm,
 }
 
 impl Received {
+    /// Address family of the packet (of its source; decoding refused mixed ones).
     pub fn family(&self) -> Family {
         Family::of(&self.src)
     }

@@ -10,11 +10,13 @@
 //! * [`Demux`] — per-socket demultiplexing by (family, VRID) and the receive ladder
 //!   of RFC 3768/9568 §7.1 with one [`DropReason`] and one counter per rule; the
 //!   counters' names, fields and total come from one table ([`DropCounter`]).
-//!
-//! Modules depend downwards only (no two import each other): `wire`, `checksum` →
-//! `ipv4` → `decode` → `reason` → `counters` → `ladder`.
 //! * [`gratuitous_arp`] / [`unsolicited_na`] — the link-layer announcements of a new
 //!   MASTER, byte-identical to keepalived's.
+//!
+//! No two modules import each other: each uses only those before it in `wire`,
+//! `checksum`, `addresses`, `ipv4`, `decode`, `reason`, `counters`, `ladder` (the
+//! frame builders `encode`, `garp` and `ndisc` use only `wire`, `checksum` and
+//! `addresses`).
 
 mod addresses;
 mod checksum;

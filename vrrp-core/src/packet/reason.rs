@@ -7,7 +7,7 @@
 //!
 //! The state file shows one counter per receive rule. Which reasons land in which
 //! counter, the counter's JSON name, its field in [`DropCounters`] and the total are
-//! all generated from the single [`drop_counters!`] table below, so adding a rule is
+//! all generated from the single `drop_counters!` table below, so adding a rule is
 //! one row there plus its variant, and the compiler checks every reason has a row
 //! (the generated `match` is exhaustive).
 
