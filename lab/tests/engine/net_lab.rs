@@ -5,11 +5,10 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::time::Duration;
 
-use keepalived_charm::engine::net::vrrp_socket::{Delivery, VRRP_TOS, VRRP_TTL};
-use keepalived_charm::engine::net::{
-    AsyncVrrpSocket, Interface, RecvMeta, VrrpSocket, VRRP_GROUP_V4, VRRP_GROUP_V6,
-};
+use keepalived_charm::engine::net::vrrp_socket::Delivery;
+use keepalived_charm::engine::net::{AsyncVrrpSocket, Interface, RecvMeta, VrrpSocket};
 use netns_lab::{Lab, Netns, Task};
+use vrrp_core::packet::wire::{IPV4_TOS_NETWORK_CONTROL, MCAST_GROUP_V4, MCAST_GROUP_V6, VRRP_TTL};
 
 const RECV_LIMIT: Duration = Duration::from_secs(3);
 
@@ -84,13 +83,13 @@ mod sockets {
         let tx = open_socket(&a.ns, a.ipv4.into(), Delivery::Multicast);
         let payload = advert.clone();
         let sent =
-            a.ns.run(move || tx.send_to(&payload, VRRP_GROUP_V4.into()).expect("send"));
+            a.ns.run(move || tx.send_to(&payload, MCAST_GROUP_V4.into()).expect("send"));
         assert_eq!(sent, 20);
 
         let got = rx.wait(RECV_LIMIT);
         let (bytes, meta) = &got[0];
         assert_eq!(meta.src, IpAddr::V4(a.ipv4));
-        assert_eq!(meta.dst, IpAddr::V4(VRRP_GROUP_V4));
+        assert_eq!(meta.dst, IpAddr::V4(MCAST_GROUP_V4));
         assert_eq!(
             meta.ttl_or_hop_limit,
             Some(VRRP_TTL),
@@ -100,7 +99,7 @@ mod sockets {
         assert!(!meta.truncated);
         // The IPv4 header the kernel built, as keepalived builds it.
         assert_eq!(bytes[0], 0x45, "IPv4, IHL 5 (no options)");
-        assert_eq!(bytes[1], VRRP_TOS, "TOS 0xc0");
+        assert_eq!(bytes[1], IPV4_TOS_NETWORK_CONTROL, "TOS 0xc0");
         assert_eq!(bytes[8], 255, "TTL in the header");
         assert_eq!(bytes[9], 112, "protocol VRRP");
         assert_eq!(
@@ -108,7 +107,7 @@ mod sockets {
             &a.ipv4.octets(),
             "source = A's primary address"
         );
-        assert_eq!(&bytes[16..20], &VRRP_GROUP_V4.octets());
+        assert_eq!(&bytes[16..20], &MCAST_GROUP_V4.octets());
         assert_eq!(&bytes[20..], &advert[..], "VRRP payload unchanged");
     }
 
@@ -133,7 +132,7 @@ mod sockets {
             .unwrap();
             s.set_multicast_ttl_v4(254).unwrap();
             s.set_multicast_if_v4(&a_ip).unwrap();
-            let dst: SocketAddr = SocketAddr::new(VRRP_GROUP_V4.into(), 0);
+            let dst: SocketAddr = SocketAddr::new(MCAST_GROUP_V4.into(), 0);
             s.send_to(&advert, &dst.into()).unwrap();
         });
         let got = rx.wait(RECV_LIMIT);
@@ -172,12 +171,15 @@ mod sockets {
         a.ns.run(move || {
             // First to the group: unicast-mode sockets joined no group and must not
             // see it, so the first packet each peer reads is its own unicast copy.
-            tx.send_to(&payload, VRRP_GROUP_V4.into()).unwrap();
+            tx.send_to(&payload, MCAST_GROUP_V4.into()).unwrap();
             for p in peers {
                 tx.send_to(&payload, p).unwrap();
             }
         });
-        assert_eq!(b_group.wait(RECV_LIMIT)[0].1.dst, IpAddr::V4(VRRP_GROUP_V4));
+        assert_eq!(
+            b_group.wait(RECV_LIMIT)[0].1.dst,
+            IpAddr::V4(MCAST_GROUP_V4)
+        );
         for (rx, me) in [(rx_b, b.ipv4), (rx_c, c.ipv4)] {
             let got = rx.wait(RECV_LIMIT);
             let (bytes, meta) = &got[0];
@@ -196,7 +198,7 @@ mod sockets {
                 Some(255),
                 "IP_TTL 255 for unicast too"
             );
-            assert_eq!(bytes[1], VRRP_TOS);
+            assert_eq!(bytes[1], IPV4_TOS_NETWORK_CONTROL);
             assert_eq!(&bytes[20..], &advert[..]);
         }
     }
@@ -208,7 +210,7 @@ mod sockets {
         let advert = netns_lab::vectors::packet("v3-ipv6-adverts.hex.txt", 1, "vrrp");
         assert_eq!(advert.len(), 24);
         // The capture's checksum is for keepalived's source address, not A's.
-        assert_ne!(v6_checksum(a.link_local, VRRP_GROUP_V6, 112, &advert), 0);
+        assert_ne!(v6_checksum(a.link_local, MCAST_GROUP_V6, 112, &advert), 0);
 
         let rx = receive(
             &b.ns,
@@ -219,7 +221,7 @@ mod sockets {
         let mut zeroed = advert.clone();
         zeroed[6] = 0;
         zeroed[7] = 0;
-        a.ns.run(move || tx.send_to(&zeroed, VRRP_GROUP_V6.into()).expect("send"));
+        a.ns.run(move || tx.send_to(&zeroed, MCAST_GROUP_V6.into()).expect("send"));
 
         let got = rx.wait(RECV_LIMIT);
         let (bytes, meta) = &got[0];
@@ -228,7 +230,7 @@ mod sockets {
             IpAddr::V6(a.link_local),
             "source = A's link-local"
         );
-        assert_eq!(meta.dst, IpAddr::V6(VRRP_GROUP_V6));
+        assert_eq!(meta.dst, IpAddr::V6(MCAST_GROUP_V6));
         assert_eq!(
             meta.ttl_or_hop_limit,
             Some(255),
@@ -247,7 +249,7 @@ mod sockets {
         assert_eq!(&bytes[..6], &advert[..6]);
         assert_eq!(&bytes[8..], &advert[8..]);
         assert_eq!(
-            v6_checksum(a.link_local, VRRP_GROUP_V6, 112, bytes),
+            v6_checksum(a.link_local, MCAST_GROUP_V6, 112, bytes),
             0,
             "the kernel filled in the pseudo-header checksum (IPV6_CHECKSUM 6)"
         );
@@ -261,7 +263,7 @@ mod sockets {
         let mut good = bad.clone();
         good[6] = 0;
         good[7] = 0;
-        let sum = v6_checksum(a.link_local, VRRP_GROUP_V6, 112, &good);
+        let sum = v6_checksum(a.link_local, MCAST_GROUP_V6, 112, &good);
         good[6..8].copy_from_slice(&sum.to_be_bytes());
         assert_ne!(bad[6..8], good[6..8]);
 
@@ -282,7 +284,7 @@ mod sockets {
             .unwrap();
             s.set_multicast_hops_v6(255).unwrap();
             s.set_multicast_if_v6(index).unwrap();
-            let dst = SocketAddrV6::new(VRRP_GROUP_V6, 0, 0, index);
+            let dst = SocketAddrV6::new(MCAST_GROUP_V6, 0, 0, index);
             s.send_to(&bad, &SocketAddr::V6(dst).into()).unwrap();
             s.send_to(&good_sent, &SocketAddr::V6(dst).into()).unwrap();
         });
@@ -322,7 +324,7 @@ mod sockets {
             .unwrap_err();
         assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
         let e = sock
-            .send_to(&[0u8; 8], IpAddr::V6(VRRP_GROUP_V6))
+            .send_to(&[0u8; 8], IpAddr::V6(MCAST_GROUP_V6))
             .unwrap_err();
         assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
         assert_eq!(sock.source(), IpAddr::V4(h.ipv4));
@@ -331,10 +333,8 @@ mod sockets {
 
 mod netlink {
     use super::*;
-    use keepalived_charm::engine::net::{
-        AddOutcome, LinkWatch, MacAddr, NetEvent, Netlink, RemoveOutcome,
-    };
-    use vrrp_core::proto::Family;
+    use keepalived_charm::engine::net::{AddOutcome, LinkWatch, NetEvent, Netlink, RemoveOutcome};
+    use vrrp_core::proto::{Family, MacAddr};
 
     #[test]
     fn vips_are_added_and_removed_idempotently_and_an_ipv6_vip_is_never_tentative() {
@@ -662,9 +662,9 @@ mod netlink {
 
 mod arp {
     use super::*;
-    use keepalived_charm::engine::net::packet_socket::{ETHERTYPE_ARP, ETHERTYPE_IPV6};
     use keepalived_charm::engine::net::{interface_mac, AsyncPacketSocket, PacketSocket};
     use netns_lab::Host;
+    use vrrp_core::packet::wire::{ETHERTYPE_ARP, ETHERTYPE_IPV6};
 
     const BROADCAST: [u8; 6] = [0xff; 6];
 

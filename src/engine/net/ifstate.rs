@@ -7,8 +7,8 @@ use rtnetlink::packet_route::address::{
     AddressAttribute, AddressFlags, AddressMessage, AddressScope,
 };
 use rtnetlink::packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
+use vrrp_core::proto::MacAddr;
 
-use super::packet_socket::MacAddr;
 use super::Interface;
 
 /// A network interface and its state.

@@ -27,11 +27,9 @@ pub mod vrrp_socket;
 pub use ifstate::{IfAddr, Link};
 pub use link_watch::{LinkWatch, NetEvent};
 pub use netlink::{AddOutcome, Netlink, NetlinkError, RemoveOutcome};
-pub use packet_socket::{interface_mac, AsyncPacketSocket, MacAddr, PacketSocket};
+pub use packet_socket::{interface_mac, AsyncPacketSocket, PacketSocket};
 pub use timer::PreciseTimer;
-pub use vrrp_socket::{
-    AsyncVrrpSocket, Delivery, RecvMeta, VrrpSocket, VRRP_GROUP_V4, VRRP_GROUP_V6,
-};
+pub use vrrp_socket::{AsyncVrrpSocket, Delivery, RecvMeta, VrrpSocket};
 
 use std::ffi::CString;
 use std::fmt;

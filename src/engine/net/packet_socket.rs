@@ -2,7 +2,6 @@
 //! gratuitous ARP (RFC 9568 §6.4.2 via errata 7947/7949: sender IP = target IP = VIP)
 //! and unsolicited IPv6 neighbour advertisements. Ethernet only.
 
-use std::fmt;
 use std::io;
 use std::mem;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
@@ -10,26 +9,10 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
+use vrrp_core::packet::wire::ETHERNET_HEADER_LEN;
+use vrrp_core::proto::MacAddr;
 
 use super::{Interface, SocketError};
-
-/// Length of an Ethernet header (destination, source, EtherType).
-pub const ETHERNET_HEADER_LEN: usize = 14;
-/// EtherType of ARP.
-pub const ETHERTYPE_ARP: u16 = 0x0806;
-/// EtherType of IPv6.
-pub const ETHERTYPE_IPV6: u16 = 0x86dd;
-
-/// A 48-bit Ethernet address, shown as `02:99:00:00:00:0b`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct MacAddr(pub [u8; 6]);
-
-impl fmt::Display for MacAddr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let [a, b, c, d, e, g] = self.0;
-        write!(f, "{a:02x}:{b:02x}:{c:02x}:{d:02x}:{e:02x}:{g:02x}")
-    }
-}
 
 /// A non-blocking AF_PACKET/SOCK_RAW socket bound to one interface.
 #[derive(Debug)]
@@ -46,7 +29,8 @@ impl PacketSocket {
     }
 
     /// A socket that also receives the frames of `ethertype` seen on the interface
-    /// (both directions), e.g. [`ETHERTYPE_ARP`]. For tests and diagnostics.
+    /// (both directions), e.g.
+    /// [`ETHERTYPE_ARP`](vrrp_core::packet::wire::ETHERTYPE_ARP). For tests and diagnostics.
     pub fn open_receiver(
         interface: &Interface,
         ethertype: u16,
@@ -257,17 +241,4 @@ pub fn interface_mac(name: &str) -> Result<MacAddr, SocketError> {
         *dst = *src as u8;
     }
     Ok(MacAddr(mac))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn mac_addresses_print_as_colon_separated_lowercase_hex() {
-        assert_eq!(
-            MacAddr([0x02, 0x99, 0, 0, 0, 0x0b]).to_string(),
-            "02:99:00:00:00:0b"
-        );
-    }
 }

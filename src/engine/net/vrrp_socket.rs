@@ -22,20 +22,16 @@ use tokio::io::Interest;
 
 use super::cmsg::{self, SendFrom};
 use super::{sockopt, Interface, SocketError};
+use vrrp_core::packet::wire::{
+    CHECKSUM_OFFSET, IPPROTO_VRRP, IPV4_TOS_NETWORK_CONTROL, MCAST_GROUP_V4, MCAST_GROUP_V6,
+    VRRP_TTL,
+};
 use vrrp_core::proto::Family;
 
-/// IP protocol number of VRRP (RFC 9568 §5.1.1.4).
-pub const VRRP_PROTOCOL: i32 = 112;
-/// The IPv4 multicast group of VRRP (RFC 9568 §5.1.1.2).
-pub const VRRP_GROUP_V4: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
-/// The IPv6 multicast group of VRRP (RFC 9568 §5.1.2.2).
-pub const VRRP_GROUP_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12);
-/// TTL / hop limit of every VRRP packet we send, and the only one a receiver accepts.
-pub const VRRP_TTL: u8 = 255;
-/// TOS byte of keepalived's IPv4 adverts (precedence "internetwork control").
-pub const VRRP_TOS: u8 = 0xc0;
+/// IP protocol number of VRRP (RFC 9568 §5.1.1.4), as socket2 wants it.
+const VRRP_PROTOCOL: i32 = IPPROTO_VRRP as i32;
 /// Offset of the checksum in the VRRP header, handed to the kernel for IPv6.
-const VRRP_CHECKSUM_OFFSET: libc::c_int = 6;
+const VRRP_CHECKSUM_OFFSET: libc::c_int = CHECKSUM_OFFSET as libc::c_int;
 
 /// How adverts reach the peers: RFC multicast, or keepalived's `unicast_peer` mode
 /// (one copy per peer, for networks that drop multicast).
@@ -102,7 +98,7 @@ impl VrrpSocket {
             .set_multicast_ttl_v4(u32::from(VRRP_TTL))
             .map_err(err("set IP_MULTICAST_TTL 255"))?;
         socket
-            .set_tos_v4(u32::from(VRRP_TOS))
+            .set_tos_v4(u32::from(IPV4_TOS_NETWORK_CONTROL))
             .map_err(err("set IP_TOS 0xc0"))?;
         socket
             .set_multicast_loop_v4(false)
@@ -126,7 +122,7 @@ impl VrrpSocket {
         if delivery == Delivery::Multicast {
             socket
                 .join_multicast_v4_n(
-                    &VRRP_GROUP_V4,
+                    &MCAST_GROUP_V4,
                     &InterfaceIndexOrAddress::Index(interface.index),
                 )
                 .map_err(err("join 224.0.0.18"))?;
@@ -186,7 +182,7 @@ impl VrrpSocket {
             .map_err(err("set IPV6_RECVPKTINFO"))?;
         if delivery == Delivery::Multicast {
             socket
-                .join_multicast_v6(&VRRP_GROUP_V6, interface.index)
+                .join_multicast_v6(&MCAST_GROUP_V6, interface.index)
                 .map_err(err("join ff02::12"))?;
         }
         Ok(VrrpSocket {
@@ -231,8 +227,8 @@ impl VrrpSocket {
     /// The group this socket's adverts go to in multicast mode.
     pub fn group(&self) -> IpAddr {
         match self.family {
-            Family::V4 => IpAddr::V4(VRRP_GROUP_V4),
-            Family::V6 => IpAddr::V6(VRRP_GROUP_V6),
+            Family::V4 => IpAddr::V4(MCAST_GROUP_V4),
+            Family::V6 => IpAddr::V6(MCAST_GROUP_V6),
         }
     }
 
@@ -407,7 +403,7 @@ mod tests {
 
     #[test]
     fn link_scope_destinations_carry_the_interface_as_scope() {
-        assert!(needs_scope(&VRRP_GROUP_V6));
+        assert!(needs_scope(&MCAST_GROUP_V6));
         assert!(needs_scope(&"fe80::1".parse().unwrap()));
         assert!(!needs_scope(&"fd00::1".parse().unwrap()));
         assert!(!needs_scope(&"ff05::12".parse().unwrap()));

@@ -1,80 +1,21 @@
-//! One counter per receive-ladder outcome, for the engine's JSON state file.
+//! What the receive ladder reports about accepted adverts, and the counters of
+//! every outcome for the engine's JSON state file. Below the ladder: the ladder
+//! imports these, never the other way round.
 
 use serde::{Deserialize, Serialize};
 
 use super::decode::ChecksumForm;
-use super::ladder::{DropReason, Notices};
+use super::reason::DropCounters;
 
-/// One counter per [`DropReason`]; field names are the reasons' [`DropReason::name`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub struct DropCounters {
-    pub ip_header: u64,
-    pub ttl: u64,
-    pub version: u64,
-    pub packet_type: u64,
-    pub truncated: u64,
-    pub trailing_bytes: u64,
-    pub checksum: u64,
-    pub count_zero: u64,
-    pub interval_zero: u64,
-    pub unknown_vrid: u64,
-    pub destination: u64,
-    pub unicast_peer: u64,
-    pub auth_type: u64,
-    pub auth_pass: u64,
-    pub interval_mismatch: u64,
-    pub first_address_not_link_local: u64,
-    pub address_list_mismatch: u64,
-}
-
-impl DropCounters {
-    pub fn record(&mut self, reason: &DropReason) {
-        let slot = match reason {
-            DropReason::IpHeader(_) => &mut self.ip_header,
-            DropReason::Ttl(_) => &mut self.ttl,
-            DropReason::Version(_) => &mut self.version,
-            DropReason::Type(_) => &mut self.packet_type,
-            DropReason::Truncated { .. } => &mut self.truncated,
-            DropReason::TrailingBytes { .. } => &mut self.trailing_bytes,
-            DropReason::Checksum(_) => &mut self.checksum,
-            DropReason::CountZero => &mut self.count_zero,
-            DropReason::IntervalZero => &mut self.interval_zero,
-            DropReason::UnknownVrid(_) => &mut self.unknown_vrid,
-            DropReason::Destination(_) => &mut self.destination,
-            DropReason::UnicastPeer(_) => &mut self.unicast_peer,
-            DropReason::AuthType { .. } => &mut self.auth_type,
-            DropReason::AuthPass => &mut self.auth_pass,
-            DropReason::IntervalMismatch { .. } => &mut self.interval_mismatch,
-            DropReason::FirstAddressNotLinkLocal(_) => &mut self.first_address_not_link_local,
-            DropReason::AddressListMismatch { .. } => &mut self.address_list_mismatch,
-        };
-        *slot = slot.saturating_add(1);
-    }
-
-    pub fn total(&self) -> u64 {
-        [
-            self.ip_header,
-            self.ttl,
-            self.version,
-            self.packet_type,
-            self.truncated,
-            self.trailing_bytes,
-            self.checksum,
-            self.count_zero,
-            self.interval_zero,
-            self.unknown_vrid,
-            self.destination,
-            self.unicast_peer,
-            self.auth_type,
-            self.auth_pass,
-            self.interval_mismatch,
-            self.first_address_not_link_local,
-            self.address_list_mismatch,
-        ]
-        .iter()
-        .fold(0u64, |a, b| a.saturating_add(*b))
-    }
+/// Accepted, but the RFC says log it (and the router may act on it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Notices {
+    /// VRRPv3: the sender's interval differs from ours; a Backup adopts it (C-13).
+    pub interval_mismatch: bool,
+    /// We own the addresses and the sender claims priority 255 too (C-14).
+    pub owner_conflict: bool,
+    /// Address list differs: sender is the owner, or the policy is log-only (C-15).
+    pub address_list_mismatch: bool,
 }
 
 /// Accepted adverts that are worth knowing about: the RFC says log, not drop.
@@ -94,6 +35,7 @@ pub struct NoticeCounters {
 }
 
 impl NoticeCounters {
+    /// Counts the notices of one accepted advert and its checksum form.
     pub fn record(&mut self, notices: &Notices, form: ChecksumForm) {
         let bump = |c: &mut u64, on: bool| {
             if on {
@@ -121,7 +63,10 @@ impl NoticeCounters {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub struct RxCounters {
+    /// Adverts that passed the ladder.
     pub accepted: u64,
+    /// Discarded adverts, one counter per rule.
     pub drops: DropCounters,
+    /// Accepted adverts worth a log line.
     pub notices: NoticeCounters,
 }

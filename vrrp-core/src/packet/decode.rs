@@ -11,7 +11,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use thiserror::Error;
 
 use super::checksum::{vrrp_checksum_verifies, ChecksumScope};
-use super::ipv4::parse_ipv4;
+use super::ipv4::{parse_ipv4, Ipv4HeaderError};
 use super::wire::{FIXED_HEADER_LEN, MCAST_GROUP_V4, TYPE_ADVERTISEMENT, V2_AUTH_DATA_LEN};
 use crate::proto::{Advert, AdvertInterval, Auth, Family, Priority, Version, Vrid};
 
@@ -20,7 +20,9 @@ use crate::proto::{Advert, AdvertInterval, Auth, Family, Priority, Version, Vrid
 /// `IPV6_RECVHOPLIMIT` and the destination from `IPV6_RECVPKTINFO` ancillary data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IpMeta {
+    /// IP source: the sending router's primary address or IPv6 link-local.
     pub src: IpAddr,
+    /// IP destination: the VRRP group, or ours for unicast adverts.
     pub dst: IpAddr,
     /// TTL (IPv4) or Hop Limit (IPv6).
     pub ttl: u8,
@@ -45,47 +47,82 @@ pub enum ChecksumForm {
 /// A structurally valid advert with its IP facts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Received {
+    /// IP source of the advert.
     pub src: IpAddr,
+    /// IP destination of the advert.
     pub dst: IpAddr,
     /// TTL (IPv4) or Hop Limit (IPv6) as received.
     pub ttl: u8,
+    /// The decoded advertisement.
     pub advert: Advert,
+    /// Which checksum form verified.
     pub checksum_form: ChecksumForm,
 }
 
 impl Received {
+    /// Address family of the packet (of its source; decoding refused mixed ones).
     pub fn family(&self) -> Family {
         Family::of(&self.src)
     }
 }
 
-/// Why bytes are not a usable VRRP advert. Every variant is a receive-ladder drop.
+/// Why bytes are not a usable VRRP advert, whatever the local configuration. Every
+/// variant is a receive-ladder drop, nested whole in
+/// [`DropReason::Malformed`](super::DropReason::Malformed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
 pub enum DecodeError {
+    /// The IPv4 header around the advert is unusable (see [`Ipv4HeaderError`]).
     #[error("unusable IPv4 header: {0}")]
     IpHeader(&'static str),
+    /// IP source and destination of different families: not a packet a socket gives.
     #[error("IP source and destination are of different families")]
     IpFamilyMismatch,
+    /// Version nibble other than 2 or 3.
     #[error("VRRP version {0}: only 2 and 3 exist")]
     Version(u8),
+    /// VRRPv2 is IPv4 only (RFC 3768 §5.3.1).
     #[error("VRRPv2 over IPv6: VRRPv2 is IPv4 only")]
     V2OverIpv6,
+    /// Type nibble other than ADVERTISEMENT (RFC 9568 §5.2.2).
     #[error("VRRP type {0}: only 1 (ADVERTISEMENT) exists")]
     Type(u8),
+    /// Shorter than the fixed header, or than the address count implies.
     #[error("truncated VRRP packet: {len} bytes, {needed} needed")]
-    Truncated { len: usize, needed: usize },
+    Truncated {
+        /// Bytes received.
+        len: usize,
+        /// Bytes the header and address count need.
+        needed: usize,
+    },
+    /// Longer than the address count implies (RFC 9568 §7.1: the length must match).
     #[error("VRRP packet of {len} bytes, its address count implies {expected}")]
-    TrailingBytes { len: usize, expected: usize },
+    TrailingBytes {
+        /// Bytes received.
+        len: usize,
+        /// Bytes the header and address count imply.
+        expected: usize,
+    },
+    /// No checksum form verifies; carries the checksum field as received.
     #[error("bad VRRP checksum {0:#06x}")]
     Checksum(u16),
+    /// VRRPv2 auth type other than 0 (none) or 1 (PASS): type 2 (IP AH) is obsolete.
     #[error("VRRPv2 auth type {0} is not supported (0 none, 1 PASS)")]
     AuthType(u8),
+    /// Advertisement interval 0 (RFC 9568 erratum 8301).
     #[error("advertisement interval 0 (RFC 9568 erratum 8301)")]
     IntervalZero,
+    /// VRRPv3 address count 0 (RFC 9568 erratum 8299).
     #[error("VRRPv3 address count 0 (RFC 9568 erratum 8299)")]
     CountZero,
+    /// VRID 0: VRIDs are 1..255 (RFC 9568 §5.2.3).
     #[error("VRID 0: VRIDs are 1..255")]
     VridZero,
+}
+
+impl From<Ipv4HeaderError> for DecodeError {
+    fn from(err: Ipv4HeaderError) -> DecodeError {
+        DecodeError::IpHeader(err.0)
+    }
 }
 
 /// Decodes what an IPv4 raw socket delivers: IPv4 header (options allowed) + VRRP,

@@ -3,18 +3,29 @@
 
 use std::net::Ipv4Addr;
 
+use thiserror::Error;
+
 use super::checksum::internet_checksum;
-use super::decode::DecodeError;
 use super::wire::{IPPROTO_VRRP, IPV4_TOS_NETWORK_CONTROL, VRRP_TTL};
 
 /// Length of an IPv4 header without options.
 pub const IPV4_HEADER_LEN: usize = 20;
 
+/// Why bytes are not a usable IPv4 header around a VRRP advert. Its own type, below
+/// the VRRP decoder, so this module needs nothing of `decode` (which wraps it as
+/// `DecodeError::IpHeader`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[error("unusable IPv4 header: {0}")]
+pub struct Ipv4HeaderError(pub &'static str);
+
 /// The facts of an IPv4 header the receive ladder needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ipv4Header {
+    /// Source address.
     pub src: Ipv4Addr,
+    /// Destination address: the VRRP group, or ours for unicast adverts.
     pub dst: Ipv4Addr,
+    /// TTL as received (RFC 9568 §7.1 wants 255).
     pub ttl: u8,
     /// Header length in bytes (IHL × 4; more than 20 when IP options are present).
     pub header_len: usize,
@@ -30,30 +41,26 @@ pub struct Ipv4Header {
 ///   v3 advert padded to 60) are ignored.
 /// * The header checksum is not checked: the kernel drops bad IPv4 headers before any
 ///   raw socket sees them.
-pub fn parse_ipv4(packet: &[u8]) -> Result<(Ipv4Header, &[u8]), DecodeError> {
-    let fixed = packet.get(..IPV4_HEADER_LEN).ok_or(DecodeError::IpHeader(
-        "shorter than the 20-byte IPv4 header",
-    ))?;
+pub fn parse_ipv4(packet: &[u8]) -> Result<(Ipv4Header, &[u8]), Ipv4HeaderError> {
+    let fixed = packet
+        .get(..IPV4_HEADER_LEN)
+        .ok_or(Ipv4HeaderError("shorter than the 20-byte IPv4 header"))?;
     if fixed[0] >> 4 != 4 {
-        return Err(DecodeError::IpHeader("IP version is not 4"));
+        return Err(Ipv4HeaderError("IP version is not 4"));
     }
     let header_len = usize::from(fixed[0] & 0x0f) * 4;
     if header_len < IPV4_HEADER_LEN {
-        return Err(DecodeError::IpHeader("IHL below 5"));
+        return Err(Ipv4HeaderError("IHL below 5"));
     }
     let total_len = usize::from(u16::from_be_bytes([fixed[2], fixed[3]]));
     if total_len < header_len {
-        return Err(DecodeError::IpHeader(
-            "total length below the header length",
-        ));
+        return Err(Ipv4HeaderError("total length below the header length"));
     }
     if total_len > packet.len() {
-        return Err(DecodeError::IpHeader(
-            "total length beyond the received bytes",
-        ));
+        return Err(Ipv4HeaderError("total length beyond the received bytes"));
     }
     if fixed[9] != IPPROTO_VRRP {
-        return Err(DecodeError::IpHeader("protocol is not 112 (VRRP)"));
+        return Err(Ipv4HeaderError("protocol is not 112 (VRRP)"));
     }
     let header = Ipv4Header {
         src: Ipv4Addr::new(fixed[12], fixed[13], fixed[14], fixed[15]),
@@ -142,14 +149,12 @@ mod tests {
             ),
         ];
         for (bytes, why) in cases {
-            assert_eq!(parse_ipv4(bytes), Err(DecodeError::IpHeader(why)));
+            assert_eq!(parse_ipv4(bytes), Err(Ipv4HeaderError(why)));
         }
         let short_total = [&ok[..2], &[0, 19][..], &ok[4..]].concat();
         assert_eq!(
             parse_ipv4(&short_total),
-            Err(DecodeError::IpHeader(
-                "total length below the header length"
-            ))
+            Err(Ipv4HeaderError("total length below the header length"))
         );
     }
 }

@@ -10,36 +10,26 @@
 //! 8298, C-14); an address-list mismatch from the owner, or under the log-only policy.
 
 mod expect;
-mod reason;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 pub use expect::{AddressMismatchPolicy, RxExpect, Transport};
-pub use reason::DropReason;
 
 use super::addresses::{is_ipv6_link_local, same_addresses, Ipv6FirstAddress};
-use super::counters::RxCounters;
+use super::counters::{Notices, RxCounters};
 use super::decode::{decode_vrrp, IpMeta, Received};
 use super::ipv4::parse_ipv4;
+use super::reason::DropReason;
 use super::wire::VRRP_TTL;
 use crate::proto::{Auth, Family, Version, Vrid};
-
-/// Accepted, but the RFC says log it (and the router may act on it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Notices {
-    /// VRRPv3: the sender's interval differs from ours; a Backup adopts it (C-13).
-    pub interval_mismatch: bool,
-    /// We own the addresses and the sender claims priority 255 too (C-14).
-    pub owner_conflict: bool,
-    /// Address list differs: sender is the owner, or the policy is log-only (C-15).
-    pub address_list_mismatch: bool,
-}
 
 /// An advert that passed the ladder, for the instance `(family, advert.vrid)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Accepted {
+    /// The decoded advert with its IP facts.
     pub received: Received,
+    /// What to log about it.
     pub notices: Notices,
 }
 
@@ -47,8 +37,11 @@ pub struct Accepted {
 /// per-instance attribution).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Dropped {
+    /// Why it was discarded.
     pub reason: DropReason,
+    /// Its VRID byte, when it was readable and not 0.
     pub vrid: Option<Vrid>,
+    /// Its IP source, when the IP header was usable.
     pub src: Option<IpAddr>,
 }
 
@@ -137,6 +130,7 @@ pub struct Demux {
 }
 
 impl Demux {
+    /// A demultiplexer with no instances: every advert is an unknown VRID.
     pub fn new() -> Demux {
         Demux::default()
     }
@@ -146,14 +140,17 @@ impl Demux {
         self.instances.insert((expect.family, expect.vrid), expect)
     }
 
+    /// Removes the instance `(family, vrid)`, returning what it expected.
     pub fn remove(&mut self, family: Family, vrid: Vrid) -> Option<RxExpect> {
         self.instances.remove(&(family, vrid))
     }
 
+    /// What the instance `(family, vrid)` expects, if there is one.
     pub fn expectation(&self, family: Family, vrid: Vrid) -> Option<&RxExpect> {
         self.instances.get(&(family, vrid))
     }
 
+    /// Everything counted so far.
     pub fn counters(&self) -> &RxCounters {
         &self.counters
     }
@@ -170,7 +167,7 @@ impl Demux {
                 self.receive(meta, payload)
             }
             Err(err) => self.count(Err(Dropped {
-                reason: DropReason::from_decode(err, None, None),
+                reason: DropReason::Malformed(err.into()),
                 vrid: None,
                 src: None,
             })),
@@ -204,8 +201,7 @@ fn ladder(
     payload: &[u8],
 ) -> Result<Accepted, Dropped> {
     let family = Family::of(&meta.src);
-    let vrid_byte = payload.get(1).copied();
-    let vrid = vrid_byte.and_then(|v| Vrid::new(v).ok());
+    let vrid = payload.get(1).and_then(|v| Vrid::new(*v).ok());
     let drop = |reason| Dropped {
         reason,
         vrid,
@@ -218,9 +214,7 @@ fn ladder(
     if meta.ttl != VRRP_TTL && !unicast {
         return Err(drop(DropReason::Ttl(meta.ttl)));
     }
-    let local_auth = expect.map(|e| e.auth);
-    let received = decode_vrrp(meta, payload)
-        .map_err(|e| drop(DropReason::from_decode(e, vrid_byte, local_auth)))?;
+    let received = decode_vrrp(meta, payload).map_err(|e| drop(DropReason::Malformed(e)))?;
     let expect = expect.ok_or_else(|| drop(DropReason::UnknownVrid(received.advert.vrid.get())))?;
     let notices = check(expect, &received).map_err(drop)?;
     Ok(Accepted { received, notices })

@@ -8,9 +8,15 @@
 //! * [`decode_ipv4_packet`] / [`decode_vrrp`] — bytes → [`Received`]; never panics,
 //!   allocation bounded by the packet length.
 //! * [`Demux`] — per-socket demultiplexing by (family, VRID) and the receive ladder
-//!   of RFC 3768/9568 §7.1 with one [`DropReason`] and one counter per rule.
+//!   of RFC 3768/9568 §7.1 with one [`DropReason`] and one counter per rule; the
+//!   counters' names, fields and total come from one table ([`DropCounter`]).
 //! * [`gratuitous_arp`] / [`unsolicited_na`] — the link-layer announcements of a new
 //!   MASTER, byte-identical to keepalived's.
+//!
+//! No two modules import each other: each uses only those before it in `wire`,
+//! `checksum`, `addresses`, `ipv4`, `decode`, `reason`, `counters`, `ladder` (the
+//! frame builders `encode`, `garp` and `ndisc` use only `wire`, `checksum` and
+//! `addresses`).
 
 mod addresses;
 mod checksum;
@@ -21,6 +27,7 @@ mod garp;
 mod ipv4;
 mod ladder;
 mod ndisc;
+mod reason;
 pub mod wire;
 
 #[cfg(test)]
@@ -28,15 +35,13 @@ pub(crate) mod test_support;
 
 pub use addresses::{is_ipv6_link_local, Ipv6FirstAddress};
 pub use checksum::{internet_checksum, vrrp_checksum, vrrp_checksum_verifies, ChecksumScope};
-pub use counters::{DropCounters, NoticeCounters, RxCounters};
+pub use counters::{NoticeCounters, Notices, RxCounters};
 pub use decode::{decode_ipv4_packet, decode_vrrp, ChecksumForm, DecodeError, IpMeta, Received};
 pub use encode::{
     encode_advert, encode_advert_into, encoded_len, EncodeError, EncodeOptions, V3Ipv4Checksum,
 };
 pub use garp::{gratuitous_arp, GARP_FRAME_LEN};
-pub use ipv4::{build_ipv4_header, parse_ipv4, Ipv4Header, IPV4_HEADER_LEN};
-pub use ladder::{
-    check, Accepted, AddressMismatchPolicy, Demux, DropReason, Dropped, Notices, RxExpect,
-    Transport,
-};
+pub use ipv4::{build_ipv4_header, parse_ipv4, Ipv4Header, Ipv4HeaderError, IPV4_HEADER_LEN};
+pub use ladder::{check, Accepted, AddressMismatchPolicy, Demux, Dropped, RxExpect, Transport};
 pub use ndisc::{unsolicited_na, NA_FRAME_LEN};
+pub use reason::{DropCounter, DropCounters, DropReason};

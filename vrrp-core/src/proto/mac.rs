@@ -3,11 +3,13 @@ use std::fmt;
 use super::{Family, Vrid};
 
 /// An Ethernet (EUI-48) address: the sender hardware address of a gratuitous ARP, the
-/// Target Link-Layer Address of a neighbour advertisement, a router's virtual MAC.
+/// Target Link-Layer Address of a neighbour advertisement, a router's virtual MAC, an
+/// interface's hardware address as the engine reads it. Shown as `02:99:00:00:00:0b`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct MacAddr(pub [u8; 6]);
 
 impl MacAddr {
+    /// `ff:ff:ff:ff:ff:ff`, the destination of a gratuitous ARP.
     pub const BROADCAST: MacAddr = MacAddr([0xff; 6]);
 
     /// The virtual router MAC of RFC 9568 §7.3: `00-00-5E-00-01-{VRID}` for IPv4,
@@ -20,6 +22,7 @@ impl MacAddr {
         MacAddr([0x00, 0x00, 0x5e, 0x00, family_octet, vrid.get()])
     }
 
+    /// The six octets in wire order.
     pub fn octets(self) -> [u8; 6] {
         self.0
     }
@@ -35,6 +38,14 @@ impl fmt::Display for MacAddr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mac_addresses_print_as_colon_separated_lowercase_hex() {
+        assert_eq!(
+            MacAddr([0x02, 0x99, 0, 0, 0, 0x0b]).to_string(),
+            "02:99:00:00:00:0b"
+        );
+    }
 
     #[test]
     fn virtual_router_mac_carries_family_and_vrid() {
