@@ -17,6 +17,8 @@
 //! The engine daemon (the `keepalived-charm` package) drives these with tokio, raw
 //! sockets and netlink; see `docs/architecture.md`.
 
+#![warn(missing_docs)]
+
 pub mod config;
 pub mod packet;
 pub mod proto;

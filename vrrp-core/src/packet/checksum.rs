@@ -65,9 +65,19 @@ pub enum ChecksumScope {
     Message,
     /// IPv4 pseudo-header (src, dst, zero, protocol 112, VRRP length) then the message:
     /// the RFC 5798 reading, keepalived's and FRR's default for VRRPv3 over IPv4.
-    Ipv4Pseudo { src: Ipv4Addr, dst: Ipv4Addr },
+    Ipv4Pseudo {
+        /// The IP source address.
+        src: Ipv4Addr,
+        /// The IP destination address.
+        dst: Ipv4Addr,
+    },
     /// IPv6 pseudo-header (RFC 8200 §8.1, Next Header 112): the only VRRPv3/IPv6 form.
-    Ipv6Pseudo { src: Ipv6Addr, dst: Ipv6Addr },
+    Ipv6Pseudo {
+        /// The IP source address.
+        src: Ipv6Addr,
+        /// The IP destination address.
+        dst: Ipv6Addr,
+    },
 }
 
 impl ChecksumScope {

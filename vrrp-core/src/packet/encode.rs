@@ -25,7 +25,9 @@ pub enum V3Ipv4Checksum {
 /// Per-instance choices of the encoder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct EncodeOptions {
+    /// Which checksum form VRRPv3 over IPv4 adverts carry.
     pub v3_ipv4_checksum: V3Ipv4Checksum,
+    /// Which address goes first in a VRRPv3/IPv6 advert.
     pub ipv6_first_address: Ipv6FirstAddress,
 }
 
@@ -33,26 +35,47 @@ pub struct EncodeOptions {
 /// and what VRRP allows, for the operator who configured it.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum EncodeError {
+    /// IPv4 and IPv6 addresses in one advert.
     #[error("advert mixes address families ({first} and {other}): one VRRP instance carries either IPv4 or IPv6 addresses, configure one instance per family")]
-    MixedFamilies { first: IpAddr, other: IpAddr },
+    MixedFamilies {
+        /// The first address of the list.
+        first: IpAddr,
+        /// The first address of the other family.
+        other: IpAddr,
+    },
+    /// Addresses of one family sent in IP of the other.
     #[error("advert carries {addresses} addresses but is sent {src} -> {dst}: the IP header and the address list must be of the same family")]
     IpFamilyMismatch {
+        /// The family of the advertised addresses.
         addresses: Family,
+        /// The IP source.
         src: IpAddr,
+        /// The IP destination.
         dst: IpAddr,
     },
+    /// VRRPv2 over IPv6.
     #[error(
         "VRRPv2 advert over IPv6 ({src} -> {dst}): VRRPv2 carries IPv4 only, use VRRPv3 for IPv6"
     )]
-    V2OverIpv6 { src: IpAddr, dst: IpAddr },
+    V2OverIpv6 {
+        /// The IP source.
+        src: IpAddr,
+        /// The IP destination.
+        dst: IpAddr,
+    },
+    /// A VRRPv2 interval that is not whole seconds 1..=255.
     #[error("advert_int {0} cannot be sent as VRRPv2: VRRPv2 carries whole seconds 1..255")]
     V2IntervalNotWholeSeconds(AdvertInterval),
+    /// More than 255 addresses.
     #[error("advert carries {0} addresses: at most 255 fit in the count field")]
     TooManyAddresses(usize),
+    /// A VRRPv3 advert with no address.
     #[error("VRRPv3 advert with no addresses: RFC 9568 erratum 8299 makes receivers drop a count of 0, configure at least one virtual address")]
     NoAddresses,
+    /// An IPv6 list whose first address is not link-local.
     #[error("first IPv6 address of the advert is {0}, not link-local: RFC 9568 §5.2.9 requires the router's link-local address first")]
     FirstIpv6NotLinkLocal(Ipv6Addr),
+    /// Authentication on a VRRPv3 advert.
     #[error(
         "VRRPv3 advert with authentication: VRRPv3 has no authentication field, remove auth_type"
     )]

@@ -10,13 +10,19 @@ use crate::proto::{AdvertInterval, Auth, Family, Version, Vrid};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Transport {
     /// To a multicast group (224.0.0.18 / ff02::12 unless configured otherwise).
-    Multicast { group: IpAddr },
+    Multicast {
+        /// The group adverts are sent to and expected at.
+        group: IpAddr,
+    },
     /// keepalived's `unicast_peer {}`: one copy to each peer. Only adverts from a
     /// listed peer are accepted (keepalived's `check_unicast_src`), and the TTL/hop
     /// limit check is skipped, as keepalived does without `min_ttl`/`max_ttl`: unicast
     /// adverts may legitimately cross routers, so 255 cannot be demanded. The peer list
     /// is then the only guard (reference §2.2, pitfall 6).
-    Unicast { peers: Vec<IpAddr> },
+    Unicast {
+        /// The peers adverts go to, and the only accepted sources.
+        peers: Vec<IpAddr>,
+    },
 }
 
 impl Transport {
@@ -30,6 +36,7 @@ impl Transport {
         }
     }
 
+    /// Whether adverts go to listed peers rather than a group.
     pub fn is_unicast(&self) -> bool {
         matches!(self, Transport::Unicast { .. })
     }
@@ -42,16 +49,21 @@ impl Transport {
 /// (reference §2.13). Dropping is the safe default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AddressMismatchPolicy {
+    /// Drop it and count it (RFC 3768 §7.1).
     #[default]
     Drop,
+    /// Log it and let it take part in the election (keepalived ≥ 2.3.3).
     LogOnly,
 }
 
 /// What one local instance expects of the adverts it receives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RxExpect {
+    /// Our VRRP version: adverts of the other version are dropped.
     pub version: Version,
+    /// Our address family.
     pub family: Family,
+    /// Our VRID.
     pub vrid: Vrid,
     /// VRRPv2 only; VRRPv3 has no authentication.
     pub auth: Auth,
@@ -61,8 +73,11 @@ pub struct RxExpect {
     pub addresses: Vec<IpAddr>,
     /// We are the address owner (priority 255).
     pub owner: bool,
+    /// Multicast or unicast, and from whom adverts are accepted.
     pub transport: Transport,
+    /// What an address-list mismatch does.
     pub address_mismatch: AddressMismatchPolicy,
+    /// What the first address of a VRRPv3/IPv6 advert must be.
     pub ipv6_first_address: Ipv6FirstAddress,
 }
 
