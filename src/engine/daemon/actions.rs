@@ -5,8 +5,12 @@
 //! file.
 //!
 //! Repeats are the router's: it schedules the second GARP burst
-//! (`garp_master_delay`) and the refreshes itself and asks for each burst with its
-//! own `SendGratuitous`, so a burst here is sent once, `repeat` frames per VIP.
+//! (`garp_master_delay`), the refreshes and the contention re-announce itself and
+//! asks for each burst with its own `SendGratuitous`, so a burst here is sent once,
+//! `repeat` frames per VIP. So is the order: the router lists a new Master's
+//! announcement before its first advert, and a resigned Master's `RemoveVips`
+//! comes when the router decides (make before break), so nothing is reordered
+//! or held back here.
 
 use std::net::IpAddr;
 use std::time::{Instant, SystemTime};
@@ -21,40 +25,35 @@ use super::driver::Driver;
 use super::instance::{all_vips, vip_device};
 
 impl Driver {
-    /// Executes `actions` of instance `idx`.
+    /// Executes `actions` of instance `idx`, in the order given.
+    ///
+    /// The `virtual_ipaddress_excluded` entries follow the VIPs as a whole: they are
+    /// added and announced with the VIPs of a Master being entered, and removed
+    /// with VIPs removed outside Master (leaving it, or a resigned Master's release
+    /// later on); a Master that only changes its VIP list (reload) keeps them.
     pub(super) async fn apply(&mut self, idx: usize, actions: Vec<Action>) {
         if actions.is_empty() {
             return;
         }
-        let entering = actions.iter().any(|a| {
-            matches!(
-                a,
-                Action::StateChanged {
-                    to: State::Master,
-                    ..
-                }
-            )
-        });
-        let leaving = actions.iter().any(|a| {
-            matches!(
-                a,
-                Action::StateChanged {
-                    from: State::Master,
-                    ..
-                }
-            )
-        });
-        let actions = if entering {
-            announce_before_advert(actions)
-        } else {
-            actions
-        };
+        let changes = actions
+            .iter()
+            .any(|a| matches!(a, Action::StateChanged { .. }));
+        // The state before the batch: the first change's origin, else the current.
+        let mut in_master = actions
+            .iter()
+            .find_map(|a| match a {
+                Action::StateChanged { from, .. } => Some(*from),
+                _ => None,
+            })
+            .unwrap_or_else(|| self.instances[idx].router.state())
+            == State::Master;
+        let mut entered = false;
         for action in actions {
             match action {
                 Action::SendAdvert(advert) => self.send_advert(idx, &advert),
                 Action::AddVips(vips) => {
                     let mut specs = self.specs(idx, &vips);
-                    if entering {
+                    if entered {
                         specs.extend(self.excluded(idx));
                     }
                     for (dev, vip) in specs {
@@ -63,8 +62,11 @@ impl Driver {
                 }
                 Action::RemoveVips(vips) => {
                     let mut specs = self.specs(idx, &vips);
-                    if leaving {
+                    if !in_master {
                         specs.extend(self.excluded(idx));
+                    }
+                    if !changes && !in_master {
+                        tracing::info!(instance = %self.instances[idx].config.name, "resigned: VIPs released");
                     }
                     for (dev, vip) in specs {
                         self.remove_vip(idx, &dev, vip.addr).await;
@@ -72,12 +74,14 @@ impl Driver {
                 }
                 Action::SendGratuitous { vips, repeat } => {
                     let mut specs = self.specs(idx, &vips);
-                    if entering {
+                    if entered {
                         specs.extend(self.excluded(idx));
                     }
                     self.send_gratuitous(idx, &specs, repeat);
                 }
                 Action::StateChanged { from, to, reason } => {
+                    in_master = to == State::Master;
+                    entered |= in_master;
                     let inst = &mut self.instances[idx];
                     tracing::info!(
                         instance = %inst.config.name,
@@ -89,16 +93,6 @@ impl Driver {
                     self.state_dirty = true;
                 }
             }
-        }
-    }
-
-    /// Removes `vips` and the excluded addresses of a Master that resigned earlier
-    /// (the make-before-break release of `Driver::shutdown`).
-    pub(super) async fn release_vips(&mut self, idx: usize, vips: &[IpAddr]) {
-        let mut specs = self.specs(idx, vips);
-        specs.extend(self.excluded(idx));
-        for (dev, vip) in specs {
-            self.remove_vip(idx, &dev, vip.addr).await;
         }
     }
 
@@ -243,134 +237,9 @@ impl Driver {
     }
 }
 
-/// On becoming Master: add the VIPs and send the gratuitous ARPs / NAs *before*
-/// the first advert (the router lists the advert first).
-///
-/// Why: two Backups whose down timers expire within a millisecond of each other
-/// (the charm's neighbouring priorities at VRRPv3 0.1 s are 0.4 ms apart) both
-/// claim. The winner re-announces the VIPs when it hears the loser's advert
-/// (`garp_lower_prio_repeat`); if the loser's own gratuitous ARPs followed its
-/// advert, they could reach the clients after the winner's, leaving them on the
-/// loser's MAC until the next burst 5 s later (seen in the lab). Announcing first
-/// puts the loser's frames on the wire before the advert that triggers the winner's.
-/// It also makes a preemption make-before-break: clients follow the new Master's
-/// announcement before its advert makes the old one drop the VIPs. The cost is the
-/// netlink round trip (well under a millisecond) before the first advert.
-fn announce_before_advert(actions: Vec<Action>) -> Vec<Action> {
-    let Some(k) = actions.iter().position(|a| {
-        matches!(
-            a,
-            Action::StateChanged {
-                to: State::Master,
-                ..
-            }
-        )
-    }) else {
-        return actions;
-    };
-    let mut out = actions;
-    let tail = out.split_off(k + 1);
-    let (adverts, others): (Vec<Action>, Vec<Action>) = tail
-        .into_iter()
-        .partition(|a| matches!(a, Action::SendAdvert(_)));
-    out.extend(others);
-    out.extend(adverts);
-    out
-}
-
 /// `net.ipv6.conf.IF.forwarding`: keepalived sets the NA router flag from it.
 fn ipv6_forwarding(dev: &str) -> bool {
     std::fs::read_to_string(format!("/proc/sys/net/ipv6/conf/{dev}/forwarding"))
         .map(|s| s.trim() == "1")
         .unwrap_or(false)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use vrrp_core::proto::{AdvertInterval, Auth, Priority, Version, Vrid};
-    use vrrp_core::router::Reason;
-
-    fn advert(prio: u8) -> Action {
-        Action::SendAdvert(Advert {
-            version: Version::V3,
-            vrid: Vrid::new(51).unwrap(),
-            priority: Priority::from_wire(prio),
-            interval: AdvertInterval::DEFAULT,
-            addresses: vec!["10.0.0.100".parse().unwrap()],
-            auth: Auth::None,
-        })
-    }
-
-    fn kinds(actions: &[Action]) -> Vec<&'static str> {
-        actions
-            .iter()
-            .map(|a| match a {
-                Action::SendAdvert(a) if a.priority.is_release() => "release",
-                Action::SendAdvert(_) => "advert",
-                Action::AddVips(_) => "add",
-                Action::RemoveVips(_) => "remove",
-                Action::SendGratuitous { .. } => "garp",
-                Action::StateChanged { to, .. } => match to {
-                    State::Master => "to-master",
-                    _ => "to-other",
-                },
-            })
-            .collect()
-    }
-
-    #[test]
-    fn a_new_master_announces_its_vips_before_its_first_advert() {
-        let vip = vec!["10.0.0.100".parse().unwrap()];
-        let batch = vec![
-            Action::StateChanged {
-                from: State::Backup,
-                to: State::Master,
-                reason: Reason::MasterDown,
-            },
-            advert(254),
-            Action::AddVips(vip.clone()),
-            Action::SendGratuitous {
-                vips: vip.clone(),
-                repeat: 5,
-            },
-        ];
-        assert_eq!(
-            kinds(&announce_before_advert(batch)),
-            vec!["to-master", "add", "garp", "advert"]
-        );
-        // A release before the change (identity change of an owner) stays first.
-        let batch = vec![
-            Action::StateChanged {
-                from: State::Master,
-                to: State::Initialize,
-                reason: Reason::IdentityChanged,
-            },
-            advert(0),
-            Action::RemoveVips(vip.clone()),
-            Action::StateChanged {
-                from: State::Initialize,
-                to: State::Master,
-                reason: Reason::AddressOwner,
-            },
-            advert(255),
-            Action::AddVips(vip.clone()),
-            Action::SendGratuitous {
-                vips: vip,
-                repeat: 5,
-            },
-        ];
-        assert_eq!(
-            kinds(&announce_before_advert(batch)),
-            vec![
-                "to-other",
-                "release",
-                "remove",
-                "to-master",
-                "add",
-                "garp",
-                "advert"
-            ]
-        );
-    }
 }

@@ -1,6 +1,9 @@
 //! The event loop: one task owns every router, every ladder and the host view, and
 //! turns events (packets, timers, script results, link changes, signals) into router
-//! inputs and router actions into I/O. Nothing here decides VRRP: the routers do.
+//! inputs and router actions into I/O. Nothing here decides VRRP: the routers do,
+//! timers included (the contention re-announce and the make-before-break release on
+//! SIGTERM are router deadlines like the advert timer), so the loop only sleeps
+//! until the earliest `poll_timeout` and applies actions in the order given.
 //!
 //! Time: tokio's monotonic `Instant`, mapped onto the routers' [`Time`] from the
 //! daemon's start instant. Each turn of the loop sleeps until the earliest router
@@ -20,32 +23,18 @@ use tokio::time::Instant;
 
 use crate::engine::net::{LinkWatch, NetEvent, Netlink, PreciseTimer};
 use vrrp_core::config::Config;
-use vrrp_core::router::{Action, Input, State, Time};
+use vrrp_core::router::{Input, Time};
 
 use super::instance::{all_vips, router_config, Instance};
-use super::lifecycle::{dump, forward_link_events, remove_stale_vips};
+use super::lifecycle::{dump, forward_link_events, remove_stale_vips, NetMsg};
 use super::links::HostView;
 use super::ratelimit::RateLimit;
 use super::sockets::{self, LinkLayer, Packet, Receiver, ReceiverKey};
 use super::status::{self, Header, ReceiverView, StatusWriter};
 use super::tracking::{self, Scheduler, ScriptResult};
 
-/// When a Master wins a contention it re-announces its VIPs at once (the router's
-/// `garp_lower_prio_repeat`) and once more this much later: a loser that sends its
-/// gratuitous ARPs after its advert (keepalived does) would otherwise have the last
-/// word with the clients until the next burst, 5 s later.
-pub(super) const CONTENTION_REANNOUNCE: Duration = Duration::from_millis(50);
-
 /// How often a line about the same dropped-packet reason and sender may be logged.
 const DROP_LOG_PERIOD: Duration = Duration::from_secs(10);
-
-/// Link watch output: a kernel event, or "the subscription was lost and renewed,
-/// re-read everything".
-#[derive(Debug)]
-pub(super) enum NetMsg {
-    Event(NetEvent),
-    Resync,
-}
 
 /// The receiving ends of the channels the loop waits on.
 pub(super) struct Inbox {
@@ -81,17 +70,6 @@ pub(super) struct Driver {
     pub(super) log_limit: RateLimit,
     /// Encoding buffer, reused for every advert.
     pub(super) buf: Vec<u8>,
-    /// Delayed re-announcements after a won contention (see CONTENTION_REANNOUNCE).
-    pub(super) reannounce: Vec<Reannounce>,
-}
-
-/// A gratuitous burst due at `at` for the instance named `name`, if still Master.
-#[derive(Debug)]
-pub(super) struct Reannounce {
-    pub(super) at: Instant,
-    pub(super) name: String,
-    pub(super) vips: Vec<IpAddr>,
-    pub(super) repeat: u32,
 }
 
 impl Driver {
@@ -141,7 +119,6 @@ impl Driver {
             counters_dirty: false,
             log_limit: RateLimit::new(DROP_LOG_PERIOD),
             buf: Vec::with_capacity(64),
-            reannounce: Vec::new(),
         };
         driver.install(config, Vec::new()).await;
         tracing::info!(
@@ -170,6 +147,15 @@ impl Driver {
         self.start + t.since_epoch()
     }
 
+    /// The earliest deadline of any router, as a tokio instant.
+    fn next_deadline(&self) -> Option<Instant> {
+        self.instances
+            .iter()
+            .filter_map(|i| i.router.poll_timeout())
+            .min()
+            .map(|t| self.instant(t))
+    }
+
     /// Runs until SIGTERM or SIGINT, then shuts every router down.
     pub(super) async fn run(mut self, mut inbox: Inbox) {
         let mut flush = tokio::time::interval(status::COUNTER_FLUSH);
@@ -178,28 +164,7 @@ impl Driver {
             if self.state_dirty {
                 self.publish();
             }
-            let deadline = self
-                .instances
-                .iter()
-                .filter_map(|i| i.router.poll_timeout())
-                .min()
-                .map(|t| self.instant(t))
-                .into_iter()
-                .chain(self.reannounce.iter().map(|r| r.at))
-                .min();
-            let precise = &inbox.timer;
-            let timer = async move {
-                match deadline {
-                    Some(at) => {
-                        if let Err(e) = precise.sleep_until(at.into_std()).await {
-                            // Never expected; fall back to tokio's millisecond timer.
-                            tracing::warn!(error = %e, "timerfd failed");
-                            tokio::time::sleep_until(at).await;
-                        }
-                    }
-                    None => std::future::pending().await,
-                }
-            };
+            let timer = sleep_until(&inbox.timer, self.next_deadline());
             tokio::select! {
                 biased;
                 _ = inbox.terminate.recv() => {
@@ -225,6 +190,48 @@ impl Driver {
         self.shutdown(&mut inbox).await;
     }
 
+    /// SIGTERM / SIGINT: every router gets `Input::Shutdown` (a Master resigns with
+    /// priority 0, C-06, and keeps its VIPs until its successor speaks or its
+    /// release deadline passes: make before break, decided by the router). The loop
+    /// goes on moving packets and timers until every router is finished; a second
+    /// signal asks for the release at once (`Input::ShutdownNow`). Then the final
+    /// state goes to the state file.
+    async fn shutdown(mut self, inbox: &mut Inbox) {
+        self.input_all(Input::Shutdown).await;
+        while !self.instances.iter().all(|i| i.router.is_finished()) {
+            if self.state_dirty {
+                self.publish();
+            }
+            let Some(deadline) = self.next_deadline() else {
+                // A router that holds something always has a release deadline.
+                tracing::error!("a stopping router has no deadline: exiting now");
+                break;
+            };
+            let timer = sleep_until(&inbox.timer, Some(deadline));
+            tokio::select! {
+                biased;
+                _ = inbox.terminate.recv() => self.input_all(Input::ShutdownNow).await,
+                _ = inbox.interrupt.recv() => self.input_all(Input::ShutdownNow).await,
+                _ = timer => self.on_timers().await,
+                Some(packet) = inbox.packets.recv() => self.on_packet(packet).await,
+            }
+        }
+        self.scripts.stop_all();
+        let last = self.snapshot();
+        let Driver { status, .. } = self;
+        status.finish(last);
+        tracing::info!("VRRP engine stopped");
+    }
+
+    /// Feeds `input` to every router now and applies what each decides.
+    async fn input_all(&mut self, input: Input) {
+        let now = self.now();
+        for idx in 0..self.instances.len() {
+            let actions = self.instances[idx].router.handle(now, input.clone());
+            self.apply(idx, actions).await;
+        }
+    }
+
     pub(super) fn snapshot(&self) -> crate::engine::state_file::EngineState {
         let receivers = self
             .receivers
@@ -244,23 +251,6 @@ impl Driver {
     }
 
     async fn on_timers(&mut self) {
-        let due_at = Instant::now();
-        let (due, later): (Vec<Reannounce>, Vec<Reannounce>) = std::mem::take(&mut self.reannounce)
-            .into_iter()
-            .partition(|r| r.at <= due_at);
-        self.reannounce = later;
-        for r in due {
-            let Some(idx) = self.instances.iter().position(|i| i.config.name == r.name) else {
-                continue;
-            };
-            if self.instances[idx].router.state() == State::Master {
-                let actions = vec![Action::SendGratuitous {
-                    vips: r.vips,
-                    repeat: r.repeat,
-                }];
-                self.apply(idx, actions).await;
-            }
-        }
         let now = self.now();
         for idx in 0..self.instances.len() {
             if self.instances[idx]
@@ -498,5 +488,19 @@ impl Driver {
         self.scripts.apply(&wanted, &self.scripts_tx);
         self.state_dirty = true;
         placed
+    }
+}
+
+/// Sleeps until `deadline` on the timerfd (forever without one).
+async fn sleep_until(precise: &PreciseTimer, deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => {
+            if let Err(e) = precise.sleep_until(at.into_std()).await {
+                // Never expected; fall back to tokio's millisecond timer.
+                tracing::warn!(error = %e, "timerfd failed");
+                tokio::time::sleep_until(at).await;
+            }
+        }
+        None => std::future::pending().await,
     }
 }

@@ -5,9 +5,10 @@
 //! SIGINT; SIGHUP reloads the config hitlessly. Its outputs are adverts, VIPs,
 //! gratuitous ARP / NA, logs on stderr and the JSON state file.
 //!
-//! * `driver`: the event loop (timers, scripts, links, signals) and installing a config;
+//! * `driver`: the event loop (timers, scripts, links, signals), installing a config
+//!   and the SIGTERM stop (which waits for the routers' make-before-break release);
 //! * `receive`: the receive ladder's verdicts → routers, counters, logs;
-//! * `lifecycle`: start-up helpers (stale VIPs, link watch) and the SIGTERM release;
+//! * `lifecycle`: start-up helpers (stale VIPs, link watch);
 //! * `actions`: router actions → sockets, netlink, packet sockets, state file;
 //! * `instance`: one config instance → router, ladder and encoder settings;
 //! * `sockets`: per-interface raw sockets and their receive tasks;

@@ -7,9 +7,9 @@ use std::time::Instant;
 
 use vrrp_core::packet::{Accepted, Dropped, IpMeta};
 use vrrp_core::proto::Family;
-use vrrp_core::router::{Action, Input, State, Time};
+use vrrp_core::router::{Input, Time};
 
-use super::driver::{Driver, Reannounce, CONTENTION_REANNOUNCE};
+use super::driver::Driver;
 use super::sockets::Packet;
 
 impl Driver {
@@ -80,25 +80,6 @@ impl Driver {
             // A new master is worth a state-file line at once, like a transition.
             self.state_dirty = true;
         }
-        let won = inst.router.state() == State::Master
-            && !actions
-                .iter()
-                .any(|a| matches!(a, Action::StateChanged { .. }));
-        // One pending re-announcement per instance: a peer that keeps sending
-        // lower-priority adverts must not multiply the bursts.
-        let pending = self.reannounce.iter().any(|r| r.name == inst.config.name);
-        if won && !pending {
-            for a in &actions {
-                if let Action::SendGratuitous { vips, repeat } = a {
-                    self.reannounce.push(Reannounce {
-                        at: tokio::time::Instant::now() + CONTENTION_REANNOUNCE,
-                        name: inst.config.name.clone(),
-                        vips: vips.clone(),
-                        repeat: *repeat,
-                    });
-                }
-            }
-        }
         self.apply(idx, actions).await;
     }
     fn on_dropped(&mut self, iface: &str, family: Family, dropped: Dropped) {
@@ -129,32 +110,5 @@ impl Driver {
                 dropped.reason
             );
         }
-    }
-    /// The instance whose successor sent `packet`: an advert that passes the ladder,
-    /// from another router, with a priority above 0.
-    pub(super) fn successor_heard(&mut self, packet: &Packet) -> Option<usize> {
-        let (key, receiver) = self
-            .receivers
-            .iter_mut()
-            .find(|(_, r)| r.id == packet.receiver)?;
-        let (iface, family) = key.clone();
-        let verdict = match family {
-            Family::V4 => receiver.demux.receive_ipv4(&packet.bytes),
-            Family::V6 => receiver.demux.receive(
-                IpMeta {
-                    src: packet.meta.src,
-                    dst: packet.meta.dst,
-                    ttl: packet.meta.ttl_or_hop_limit.unwrap_or(0),
-                },
-                &packet.bytes,
-            ),
-        };
-        let accepted = verdict.ok()?;
-        let received = accepted.received;
-        if received.advert.priority.is_release() {
-            return None;
-        }
-        let idx = self.instance_on(&iface, family, received.advert.vrid.get())?;
-        (Some(received.src) != self.instances[idx].source).then_some(idx)
     }
 }

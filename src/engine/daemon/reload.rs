@@ -81,9 +81,10 @@ impl Driver {
         let keys: Vec<_> = self.instances.iter().map(|i| i.key.clone()).collect();
         let matching = match_instances(&keys, &new.instances);
 
-        // Removed instances resign (priority 0 if Master) while their socket is open.
+        // Removed instances resign (priority 0 if Master) while their socket is open,
+        // and release their VIPs at once: they cannot wait for a successor.
         for &o in &matching.removed {
-            let actions = self.instances[o].router.handle(now, Input::Shutdown);
+            let actions = self.instances[o].router.handle(now, Input::ShutdownNow);
             tracing::info!(instance = %self.instances[o].config.name, "instance removed by the reload");
             self.apply(o, actions).await;
         }
@@ -129,7 +130,7 @@ impl Driver {
                     // Validated by the parser; should not happen. Stop it cleanly
                     // rather than run something half-configured.
                     tracing::error!(error = %e, "instance cannot take the new configuration; stopping it");
-                    let actions = inst.router.handle(now, Input::Shutdown);
+                    let actions = inst.router.handle(now, Input::ShutdownNow);
                     self.instances.push(inst);
                     let idx = self.instances.len() - 1;
                     self.apply(idx, actions).await;

@@ -107,13 +107,18 @@ impl fmt::Display for Reason {
     }
 }
 
-/// One thing the driver must do, in the order given.
+/// One thing the driver must do, in the order given: the order is the wire order,
+/// the driver never reorders.
 ///
-/// Becoming Master yields `StateChanged`, `SendAdvert`, `AddVips`, `SendGratuitous`:
-/// the advert first so that other contenders stop as early as possible, the
-/// addresses before the gratuitous frames that announce them (reference §1.7).
+/// Becoming Master yields `StateChanged`, `AddVips`, `SendGratuitous`, `SendAdvert`:
+/// the addresses before the gratuitous frames that announce them (reference §1.7),
+/// and both before the first advert, so that a contender's announcement is on the
+/// wire before the advert that makes the winner re-announce (S-10) and clients
+/// follow a new Master before its advert makes the old one drop the VIPs.
 /// Leaving Master yields `StateChanged`, then `SendAdvert` with priority 0 when the
-/// router resigns, then `RemoveVips`.
+/// router resigns, then `RemoveVips` — except on `Input::Shutdown`, where
+/// `RemoveVips` comes later, when the successor speaks or the release bound
+/// passes (make before break).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     /// Send this advert to the VRRP group (224.0.0.18 / ff02::12), TTL 255, from the

@@ -5,9 +5,30 @@ use std::time::Duration;
 
 use super::time::Time;
 
+/// When a Master wins a contention (it hears a lower-priority advert, or an equal
+/// one from a lower address, RFC 9568 §6.4.3) it re-announces its VIPs at once
+/// (`garp_lower_prio_repeat`, keepalived#166) and once more this much later.
+///
+/// Why the second burst: two Backups whose down timers expire within a
+/// millisecond of each other both claim (S-10). A loser that sends its gratuitous
+/// ARPs after its advert (keepalived does) can have its frames reach the clients
+/// after the winner's immediate burst, leaving them on the loser's MAC until the
+/// next periodic burst, seconds later. 50 ms is far beyond any LAN latency and
+/// well below one advert interval, so the winner has the last word.
+pub const CONTENTION_REANNOUNCE: Duration = Duration::from_millis(50);
+
+/// Make before break: how long past the latest possible successor a resigning
+/// Master keeps its VIPs (`Router::release_bound`).
+///
+/// A Backup that hears priority 0 takes over after its Skew_Time (RFC 9568
+/// §6.4.2, C-21); the longest is the skew of priority 1. This margin covers the
+/// one-way latency of our priority-0 advert and of the successor's first advert.
+pub const RELEASE_MARGIN: Duration = Duration::from_millis(50);
+
 /// Every timer a router may have armed. Which ones are armed depends on the state:
-/// Backup arms only `master_down`; Master arms `advert` and the GARP timers;
-/// Initialize and FAULT arm nothing.
+/// Backup arms only `master_down`; Master arms `advert`, the GARP timers and, after
+/// a won contention, `reannounce`; Initialize arms only `release` (while a resigned
+/// Master still holds its VIPs) and FAULT arms nothing.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(super) struct Deadlines {
     /// RFC Master_Down_Timer (Backup).
@@ -18,6 +39,12 @@ pub(super) struct Deadlines {
     pub garp_delayed: Option<Time>,
     /// keepalived `garp_master_refresh`: the next periodic GARP burst (Master).
     pub garp_refresh: Option<Time>,
+    /// The second re-announcement after a won contention (Master,
+    /// `CONTENTION_REANNOUNCE` after the win).
+    pub reannounce: Option<Time>,
+    /// The make-before-break bound: a resigned Master releases its VIPs at this
+    /// instant if no successor has spoken (Initialize, `Router::release_bound`).
+    pub release: Option<Time>,
 }
 
 impl Deadlines {
@@ -28,6 +55,8 @@ impl Deadlines {
             self.advert,
             self.garp_delayed,
             self.garp_refresh,
+            self.reannounce,
+            self.release,
         ]
         .into_iter()
         .flatten()

@@ -11,6 +11,7 @@ use std::net::IpAddr;
 use crate::proto::{Advert, Version};
 
 use super::action::{Action, Reason, State};
+use super::deadlines::CONTENTION_REANNOUNCE;
 use super::machine::{MasterInfo, Router};
 use super::time::Time;
 
@@ -48,6 +49,13 @@ impl Router {
         match self.state {
             State::Backup => self.backup_receive(now, from, advert),
             State::Master => self.master_receive(now, from, advert, out),
+            // Make before break (`Input::Shutdown`): the first advert of another
+            // router after our priority 0 is our successor's, sent once it has
+            // announced the VIPs; ours can go now. Another resignation (priority 0)
+            // is not a successor.
+            State::Initialize if self.held.is_some() && !advert.priority.is_release() => {
+                self.successor_heard(out);
+            }
             State::Initialize | State::Fault => self.counters.adverts_ignored += 1,
         }
     }
@@ -151,5 +159,12 @@ impl Router {
         }
         let repeat = self.config.garp.lower_prio_repeat;
         self.send_gratuitous(self.config.vips.clone(), repeat, out);
+        // And once more a little later (CONTENTION_REANNOUNCE): a loser's late
+        // frames must not have the last word. One pending re-announcement at a
+        // time: a peer that keeps sending lower-priority adverts must not multiply
+        // the bursts.
+        if repeat > 0 && self.deadlines.reannounce.is_none() {
+            self.deadlines.reannounce = Some(now + CONTENTION_REANNOUNCE);
+        }
     }
 }

@@ -14,7 +14,7 @@ use crate::proto::{Advert, AdvertInterval, Auth, Priority, Timers, Version};
 use super::action::{Action, FaultCause, Reason, State};
 use super::config::{ConfigError, InitialState, RouterConfig};
 use super::counters::Counters;
-use super::deadlines::{take_once, take_periodic, Deadlines};
+use super::deadlines::{take_once, take_periodic, Deadlines, RELEASE_MARGIN};
 use super::time::Time;
 use super::tracking::{ScriptStatus, Tracking};
 
@@ -24,9 +24,17 @@ pub enum Input {
     /// Start the instance (RFC Startup event): Initialize → Master for an owner,
     /// else Backup (or FAULT when a fault is present).
     Startup,
-    /// Stop the instance (RFC Shutdown event, SIGTERM, instance removed): a Master
-    /// resigns with a priority-0 advert and removes its VIPs.
+    /// Stop the instance (RFC Shutdown event, SIGTERM): a Master resigns with a
+    /// priority-0 advert (RFC 9568 §6.4.3, C-06) and enters Initialize, but keeps
+    /// its VIPs until its successor's first advert arrives (`Input::Advert`) or
+    /// the release bound passes (`poll_timeout`, `handle_timeout`): make before
+    /// break. `Router::is_finished` tells when nothing is held any more.
     Shutdown,
+    /// Stop at once: like `Shutdown`, but the VIPs go with the priority-0 advert
+    /// (keepalived's way). For an instance that cannot wait for its successor
+    /// (removed by a reload), or a second stop request; also releases at once the
+    /// VIPs a resigned Master still holds.
+    ShutdownNow,
     /// An advert that passed the receive ladder (TTL, checksum, VRID, auth, …).
     Advert {
         /// The IP source: the sender's primary address (IPv6: link-local).
@@ -81,6 +89,9 @@ pub struct Router {
     pub(super) preempt_hold_until: Option<Time>,
     /// The running down timer is the shortened `state MASTER` startup wait.
     pub(super) startup_wait: bool,
+    /// The VIPs a resigned Master still holds (make before break, see
+    /// `Input::Shutdown`); `deadlines.release` is armed while this is `Some`.
+    pub(super) held: Option<Vec<IpAddr>>,
     pub(super) counters: Counters,
 }
 
@@ -99,6 +110,7 @@ impl Router {
             master: None,
             preempt_hold_until: None,
             startup_wait: false,
+            held: None,
             counters: Counters::default(),
         };
         router.retrack();
@@ -114,7 +126,11 @@ impl Router {
                     self.start(now, Reason::Startup, &mut out);
                 }
             }
-            Input::Shutdown => self.stop(Reason::Shutdown, &mut out),
+            Input::Shutdown => self.resign(now, &mut out),
+            Input::ShutdownNow => {
+                self.stop(Reason::Shutdown, &mut out);
+                self.release_held(&mut out);
+            }
             Input::Advert {
                 from,
                 advert,
@@ -172,10 +188,39 @@ impl Router {
                     let repeat = self.config.garp.refresh_repeat;
                     self.send_gratuitous(self.config.vips.clone(), repeat, &mut out);
                 }
+                if take_once(&mut self.deadlines.reannounce, now) {
+                    let repeat = self.config.garp.lower_prio_repeat;
+                    self.send_gratuitous(self.config.vips.clone(), repeat, &mut out);
+                }
             }
-            State::Initialize | State::Fault => {}
+            State::Initialize => {
+                // No successor spoke within the bound: release anyway.
+                if take_once(&mut self.deadlines.release, now) {
+                    self.release_held(&mut out);
+                }
+            }
+            State::Fault => {}
         }
         out
+    }
+
+    /// True once the router has stopped and holds nothing: in Initialize with no
+    /// resigned VIPs left (never started, or released after `Input::Shutdown`).
+    /// A driver that is exiting waits for this, sleeping until `poll_timeout`.
+    pub fn is_finished(&self) -> bool {
+        self.state == State::Initialize && self.held.is_none()
+    }
+
+    /// How long after its priority-0 advert a resigning Master keeps its VIPs when
+    /// no successor speaks: the Skew_Time of the lowest Backup priority (1), the
+    /// latest any Backup takes over (RFC 9568 §6.4.2, C-21), plus `RELEASE_MARGIN`.
+    pub fn release_bound(&self) -> Duration {
+        let last = Timers::new(
+            self.config.version,
+            Priority::MIN_BACKUP,
+            self.config.advert_interval,
+        );
+        last.skew_time + RELEASE_MARGIN
     }
 
     /// The current state, for the state file and keepalived-style notifications.
@@ -236,6 +281,8 @@ impl Router {
     /// Initialize (or FAULT) → running: FAULT if a fault is present, Master at once
     /// for an owner (RFC 9568 §6.4.1), else Backup.
     pub(super) fn start(&mut self, now: Time, reason: Reason, out: &mut Vec<Action>) {
+        // Restarted while still holding resigned VIPs: a fresh start holds none.
+        self.release_held(out);
         if let Some(cause) = self.tracking.fault() {
             self.transition(State::Fault, Reason::Fault(cause), out);
             return;
@@ -277,6 +324,18 @@ impl Router {
         }
     }
 
+    /// Any state → Master. The VIPs are added and announced (gratuitous ARP / NA)
+    /// *before* the first advert.
+    ///
+    /// Why: two Backups whose down timers expire within a millisecond of each other
+    /// (neighbouring priorities at VRRPv3 0.1 s are 0.4 ms apart) both claim (S-10).
+    /// The winner re-announces when it hears the loser's advert; if the loser's own
+    /// announcement followed its advert, it could reach the clients after the
+    /// winner's, leaving them on the loser's MAC. Announcing first puts the loser's
+    /// frames on the wire before the advert that triggers the winner's. It also
+    /// makes a preemption or a graceful stop make-before-break: clients follow the
+    /// new Master's announcement before its advert makes the old one drop the VIPs.
+    /// The cost is the driver's netlink round trip before the first advert.
     pub(super) fn become_master(&mut self, now: Time, reason: Reason, out: &mut Vec<Action>) {
         self.transition(State::Master, reason, out);
         self.counters.became_master += 1;
@@ -285,13 +344,43 @@ impl Router {
             address: self.config.primary_address,
             priority: self.effective,
         });
-        self.send_advert(self.effective, out);
         out.push(Action::AddVips(self.config.vips.clone()));
         self.send_gratuitous(self.config.vips.clone(), self.config.garp.repeat, out);
+        self.send_advert(self.effective, out);
         let garp = &self.config.garp;
         self.deadlines.advert = Some(now + self.config.advert_interval.as_duration());
         self.deadlines.garp_delayed = (!garp.delay.is_zero()).then(|| now + garp.delay);
         self.deadlines.garp_refresh = (!garp.refresh.is_zero()).then(|| now + garp.refresh);
+    }
+
+    /// `Input::Shutdown`: like `stop`, except that a Master keeps its VIPs after its
+    /// priority-0 advert until its successor speaks (`successor_heard`) or the
+    /// release bound passes. keepalived removes them at once, which leaves the VIPs
+    /// unanswered for the successor's whole Skew_Time; held, clients are served by
+    /// the old Master until the new one has announced itself (it announces before
+    /// its first advert, see `become_master`).
+    fn resign(&mut self, now: Time, out: &mut Vec<Action>) {
+        if self.state != State::Master {
+            self.stop(Reason::Shutdown, out);
+            return;
+        }
+        self.transition(State::Initialize, Reason::Shutdown, out);
+        self.send_advert(Priority::RELEASE, out);
+        self.held = Some(self.config.vips.clone());
+        self.deadlines.release = Some(now + self.release_bound());
+    }
+
+    /// A resigned Master heard its successor: release the VIPs now.
+    pub(super) fn successor_heard(&mut self, out: &mut Vec<Action>) {
+        self.release_held(out);
+    }
+
+    /// Removes the VIPs held since `resign`, if any, and disarms the bound.
+    pub(super) fn release_held(&mut self, out: &mut Vec<Action>) {
+        self.deadlines.release = None;
+        if let Some(vips) = self.held.take() {
+            out.push(Action::RemoveVips(vips));
+        }
     }
 
     /// Master → `to`. `release` sends the priority-0 advert that lets a Backup take

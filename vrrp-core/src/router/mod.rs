@@ -25,7 +25,7 @@
 //! // Nobody advertises: sleep until the deadline (3 s + 156/256 s at priority 100)…
 //! let now = router.poll_timeout().expect("a Backup always has a deadline");
 //! assert_eq!(now, Time::from_nanos(3_609_375_000));
-//! // …and carry out what the router decided, in order.
+//! // …and carry out what the router decided, in wire order.
 //! for action in router.handle_timeout(now) {
 //!     match action {
 //!         Action::SendAdvert(_advert) => { /* encode, send to 224.0.0.18, TTL 255 */ }
@@ -58,6 +58,7 @@ pub use config::{
     ConfigError, GarpConfig, InitialState, RouterConfig, TrackInterface, TrackScript,
 };
 pub use counters::Counters;
+pub use deadlines::{CONTENTION_REANNOUNCE, RELEASE_MARGIN};
 pub use machine::{Input, Router};
 pub use time::Time;
 pub use tracking::ScriptStatus;

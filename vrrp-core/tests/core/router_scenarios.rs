@@ -1,14 +1,17 @@
-//! Lab scenarios S1, S4, S10 and S11 (reference §7.2), plus packet loss and a
-//! partition, run against the pure router state machine on a simulated segment
+//! Lab scenarios S1, S4, S10 and S11 (reference §7.2), plus packet loss, a
+//! partition and the hand-over rules (wire order, contention re-announcement,
+//! make-before-break graceful stop), run against the pure router state machine on a simulated segment
 //! (`router_sim`). Times are exact: with a fixed latency the RFC formulas give
 //! every instant to the nanosecond, so the tests assert them, never "roughly".
 
 use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::router_sim::Segment;
+use crate::router_sim::{Record, Segment};
 use vrrp_core::proto::{Priority, Vrid};
-use vrrp_core::router::{InitialState, RouterConfig, State, Time};
+use vrrp_core::router::{
+    InitialState, Input, Reason, RouterConfig, State, Time, CONTENTION_REANNOUNCE, RELEASE_MARGIN,
+};
 
 /// A switched LAN: 100 µs one way.
 const LATENCY: Duration = Duration::from_micros(100);
@@ -245,10 +248,21 @@ fn s10_equal_priority_backups_contend_for_one_latency_and_the_highest_address_wi
         // winner's come last (one latency after everyone else's).
         assert_eq!(seg.gratuitous_flips(), flips, "N={backups}");
         let contention_end = at_ns(19_003_906_250 + 3 * LAT + down(100));
+        // The winner first wins one latency after the claims and re-announces
+        // once more exactly CONTENTION_REANNOUNCE (50 ms) later, whatever N: the
+        // later wins do not multiply it.
+        let reannounce = at_ns(19_003_906_250 + 2 * LAT + down(100) + 50_000_000);
+        let late: Vec<_> = after
+            .iter()
+            .filter(|(t, _)| *t > contention_end && *t < secs(27))
+            .copied()
+            .collect();
+        assert_eq!(late, vec![&(reannounce, backups as usize)], "N={backups}");
         assert!(after
             .iter()
             .filter(|(t, _)| *t > at_ns(19_003_906_250 + 2 * LAT + down(100)))
-            .all(|(t, n)| *n == backups as usize && (*t == contention_end || *t > secs(27))));
+            .all(|(t, n)| *n == backups as usize
+                && (*t == contention_end || *t == reannounce || *t > secs(27))));
     }
 }
 
@@ -404,4 +418,117 @@ fn one_way_loss_keeps_a_dual_master_but_the_real_master_re_announces_after_every
         "promotion + 5 s"
     );
     assert_eq!(senders.last().unwrap().1, 0);
+}
+
+// ----- hand-over: wire order, contention re-announcement, graceful stop -------------
+
+/// v2 / 1 s Skew_Time of priority 100 (156/256 s) and of priority 1 (255/256 s).
+const SKEW_100: u64 = 609_375_000;
+const SKEW_1: u64 = 996_093_750;
+
+#[test]
+fn a_new_master_announces_its_vips_before_its_first_advert_on_the_wire() {
+    let mut seg = Segment::new(vec![router(150, 1), router(100, 2)], LATENCY, 1);
+    seg.start_all();
+    seg.run_until(secs(10));
+    let promoted = at_ns(down(150));
+    assert_eq!(
+        seg.records_at(0, promoted),
+        vec![
+            Record::State {
+                from: State::Backup,
+                to: State::Master,
+                reason: Reason::MasterDown
+            },
+            Record::VipsAdded,
+            Record::Gratuitous { repeat: 5 },
+            Record::Advert { priority: 150 },
+        ]
+    );
+}
+
+#[test]
+fn a_contention_winner_re_announces_at_once_and_exactly_50_ms_later() {
+    assert_eq!(CONTENTION_REANNOUNCE, Duration::from_millis(50));
+    let mut seg = Segment::new(vec![router(100, 1), router(100, 2)], LATENCY, 1);
+    seg.start_all();
+    seg.run_until(secs(10));
+    // Both claim at the same instant; the adverts cross one latency later: node 0
+    // yields, node 1 (higher address) wins, re-advertises and re-announces.
+    let promoted = down(100);
+    let won = promoted + LAT;
+    assert_eq!(
+        seg.gratuitous_senders(),
+        vec![
+            (at_ns(promoted), 0),
+            (at_ns(promoted), 1),
+            (at_ns(won), 1),
+            (at_ns(won + 50_000_000), 1),
+            (at_ns(promoted + 5_000_000_000), 1),
+        ]
+    );
+    assert_eq!(
+        seg.records_at(1, at_ns(won + 50_000_000)),
+        vec![Record::Gratuitous { repeat: 5 }],
+        "a burst alone, no advert"
+    );
+    assert_eq!(seg.masters(), vec![1]);
+}
+
+#[test]
+fn graceful_stop_releases_the_vips_exactly_when_the_successors_first_advert_arrives() {
+    let mut seg = Segment::new(vec![router(150, 1), router(100, 2)], LATENCY, 1);
+    seg.start_all();
+    seg.run_until(secs(10));
+    assert_eq!(seg.masters(), vec![0]);
+    seg.input(0, Input::Shutdown);
+    seg.run_until(secs(20));
+    // Priority 0 at 10 s, heard one latency later; node 1 takes over after its
+    // skew, announcing first; its first advert reaches node 0 at T.
+    let stop = 10_000_000_000;
+    let successor = stop + LAT + SKEW_100;
+    let t = successor + LAT;
+    assert_eq!(seg.became_master(1), vec![at_ns(successor)]);
+    assert_eq!(
+        seg.vip_changes(0),
+        vec![(at_ns(down(150)), true), (at_ns(t), false)]
+    );
+    assert_eq!(seg.vip_changes(1), vec![(at_ns(successor), true)]);
+    // Make before break: no instant without a holder; both hold for one latency.
+    assert_eq!(seg.vip_gaps(), vec![]);
+    assert!(seg.nodes[0].router.is_finished());
+    assert_eq!(seg.nodes[0].router.poll_timeout(), None, "bound disarmed");
+    assert_eq!(seg.multi_master_windows(), vec![]);
+}
+
+#[test]
+fn graceful_stop_without_a_successors_advert_releases_at_the_bound() {
+    assert_eq!(RELEASE_MARGIN, Duration::from_millis(50));
+    // Node 1's adverts never reach node 0 (and alone, nobody would succeed).
+    let mut seg = Segment::new(vec![router(150, 1), router(100, 2)], LATENCY, 1);
+    seg.start_all();
+    seg.run_until(secs(10));
+    seg.block(1, 0);
+    seg.input(0, Input::Shutdown);
+    seg.run_until(secs(20));
+    let stop = 10_000_000_000;
+    let bound = stop + SKEW_1 + 50_000_000;
+    assert_eq!(
+        seg.vip_changes(0),
+        vec![(at_ns(down(150)), true), (at_ns(bound), false)]
+    );
+    assert_eq!(seg.became_master(1), vec![at_ns(stop + LAT + SKEW_100)]);
+    assert_eq!(seg.vip_gaps(), vec![]);
+    assert!(seg.nodes[0].router.is_finished());
+
+    let mut seg = Segment::new(vec![router(150, 1)], LATENCY, 1);
+    seg.start_all();
+    seg.run_until(secs(10));
+    seg.input(0, Input::Shutdown);
+    seg.run_until(secs(20));
+    assert_eq!(
+        seg.vip_changes(0),
+        vec![(at_ns(down(150)), true), (at_ns(bound), false)]
+    );
+    assert_eq!(seg.vip_gaps(), vec![(at_ns(bound), secs(20))]);
 }

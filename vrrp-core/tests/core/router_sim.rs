@@ -376,6 +376,62 @@ impl Segment {
             .collect()
     }
 
+    /// What `node` did at exactly `at`, in the order the router asked for it
+    /// (the wire order: the simulation applies actions as they come).
+    pub fn records_at(&self, node: usize, at: Time) -> Vec<Record> {
+        self.log
+            .iter()
+            .filter(|e| e.node == node && e.at == at)
+            .map(|e| e.record.clone())
+            .collect()
+    }
+
+    /// When `node` added (true) or removed (false) its VIPs, in order.
+    pub fn vip_changes(&self, node: usize) -> Vec<(Time, bool)> {
+        self.log
+            .iter()
+            .filter(|e| e.node == node)
+            .filter_map(|e| match e.record {
+                Record::VipsAdded => Some((e.at, true)),
+                Record::VipsRemoved => Some((e.at, false)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The maximal windows, after the VIPs were first added anywhere, during which
+    /// no live node held them: what clients see as an outage.
+    pub fn vip_gaps(&self) -> Vec<(Time, Time)> {
+        let mut holders = BTreeSet::new();
+        let mut gaps = Vec::new();
+        let mut opened: Option<Time> = None;
+        let mut seen = false;
+        for e in &self.log {
+            match e.record {
+                Record::VipsAdded => {
+                    holders.insert(e.node);
+                    seen = true;
+                }
+                Record::VipsRemoved | Record::Crashed => {
+                    holders.remove(&e.node);
+                }
+                _ => continue,
+            }
+            match (opened, seen && holders.is_empty()) {
+                (None, true) => opened = Some(e.at),
+                (Some(start), false) => {
+                    gaps.push((start, e.at));
+                    opened = None;
+                }
+                _ => {}
+            }
+        }
+        if let Some(start) = opened {
+            gaps.push((start, self.now));
+        }
+        gaps
+    }
+
     pub fn lost(&self) -> usize {
         self.log
             .iter()

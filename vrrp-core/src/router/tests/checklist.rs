@@ -6,9 +6,30 @@ use super::*;
 // ----- C-06: priority 0 on every Master → not-Master path ----------------------
 
 #[test]
-fn c06_shutdown_from_master_sends_priority_zero_then_removes_vips() {
+fn c06_shutdown_from_master_sends_priority_zero_and_holds_the_vips() {
+    // Make before break: the VIPs stay until the successor speaks or the bound
+    // passes (pinned in `handover`).
     let mut r = master(100, "10.0.0.1");
     let actions = r.handle(at_ms(10_000), Input::Shutdown);
+    assert_eq!(
+        actions,
+        vec![
+            Action::StateChanged {
+                from: State::Master,
+                to: State::Initialize,
+                reason: Reason::Shutdown
+            },
+            release_advert(),
+        ]
+    );
+    assert!(!r.is_finished());
+    assert_eq!(r.counters().priority_zero_sent, 1);
+}
+
+#[test]
+fn c06_shutdown_now_from_master_sends_priority_zero_then_removes_vips() {
+    let mut r = master(100, "10.0.0.1");
+    let actions = r.handle(at_ms(10_000), Input::ShutdownNow);
     assert_eq!(
         actions,
         vec![
@@ -22,6 +43,7 @@ fn c06_shutdown_from_master_sends_priority_zero_then_removes_vips() {
         ]
     );
     assert_eq!(r.poll_timeout(), None, "nothing runs in Initialize");
+    assert!(r.is_finished());
     assert_eq!(r.counters().priority_zero_sent, 1);
 }
 
@@ -207,12 +229,13 @@ fn c20_backup_promotes_exactly_at_down_interval_after_last_advert_never_before()
                 to: State::Master,
                 reason: Reason::MasterDown
             },
-            Action::SendAdvert(advert(Version::V2, 100, AdvertInterval::DEFAULT)),
+            // Announced before the first advert (`become_master`).
             Action::AddVips(vec![ip(VIP)]),
             Action::SendGratuitous {
                 vips: vec![ip(VIP)],
                 repeat: 5
             },
+            Action::SendAdvert(advert(Version::V2, 100, AdvertInterval::DEFAULT)),
         ]
     );
     assert_eq!(r.master_address(), Some(ip("10.0.0.1")));
@@ -332,12 +355,12 @@ fn c25_owner_goes_master_at_startup_and_always_preempts() {
                 to: State::Master,
                 reason: Reason::AddressOwner
             },
-            Action::SendAdvert(advert(Version::V2, 255, AdvertInterval::DEFAULT)),
             Action::AddVips(vec![ip(VIP)]),
             Action::SendGratuitous {
                 vips: vec![ip(VIP)],
                 repeat: 5
             },
+            Action::SendAdvert(advert(Version::V2, 255, AdvertInterval::DEFAULT)),
         ]
     );
     // Demoted by a second owner with a higher address, then that owner is gone and
@@ -417,6 +440,13 @@ fn c26_master_hearing_lower_priority_or_lower_address_re_advertises_and_re_annou
             "advert from {from} priority {prio}"
         );
         assert_eq!(r.state(), State::Master);
+        // The second re-announcement comes first (pinned in `handover`), then
+        // the restarted Adver_Timer.
+        assert_eq!(r.poll_timeout(), Some(at_ms(4_050)));
+        assert_eq!(
+            sent_priorities(&r.handle_timeout(at_ms(4_050))),
+            Vec::<u8>::new()
+        );
         assert_eq!(
             r.poll_timeout(),
             Some(at_ms(5_000)),

@@ -1,0 +1,250 @@
+//! The three decisions around a change of Master that the router owns (they used
+//! to be the daemon's, invisible to exact-time tests): the wire order of a new
+//! Master's actions, the second re-announcement after a won contention
+//! (`CONTENTION_REANNOUNCE`) and the make-before-break release on shutdown
+//! (`Input::Shutdown`, `RELEASE_MARGIN`).
+
+use super::*;
+
+fn kinds(actions: &[Action]) -> Vec<&'static str> {
+    actions
+        .iter()
+        .map(|a| match a {
+            Action::SendAdvert(a) if a.priority.is_release() => "release",
+            Action::SendAdvert(_) => "advert",
+            Action::AddVips(_) => "add",
+            Action::RemoveVips(_) => "remove",
+            Action::SendGratuitous { .. } => "garp",
+            Action::StateChanged { to, .. } => match to {
+                State::Master => "to-master",
+                _ => "to-other",
+            },
+        })
+        .collect()
+}
+
+fn garp(repeat: u32) -> Action {
+    Action::SendGratuitous {
+        vips: vec![ip(VIP)],
+        repeat,
+    }
+}
+
+/// v2 / 1 s, priority 1: Skew_Time = 255/256 s, the latest any Backup takes over.
+const SKEW_1: u64 = 996_093_750;
+/// `RELEASE_MARGIN`.
+const MARGIN: u64 = 50_000_000;
+
+// ----- wire order: announce before advert ------------------------------------------
+
+#[test]
+fn a_new_master_announces_its_vips_before_its_first_advert() {
+    let mut r = started(config(100, "10.0.0.1"));
+    assert_eq!(r.poll_timeout(), Some(at_ns(DOWN_100)));
+    let actions = r.handle_timeout(at_ns(DOWN_100));
+    assert_eq!(
+        actions,
+        vec![
+            Action::StateChanged {
+                from: State::Backup,
+                to: State::Master,
+                reason: Reason::MasterDown
+            },
+            Action::AddVips(vec![ip(VIP)]),
+            garp(5),
+            Action::SendAdvert(advert(Version::V2, 100, AdvertInterval::DEFAULT)),
+        ]
+    );
+    assert_eq!(kinds(&actions), vec!["to-master", "add", "garp", "advert"]);
+    // The next advert one interval after the first, on the same grid.
+    assert_eq!(r.poll_timeout(), Some(at_ns(DOWN_100 + 1_000_000_000)));
+}
+
+#[test]
+fn an_owner_changing_identity_releases_first_then_announces_before_advertising() {
+    let mut r = started(config(255, "10.0.0.1"));
+    assert_eq!(r.state(), State::Master);
+    let mut moved = config(255, "10.0.0.1");
+    moved.vrid = Vrid::new(52).unwrap();
+    let actions = r.reconfigure(at_ms(10_000), moved).unwrap();
+    assert_eq!(
+        kinds(&actions),
+        vec![
+            "to-other",
+            "release",
+            "remove",
+            "to-master",
+            "add",
+            "garp",
+            "advert"
+        ]
+    );
+    let vrids: Vec<u8> = actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::SendAdvert(adv) => Some(adv.vrid.get()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(vrids, vec![51, 52], "the release with the old VRID");
+}
+
+// ----- contention: re-announce at once and CONTENTION_REANNOUNCE later ---------------
+
+#[test]
+fn a_won_contention_re_announces_at_once_and_exactly_50_ms_later() {
+    assert_eq!(CONTENTION_REANNOUNCE, Duration::from_millis(50));
+    let mut r = master(100, "10.0.0.5");
+    let won = DOWN_100 + 100_000; // the loser's advert, one latency after both claimed
+    let actions = r.handle(at_ns(won), adv("10.0.0.4", 100));
+    assert_eq!(
+        actions,
+        vec![
+            Action::SendAdvert(advert(Version::V2, 100, AdvertInterval::DEFAULT)),
+            garp(5),
+        ]
+    );
+    assert_eq!(r.poll_timeout(), Some(at_ns(won + 50_000_000)));
+    assert_eq!(r.handle_timeout(at_ns(won + 49_999_999)), vec![]);
+    assert_eq!(r.handle_timeout(at_ns(won + 50_000_000)), vec![garp(5)]);
+    // Once: then the Adver_Timer restarted by the immediate advert.
+    assert_eq!(r.poll_timeout(), Some(at_ns(won + 1_000_000_000)));
+    assert_eq!(r.counters().gratuitous_bursts, 3);
+}
+
+#[test]
+fn a_peer_repeating_lower_adverts_does_not_multiply_or_postpone_the_re_announcement() {
+    let mut r = master(100, "10.0.0.5");
+    r.handle(at_ms(4_000), adv("10.0.0.9", 99));
+    r.handle(at_ms(4_030), adv("10.0.0.9", 99));
+    assert_eq!(r.poll_timeout(), Some(at_ms(4_050)), "not moved to 4.08 s");
+    assert_eq!(r.handle_timeout(at_ms(4_050)), vec![garp(5)]);
+    assert_eq!(r.poll_timeout(), Some(at_ms(5_030)));
+    // A contention after that one is a new one: re-announced again.
+    r.handle(at_ms(6_000), adv("10.0.0.9", 99));
+    assert_eq!(r.poll_timeout(), Some(at_ms(6_050)));
+}
+
+#[test]
+fn a_master_that_loses_before_the_re_announcement_does_not_send_it() {
+    let mut r = master(100, "10.0.0.5");
+    r.handle(at_ms(4_000), adv("10.0.0.4", 100));
+    let actions = r.handle(at_ms(4_020), adv("10.0.0.9", 200));
+    assert_eq!(changes(&actions), vec![(State::Master, State::Backup)]);
+    let down = at_ns(4_020_000_000 + DOWN_100);
+    assert_eq!(r.poll_timeout(), Some(down), "only the Master_Down_Timer");
+    assert_eq!(r.handle_timeout(at_ms(4_050)), vec![]);
+}
+
+#[test]
+fn no_re_announcement_when_garp_lower_prio_repeat_is_zero() {
+    let mut c = config(100, "10.0.0.5");
+    c.garp.lower_prio_repeat = 0;
+    let mut r = started(c);
+    r.handle_timeout(at_ns(DOWN_100));
+    let actions = r.handle(at_ms(4_000), adv("10.0.0.4", 100));
+    assert_eq!(sent_priorities(&actions), vec![100]);
+    assert_eq!(r.poll_timeout(), Some(at_ms(5_000)));
+}
+
+// ----- make before break: Shutdown holds the VIPs until the successor speaks ---------
+
+#[test]
+fn shutdown_holds_the_vips_until_the_successors_first_advert() {
+    let mut r = master(100, "10.0.0.1");
+    let stop = 10_000_000_000;
+    let actions = r.handle(at_ns(stop), Input::Shutdown);
+    assert_eq!(
+        actions,
+        vec![
+            Action::StateChanged {
+                from: State::Master,
+                to: State::Initialize,
+                reason: Reason::Shutdown
+            },
+            release_advert(),
+        ]
+    );
+    assert_eq!(r.state(), State::Initialize);
+    assert!(!r.is_finished(), "still holds the VIPs");
+    assert_eq!(r.release_bound(), Duration::from_nanos(SKEW_1 + MARGIN));
+    assert_eq!(r.poll_timeout(), Some(at_ns(stop + SKEW_1 + MARGIN)));
+    // Neither our own looped-back release nor another router's priority 0 is a
+    // successor.
+    assert_eq!(r.handle(at_ns(stop + 1), adv("10.0.0.1", 0)), vec![]);
+    assert_eq!(r.handle(at_ns(stop + 2), adv("10.0.0.3", 0)), vec![]);
+    assert!(!r.is_finished());
+    // The priority-100 Backup took over after its skew, one latency later.
+    let heard = stop + 100_000 + SKEW_100 + 100_000;
+    assert_eq!(
+        r.handle(at_ns(heard), adv("10.0.0.2", 100)),
+        vec![Action::RemoveVips(vec![ip(VIP)])]
+    );
+    assert!(r.is_finished());
+    assert_eq!(r.poll_timeout(), None, "the bound is disarmed");
+    assert_eq!(
+        r.handle(at_ns(heard + 1_000_000_000), adv("10.0.0.2", 100)),
+        vec![]
+    );
+    assert_eq!(r.counters().priority_zero_sent, 1);
+}
+
+#[test]
+fn shutdown_releases_the_vips_at_the_bound_when_no_successor_speaks() {
+    let mut r = master(100, "10.0.0.1");
+    let stop = 10_000_000_000;
+    r.handle(at_ns(stop), Input::Shutdown);
+    let bound = stop + SKEW_1 + MARGIN;
+    assert_eq!(r.handle_timeout(at_ns(bound - 1)), vec![]);
+    assert!(!r.is_finished());
+    assert_eq!(
+        r.handle_timeout(at_ns(bound)),
+        vec![Action::RemoveVips(vec![ip(VIP)])]
+    );
+    assert!(r.is_finished());
+    assert_eq!(r.poll_timeout(), None);
+}
+
+#[test]
+fn the_release_bound_follows_the_advert_interval() {
+    // v3 at 0.1 s: the skew of priority 1 is 255/256 of 100 ms.
+    let mut r = started(config_v3(100, "10.0.0.1", 10));
+    r.handle_timeout(r.poll_timeout().unwrap());
+    assert_eq!(r.state(), State::Master);
+    r.handle(at_ms(1_000), Input::Shutdown);
+    assert_eq!(
+        r.poll_timeout(),
+        Some(at_ns(1_000_000_000 + 99_609_375 + MARGIN))
+    );
+}
+
+#[test]
+fn shutdown_now_or_a_restart_releases_held_vips_at_once() {
+    let mut r = master(100, "10.0.0.1");
+    r.handle(at_ms(10_000), Input::Shutdown);
+    assert_eq!(
+        r.handle(at_ms(10_100), Input::ShutdownNow),
+        vec![Action::RemoveVips(vec![ip(VIP)])]
+    );
+    assert!(r.is_finished());
+    assert_eq!(r.poll_timeout(), None);
+
+    let mut r = master(100, "10.0.0.1");
+    r.handle(at_ms(10_000), Input::Shutdown);
+    let actions = r.handle(at_ms(10_100), Input::Startup);
+    assert_eq!(kinds(&actions), vec!["remove", "to-other"]);
+    assert_eq!(r.state(), State::Backup);
+    assert_eq!(r.poll_timeout(), Some(at_ns(10_100_000_000 + DOWN_100)));
+}
+
+#[test]
+fn shutdown_of_a_backup_or_an_idle_router_is_finished_at_once() {
+    let mut r = Router::new(config(100, "10.0.0.1")).unwrap();
+    assert!(r.is_finished(), "never started");
+    r.handle(Time::ZERO, Input::Startup);
+    assert!(!r.is_finished());
+    let actions = r.handle(at_ms(500), Input::Shutdown);
+    assert_eq!(changes(&actions), vec![(State::Backup, State::Initialize)]);
+    assert!(r.is_finished());
+    assert_eq!(r.poll_timeout(), None);
+}
