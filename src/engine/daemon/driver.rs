@@ -308,6 +308,9 @@ impl Driver {
                 if let NetEvent::LinkRemoved { name, .. } = &event {
                     self.link_layer.forget(name);
                 }
+                if let NetEvent::AddressRemoved(a) = &event {
+                    self.address_removed(a.addr, a.ifindex).await;
+                }
                 let c = self.host.apply(&event);
                 c.links || c.addresses
             }
@@ -324,6 +327,32 @@ impl Driver {
         };
         if changed {
             self.refresh_interfaces().await;
+        }
+    }
+
+    /// Tells every router that `addr` went away from interface `ifindex`; a Master
+    /// whose VIP it was puts it back (the router decides, S-20).
+    async fn address_removed(&mut self, addr: IpAddr, ifindex: u32) {
+        let now = self.now();
+        for idx in 0..self.instances.len() {
+            let actions = self.instances[idx]
+                .router
+                .handle(now, Input::AddressRemoved { addr });
+            if actions.is_empty() {
+                continue;
+            }
+            let interface = self
+                .host
+                .link_by_index(ifindex)
+                .map_or_else(|| format!("interface {ifindex}"), |l| l.name.clone());
+            tracing::warn!(
+                instance = %self.instances[idx].config.name,
+                vip = %addr,
+                interface = %interface,
+                "VIP removed by something other than this engine (RTM_DELADDR): putting it back and announcing it"
+            );
+            self.state_dirty = true;
+            self.apply(idx, actions).await;
         }
     }
 

@@ -44,6 +44,11 @@ impl HostView {
         self.links.get(name)
     }
 
+    /// The link with kernel index `index`.
+    pub fn link_by_index(&self, index: u32) -> Option<&Link> {
+        self.links.values().find(|l| l.index == index)
+    }
+
     /// Exists, administratively up and running.
     pub fn usable(&self, name: &str) -> bool {
         self.links.get(name).is_some_and(Link::is_usable)

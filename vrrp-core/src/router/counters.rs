@@ -29,4 +29,9 @@ pub struct Counters {
     pub adverts_ignored: u64,
     /// Gratuitous ARP / NA bursts requested.
     pub gratuitous_bursts: u64,
+    /// VIPs a Master put back after something else removed them (S-20).
+    pub vips_restored: u64,
+    /// Link losses a Master rode out because the link came back within
+    /// `Router::flap_debounce` (S-20, S-6).
+    pub link_flaps_absorbed: u64,
 }

@@ -26,9 +26,10 @@ pub const CONTENTION_REANNOUNCE: Duration = Duration::from_millis(50);
 pub const RELEASE_MARGIN: Duration = Duration::from_millis(50);
 
 /// Every timer a router may have armed. Which ones are armed depends on the state:
-/// Backup arms only `master_down`; Master arms `advert`, the GARP timers and, after
-/// a won contention, `reannounce`; Initialize arms only `release` (while a resigned
-/// Master still holds its VIPs) and FAULT arms nothing.
+/// Backup arms only `master_down`; Master arms `advert`, the GARP timers, after a
+/// won contention `reannounce`, and while its link is down `link_fault`; Initialize
+/// arms only `release` (while a resigned Master still holds its VIPs) and FAULT arms
+/// nothing.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(super) struct Deadlines {
     /// RFC Master_Down_Timer (Backup).
@@ -45,6 +46,9 @@ pub(super) struct Deadlines {
     /// The make-before-break bound: a resigned Master releases its VIPs at this
     /// instant if no successor has spoken (Initialize, `Router::release_bound`).
     pub release: Option<Time>,
+    /// A Master whose link went down enters FAULT at this instant unless the link
+    /// is back by then (`Router::flap_debounce`).
+    pub link_fault: Option<Time>,
 }
 
 impl Deadlines {
@@ -57,6 +61,7 @@ impl Deadlines {
             self.garp_refresh,
             self.reannounce,
             self.release,
+            self.link_fault,
         ]
         .into_iter()
         .flatten()

@@ -55,6 +55,13 @@ pub enum Input {
         /// The interface name.
         name: String,
     },
+    /// An address was removed from an interface, by anyone (the kernel's
+    /// RTM_DELADDR). A Master puts back a VIP of its own that it did not remove
+    /// (S-20); every other router ignores it.
+    AddressRemoved {
+        /// The address that went away.
+        addr: IpAddr,
+    },
     /// One raw result of a `vrrp_script` run; rise/fall counting happens here.
     ScriptResult {
         /// The `vrrp_script` name.
@@ -144,6 +151,7 @@ impl Router {
                 self.tracking.interface(&name, false);
                 self.after_tracking(now, &mut out);
             }
+            Input::AddressRemoved { addr } => self.address_removed(addr, &mut out),
             Input::ScriptResult { name, ok } => {
                 self.tracking.script_result(&name, ok);
                 self.after_tracking(now, &mut out);
@@ -172,11 +180,20 @@ impl Router {
                 }
             }
             State::Master => {
+                if take_once(&mut self.deadlines.link_fault, now) {
+                    // The link stayed down: FAULT as keepalived does at once.
+                    if let Some(cause) = self.tracking.fault() {
+                        self.leave_master(State::Fault, Reason::Fault(cause), true, &mut out);
+                        return out;
+                    }
+                }
                 let interval = self.config.advert_interval.as_duration();
-                if take_periodic(&mut self.deadlines.advert, now, interval) {
+                // While the link is down an advert cannot leave; the cadence goes on.
+                let link_down = self.deadlines.link_fault.is_some();
+                if take_periodic(&mut self.deadlines.advert, now, interval) && !link_down {
                     self.send_advert(self.effective, &mut out);
                 }
-                if take_once(&mut self.deadlines.garp_delayed, now) {
+                if take_once(&mut self.deadlines.garp_delayed, now) && !link_down {
                     self.send_gratuitous(
                         self.config.vips.clone(),
                         self.config.garp.repeat,
@@ -184,11 +201,11 @@ impl Router {
                     );
                 }
                 let refresh = self.config.garp.refresh;
-                if take_periodic(&mut self.deadlines.garp_refresh, now, refresh) {
+                if take_periodic(&mut self.deadlines.garp_refresh, now, refresh) && !link_down {
                     let repeat = self.config.garp.refresh_repeat;
                     self.send_gratuitous(self.config.vips.clone(), repeat, &mut out);
                 }
-                if take_once(&mut self.deadlines.reannounce, now) {
+                if take_once(&mut self.deadlines.reannounce, now) && !link_down {
                     let repeat = self.config.garp.lower_prio_repeat;
                     self.send_gratuitous(self.config.vips.clone(), repeat, &mut out);
                 }
@@ -209,6 +226,24 @@ impl Router {
     /// A driver that is exiting waits for this, sleeping until `poll_timeout`.
     pub fn is_finished(&self) -> bool {
         self.state == State::Initialize && self.held.is_none()
+    }
+
+    /// How long a Master rides out the loss of its link before it enters FAULT: two
+    /// advert intervals.
+    ///
+    /// Why: a link that flaps (a switch port renegotiating, a cable reseated, a
+    /// bond failing over) comes back within milliseconds to a second. Entering
+    /// FAULT at once (keepalived) drops the VIPs, and when the link returns the
+    /// router waits a whole Master_Down_Interval as a Backup while the others take
+    /// over: a needless handover and seconds of outage for a 200 ms flap. Holding
+    /// on is safe for two intervals: the last advert left at most one interval
+    /// before the link went down, and no Backup promotes before three intervals
+    /// of silence plus its Skew_Time (RFC 9568 §6.4.2), so a Master back within
+    /// two intervals re-asserts itself before anyone has claimed. A link that
+    /// stays down gives FAULT after the debounce, still before any Backup takes
+    /// over, so a real loss hands over exactly as before.
+    pub fn flap_debounce(&self) -> Duration {
+        self.config.advert_interval.as_duration() * 2
     }
 
     /// How long after its priority-0 advert a resigning Master keeps its VIPs when
@@ -417,13 +452,46 @@ impl Router {
             (State::Backup, Some(cause)) => {
                 self.transition(State::Fault, Reason::Fault(cause), out);
             }
+            (State::Master, Some(FaultCause::InterfaceDown(_)))
+                if self.deadlines.link_fault.is_some() => {}
+            (State::Master, Some(FaultCause::InterfaceDown(_))) => {
+                // Ride out a flap (see `flap_debounce`).
+                self.deadlines.link_fault = Some(now + self.flap_debounce());
+            }
             (State::Master, Some(cause)) => {
                 // keepalived: leaving MASTER for FAULT sends priority 0 (vrrp.c).
                 self.leave_master(State::Fault, Reason::Fault(cause), true, out);
             }
+            (State::Master, None) if self.deadlines.link_fault.take().is_some() => {
+                // The link is back within the debounce: still Master. Say so at
+                // once: put back what the kernel took with the link (IPv6
+                // addresses), re-announce (switches and neighbours may have
+                // forgotten us) and advertise before any Backup's timer runs out.
+                self.counters.link_flaps_absorbed += 1;
+                out.push(Action::AddVips(self.config.vips.clone()));
+                self.send_gratuitous(self.config.vips.clone(), self.config.garp.repeat, out);
+                self.send_advert(self.effective, out);
+                let interval = self.config.advert_interval.as_duration();
+                self.deadlines.advert = Some(now + interval);
+            }
             (State::Fault, None) => self.start(now, Reason::FaultCleared, out),
             _ => {}
         }
+    }
+
+    /// `Input::AddressRemoved`: a Master puts back a VIP of its own that was removed
+    /// behind its back (an admin's `ip addr del`, netplan or networkd re-applying
+    /// the interface) and announces it (S-20). keepalived notices only at its next
+    /// state change, so the VIP stays dark until then. While the link is down the
+    /// VIPs are put back when it returns (`after_tracking`).
+    fn address_removed(&mut self, addr: IpAddr, out: &mut Vec<Action>) {
+        let ours = self.config.vips.contains(&addr);
+        if self.state != State::Master || !ours || self.deadlines.link_fault.is_some() {
+            return;
+        }
+        self.counters.vips_restored += 1;
+        out.push(Action::AddVips(vec![addr]));
+        self.send_gratuitous(vec![addr], self.config.garp.repeat, out);
     }
 
     pub(super) fn retrack(&mut self) {

@@ -47,15 +47,23 @@ fn c06_shutdown_now_from_master_sends_priority_zero_then_removes_vips() {
     assert_eq!(r.counters().priority_zero_sent, 1);
 }
 
+/// The link stays down past `Router::flap_debounce` (2 s at 1 s adverts, see
+/// `tests::healing` for a shorter flap): FAULT, with the priority-0 advert first.
 #[test]
 fn c06_interface_down_on_master_sends_priority_zero_and_enters_fault() {
     let mut r = master(100, "10.0.0.1");
-    let actions = r.handle(
-        at_ms(10_000),
-        Input::InterfaceDown {
-            name: "eth0".into(),
-        },
-    );
+    let down = Input::InterfaceDown {
+        name: "eth0".into(),
+    };
+    assert_eq!(r.handle(at_ms(10_000), down), vec![]);
+    // Adverts due meanwhile cannot leave on a dead link.
+    let mut now = r.poll_timeout().unwrap();
+    while now < at_ms(12_000) {
+        assert_eq!(r.handle_timeout(now), vec![]);
+        now = r.poll_timeout().unwrap();
+    }
+    assert_eq!(now, at_ms(12_000));
+    let actions = r.handle_timeout(now);
     assert_eq!(
         actions,
         vec![

@@ -8,6 +8,7 @@
 
 mod checklist;
 mod handover;
+mod healing;
 mod keepalived;
 
 pub(super) use super::*;
