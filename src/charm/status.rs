@@ -169,6 +169,13 @@ mod tests {
     fn configured_without_engine_report_says_ready_without_a_role() {
         let s = unit_status(&configured("10.10.74.250/24"), None);
         assert_eq!(s, Status::active("VIP 10.10.74.250 ready"));
+        let s = unit_status(&configured("fd00::5/64"), None);
+        assert_eq!(s, Status::active("VIP fd00::5 ready"));
+        let s = unit_status(&configured("10.20.0.5, fd00::5 10.20.0.6/16"), None);
+        assert_eq!(
+            s,
+            Status::active("VIPs 10.20.0.5, fd00::5, 10.20.0.6 ready")
+        );
     }
 
     #[test]
