@@ -439,6 +439,18 @@ impl Unit {
         }
     }
 
+    /// Every call of the last hook to the service manager: the probe, then one reload.
+    fn assert_reloaded_once(&self, why: &str) {
+        assert_eq!(
+            self.service.calls,
+            vec![
+                "is-active keepalived-charm.service",
+                "reload keepalived-charm.service"
+            ],
+            "{why}"
+        );
+    }
+
     /// Every call of the last hook to the service manager: only the probe.
     fn assert_only_probed(&self, why: &str) {
         assert_eq!(
@@ -691,13 +703,7 @@ fn port_change_updates_relation_data_and_reloads_once_without_restart() {
         golden("default-ipv4.conf", u.root.path())
             .replace("check-tcp 127.0.0.1 443\"", "check-tcp 127.0.0.1 6443\"")
     );
-    assert_eq!(
-        u.service.calls,
-        vec![
-            "is-active keepalived-charm.service",
-            "reload keepalived-charm.service"
-        ]
-    );
+    u.assert_reloaded_once("port change");
 }
 
 #[test]
@@ -734,14 +740,7 @@ fn vip_router_id_and_interval_changes_reload_exactly_once() {
             golden("default-ipv4.conf", u.root.path()).replace(from, to),
             "{change}"
         );
-        assert_eq!(
-            u.service.calls,
-            vec![
-                "is-active keepalived-charm.service",
-                "reload keepalived-charm.service"
-            ],
-            "{change}"
-        );
+        u.assert_reloaded_once(&format!("{change}"));
         // Written atomically: a new file renamed over the old one.
         assert_ne!(u.engine_config_inode(), inode, "{change}");
         assert_eq!(u.local(&website), website_bag(vip, vip, "443"), "{change}");
@@ -926,13 +925,7 @@ fn no_interface_for_the_vip_blocks() {
     // Following the advice fixes it: one reload onto the new VIP.
     u.set_config(json!({"network_interface": "eth1"}));
     assert_eq!(u.status(), Status::active("VIP 172.16.0.1 ready"));
-    assert_eq!(
-        u.service.calls,
-        vec![
-            "is-active keepalived-charm.service",
-            "reload keepalived-charm.service"
-        ]
-    );
+    u.assert_reloaded_once("network_interface set");
     assert_eq!(
         u.engine_config().unwrap(),
         good.replace("10.20.0.5/32", "172.16.0.1/32")
