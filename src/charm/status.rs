@@ -124,9 +124,8 @@ pub fn unit_status(desired: &Desired, report: Option<&EngineReport>) -> Status {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::charm::desired::{desired, Facts};
+    use crate::charm::desired::tests::run;
     use crate::charm::hooktools::StatusKind;
-    use crate::charm::iface::tests::snapshot;
     use crate::charm::options::Options;
 
     fn configured(virtual_ip: &str) -> Desired {
@@ -134,15 +133,7 @@ mod tests {
             virtual_ip: virtual_ip.into(),
             ..Options::default()
         };
-        desired(&Facts {
-            options: &o,
-            option_errors: &[],
-            net: &snapshot(),
-            priority: vrrp_core::proto::Priority::from_wire(254),
-            peers: &[],
-            published_sources: &[],
-            engine_binary: Path::new("/x"),
-        })
+        run(&o)
     }
 
     fn report(json: &str) -> Option<EngineReport> {
