@@ -160,3 +160,23 @@ impl KeepalivedConf {
         s
     }
 }
+
+/// The `vrrp_instance` block of the original charm's keepalived.conf (original-charm
+/// §1.6) for `vip` as written in its `virtual_ipaddress` block.
+pub fn original_charm_instance(vip: &str) -> String {
+    format!(
+        "vrrp_instance VI_1 {{
+    interface eth0
+    state MASTER
+    priority 101
+    virtual_router_id 23
+    virtual_ipaddress {{
+        {vip}
+    }}
+    track_script {{
+        chk_svc_port
+    }}
+}}
+"
+    )
+}

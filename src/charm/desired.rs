@@ -606,13 +606,14 @@ fn password_problem(password: &str) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::charm::iface::tests::snapshot;
 
     const BIN: &str = "/usr/local/lib/keepalived-charm/keepalived-charm";
 
-    fn run(options: &Options) -> Desired {
+    /// What `options` come to on the test machine, alone with priority 254.
+    pub(crate) fn run(options: &Options) -> Desired {
         run_with(options, &[], &snapshot())
     }
 

@@ -301,6 +301,16 @@ impl Unit {
     /// Adds a relation with one remote unit whose bag has Juju's default keys, and runs
     /// created → joined → changed.
     fn relate(&mut self, endpoint: &'static str, id: u32, remote: &str) -> RelationId {
+        self.relate_counting_sets(endpoint, id, remote).0
+    }
+
+    /// `relate`, also giving how many relation-set calls each of the three hooks made.
+    fn relate_counting_sets(
+        &mut self,
+        endpoint: &'static str,
+        id: u32,
+        remote: &str,
+    ) -> (RelationId, Vec<usize>) {
         let rid = RelationId::new(endpoint, id);
         let mut rel = FakeRelation::default();
         rel.local
@@ -314,10 +324,16 @@ impl Unit {
             [("private-address".to_string(), "192.0.2.50".to_string())].into(),
         );
         self.juju.relations.insert(rid.clone(), rel);
-        self.relation_hook(&format!("{endpoint}-relation-created"), &rid, None);
-        self.relation_hook(&format!("{endpoint}-relation-joined"), &rid, Some(remote));
-        self.relation_hook(&format!("{endpoint}-relation-changed"), &rid, Some(remote));
-        rid
+        let mut sets = Vec::new();
+        for (event, remote) in [
+            ("created", None),
+            ("joined", Some(remote)),
+            ("changed", Some(remote)),
+        ] {
+            self.relation_hook(&format!("{endpoint}-relation-{event}"), &rid, remote);
+            sets.push(self.relation_sets().len());
+        }
+        (rid, sets)
     }
 
     fn local(&self, rid: &RelationId) -> String {
@@ -423,6 +439,18 @@ impl Unit {
         }
     }
 
+    /// Every call of the last hook to the service manager: the probe, then one reload.
+    fn assert_reloaded_once(&self, why: &str) {
+        assert_eq!(
+            self.service.calls,
+            vec![
+                "is-active keepalived-charm.service",
+                "reload keepalived-charm.service"
+            ],
+            "{why}"
+        );
+    }
+
     /// Every call of the last hook to the service manager: only the probe.
     fn assert_only_probed(&self, why: &str) {
         assert_eq!(
@@ -462,10 +490,23 @@ fn deploy_unconfigured_is_blocked_with_the_original_message_and_runs_nothing() {
         b"engine v1".to_vec()
     );
     assert!(u.paths().unit_file().exists());
-    u.hook("leader-elected");
-    u.hook("config-changed");
-    u.hook("start");
+    // Installed and enabled, never started.
+    for hook in ["leader-elected", "config-changed", "start"] {
+        u.hook(hook);
+        assert!(u.service_actions().is_empty(), "{hook}");
+    }
+    assert!(u.service.active.is_empty());
     assert_eq!(u.status(), Status::blocked("Please configure virtual ips"));
+    // Every status the unit ever showed.
+    assert!(!u.juju.statuses.is_empty());
+    assert!(
+        u.juju
+            .statuses
+            .iter()
+            .all(|s| *s == Status::blocked("Please configure virtual ips")),
+        "{:?}",
+        u.juju.statuses
+    );
     assert_eq!(u.service.calls, vec!["is-active keepalived-charm.service"]);
     assert_eq!(u.engine_config(), None);
     assert!(!u.paths().sysctl_file().exists());
@@ -504,9 +545,14 @@ fn relation_data_is_the_original_contract_and_lb_sink_and_juju_info_are_untouche
     u.set_config(
         json!({"virtual_ip": "10.10.74.250/24", "port": 443, "vip_hostname": "api.example.com"}),
     );
-    let website = u.relate("website", 2, "kubernetes-worker/0");
-    let lb = u.relate("loadbalancer", 3, "kubernetes-master/0");
+    // Joined after configuration: published by -created, the first hook that knows
+    // the relation, and not sent again by -joined or -changed.
+    let (website, sets) = u.relate_counting_sets("website", 2, "kubernetes-worker/0");
+    assert_eq!(sets, [1, 0, 0]);
+    let (lb, sets) = u.relate_counting_sets("loadbalancer", 3, "kubernetes-master/0");
+    assert_eq!(sets, [1, 0, 0]);
     let sink = u.relate("lb-sink", 4, "kubeapi-load-balancer/0");
+    u.hook("update-status");
     assert_eq!(
         u.local(&website),
         r#"{"egress-subnets":"192.0.2.10/32","hostname":"api.example.com","ingress-address":"192.0.2.10","port":"443","private-address":"10.10.74.250"}"#
@@ -518,6 +564,14 @@ fn relation_data_is_the_original_contract_and_lb_sink_and_juju_info_are_untouche
     let untouched = r#"{"egress-subnets":"192.0.2.10/32","ingress-address":"192.0.2.10","private-address":"192.0.2.10"}"#;
     assert_eq!(u.local(&sink), untouched);
     assert_eq!(u.local(&info), untouched);
+    // And the charm never even wrote to them.
+    for call in u.juju.history.iter().chain(&u.juju.calls) {
+        assert!(
+            !call.starts_with("relation-set lb-sink:4")
+                && !call.starts_with("relation-set juju-info:1"),
+            "{call}"
+        );
+    }
 }
 
 #[test]
@@ -545,6 +599,55 @@ fn website_data_is_rewritten_in_and_after_config_changed() {
         .contains(r#""private-address":"10.10.74.250""#));
     u.hook("update-status");
     assert!(u.relation_sets().is_empty());
+
+    // An address change: Juju rewrites its address keys in every bag of the unit
+    // (private-address too) and runs config-changed, which puts the VIP back.
+    let lb = u.relate("loadbalancer", 3, "kubernetes-master/0");
+    for rid in [&website, &lb] {
+        let rel = u.juju.relations.get_mut(rid).unwrap();
+        for key in ["private-address", "ingress-address"] {
+            rel.local.insert(key.into(), "192.0.2.99".into());
+        }
+    }
+    u.hook("config-changed");
+    assert_eq!(
+        u.local(&website),
+        website_bag("10.10.74.250", "10.10.74.250", "443").replace(
+            r#""ingress-address":"192.0.2.10""#,
+            r#""ingress-address":"192.0.2.99""#
+        )
+    );
+    assert_eq!(
+        u.local(&lb),
+        lb_bag("10.10.74.250", "443").replace(
+            r#""ingress-address":"192.0.2.10","port":"443","private-address":"192.0.2.10""#,
+            r#""ingress-address":"192.0.2.99","port":"443","private-address":"192.0.2.99""#
+        )
+    );
+}
+
+#[test]
+fn every_website_relation_gets_the_contract_and_a_change_reaches_each() {
+    let mut u = Unit::new(UNIT);
+    u.deploy();
+    u.set_config(json!({"virtual_ip": "10.10.74.250"}));
+    let first = u.relate("website", 2, "kubernetes-worker/0");
+    let second = u.relate("website", 5, "haproxy/0");
+    for rid in [&first, &second] {
+        assert_eq!(
+            u.local(rid),
+            website_bag("10.10.74.250", "10.10.74.250", "443"),
+            "{rid}"
+        );
+    }
+    u.set_config(json!({"port": 8443}));
+    for rid in [&first, &second] {
+        assert_eq!(
+            u.local(rid),
+            website_bag("10.10.74.250", "10.10.74.250", "8443"),
+            "{rid}"
+        );
+    }
 }
 
 #[test]
@@ -600,13 +703,7 @@ fn port_change_updates_relation_data_and_reloads_once_without_restart() {
         golden("default-ipv4.conf", u.root.path())
             .replace("check-tcp 127.0.0.1 443\"", "check-tcp 127.0.0.1 6443\"")
     );
-    assert_eq!(
-        u.service.calls,
-        vec![
-            "is-active keepalived-charm.service",
-            "reload keepalived-charm.service"
-        ]
-    );
+    u.assert_reloaded_once("port change");
 }
 
 #[test]
@@ -643,14 +740,7 @@ fn vip_router_id_and_interval_changes_reload_exactly_once() {
             golden("default-ipv4.conf", u.root.path()).replace(from, to),
             "{change}"
         );
-        assert_eq!(
-            u.service.calls,
-            vec![
-                "is-active keepalived-charm.service",
-                "reload keepalived-charm.service"
-            ],
-            "{change}"
-        );
+        u.assert_reloaded_once(&format!("{change}"));
         // Written atomically: a new file renamed over the old one.
         assert_ne!(u.engine_config_inode(), inode, "{change}");
         assert_eq!(u.local(&website), website_bag(vip, vip, "443"), "{change}");
@@ -835,13 +925,7 @@ fn no_interface_for_the_vip_blocks() {
     // Following the advice fixes it: one reload onto the new VIP.
     u.set_config(json!({"network_interface": "eth1"}));
     assert_eq!(u.status(), Status::active("VIP 172.16.0.1 ready"));
-    assert_eq!(
-        u.service.calls,
-        vec![
-            "is-active keepalived-charm.service",
-            "reload keepalived-charm.service"
-        ]
-    );
+    u.assert_reloaded_once("network_interface set");
     assert_eq!(
         u.engine_config().unwrap(),
         good.replace("10.20.0.5/32", "172.16.0.1/32")
@@ -925,6 +1009,13 @@ fn clearing_the_vip_retracts_relation_data_stops_the_engine_and_restores_sysctl(
     // A later hook has nothing left to retract.
     u.hook("update-status");
     assert!(u.relation_sets().is_empty());
+    // Setting it again publishes again.
+    u.set_config(json!({"virtual_ip": "10.10.74.250 fd00::5"}));
+    assert_eq!(
+        u.local(&website),
+        website_bag("10.10.74.250", "10.10.74.250", "443")
+    );
+    assert_eq!(u.local(&lb), lb_bag("10.10.74.250", "443"));
 }
 
 #[test]
@@ -1081,6 +1172,20 @@ fn engine_role_shows_in_the_status_on_update_status() {
         Status::active("VIP 10.10.74.250 ready (MASTER)")
     );
     assert_eq!(u.status().kind, StatusKind::Active);
+    fs::write(
+        &state_file,
+        r#"{"instances":[{"name":"VI_1","family":"ipv4","vrid":23,"state":"BACKUP","effective_priority":254,"master":"192.0.2.11"}]}"#,
+    )
+    .unwrap();
+    u.hook("update-status");
+    assert_eq!(
+        u.status(),
+        Status::active("VIP 10.10.74.250 ready (BACKUP)")
+    );
+    // A state file the charm cannot read shows no role, and fails no hook.
+    fs::write(&state_file, "{ not json").unwrap();
+    u.hook("update-status");
+    assert_eq!(u.status(), Status::active("VIP 10.10.74.250 ready"));
 }
 
 // ---------------------------------------------------------------- peers
@@ -1102,13 +1207,37 @@ fn sync_peers(units: &mut [&mut Unit], rid: &RelationId) {
     }
 }
 
+/// The golden unicast config (unit 0: priority 254, source .10, peers .11 and .12) as
+/// unit `u` with its own priority, source and peers renders it.
+fn unicast_conf(u: &Unit, priority: u8, source: &str, peers: &[&str]) -> String {
+    let block: String = peers.iter().map(|p| format!("        {p}\n")).collect();
+    golden("unicast-peers.conf", u.root.path())
+        .replace("    priority 254\n", &format!("    priority {priority}\n"))
+        .replace(
+            "    unicast_src_ip 192.0.2.10\n",
+            &format!("    unicast_src_ip {source}\n"),
+        )
+        .replace("        192.0.2.11\n        192.0.2.12\n", &block)
+}
+
+/// Runs the relation hooks `u` sees for peer `other` arriving (`joined` then
+/// `changed`); the service calls of both, probes left out.
+fn peer_arrives(u: &mut Unit, rid: &RelationId, other: &str) -> Vec<String> {
+    let mut actions = Vec::new();
+    for hook in ["cluster-relation-joined", "cluster-relation-changed"] {
+        u.relation_hook(hook, rid, Some(other));
+        actions.extend(u.service_actions().into_iter().map(String::from));
+    }
+    actions
+}
+
 fn peer_unit(name: &str, address: &str, rid: &RelationId) -> Unit {
     let mut u = Unit::new(name);
     u.net.links[1].addresses[0] = crate::charm::iface::tests::addr(&format!("{address}/24"));
     u.juju
         .relations
         .insert(rid.clone(), FakeRelation::default());
-    u.juju.config = json!({"virtual_ip": "192.0.2.100", "unicast": true})
+    u.juju.config = json!({"virtual_ip": "192.0.2.100/24", "unicast": true})
         .as_object()
         .unwrap()
         .clone();
@@ -1134,25 +1263,77 @@ fn three_units_get_distinct_priorities_and_unicast_peers_and_a_departure_is_remo
         (&mut c, ["keepalived/0", "keepalived/1"]),
     ] {
         for other in others {
-            u.relation_hook("cluster-relation-joined", &rid, Some(other));
-            u.relation_hook("cluster-relation-changed", &rid, Some(other));
+            peer_arrives(u, &rid, other);
         }
     }
     let prio = |u: &Unit| u.state().priority.unwrap();
     assert_eq!((prio(&a), prio(&b), prio(&c)), (254, 253, 252));
+    // What each unit published for the others.
+    for (u, n) in [(&a, 10), (&b, 11), (&c, 12)] {
+        assert_eq!(
+            u.local(&rid),
+            format!(
+                r#"{{"priority":"{}","vrrp-address":"192.0.2.{n}"}}"#,
+                264 - n
+            )
+        );
+    }
+    // Unit 0 is exactly the golden file; the others are the same with their own view.
     assert_eq!(
-        a.local(&rid),
-        r#"{"priority":"254","vrrp-address":"192.0.2.10"}"#
+        a.engine_config().unwrap(),
+        golden("unicast-peers.conf", a.root.path())
     );
-    let conf = a.engine_config().unwrap();
-    assert!(
-        conf.contains("    unicast_src_ip 192.0.2.10\n    unicast_peer {\n        192.0.2.11\n        192.0.2.12\n    }\n"),
-        "{conf}"
+    assert_eq!(
+        b.engine_config().unwrap(),
+        unicast_conf(&b, 253, "192.0.2.11", &["192.0.2.10", "192.0.2.12"])
     );
-    assert!(c.engine_config().unwrap().contains("    priority 252\n"));
+    assert_eq!(
+        c.engine_config().unwrap(),
+        unicast_conf(&c, 252, "192.0.2.12", &["192.0.2.10", "192.0.2.11"])
+    );
+
+    // A new unit sees the three claims before it claims: it goes below all of them and
+    // becomes everyone's peer, with one reload each.
+    let mut d = peer_unit("keepalived/3", "192.0.2.13", &rid);
+    sync_peers(&mut [&mut a, &mut b, &mut c, &mut d], &rid);
+    d.hook("install");
+    d.relation_hook("cluster-relation-created", &rid, None);
+    for other in ["keepalived/0", "keepalived/1", "keepalived/2"] {
+        peer_arrives(&mut d, &rid, other);
+    }
+    d.hook("config-changed");
+    d.hook("start");
+    assert_eq!(prio(&d), 251);
+    sync_peers(&mut [&mut a, &mut b, &mut c, &mut d], &rid);
+    assert_eq!(
+        d.engine_config().unwrap(),
+        unicast_conf(
+            &d,
+            251,
+            "192.0.2.13",
+            &["192.0.2.10", "192.0.2.11", "192.0.2.12"]
+        )
+    );
+    let all = ["192.0.2.10", "192.0.2.11", "192.0.2.12", "192.0.2.13"];
+    for (i, u) in [&mut a, &mut b, &mut c].into_iter().enumerate() {
+        let actions = peer_arrives(u, &rid, "keepalived/3");
+        assert_eq!(
+            actions,
+            ["reload keepalived-charm.service"],
+            "{}",
+            u.juju.unit
+        );
+        let peers: Vec<&str> = all.iter().copied().filter(|p| *p != all[i]).collect();
+        assert_eq!(
+            u.engine_config().unwrap(),
+            unicast_conf(u, 254 - i as u8, all[i], &peers),
+            "{}",
+            u.juju.unit
+        );
+    }
 
     // keepalived/1 leaves: the others drop it from their peers with one reload.
-    for u in [&mut a, &mut c] {
+    for u in [&mut a, &mut c, &mut d] {
         u.juju
             .relations
             .get_mut(&rid)
@@ -1171,11 +1352,15 @@ fn three_units_get_distinct_priorities_and_unicast_peers_and_a_departure_is_remo
         assert!(u.juju.calls.iter().all(|c| !c.starts_with("relation-get")));
         assert_eq!(u.service_actions(), vec!["reload keepalived-charm.service"]);
     }
-    assert!(a
-        .engine_config()
-        .unwrap()
-        .contains("    unicast_peer {\n        192.0.2.12\n    }\n"));
-    assert_eq!((prio(&a), prio(&c)), (254, 252));
+    assert_eq!(
+        a.engine_config().unwrap(),
+        unicast_conf(&a, 254, "192.0.2.10", &["192.0.2.12", "192.0.2.13"])
+    );
+    assert_eq!(
+        c.engine_config().unwrap(),
+        unicast_conf(&c, 252, "192.0.2.12", &["192.0.2.10", "192.0.2.13"])
+    );
+    assert_eq!((prio(&a), prio(&c), prio(&d)), (254, 252, 251));
 }
 
 #[test]
@@ -1248,6 +1433,21 @@ fn a_broken_website_relation_is_forgotten() {
     u.relation_hook("website-relation-broken", &website, None);
     assert!(!u.state().published.contains_key("website:2"));
     assert!(u.relation_sets().is_empty());
+    // Later hooks never touch the gone relation (relation-set on it would fail).
+    let lb = u.relate("loadbalancer", 3, "kubernetes-master/0");
+    u.set_config(json!({"port": 6443}));
+    assert!(
+        u.juju.calls.iter().all(|c| !c.contains("website:2")),
+        "{:?}",
+        u.juju.calls
+    );
+    assert_eq!(u.local(&lb), lb_bag("10.10.74.250", "6443"));
+    // A new website relation gets the contract at once.
+    let again = u.relate("website", 5, "kubernetes-worker/0");
+    assert_eq!(
+        u.local(&again),
+        website_bag("10.10.74.250", "10.10.74.250", "6443")
+    );
 }
 
 #[test]
@@ -1332,13 +1532,17 @@ fn a_distro_keepalived_the_original_charm_did_not_configure_is_left_alone() {
 }
 
 #[test]
-fn while_blocked_a_stopped_engine_is_started_on_its_last_good_config() {
+fn a_dead_engine_is_started_again_by_the_next_hook_even_while_blocked() {
     let mut u = Unit::new(UNIT);
     u.deploy();
     u.set_config(json!({"virtual_ip": "10.10.74.250"}));
-    u.set_config(json!({"port": 0}));
     let good = u.engine_config().unwrap();
     u.service.active.clear(); // the engine died, or the machine rebooted
+    u.hook("update-status");
+    assert_eq!(u.service_actions(), vec!["start keepalived-charm.service"]);
+    // Blocked: the last good config keeps running, also after the engine died.
+    u.set_config(json!({"port": 0}));
+    u.service.active.clear();
     u.hook("update-status");
     assert_eq!(u.service_actions(), vec!["start keepalived-charm.service"]);
     assert_eq!(u.engine_config().unwrap(), good);
@@ -1346,6 +1550,10 @@ fn while_blocked_a_stopped_engine_is_started_on_its_last_good_config() {
         u.status(),
         Status::blocked("invalid port 0: allowed 1..65535")
     );
+    // Fixed: the engine already runs exactly this config, nothing to tell it.
+    u.set_config(json!({"port": 443}));
+    assert!(u.service_actions().is_empty(), "{:?}", u.service.calls);
+    assert_eq!(u.status(), Status::active("VIP 10.10.74.250 ready"));
     // Blocked before any good config: nothing to run.
     let mut fresh = Unit::new(UNIT);
     fresh.deploy();

@@ -123,10 +123,9 @@ pub fn changes(endpoint: &str, published: Option<&Bag>, desired: &Bag) -> Bag {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::charm::desired::{desired, Desired, Facts};
-    use crate::charm::iface::tests::snapshot;
+    use crate::charm::desired::tests::run;
+    use crate::charm::desired::Desired;
     use crate::charm::options::Options;
-    use std::path::Path;
 
     fn plan(virtual_ip: &str, vip_hostname: &str, port: i64) -> Plan {
         let o = Options {
@@ -135,15 +134,7 @@ mod tests {
             port,
             ..Options::default()
         };
-        match desired(&Facts {
-            options: &o,
-            option_errors: &[],
-            net: &snapshot(),
-            priority: vrrp_core::proto::Priority::from_wire(254),
-            peers: &[],
-            published_sources: &[],
-            engine_binary: Path::new("/x"),
-        }) {
+        match run(&o) {
             Desired::Configured(p) => *p,
             other => panic!("{other:?}"),
         }

@@ -124,9 +124,8 @@ pub fn unit_status(desired: &Desired, report: Option<&EngineReport>) -> Status {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::charm::desired::{desired, Facts};
+    use crate::charm::desired::tests::run;
     use crate::charm::hooktools::StatusKind;
-    use crate::charm::iface::tests::snapshot;
     use crate::charm::options::Options;
 
     fn configured(virtual_ip: &str) -> Desired {
@@ -134,15 +133,7 @@ mod tests {
             virtual_ip: virtual_ip.into(),
             ..Options::default()
         };
-        desired(&Facts {
-            options: &o,
-            option_errors: &[],
-            net: &snapshot(),
-            priority: vrrp_core::proto::Priority::from_wire(254),
-            peers: &[],
-            published_sources: &[],
-            engine_binary: Path::new("/x"),
-        })
+        run(&o)
     }
 
     fn report(json: &str) -> Option<EngineReport> {
@@ -169,6 +160,13 @@ mod tests {
     fn configured_without_engine_report_says_ready_without_a_role() {
         let s = unit_status(&configured("10.10.74.250/24"), None);
         assert_eq!(s, Status::active("VIP 10.10.74.250 ready"));
+        let s = unit_status(&configured("fd00::5/64"), None);
+        assert_eq!(s, Status::active("VIP fd00::5 ready"));
+        let s = unit_status(&configured("10.20.0.5, fd00::5 10.20.0.6/16"), None);
+        assert_eq!(
+            s,
+            Status::active("VIPs 10.20.0.5, fd00::5, 10.20.0.6 ready")
+        );
     }
 
     #[test]

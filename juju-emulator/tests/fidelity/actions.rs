@@ -49,16 +49,20 @@ fn model_with(units: usize, body: &str) -> Model {
     m
 }
 
+/// Runs `do-thing` on keepalived/0 with only `target.host` given.
+fn do_thing_on_h(m: &mut Model) -> ActionRun {
+    m.run_action(
+        "keepalived/0",
+        "do-thing",
+        &[("target", json!({"host": "h"}))],
+    )
+    .unwrap()
+}
+
 #[test]
 fn action_params_get_defaults_filled_in_and_nested_defaults_too() {
     let mut m = model_with(1, "action-get --format=json");
-    let run = m
-        .run_action(
-            "keepalived/0",
-            "do-thing",
-            &[("target", json!({"host": "h"}))],
-        )
-        .unwrap();
+    let run = do_thing_on_h(&mut m);
     assert_eq!(run.status, ActionStatus::Completed);
     assert_eq!(
         run.stdout,
@@ -156,13 +160,7 @@ action-get target.nothing.deeper
 action-get --format=json no-such
 action-get count.below"#,
     );
-    let run = m
-        .run_action(
-            "keepalived/0",
-            "do-thing",
-            &[("target", json!({"host": "h"}))],
-        )
-        .unwrap();
+    let run = do_thing_on_h(&mut m);
     assert_eq!(
         run.stdout,
         "h\n3\nhost: h\nport: 22\n{\"host\":\"h\",\"port\":22}\n22\nnull\n"

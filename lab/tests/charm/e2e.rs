@@ -111,6 +111,19 @@ pub fn prepare_machine(m: &mut Model, unit: &str, net: Net) -> Result<(), EmuErr
     Ok(())
 }
 
+/// A lone unit's set-up hooks in Juju's order (juju-contract §1.3); with a peer, the
+/// peer relation is joined after these.
+pub const LEADER_SETUP: [&str; 8] = [
+    "install",
+    "cluster-relation-created",
+    "juju-info-relation-created",
+    "leader-elected",
+    "config-changed",
+    "start",
+    "juju-info-relation-joined",
+    "juju-info-relation-changed",
+];
+
 /// Panics with the hook's output unless every run exited 0.
 pub fn all_ok(runs: &[HookRun]) {
     for r in runs {

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::e2e::LEADER_SETUP;
 use juju_emulator::*;
 
 /// Script charm that dumps its env and cwd, one file per hook run (by context id).
@@ -35,31 +36,34 @@ fn names(runs: &[HookRun], unit: &str) -> Vec<String> {
         .collect()
 }
 
-const SETUP_0: [&str; 10] = [
-    "install",
-    "cluster-relation-created",
-    "juju-info-relation-created",
-    "leader-elected",
-    "config-changed",
-    "start",
-    "juju-info-relation-joined",
-    "juju-info-relation-changed",
-    "cluster-relation-joined",
-    "cluster-relation-changed",
-];
+/// Every run of `runs` as (unit, hook), in order.
+fn fired(runs: &[HookRun]) -> Vec<(&str, &str)> {
+    runs.iter()
+        .map(|r| (r.unit.as_str(), r.hook.name.as_str()))
+        .collect()
+}
 
-const SETUP_1: [&str; 10] = [
-    "install",
-    "juju-info-relation-created",
-    "cluster-relation-created",
-    "leader-settings-changed",
-    "config-changed",
-    "start",
-    "juju-info-relation-joined",
-    "juju-info-relation-changed",
-    "cluster-relation-joined",
-    "cluster-relation-changed",
-];
+const PEER_JOINED: [&str; 2] = ["cluster-relation-joined", "cluster-relation-changed"];
+
+/// The leader's set-up with one peer: a lone unit's, then the peer joins.
+fn setup_0() -> Vec<&'static str> {
+    LEADER_SETUP.into_iter().chain(PEER_JOINED).collect()
+}
+
+/// The other unit's set-up: its relations created in the other order, leadership
+/// settings instead of the election, then as the leader's.
+fn setup_1() -> Vec<&'static str> {
+    [
+        "install",
+        "juju-info-relation-created",
+        "cluster-relation-created",
+        "leader-settings-changed",
+    ]
+    .into_iter()
+    .chain(LEADER_SETUP[4..].iter().copied())
+    .chain(PEER_JOINED)
+    .collect()
+}
 
 #[test]
 fn deploy_runs_the_real_charm_binary_in_juju_setup_order() {
@@ -75,8 +79,8 @@ fn deploy_runs_the_real_charm_binary_in_juju_setup_order() {
         );
     }
     // Follow-up peer -changed events may come after the setup sequence.
-    assert_eq!(m.hooks_of("keepalived/0")[..10], SETUP_0);
-    assert_eq!(m.hooks_of("keepalived/1")[..10], SETUP_1);
+    assert_eq!(m.hooks_of("keepalived/0")[..10], setup_0());
+    assert_eq!(m.hooks_of("keepalived/1")[..10], setup_1());
     let joined = runs
         .iter()
         .find(|r| r.unit == "keepalived/0" && r.hook.name == "juju-info-relation-joined")
@@ -95,8 +99,8 @@ fn hook_env_is_built_from_scratch_exactly_per_the_contract() {
     let mut m = Model::new();
     m.use_script_charm(ENV_DUMP);
     let runs = m.deploy(2).unwrap();
-    assert_eq!(names(&runs, "keepalived/0"), SETUP_0);
-    assert_eq!(names(&runs, "keepalived/1"), SETUP_1);
+    assert_eq!(names(&runs, "keepalived/0"), setup_0());
+    assert_eq!(names(&runs, "keepalived/1"), setup_1());
     for run in &runs {
         let (mut seen, cwd) = dumped_env(&m, run);
         // The shell running dispatch adds PWD (and may add SHLVL/_); nothing else.
@@ -333,12 +337,8 @@ fn config_change_fires_config_changed_only_when_a_value_really_changes() {
     let mut m = model(2);
     assert!(m.config(&[("port", "443")]).unwrap().is_empty());
     let runs = m.config(&[("port", "8443"), ("unicast", "true")]).unwrap();
-    let fired: Vec<(&str, &str)> = runs
-        .iter()
-        .map(|r| (r.unit.as_str(), r.hook.name.as_str()))
-        .collect();
     assert_eq!(
-        fired,
+        fired(&runs),
         [
             ("keepalived/0", "config-changed"),
             ("keepalived/1", "config-changed")
@@ -430,12 +430,8 @@ fn committed_peer_writes_notify_the_other_units_but_not_the_writer() {
 fn set_leader_fires_leader_elected_and_settings_changed_on_the_others() {
     let mut m = model(3);
     let runs = m.set_leader("keepalived/2").unwrap();
-    let fired: Vec<(&str, &str)> = runs
-        .iter()
-        .map(|r| (r.unit.as_str(), r.hook.name.as_str()))
-        .collect();
     assert_eq!(
-        fired,
+        fired(&runs),
         [
             ("keepalived/2", "leader-elected"),
             ("keepalived/0", "leader-settings-changed"),
@@ -546,12 +542,8 @@ fn upgrade_charm_runs_upgrade_config_leader_settings_start() {
 fn update_status_runs_on_every_unit() {
     let mut m = model(2);
     let runs = m.update_status().unwrap();
-    let fired: Vec<(&str, &str)> = runs
-        .iter()
-        .map(|r| (r.unit.as_str(), r.hook.name.as_str()))
-        .collect();
     assert_eq!(
-        fired,
+        fired(&runs),
         [
             ("keepalived/0", "update-status"),
             ("keepalived/1", "update-status")
@@ -628,35 +620,18 @@ fn the_consistency_checker_rejects_hooks_and_models_juju_cannot_produce() {
             remote_app: None,
         }),
     };
-    let inconsistent = |e: EmuError| matches!(e, EmuError::Inconsistent(_));
-    assert!(inconsistent(
-        m.run_hook("keepalived/0", joined_without_unit).unwrap_err()
-    ));
-    assert!(inconsistent(
-        m.run_hook("keepalived/0", Hook::new("juju-info-relation-changed"))
-            .unwrap_err()
-    ));
-    assert!(inconsistent(
-        m.run_hook(
-            "keepalived/0",
-            Hook::relation("cluster", 0, RelEvent::Broken)
-        )
-        .unwrap_err()
-    ));
-    assert!(inconsistent(
-        m.run_hook(
-            "keepalived/0",
-            Hook::relation("website", 0, RelEvent::Created)
-        )
-        .unwrap_err()
-    ));
-    assert!(inconsistent(
-        m.run_hook(
-            "keepalived/0",
-            Hook::relation("cluster", 0, RelEvent::Changed(Some("keepalived/0".into())))
-        )
-        .unwrap_err()
-    ));
+    let refused = |m: &Model, why: &str| m.check().unwrap_err().to_string().contains(why);
+    for hook in [
+        joined_without_unit,
+        Hook::new("juju-info-relation-changed"),
+        Hook::relation("cluster", 0, RelEvent::Broken),
+        Hook::relation("website", 0, RelEvent::Created),
+        Hook::relation("cluster", 0, RelEvent::Changed(Some("keepalived/0".into()))),
+    ] {
+        let name = hook.name.clone();
+        let e = m.run_hook("keepalived/0", hook).unwrap_err();
+        assert!(matches!(e, EmuError::Inconsistent(_)), "{name}: {e}");
+    }
 
     m.config.insert("port".into(), serde_json::json!("443"));
     assert_eq!(
@@ -665,29 +640,17 @@ fn the_consistency_checker_rejects_hooks_and_models_juju_cannot_produce() {
     );
     m.config.clear();
     m.add_relation("juju-info", "juju-info", RelationKind::Regular, "other");
-    assert!(m
-        .check()
-        .unwrap_err()
-        .to_string()
-        .contains("needs a subordinate relation"));
+    assert!(refused(&m, "needs a subordinate relation"));
     m.relations.pop();
     m.add_relation("nope", "x", RelationKind::Regular, "other");
-    assert!(m
-        .check()
-        .unwrap_err()
-        .to_string()
-        .contains("undeclared endpoint"));
+    assert!(refused(&m, "undeclared endpoint"));
     m.relations.pop();
     m.relation_mut(0)
         .members
         .get_mut("keepalived/0")
         .unwrap()
         .push("keepalived/0".into());
-    assert!(m
-        .check()
-        .unwrap_err()
-        .to_string()
-        .contains("among its own remote units"));
+    assert!(refused(&m, "among its own remote units"));
 }
 
 #[test]

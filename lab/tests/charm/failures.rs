@@ -3,8 +3,7 @@
 //! failed hook already wrote is not "new" any more on the retry, so the charm cannot
 //! decide from what it wrote in this hook whether the engine (or systemd) still has to
 //! be told: a failed `systemctl reload` (or restart, or daemon-reload) must be done by
-//! the retry, or the engine keeps running the old config (binary, unit) for good. And
-//! an engine that died is started again by the next hook, on its last good config.
+//! the retry, or the engine keeps running the old config (binary, unit) for good.
 
 use crate::e2e::*;
 
@@ -129,30 +128,4 @@ fn a_daemon_reload_that_failed_is_done_when_the_upgrade_is_retried() {
         runs.iter().all(|r| !r.stderr.contains("changed on disk")),
         "systemd ran a stale unit"
     );
-}
-
-#[test]
-fn a_dead_engine_is_started_again_by_the_next_hook_even_while_blocked() {
-    let mut m = deployed(1, Net::Golden, &[("virtual_ip", VIP)]);
-    let good = engine_config(&m, UNIT0);
-    // The engine died (or the machine rebooted without it).
-    m.unit_mut(UNIT0).machine.active.clear();
-    let runs = m.update_status().unwrap();
-    all_ok(&runs);
-    assert_eq!(actions(&runs), ["systemctl start keepalived-charm.service"]);
-
-    // Blocked: the last good config keeps running, also after the engine died.
-    config(&mut m, &[("router_id", "0")]);
-    m.unit_mut(UNIT0).machine.active.clear();
-    let runs = m.update_status().unwrap();
-    all_ok(&runs);
-    assert_eq!(actions(&runs), ["systemctl start keepalived-charm.service"]);
-    assert_eq!(engine_config(&m, UNIT0), good);
-    assert_eq!(
-        m.unit(UNIT0).status(),
-        blocked("invalid router_id 0: allowed 1..255 (unique per network segment)")
-    );
-    // Fixed: the engine already runs exactly this config, nothing to tell it.
-    let runs = config(&mut m, &[("router_id", "23")]);
-    assert_eq!(actions(&runs), Vec::<String>::new());
 }

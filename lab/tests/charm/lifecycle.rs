@@ -9,6 +9,18 @@ use juju_emulator::Model;
 
 const UNIT0: &str = "keepalived/0";
 
+/// What a config-changed that only needs a reload sends.
+const PROBE_THEN_RELOAD: [(&str, &str); 2] = [
+    (
+        "config-changed",
+        "systemctl is-active --quiet keepalived-charm.service",
+    ),
+    (
+        "config-changed",
+        "systemctl reload keepalived-charm.service",
+    ),
+];
+
 /// Directories under the root, relative (files are checked with [`files`]).
 fn dirs(root: &Path) -> Vec<String> {
     fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
@@ -37,19 +49,7 @@ const CHARM_FILES: [&str; 4] = [
 fn a_units_life_sends_exactly_these_service_calls_and_leaves_nothing_behind() {
     // `juju deploy keepalived --config virtual_ip=...`: install -> ... -> start.
     let mut m = deployed(1, Net::Golden, &[("virtual_ip", VIP)]);
-    assert_eq!(
-        hooks(&m.history, UNIT0),
-        [
-            "install",
-            "cluster-relation-created",
-            "juju-info-relation-created",
-            "leader-elected",
-            "config-changed",
-            "start",
-            "juju-info-relation-joined",
-            "juju-info-relation-changed"
-        ]
-    );
+    assert_eq!(hooks(&m.history, UNIT0), LEADER_SETUP);
     assert_eq!(m.unit(UNIT0).status(), active("VIP 10.10.74.250 ready"));
     config(&mut m, &[("port", "6443")]);
     config(&mut m, &[("virtual_ip", "10.10.74.251")]);
@@ -90,24 +90,11 @@ fn a_units_life_sends_exactly_these_service_calls_and_leaves_nothing_behind() {
                 "juju-info-relation-changed",
                 "systemctl is-active --quiet keepalived-charm.service"
             ),
-            // port: the health check changed, a hitless reload.
-            (
-                "config-changed",
-                "systemctl is-active --quiet keepalived-charm.service"
-            ),
-            (
-                "config-changed",
-                "systemctl reload keepalived-charm.service"
-            ),
-            // virtual_ip: a reload.
-            (
-                "config-changed",
-                "systemctl is-active --quiet keepalived-charm.service"
-            ),
-            (
-                "config-changed",
-                "systemctl reload keepalived-charm.service"
-            ),
+            // port: the health check changed, a hitless reload; virtual_ip: a reload.
+            PROBE_THEN_RELOAD[0],
+            PROBE_THEN_RELOAD[1],
+            PROBE_THEN_RELOAD[0],
+            PROBE_THEN_RELOAD[1],
             // Same binary, same unit: no restart.
             ("upgrade-charm", "systemctl enable keepalived-charm.service"),
             (
@@ -194,11 +181,15 @@ fn the_sysctl_settings_follow_the_vip_families_and_are_undone() {
         )
     };
     const HEADER: &str = "# Managed by the keepalived charm; restored on removal.\n";
-    assert_eq!(
-        sysctl_file(&m).unwrap(),
-        format!("{HEADER}net.ipv4.ip_nonlocal_bind=1\n")
-    );
-    assert_eq!(values(&m), ("1".into(), "0".into()));
+    // IPv4 only: the original's setting, IPv6 left as it was.
+    let assert_ipv4_only = |m: &Model| {
+        assert_eq!(
+            sysctl_file(m).unwrap(),
+            format!("{HEADER}net.ipv4.ip_nonlocal_bind=1\n")
+        );
+        assert_eq!(values(m), ("1".into(), "0".into()));
+    };
+    assert_ipv4_only(&m);
 
     let runs = config(&mut m, &[("virtual_ip", "10.10.74.250 fd00::5")]);
     assert_eq!(
@@ -222,11 +213,7 @@ fn the_sysctl_settings_follow_the_vip_families_and_are_undone() {
 
     // IPv6 gone: its key goes back to what it was; IPv4's stays.
     config(&mut m, &[("virtual_ip", VIP)]);
-    assert_eq!(
-        sysctl_file(&m).unwrap(),
-        format!("{HEADER}net.ipv4.ip_nonlocal_bind=1\n")
-    );
-    assert_eq!(values(&m), ("1".into(), "0".into()));
+    assert_ipv4_only(&m);
 
     // No VIP at all: no file, every key restored.
     config(&mut m, &[("virtual_ip", "")]);

@@ -10,7 +10,6 @@ mod lifecycle;
 mod live_services;
 mod priorities;
 mod relations;
-mod status;
 mod unicast;
 mod upgrade;
 mod upgrade_lab;

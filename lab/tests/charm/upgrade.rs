@@ -55,25 +55,18 @@ fn an_upgrade_that_changes_the_engine_binary_restarts_the_engine_once() {
 
 /// The original charm's keepalived.conf (original-charm §1.6), as it rendered it for
 /// `virtual_ip=10.10.74.250` on the leader.
-const ORIGINAL_CONF: &str = r#"vrrp_script chk_svc_port {
+fn original_conf() -> String {
+    let script = r#"vrrp_script chk_svc_port {
     script "/bin/bash -c '</dev/tcp/127.0.0.1/443'"  # returns 1 if connection is refused
     interval 2  # check every 2 seconds
     weight 2  # make sure master priority drops below backup priority on failure
 }
-
-vrrp_instance VI_1 {
-    interface eth0
-    state MASTER
-    priority 101
-    virtual_router_id 23
-    virtual_ipaddress {
-        10.10.74.250
-    }
-    track_script {
-        chk_svc_port
-    }
-}
 "#;
+    format!(
+        "{script}\n{}",
+        netns_lab::keepalived::original_charm_instance("10.10.74.250")
+    )
+}
 
 /// Debian's keepalived.service, as the apt package installs it on Ubuntu 22.04.
 const DISTRO_UNIT_FILE: &str = "[Unit]
@@ -100,7 +93,7 @@ fn original_charm_machine(m: &mut Model, unit: &str) -> Result<(), juju_emulator
     prepare_machine(m, unit, Net::Golden)?;
     let root = m.unit(unit).root.clone();
     for (path, text) in [
-        ("etc/keepalived/keepalived.conf", ORIGINAL_CONF),
+        ("etc/keepalived/keepalived.conf", &*original_conf()),
         ("lib/systemd/system/keepalived.service", DISTRO_UNIT_FILE),
         ("etc/sysctl.d/50-keepalived.conf", ORIGINAL_SYSCTL),
     ] {
@@ -203,7 +196,7 @@ fn refreshing_from_the_original_charm_stops_the_distro_keepalived_and_takes_over
     // The package stays installed but inert: its config and unit are left alone.
     let root = m.unit(UNIT0).root.clone();
     let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap();
-    assert_eq!(read("etc/keepalived/keepalived.conf"), ORIGINAL_CONF);
+    assert_eq!(read("etc/keepalived/keepalived.conf"), original_conf());
     assert_eq!(
         read("lib/systemd/system/keepalived.service"),
         DISTRO_UNIT_FILE

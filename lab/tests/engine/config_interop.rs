@@ -383,24 +383,19 @@ fn assert_same_values(ns: &Netns, file: &Path, dir: &Path) {
 
 const SECURE: &str = "global_defs {\n    enable_script_security\n    script_user root\n}\n";
 
-const TEMPLATE: &str = r#"vrrp_script chk_svc_port {
+/// The original charm's template (original-charm §1.6), comments left out.
+fn template() -> String {
+    let script = r#"vrrp_script chk_svc_port {
     script "/bin/bash -c '</dev/tcp/127.0.0.1/443'"
     interval 2
     weight 2
 }
-vrrp_instance VI_1 {
-    interface eth0
-    state MASTER
-    priority 101
-    virtual_router_id 23
-    virtual_ipaddress {
-        10.1.2.3/16
-    }
-    track_script {
-        chk_svc_port
-    }
-}
 "#;
+    format!(
+        "{script}{}",
+        netns_lab::keepalived::original_charm_instance("10.1.2.3/16")
+    )
+}
 
 const KITCHEN_SINK: &str = r#"global_defs {
     router_id "lab node"
@@ -484,10 +479,10 @@ fn good_files(dir: &Path) -> Vec<PathBuf> {
         std::fs::write(&path, text).unwrap();
         files.push(path);
     };
-    write("template-secure.conf", &format!("{SECURE}{TEMPLATE}"));
+    write("template-secure.conf", &format!("{SECURE}{}", template()));
     write("kitchen-sink.conf", KITCHEN_SINK);
     // Our render-back of a parsed file must be as good as the file.
-    let rendered = config::parse("k", format!("{SECURE}{TEMPLATE}").as_bytes())
+    let rendered = config::parse("k", format!("{SECURE}{}", template()).as_bytes())
         .unwrap()
         .config
         .to_keepalived_conf();
@@ -651,7 +646,7 @@ fn files_keepalived_refuses_we_refuse_too() {
     ));
     cases.push((
         "missing-script-program".into(),
-        format!("{SECURE}{}", TEMPLATE.replace("/bin/bash", "/nonexistent/bash")),
+        format!("{SECURE}{}", template().replace("/bin/bash", "/nonexistent/bash")),
         ":6:12: error: vrrp_script chk_svc_port: program /nonexistent/bash is not an executable file".into(),
     ));
     for (name, text, want) in cases {
@@ -680,7 +675,7 @@ fn script_security_is_a_warning_for_us_and_exit_6_for_keepalived_t() {
     let ns = Netns::new();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("template.conf");
-    std::fs::write(&file, TEMPLATE).unwrap();
+    std::fs::write(&file, template()).unwrap();
     let (theirs, their_text) = ns.keepalived_test(&file);
     assert_eq!(theirs, 6, "{their_text}");
     assert!(their_text.contains("SECURITY VIOLATION"), "{their_text}");

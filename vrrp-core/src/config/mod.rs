@@ -37,6 +37,7 @@ mod values;
 
 use std::path::Path;
 
+pub use build::keywords;
 pub use diagnostic::{Diagnostic, Pos, Severity};
 pub use host::{AnyHost, Host};
 pub use model::{

@@ -7,7 +7,7 @@ use crate::config::syntax::{Stmt, Word};
 use crate::config::values::{uint, whole_secs};
 use crate::proto::Version;
 
-const SUPPORTED: &[&str] = &[
+pub(super) const SUPPORTED: &[&str] = &[
     "router_id",
     "vrrp_version",
     "script_user",

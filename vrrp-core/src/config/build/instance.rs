@@ -16,7 +16,7 @@ use crate::config::syntax::{Stmt, Word};
 use crate::config::values::{decimal_secs, interface_name, uint, unicast_addr, whole_secs};
 use crate::proto::{Auth, Priority, Version, Vrid};
 
-const SUPPORTED: &[&str] = &[
+pub(super) const SUPPORTED: &[&str] = &[
     "state",
     "interface",
     "virtual_router_id",

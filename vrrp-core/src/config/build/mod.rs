@@ -60,6 +60,16 @@ pub(crate) struct ScriptOutline {
 }
 
 const TOP: &[&str] = &["global_defs", "vrrp_script", "vrrp_instance"];
+
+/// Every keyword the parser reads: the top-level blocks, then the directives of
+/// `global_defs`, `vrrp_script` and `vrrp_instance`.
+pub fn keywords() -> impl Iterator<Item = &'static str> {
+    TOP.iter()
+        .chain(global::SUPPORTED)
+        .chain(script::SUPPORTED)
+        .chain(instance::SUPPORTED)
+        .copied()
+}
 /// keepalived top-level blocks this engine does not implement.
 const TOP_UNSUPPORTED: &[&str] = &[
     "include",

@@ -10,7 +10,7 @@ use crate::config::model::{VrrpScript, Weight};
 use crate::config::syntax::Stmt;
 use crate::config::values::{int, uint, whole_secs};
 
-const SUPPORTED: &[&str] = &[
+pub(super) const SUPPORTED: &[&str] = &[
     "script",
     "interval",
     "timeout",
