@@ -21,7 +21,9 @@
 //! 10. the charm state, if it changed.
 
 use std::fs;
+use std::net::IpAddr;
 use std::path::Path;
+use std::time::SystemTime;
 
 use super::context::{self, Relations};
 use super::desired::{self, Desired, Facts};
@@ -207,9 +209,13 @@ fn reconcile(
     )?;
 
     // 9. Status.
-    let report = status::read_engine_state(&deps.paths.engine_state());
-    deps.tools
-        .status_set(&status::unit_status(&desired, report.as_ref()))?;
+    let report = status::read_engine_state(&deps.paths.engine_state(), SystemTime::now());
+    let peer_addresses: Vec<IpAddr> = peers.iter().flat_map(|p| [p.v4, p.v6]).flatten().collect();
+    deps.tools.status_set(&status::unit_status(
+        &desired,
+        report.as_ref(),
+        &peer_addresses,
+    ))?;
 
     // 10. Charm state.
     state.website_resync =

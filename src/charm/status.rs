@@ -8,8 +8,19 @@
 //!   wait for it) and shows the VIPs and, once the engine reports it, this unit's VRRP
 //!   role: `VIP 10.10.74.250 ready (MASTER)`, `VIPs 10.0.0.5, fd00::5 ready (BACKUP)`.
 //!
+//! * `blocked` when the engine sees something only a human can fix: a router outside
+//!   this application using our VRID ("VRID 51 on eth0 is also used by 10.0.0.9, not a
+//!   unit of this application: set router_id to a free VRID"), or another MASTER that
+//!   keeps claiming the VIP while this unit holds it (a split brain). Both clear by
+//!   themselves once the engine stops hearing them.
+//!
 //! The engine's state file is read leniently: only the fields used here, unknown fields
-//! ignored, and a missing or corrupt file simply shows no role.
+//! ignored, and a missing or corrupt file simply shows no role. A file whose heartbeat
+//! (`updated_unix_ms`, rewritten every 2 s by a live engine) is older than
+//! [`STALE_AFTER`] is the last word of a dead engine and shows no role either.
+
+use std::net::IpAddr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use std::path::Path;
 
@@ -39,11 +50,31 @@ impl Role {
     }
 }
 
+/// A state file not rewritten for this long comes from an engine that is gone (a
+/// live one rewrites it every 2 s).
+pub const STALE_AFTER: Duration = Duration::from_secs(30);
+
+/// A router outside the cluster, as the engine reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ForeignReport {
+    pub address: IpAddr,
+    #[serde(default)]
+    pub reason: String,
+}
+
 /// One instance of the engine's state file.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct InstanceReport {
     pub name: String,
     pub state: Role,
+    #[serde(default)]
+    pub vrid: u8,
+    #[serde(default)]
+    pub interface: String,
+    #[serde(default)]
+    pub dual_master: Option<IpAddr>,
+    #[serde(default)]
+    pub foreign_routers: Vec<ForeignReport>,
 }
 
 /// The part of the engine's state file the charm reads.
@@ -51,6 +82,22 @@ pub struct InstanceReport {
 pub struct EngineReport {
     #[serde(default)]
     pub instances: Vec<InstanceReport>,
+    /// The heartbeat: when the engine last rewrote the file.
+    #[serde(default)]
+    pub updated_unix_ms: u64,
+}
+
+impl EngineReport {
+    /// Whether the file is older than [`STALE_AFTER`] at `now` (a file without a
+    /// heartbeat cannot be judged and is taken as it is).
+    pub fn is_stale(&self, now: SystemTime) -> bool {
+        if self.updated_unix_ms == 0 {
+            return false;
+        }
+        let written = UNIX_EPOCH + Duration::from_millis(self.updated_unix_ms);
+        now.duration_since(written)
+            .is_ok_and(|age| age > STALE_AFTER)
+    }
 }
 
 /// Parses the engine's state file; `None` when it is missing or unreadable.
@@ -59,6 +106,8 @@ pub fn parse_engine_state(text: &str) -> Option<EngineReport> {
     struct Lenient {
         #[serde(default)]
         instances: Vec<serde_json::Value>,
+        #[serde(default)]
+        updated_unix_ms: u64,
     }
     let raw: Lenient = serde_json::from_str(text).ok()?;
     // One odd instance (a state we do not know yet) must not hide the others.
@@ -67,12 +116,46 @@ pub fn parse_engine_state(text: &str) -> Option<EngineReport> {
         .into_iter()
         .filter_map(|v| serde_json::from_value(v).ok())
         .collect();
-    Some(EngineReport { instances })
+    Some(EngineReport {
+        instances,
+        updated_unix_ms: raw.updated_unix_ms,
+    })
 }
 
-pub fn read_engine_state(path: &Path) -> Option<EngineReport> {
+/// Reads the engine's state file; `None` when it is missing, unreadable, or stale
+/// at `now` (a dead engine's last word).
+pub fn read_engine_state(path: &Path, now: SystemTime) -> Option<EngineReport> {
     let text = std::fs::read_to_string(path).ok()?;
-    parse_engine_state(&text)
+    parse_engine_state(&text).filter(|r| !r.is_stale(now))
+}
+
+/// What only a human can fix, seen by the engine in one of our instances.
+fn engine_alarm(plan: &Plan, report: &EngineReport, peers: &[IpAddr]) -> Option<String> {
+    let ours = report
+        .instances
+        .iter()
+        .filter(|r| plan.engine.instances.iter().any(|i| i.name == r.name));
+    for r in ours {
+        // A peer with another VIP list is a rolling change in progress, not a
+        // stranger.
+        if let Some(f) = r
+            .foreign_routers
+            .iter()
+            .find(|f| !peers.contains(&f.address))
+        {
+            return Some(format!(
+                "VRID {} on {} is also used by {}, not a unit of this application ({}): set router_id to a free VRID",
+                r.vrid, r.interface, f.address, f.reason
+            ));
+        }
+        if let Some(other) = r.dual_master {
+            return Some(format!(
+                "two MASTERs for VRID {} on {}: {} claims it too and does not hear this unit; check that VRRP (IP protocol 112) passes between the units",
+                r.vrid, r.interface, other
+            ));
+        }
+    }
+    None
 }
 
 /// The role part of the message: `MASTER`, or `IPv4 MASTER, IPv6 BACKUP` when the
@@ -104,12 +187,16 @@ fn roles(plan: &Plan, report: Option<&EngineReport>) -> Option<String> {
     )
 }
 
-/// The status for `desired`, given the engine's report.
-pub fn unit_status(desired: &Desired, report: Option<&EngineReport>) -> Status {
+/// The status for `desired`, given the engine's report and the peers' VRRP
+/// addresses.
+pub fn unit_status(desired: &Desired, report: Option<&EngineReport>, peers: &[IpAddr]) -> Status {
     match desired {
         Desired::Unconfigured => Status::blocked(UNCONFIGURED_MESSAGE),
         Desired::Blocked(message) => Status::blocked(message.clone()),
         Desired::Configured(plan) => {
+            if let Some(alarm) = report.and_then(|r| engine_alarm(plan, r, peers)) {
+                return Status::blocked(alarm);
+            }
             let addrs: Vec<String> = plan.vips.iter().map(|v| v.addr.to_string()).collect();
             let noun = if addrs.len() == 1 { "VIP" } else { "VIPs" };
             let mut message = format!("{noun} {} ready", addrs.join(", "));
@@ -136,13 +223,15 @@ mod tests {
         run(&o)
     }
 
+    const NO_PEERS: &[IpAddr] = &[];
+
     fn report(json: &str) -> Option<EngineReport> {
         parse_engine_state(json)
     }
 
     #[test]
     fn unconfigured_is_the_original_blocked_message() {
-        let s = unit_status(&Desired::Unconfigured, None);
+        let s = unit_status(&Desired::Unconfigured, None, NO_PEERS);
         assert_eq!(s.kind, StatusKind::Blocked);
         assert_eq!(s.message, "Please configure virtual ips");
     }
@@ -152,17 +241,22 @@ mod tests {
         let s = unit_status(
             &Desired::Blocked("invalid port 0: allowed 1..65535".into()),
             None,
+            NO_PEERS,
         );
         assert_eq!(s, Status::blocked("invalid port 0: allowed 1..65535"));
     }
 
     #[test]
     fn configured_without_engine_report_says_ready_without_a_role() {
-        let s = unit_status(&configured("10.10.74.250/24"), None);
+        let s = unit_status(&configured("10.10.74.250/24"), None, NO_PEERS);
         assert_eq!(s, Status::active("VIP 10.10.74.250 ready"));
-        let s = unit_status(&configured("fd00::5/64"), None);
+        let s = unit_status(&configured("fd00::5/64"), None, NO_PEERS);
         assert_eq!(s, Status::active("VIP fd00::5 ready"));
-        let s = unit_status(&configured("10.20.0.5, fd00::5 10.20.0.6/16"), None);
+        let s = unit_status(
+            &configured("10.20.0.5, fd00::5 10.20.0.6/16"),
+            None,
+            NO_PEERS,
+        );
         assert_eq!(
             s,
             Status::active("VIPs 10.20.0.5, fd00::5, 10.20.0.6 ready")
@@ -174,7 +268,7 @@ mod tests {
         let r = report(
             r#"{"instances":[{"name":"VI_1","family":"ipv4","vrid":23,"state":"MASTER","effective_priority":254,"master":"10.0.0.1","counters":{}}],"pid":7}"#,
         );
-        let s = unit_status(&configured("10.10.74.250"), r.as_ref());
+        let s = unit_status(&configured("10.10.74.250"), r.as_ref(), NO_PEERS);
         assert_eq!(s, Status::active("VIP 10.10.74.250 ready (MASTER)"));
     }
 
@@ -183,7 +277,7 @@ mod tests {
         let r = report(
             r#"{"instances":[{"name":"VI_1","state":"BACKUP"},{"name":"VI_1_V6","state":"BACKUP"}]}"#,
         );
-        let s = unit_status(&configured("10.20.0.5, fd00::5"), r.as_ref());
+        let s = unit_status(&configured("10.20.0.5, fd00::5"), r.as_ref(), NO_PEERS);
         assert_eq!(s, Status::active("VIPs 10.20.0.5, fd00::5 ready (BACKUP)"));
     }
 
@@ -192,7 +286,7 @@ mod tests {
         let r = report(
             r#"{"instances":[{"name":"VI_1","state":"MASTER"},{"name":"VI_1_V6","state":"BACKUP"}]}"#,
         );
-        let s = unit_status(&configured("10.20.0.5 fd00::5"), r.as_ref());
+        let s = unit_status(&configured("10.20.0.5 fd00::5"), r.as_ref(), NO_PEERS);
         assert_eq!(
             s,
             Status::active("VIPs 10.20.0.5, fd00::5 ready (IPv4 MASTER, IPv6 BACKUP)")
@@ -203,20 +297,87 @@ mod tests {
     fn missing_corrupt_or_foreign_state_shows_no_role() {
         assert_eq!(report("{not json"), None);
         assert_eq!(
-            read_engine_state(Path::new("/nonexistent/state.json")),
+            read_engine_state(Path::new("/nonexistent/state.json"), SystemTime::now()),
             None
         );
         let r = report(r#"{"instances":[{"name":"OTHER","state":"MASTER"}]}"#);
-        let s = unit_status(&configured("10.10.74.250"), r.as_ref());
+        let s = unit_status(&configured("10.10.74.250"), r.as_ref(), NO_PEERS);
         assert_eq!(s, Status::active("VIP 10.10.74.250 ready"));
         // An unknown state value does not break the others.
         let r = report(
             r#"{"instances":[{"name":"VI_1","state":"STOPPING"},{"name":"VI_1_V6","state":"FAULT"}]}"#,
         );
-        let s = unit_status(&configured("10.20.0.5 fd00::5"), r.as_ref());
+        let s = unit_status(&configured("10.20.0.5 fd00::5"), r.as_ref(), NO_PEERS);
         assert_eq!(
             s,
             Status::active("VIPs 10.20.0.5, fd00::5 ready (IPv6 FAULT)")
         );
+    }
+
+    const MASTER_WITH: &str = r#"{"instances":[{"name":"VI_1","family":"ipv4","vrid":51,"interface":"eth0","state":"MASTER",EXTRA}],"updated_unix_ms":UPDATED}"#;
+
+    fn engine(extra: &str, updated: u64) -> EngineReport {
+        let json = MASTER_WITH
+            .replace("EXTRA", extra)
+            .replace("UPDATED", &updated.to_string());
+        parse_engine_state(&json).expect("a state file")
+    }
+
+    #[test]
+    fn a_foreign_router_on_our_vrid_blocks_with_its_address_and_the_fix() {
+        let r = engine(
+            r#""foreign_routers":[{"address":"10.0.0.9","reason":"another virtual address list","last_heard_unix_ms":5}]"#,
+            0,
+        );
+        let s = unit_status(&configured("10.10.74.250"), Some(&r), NO_PEERS);
+        assert_eq!(
+            s,
+            Status::blocked(
+                "VRID 51 on eth0 is also used by 10.0.0.9, not a unit of this application (another virtual address list): set router_id to a free VRID"
+            )
+        );
+    }
+
+    #[test]
+    fn a_peer_with_another_vip_list_is_a_rolling_change_not_a_stranger() {
+        let r = engine(
+            r#""foreign_routers":[{"address":"10.0.0.12","reason":"another virtual address list","last_heard_unix_ms":5}]"#,
+            0,
+        );
+        let peers = ["10.0.0.12".parse().unwrap()];
+        let s = unit_status(&configured("10.10.74.250"), Some(&r), &peers);
+        assert_eq!(s, Status::active("VIP 10.10.74.250 ready (MASTER)"));
+    }
+
+    #[test]
+    fn a_second_master_that_does_not_hear_us_blocks() {
+        let r = engine(r#""dual_master":"10.0.0.12""#, 0);
+        let s = unit_status(&configured("10.10.74.250"), Some(&r), NO_PEERS);
+        assert_eq!(
+            s,
+            Status::blocked(
+                "two MASTERs for VRID 51 on eth0: 10.0.0.12 claims it too and does not hear this unit; check that VRRP (IP protocol 112) passes between the units"
+            )
+        );
+    }
+
+    #[test]
+    fn a_state_file_without_a_heartbeat_for_30_s_is_a_dead_engines() {
+        let written = 1_700_000_000_000;
+        let r = engine(r#""dual_master":null"#, written);
+        let at = |ms: u64| UNIX_EPOCH + Duration::from_millis(ms);
+        assert!(!r.is_stale(at(written + 30_000)));
+        assert!(r.is_stale(at(written + 30_001)));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        std::fs::write(
+            &path,
+            MASTER_WITH
+                .replace("EXTRA", r#""dual_master":null"#)
+                .replace("UPDATED", &written.to_string()),
+        )
+        .unwrap();
+        assert!(read_engine_state(&path, at(written + 1_000)).is_some());
+        assert_eq!(read_engine_state(&path, at(written + 31_000)), None);
     }
 }

@@ -69,6 +69,25 @@ pub struct InstanceState {
     /// Tracked scripts' status: "OK", "KO" or "UNKNOWN" (no result yet).
     #[serde(default)]
     pub scripts: BTreeMap<String, String>,
+    /// Another router that keeps claiming MASTER for this VRID while this instance
+    /// is MASTER (a split brain: it does not hear us), while it is heard.
+    #[serde(default)]
+    pub dual_master: Option<String>,
+    /// Routers outside this cluster heard on this VRID recently (their adverts are
+    /// dropped, never obeyed).
+    #[serde(default)]
+    pub foreign_routers: Vec<ForeignRouterState>,
+}
+
+/// A router outside the cluster that uses our VRID.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForeignRouterState {
+    /// Its IP source address.
+    pub address: String,
+    /// Why it is not one of ours ("another virtual address list", ...).
+    pub reason: String,
+    /// When its last advert arrived.
+    pub last_heard_unix_ms: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,6 +102,18 @@ pub struct Counters {
     /// Adverts (or copies to unicast peers) the kernel refused to send.
     #[serde(default)]
     pub send_errors: u64,
+    /// VIPs put back after something else removed them while MASTER.
+    #[serde(default)]
+    pub vips_restored: u64,
+    /// Link losses ridden out as MASTER (the link came back within two intervals).
+    #[serde(default)]
+    pub link_flaps_absorbed: u64,
+    /// Split-brain episodes seen as MASTER.
+    #[serde(default)]
+    pub dual_master_seen: u64,
+    /// Adverts for our VRID from routers outside the cluster.
+    #[serde(default)]
+    pub foreign_adverts: u64,
     /// Received packets dropped, by reason (snake_case reason names).
     pub drops: BTreeMap<String, u64>,
     /// v3 IPv4 checksum form seen per peer ("pseudo_header" / "no_pseudo_header").
@@ -132,6 +163,12 @@ mod tests {
                 counters: Counters::default(),
                 fault: None,
                 scripts: BTreeMap::new(),
+                dual_master: Some("10.0.0.2".into()),
+                foreign_routers: vec![ForeignRouterState {
+                    address: "10.0.0.9".into(),
+                    reason: "another virtual address list".into(),
+                    last_heard_unix_ms: 1_699_999_999_000,
+                }],
             }],
             receivers: Vec::new(),
             reloads: 0,

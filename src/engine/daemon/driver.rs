@@ -180,11 +180,9 @@ impl Driver {
                 Some(packet) = inbox.packets.recv() => self.on_packet(packet).await,
                 Some(result) = inbox.scripts.recv() => self.on_script(result).await,
                 Some(msg) = inbox.net.recv() => self.on_net(msg).await,
-                _ = flush.tick() => {
-                    if self.counters_dirty {
-                        self.publish();
-                    }
-                }
+                // Every flush is also the heartbeat: `updated_unix_ms` and `pid` let a
+                // reader tell a live engine from a dead one's last words.
+                _ = flush.tick() => self.publish(),
             }
         }
         self.shutdown(&mut inbox).await;
@@ -241,7 +239,11 @@ impl Driver {
                 family: *family,
                 counters: r.demux.counters(),
             });
-        status::snapshot(&self.header, &self.instances, receivers, SystemTime::now())
+        let clock = status::Clock {
+            router: self.now(),
+            wall: SystemTime::now(),
+        };
+        status::snapshot(&self.header, &self.instances, receivers, clock)
     }
 
     pub(super) fn publish(&mut self) {

@@ -5,9 +5,9 @@
 
 use std::time::Instant;
 
-use vrrp_core::packet::{Accepted, Dropped, IpMeta};
+use vrrp_core::packet::{Accepted, DropReason, Dropped, IpMeta};
 use vrrp_core::proto::Family;
-use vrrp_core::router::{Input, Time};
+use vrrp_core::router::{ForeignReason, Input, Time};
 
 use super::driver::Driver;
 use super::sockets::Packet;
@@ -38,7 +38,7 @@ impl Driver {
         };
         match verdict {
             Ok(accepted) => self.on_accepted(now, &iface, family, accepted).await,
-            Err(dropped) => self.on_dropped(&iface, family, dropped),
+            Err(dropped) => self.on_dropped(now, &iface, family, dropped),
         }
     }
     pub(super) fn instance_on(&self, iface: &str, family: Family, vrid: u8) -> Option<usize> {
@@ -82,7 +82,7 @@ impl Driver {
         }
         self.apply(idx, actions).await;
     }
-    fn on_dropped(&mut self, iface: &str, family: Family, dropped: Dropped) {
+    fn on_dropped(&mut self, now: Time, iface: &str, family: Family, dropped: Dropped) {
         let who = dropped
             .vrid
             .and_then(|v| self.instance_on(iface, family, v.get()));
@@ -90,6 +90,20 @@ impl Driver {
             Some(idx) => {
                 let inst = &mut self.instances[idx];
                 inst.drops.record(&dropped.reason);
+                // A router outside our cluster on our VRID: the router remembers it
+                // for the state file (S-9); the packet itself stays dropped.
+                if let (Some(reason), Some(from)) = (foreign_reason(&dropped.reason), dropped.src) {
+                    if inst
+                        .router
+                        .foreign_routers(now)
+                        .iter()
+                        .all(|f| f.address != from)
+                    {
+                        self.state_dirty = true;
+                    }
+                    inst.router
+                        .handle(now, Input::ForeignAdvert { from, reason });
+                }
                 inst.config.name.clone()
             }
             None => "-".to_string(),
@@ -110,5 +124,15 @@ impl Driver {
                 dropped.reason
             );
         }
+    }
+}
+
+/// The drops that mean "a router outside our cluster uses our VRID".
+fn foreign_reason(reason: &DropReason) -> Option<ForeignReason> {
+    match reason {
+        DropReason::AddressListMismatch { .. } => Some(ForeignReason::AddressList),
+        DropReason::AuthType { .. } | DropReason::AuthPass => Some(ForeignReason::Authentication),
+        DropReason::UnicastPeer(_) => Some(ForeignReason::NotAPeer),
+        _ => None,
     }
 }

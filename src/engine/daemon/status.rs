@@ -14,10 +14,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::engine::state_file::{self, Counters, EngineState, InstanceState, ReceiverState};
+use crate::engine::state_file::{
+    self, Counters, EngineState, ForeignRouterState, InstanceState, ReceiverState,
+};
 use vrrp_core::packet::{ChecksumForm, DropCounters, RxCounters};
 use vrrp_core::proto::Family;
-use vrrp_core::router::ScriptStatus;
+use vrrp_core::router::{ScriptStatus, Time};
 
 use super::instance::Instance;
 
@@ -72,8 +74,24 @@ pub fn checksum_form_name(form: ChecksumForm) -> &'static str {
     }
 }
 
+/// The same instant on the routers' clock and on the wall clock.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    pub router: Time,
+    pub wall: SystemTime,
+}
+
+impl Clock {
+    /// The wall-clock time of a router instant in the past.
+    fn wall_of(&self, t: Time) -> SystemTime {
+        self.wall
+            .checked_sub(self.router.saturating_since(t))
+            .unwrap_or(self.wall)
+    }
+}
+
 /// One instance as the state file shows it.
-pub fn instance_state(instance: &Instance) -> InstanceState {
+pub fn instance_state(instance: &Instance, clock: Clock) -> InstanceState {
     let router = &instance.router;
     let c = router.counters();
     let (when, reason) = instance
@@ -112,7 +130,21 @@ pub fn instance_state(instance: &Instance) -> InstanceState {
                 .collect(),
             transitions: c.transitions,
             send_errors: instance.send_errors,
+            vips_restored: c.vips_restored,
+            link_flaps_absorbed: c.link_flaps_absorbed,
+            dual_master_seen: c.dual_master_seen,
+            foreign_adverts: c.foreign_adverts,
         },
+        dual_master: router.dual_master(clock.router).map(|a| a.to_string()),
+        foreign_routers: router
+            .foreign_routers(clock.router)
+            .iter()
+            .map(|f| ForeignRouterState {
+                address: f.address.to_string(),
+                reason: f.reason.to_string(),
+                last_heard_unix_ms: unix_ms(clock.wall_of(f.last_heard)),
+            })
+            .collect(),
         fault: router.fault().map(|f| f.to_string()),
         scripts: instance
             .router
@@ -136,14 +168,14 @@ pub fn snapshot<'a>(
     header: &Header,
     instances: &[Instance],
     receivers: impl Iterator<Item = ReceiverView<'a>>,
-    now: SystemTime,
+    clock: Clock,
 ) -> EngineState {
     EngineState {
         schema: state_file::SCHEMA,
         pid: std::process::id(),
         config: header.config.clone(),
-        updated_unix_ms: unix_ms(now),
-        instances: instances.iter().map(instance_state).collect(),
+        updated_unix_ms: unix_ms(clock.wall),
+        instances: instances.iter().map(|i| instance_state(i, clock)).collect(),
         receivers: receivers
             .map(|r| ReceiverState {
                 interface: r.interface.to_string(),
@@ -260,7 +292,11 @@ vrrp_instance VI_1 {
         inst.drops.record(&DropReason::Ttl(254));
         inst.checksum_forms
             .insert("10.0.0.12".parse().unwrap(), ChecksumForm::V2Message);
-        let s = instance_state(&inst);
+        let clock = Clock {
+            router: Time::ZERO,
+            wall: UNIX_EPOCH,
+        };
+        let s = instance_state(&inst, clock);
         assert_eq!(s.name, "VI_1");
         assert_eq!(s.family, "ipv4");
         assert_eq!((s.vrid, s.interface.as_str()), (23, "eth0"));
@@ -278,6 +314,40 @@ vrrp_instance VI_1 {
         );
         assert_eq!(s.fault, None);
         assert_eq!(s.master, None);
+    }
+
+    #[test]
+    fn foreign_routers_show_with_the_wall_clock_time_they_were_last_heard() {
+        let mut inst = instance();
+        inst.router.handle(Time::ZERO, Input::Startup);
+        inst.router.handle(
+            Time::from_nanos(1_000_000_000),
+            Input::ForeignAdvert {
+                from: "10.0.0.9".parse().unwrap(),
+                reason: vrrp_core::router::ForeignReason::AddressList,
+            },
+        );
+        let clock = Clock {
+            router: Time::from_nanos(3_000_000_000),
+            wall: UNIX_EPOCH + Duration::from_secs(10),
+        };
+        let s = instance_state(&inst, clock);
+        assert_eq!(
+            s.foreign_routers,
+            vec![ForeignRouterState {
+                address: "10.0.0.9".into(),
+                reason: "another virtual address list".into(),
+                last_heard_unix_ms: 8_000,
+            }]
+        );
+        assert_eq!(s.counters.foreign_adverts, 1);
+        assert_eq!(s.dual_master, None);
+        // Forgotten once silent for the report window (10 s here).
+        let later = Clock {
+            router: Time::from_nanos(11_000_000_001),
+            wall: UNIX_EPOCH + Duration::from_secs(18),
+        };
+        assert_eq!(instance_state(&inst, later).foreign_routers, vec![]);
     }
 
     #[test]
@@ -301,7 +371,10 @@ vrrp_instance VI_1 {
                 counters: &rx,
             }]
             .into_iter(),
-            UNIX_EPOCH + Duration::from_millis(1500),
+            Clock {
+                router: Time::ZERO,
+                wall: UNIX_EPOCH + Duration::from_millis(1500),
+            },
         );
         assert_eq!(state.updated_unix_ms, 1500);
         assert_eq!(state.reloads, 2);

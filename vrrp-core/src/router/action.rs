@@ -50,6 +50,40 @@ impl fmt::Display for FaultCause {
     }
 }
 
+/// Why an advert for our VRID shows a router outside our cluster (S-9). Such adverts
+/// are dropped by the receive ladder and never take part in the election; the
+/// router only remembers who sent them, for the operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ForeignReason {
+    /// Another list of virtual addresses (RFC 3768 §7.1).
+    AddressList,
+    /// Another authentication type or password (RFC 3768 §5.3.6).
+    Authentication,
+    /// Unicast mode, and the source is not one of our peers.
+    NotAPeer,
+}
+
+impl fmt::Display for ForeignReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ForeignReason::AddressList => "another virtual address list",
+            ForeignReason::Authentication => "another authentication",
+            ForeignReason::NotAPeer => "not a configured unicast peer",
+        })
+    }
+}
+
+/// A router outside our cluster that uses our VRID, as last heard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ForeignRouter {
+    /// Its IP source address.
+    pub address: IpAddr,
+    /// Why it is not one of ours.
+    pub reason: ForeignReason,
+    /// When its last advert arrived.
+    pub last_heard: crate::router::Time,
+}
+
 /// Why a state change happened; goes to the log and the state file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reason {

@@ -34,4 +34,10 @@ pub struct Counters {
     /// Link losses a Master rode out because the link came back within
     /// `Router::flap_debounce` (S-20, S-6).
     pub link_flaps_absorbed: u64,
+    /// Episodes of another router claiming Master for our VRID while we are
+    /// Master, for longer than `DUAL_MASTER_AFTER` (S-7, S-8).
+    pub dual_master_seen: u64,
+    /// Adverts for our VRID from a router that is not part of our cluster (another
+    /// address list or authentication, or not a configured peer, S-9).
+    pub foreign_adverts: u64,
 }

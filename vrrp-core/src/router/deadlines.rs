@@ -25,6 +25,25 @@ pub const CONTENTION_REANNOUNCE: Duration = Duration::from_millis(50);
 /// one-way latency of our priority-0 advert and of the successor's first advert.
 pub const RELEASE_MARGIN: Duration = Duration::from_millis(50);
 
+/// Another router claiming Master while we are is a split brain, not a contention,
+/// once its claims have gone on this many of our advert intervals: in a contention
+/// the loser hears our advert and steps down within one round trip (RFC 9568
+/// §6.4.3); a router that keeps claiming does not hear us (a partition, one-way
+/// loss, protocol 112 filtered, S-7, S-8).
+pub const DUAL_MASTER_AFTER: u32 = 2;
+
+/// A split brain or a foreign router is reported while it was last heard within
+/// this many of our advert intervals...
+pub const REPORT_INTERVALS: u32 = 3;
+
+/// ...and at least this long, so that a report does not come and go between two
+/// adverts of a cluster that advertises less often than we do.
+pub const REPORT_AT_LEAST: Duration = Duration::from_secs(10);
+
+/// At most this many foreign routers are remembered per instance: a flood of
+/// forged sources cannot grow the engine's memory.
+pub const FOREIGN_MAX: usize = 8;
+
 /// Every timer a router may have armed. Which ones are armed depends on the state:
 /// Backup arms only `master_down`; Master arms `advert`, the GARP timers, after a
 /// won contention `reannounce`, and while its link is down `link_fault`; Initialize

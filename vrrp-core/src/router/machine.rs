@@ -11,10 +11,13 @@ use std::time::Duration;
 
 use crate::proto::{Advert, AdvertInterval, Auth, Priority, Timers, Version};
 
-use super::action::{Action, FaultCause, Reason, State};
+use super::action::{Action, FaultCause, ForeignReason, ForeignRouter, Reason, State};
 use super::config::{ConfigError, InitialState, RouterConfig};
 use super::counters::Counters;
-use super::deadlines::{take_once, take_periodic, Deadlines, RELEASE_MARGIN};
+use super::deadlines::{
+    take_once, take_periodic, Deadlines, DUAL_MASTER_AFTER, FOREIGN_MAX, RELEASE_MARGIN,
+    REPORT_AT_LEAST, REPORT_INTERVALS,
+};
 use super::time::Time;
 use super::tracking::{ScriptStatus, Tracking};
 
@@ -54,6 +57,15 @@ pub enum Input {
     InterfaceDown {
         /// The interface name.
         name: String,
+    },
+    /// An advert for our VRID that the receive ladder dropped because it comes from
+    /// a router outside our cluster (S-9). Never an election input: the router only
+    /// remembers the sender for `foreign_routers`.
+    ForeignAdvert {
+        /// The IP source.
+        from: IpAddr,
+        /// Why it is foreign.
+        reason: ForeignReason,
     },
     /// An address was removed from an interface, by anyone (the kernel's
     /// RTM_DELADDR). A Master puts back a VIP of its own that it did not remove
@@ -99,7 +111,24 @@ pub struct Router {
     /// The VIPs a resigned Master still holds (make before break, see
     /// `Input::Shutdown`); `deadlines.release` is armed while this is `Some`.
     pub(super) held: Option<Vec<IpAddr>>,
+    /// Another router that claims Master while we are (`dual_master`).
+    pub(super) rival: Option<Rival>,
+    /// Routers outside our cluster heard on our VRID (`foreign_routers`), at most
+    /// `FOREIGN_MAX`.
+    pub(super) foreign: Vec<ForeignRouter>,
     pub(super) counters: Counters,
+}
+
+/// Another router claiming Master while we are Master.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Rival {
+    pub address: IpAddr,
+    /// Its first claim of this episode.
+    pub first: Time,
+    /// Its last claim.
+    pub last: Time,
+    /// The episode has lasted `DUAL_MASTER_AFTER` intervals and was counted.
+    pub split: bool,
 }
 
 impl Router {
@@ -118,6 +147,8 @@ impl Router {
             preempt_hold_until: None,
             startup_wait: false,
             held: None,
+            rival: None,
+            foreign: Vec::new(),
             counters: Counters::default(),
         };
         router.retrack();
@@ -152,6 +183,7 @@ impl Router {
                 self.after_tracking(now, &mut out);
             }
             Input::AddressRemoved { addr } => self.address_removed(addr, &mut out),
+            Input::ForeignAdvert { from, reason } => self.foreign_heard(now, from, reason),
             Input::ScriptResult { name, ok } => {
                 self.tracking.script_result(&name, ok);
                 self.after_tracking(now, &mut out);
@@ -289,6 +321,32 @@ impl Router {
     /// learned interval), RFC 3768 §6.1 / RFC 9568 §6.1.
     pub fn timers(&self) -> Timers {
         Timers::new(self.config.version, self.effective, self.master_adver_int)
+    }
+
+    /// Another router that has kept claiming Master for our VRID while we are
+    /// Master (a split brain: it does not hear us), if one was heard recently.
+    pub fn dual_master(&self, now: Time) -> Option<IpAddr> {
+        let rival = self.rival.filter(|r| r.split)?;
+        (now <= rival.last + self.report_window()).then_some(rival.address)
+    }
+
+    /// Routers outside our cluster heard on our VRID recently, most recent first.
+    pub fn foreign_routers(&self, now: Time) -> Vec<ForeignRouter> {
+        let window = self.report_window();
+        let mut recent: Vec<ForeignRouter> = self
+            .foreign
+            .iter()
+            .filter(|f| now <= f.last_heard + window)
+            .copied()
+            .collect();
+        recent.sort_by_key(|f| std::cmp::Reverse(f.last_heard));
+        recent
+    }
+
+    /// How long a split brain or a foreign router stays reported after it was last
+    /// heard: `REPORT_INTERVALS` of our intervals, at least `REPORT_AT_LEAST`.
+    pub fn report_window(&self) -> Duration {
+        (self.config.advert_interval.as_duration() * REPORT_INTERVALS).max(REPORT_AT_LEAST)
     }
 
     /// The configuration in force (the last accepted by `reconfigure`).
@@ -439,6 +497,7 @@ impl Router {
     pub(super) fn transition(&mut self, to: State, reason: Reason, out: &mut Vec<Action>) {
         let from = self.state;
         self.state = to;
+        self.rival = None;
         self.deadlines.clear();
         self.startup_wait = false;
         self.counters.transitions += 1;
@@ -477,6 +536,54 @@ impl Router {
             (State::Fault, None) => self.start(now, Reason::FaultCleared, out),
             _ => {}
         }
+    }
+
+    /// `Input::ForeignAdvert`: remember the sender (bounded), count the advert.
+    fn foreign_heard(&mut self, now: Time, from: IpAddr, reason: ForeignReason) {
+        self.counters.foreign_adverts += 1;
+        let heard = ForeignRouter {
+            address: from,
+            reason,
+            last_heard: now,
+        };
+        if let Some(known) = self.foreign.iter_mut().find(|f| f.address == from) {
+            *known = heard;
+            return;
+        }
+        if self.foreign.len() >= FOREIGN_MAX {
+            // Forget the one heard longest ago.
+            if let Some(oldest) =
+                (0..self.foreign.len()).min_by_key(|&i| self.foreign[i].last_heard)
+            {
+                self.foreign.swap_remove(oldest);
+            }
+        }
+        self.foreign.push(heard);
+    }
+
+    /// A Master won against `from`'s claim: a contention, or, if `from` keeps
+    /// claiming for `DUAL_MASTER_AFTER` intervals, a split brain (`dual_master`).
+    pub(super) fn rival_claims(&mut self, now: Time, from: IpAddr) {
+        let interval = self.config.advert_interval.as_duration();
+        let episode = match self.rival {
+            Some(r) if r.address == from && now <= r.last + self.report_window() => {
+                Rival { last: now, ..r }
+            }
+            _ => Rival {
+                address: from,
+                first: now,
+                last: now,
+                split: false,
+            },
+        };
+        let split = episode.last.saturating_since(episode.first) >= interval * DUAL_MASTER_AFTER;
+        if split && !episode.split {
+            self.counters.dual_master_seen += 1;
+        }
+        self.rival = Some(Rival {
+            split: episode.split || split,
+            ..episode
+        });
     }
 
     /// `Input::AddressRemoved`: a Master puts back a VIP of its own that was removed

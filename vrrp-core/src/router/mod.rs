@@ -53,7 +53,7 @@ mod tracking;
 #[cfg(test)]
 mod tests;
 
-pub use action::{Action, FaultCause, Reason, State};
+pub use action::{Action, FaultCause, ForeignReason, ForeignRouter, Reason, State};
 pub use config::{
     ConfigError, GarpConfig, InitialState, RouterConfig, TrackInterface, TrackScript,
 };

@@ -10,6 +10,7 @@ mod checklist;
 mod handover;
 mod healing;
 mod keepalived;
+mod visibility;
 
 pub(super) use super::*;
 pub(super) use crate::proto::{Advert, AdvertInterval, Auth, Priority, Version, Vrid};
