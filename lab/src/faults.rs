@@ -87,7 +87,12 @@ impl Scene {
     /// Builds the lab, starts the daemons and waits until h1 alone holds the VIP and
     /// has advertised for a few intervals.
     pub fn start(tag: &str, kind: DaemonKind, timing: Timing) -> Scene {
-        let lab = Lab::builder(tag).hosts(3).build();
+        Scene::start_with(tag, kind, timing, 0)
+    }
+
+    /// Like [`Scene::start`], with `spare` more hosts (h4...) that run nothing yet.
+    pub fn start_with(tag: &str, kind: DaemonKind, timing: Timing, spare: usize) -> Scene {
+        let lab = Lab::builder(tag).hosts(3 + spare).build();
         lab.start_listeners();
         let holders = lab.watch_holders();
         for (i, prio) in PRIOS.into_iter().enumerate() {
@@ -289,6 +294,24 @@ pub fn one_way_loss(scene: &Scene, duration: Duration, window: Duration) -> Outc
     nft.clear();
     let healed = Instant::now();
     scene.observe(t0, duration + window, Some(healed))
+}
+
+/// S9: a foreign cluster on the same segment uses our VRID with another VIP: h4 (a
+/// spare host of a [`Scene::start_with`]) runs keepalived at priority 200 with the VIP
+/// `foreign_vip` for `duration`, then stops. Our cluster must neither obey nor lose
+/// its VIP.
+pub fn foreign_cluster(scene: &Scene, foreign_vip: IpAddr, duration: Duration) -> Outcome {
+    let h4 = scene.lab.host(3);
+    let mut c = scene.lab.keepalived_conf(3, 200);
+    c.version = scene.timing.version;
+    c.advert_int = scene.timing.advert_int.to_string();
+    c.vips = vec![format!("{foreign_vip}/24")];
+    let t0 = Instant::now();
+    h4.start_daemon(DaemonKind::Keepalived, &c.render());
+    std::thread::sleep(duration);
+    h4.stop_daemon(Duration::from_secs(5));
+    let end = Instant::now();
+    scene.observe(t0, duration + Duration::from_millis(500), Some(end))
 }
 
 /// S15: the master's daemon is stopped (SIGSTOP) for `duration`, then continued.

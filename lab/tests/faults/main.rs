@@ -8,10 +8,11 @@
 //! wall clock runs alone ([`MACHINE`]): it must not disturb another scenario.
 
 use std::collections::BTreeSet;
+use std::net::IpAddr;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
-use netns_lab::faults::{self, ManyScene, Outcome, Scene, Timing, V2_1S, V3_100MS};
+use netns_lab::faults::{self, ManyScene, Nft, Outcome, Scene, Timing, V2_1S, V3_100MS};
 use netns_lab::DaemonKind;
 
 /// Held shared by scenarios that only touch their own lab, exclusively by those that
@@ -219,4 +220,53 @@ fn s21_fifty_instances_move_once_each_without_two_holders() {
         ours.all_held_after.as_secs_f64() <= keepalived.all_held_after.as_secs_f64() * 1.5,
         "ours {ours:?}, keepalived {keepalived:?}"
     );
+}
+
+/// S8 / dual master visible: while the master's adverts are lost, it still hears h2
+/// claiming MASTER; its state file names h2 as a second MASTER (the charm turns that
+/// into a blocked status).
+#[test]
+fn s8_the_master_reports_the_second_master_it_hears() {
+    let _machine = shared();
+    let scene = Scene::start("s8dual", DaemonKind::Engine, V2_1S);
+    let h2 = IpAddr::V4(scene.lab.host(1).ipv4);
+    let nft = Nft::install(scene.master(), &[("output", "meta l4proto 112 drop")]);
+    let seen = netns_lab::wait_until("h1 to report h2 as a second MASTER", SECS(12), || {
+        let state = scene.master().engine_state()?;
+        let vi = state.instances.into_iter().find(|i| i.name == "VI_1")?;
+        (vi.dual_master.as_deref() == Some(h2.to_string().as_str())).then_some(vi)
+    });
+    assert_eq!(seen.state, "MASTER");
+    assert!(seen.counters.dual_master_seen >= 1, "{seen:?}");
+    drop(nft);
+}
+
+/// S9: a foreign keepalived cluster on the segment with our VRID, another VIP and a
+/// higher priority: our VIP stays on h1 alone, the foreign router shows in the state
+/// file, and it is forgotten after it goes away.
+#[test]
+fn s9_a_foreign_router_on_our_vrid_is_reported_never_obeyed_and_forgotten() {
+    let _machine = shared();
+    for kind in [DaemonKind::Engine, DaemonKind::Keepalived] {
+        let scene = Scene::start_with(&format!("s9{kind:?}"), kind, V2_1S, 1);
+        let foreign_vip = IpAddr::V4(scene.lab.addr4(200));
+        let h4 = IpAddr::V4(scene.lab.host(3).ipv4);
+        let out = faults::foreign_cluster(&scene, foreign_vip, SECS(6));
+        eprintln!("S9 {kind:?}: {out:?}");
+        assert_eq!(out.promotions, 0, "{kind:?}: {out:?}");
+        assert_eq!(out.holders_at_end, only("h1"), "{kind:?}: {out:?}");
+        if kind == DaemonKind::Engine {
+            let state = scene.master().engine_state().expect("a state file");
+            let vi = &state.instances[0];
+            assert_eq!(vi.foreign_routers.len(), 1, "{vi:?}");
+            assert_eq!(vi.foreign_routers[0].address, h4.to_string());
+            assert!(vi.counters.foreign_adverts >= 1, "{vi:?}");
+            netns_lab::wait_for("the foreign router to be forgotten", SECS(15), || {
+                scene
+                    .master()
+                    .engine_state()
+                    .is_some_and(|s| s.instances[0].foreign_routers.is_empty())
+            });
+        }
+    }
 }
