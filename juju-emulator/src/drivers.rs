@@ -1,5 +1,5 @@
 //! Scenario drivers: the hook sequences Juju generates for operator actions
-//! (juju-contract §1.3), queued per unit and run by one scheduler. A unit in error
+//! (docs/juju-contract.md J-4, J-5), queued per unit and run by one scheduler. A unit in error
 //! keeps its later hooks in a backlog until [`Model::retry`] succeeds.
 
 use super::check::EmuError;
@@ -417,7 +417,7 @@ impl Model {
     }
 
     /// The machine's address changes: Juju rewrites the address keys in the unit's
-    /// bags and runs config-changed on it (juju-contract §1.3).
+    /// bags and runs config-changed on it (docs/juju-contract.md J-4).
     pub fn change_address(&mut self, unit: &str, address: &str) -> Result<Vec<HookRun>, EmuError> {
         self.set_unit_address(unit, address);
         self.enqueue(unit, Hook::new("config-changed"));

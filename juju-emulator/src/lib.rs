@@ -2,7 +2,7 @@
 //! through the repo's `dispatch`, hook by hook, as a Juju unit agent would (env built
 //! from scratch, cwd = charm dir, hook tools on PATH), and models Juju after
 //! ops-scenario's `State` — but model-wide, because a peer bag written by one unit is
-//! remote data for the others. See juju-contract §7.2.
+//! remote data for the others. See docs/juju-contract.md J-20.
 //!
 //! ```ignore
 //! let mut m = juju_emulator::Model::new();                     // app deployed, 0 units, cluster:0
@@ -556,7 +556,7 @@ impl Model {
     }
 
     /// The unit's machine boots again: systemd starts the enabled services, then Juju
-    /// fires `start` (its reboot resolver, juju-contract §1.3).
+    /// fires `start` (its reboot resolver, docs/juju-contract.md J-4).
     pub fn reboot_machine(&mut self, unit: &str) -> Result<Vec<HookRun>, EmuError> {
         let enabled = self.unit(unit).machine.enabled.clone();
         let netns = self.unit(unit).netns.as_ref().map(|n| n.name.clone());

@@ -1,5 +1,5 @@
 //! The charm's metadata.yaml and config.yaml as Juju reads them, with the checks Juju
-//! makes that charmcraft does not (juju-contract §1.2, §4.4): a subordinate needs a
+//! makes that charmcraft does not (docs/juju-contract.md J-3, J-18): a subordinate needs a
 //! container-scoped requires; `juju`/`juju-*` endpoint names are reserved except for
 //! container-scoped requires on subordinates; scopes are `global`/`container`;
 //! endpoint names are unique.

@@ -1,5 +1,5 @@
 //! Running one hook: the unit's view written to the state file, the env built from
-//! scratch (juju-contract §2), `./dispatch` started in the charm dir, and afterwards
+//! scratch (docs/juju-contract.md J-2), `./dispatch` started in the charm dir, and afterwards
 //! the immediate effects applied always and the buffered changes only on exit 0.
 
 use std::collections::BTreeMap;
@@ -162,7 +162,7 @@ impl Model {
     /// step with the Juju version), ready for a hook or an action.
     pub(crate) fn write_view(&self, unit: &str, view: &HookState) {
         let u = self.unit(unit);
-        // leader-get/leader-set exist in Juju 2.x/3.x only (juju-contract §3.11).
+        // leader-get/leader-set exist in Juju 2.x/3.x only (docs/juju-contract.md J-14).
         let juju4 = self
             .info
             .juju_version

@@ -1,5 +1,5 @@
 //! What a hook sees: the unit's view of the model (written to the state file for the
-//! hook tools) and the process environment, built from scratch per juju-contract §2.
+//! hook tools) and the process environment, built from scratch per docs/juju-contract.md J-2.
 
 use std::collections::BTreeMap;
 
@@ -107,7 +107,7 @@ impl Model {
             .unwrap_or_else(|| self.relation(ctx.id).remote_app.clone())
     }
 
-    /// The hook environment, from scratch, exactly the variables of juju-contract §2.
+    /// The hook environment, from scratch, exactly the variables of docs/juju-contract.md J-2.
     pub fn hook_env(&self, unit: &str, hook: &Hook) -> BTreeMap<String, String> {
         let u = self.unit(unit);
         let mut env = BTreeMap::new();

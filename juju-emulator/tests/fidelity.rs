@@ -1,4 +1,4 @@
-//! The emulator's hook tools must answer exactly like Juju's (juju-contract §3): flags,
+//! The emulator's hook tools must answer exactly like Juju's (docs/juju-contract.md J-6..J-17): flags,
 //! the three formatters, exit codes, `ERROR ...` strings, transactions, permissions.
 
 use juju_emulator::*;

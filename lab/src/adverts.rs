@@ -1,6 +1,6 @@
 //! An in-process VRRP listener (our own raw socket) in a namespace, recording every
 //! advert with its arrival time: who advertised, with what priority, and when the
-//! last advert of a dying master arrived (the start of vrrp-reference §7.3 T_detect).
+//! last advert of a dying master arrived (the start of docs/scenarios.md M-1, T_detect).
 
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};

@@ -305,7 +305,7 @@ impl Host {
 
     /// "The machine crashed": unplug, then SIGKILL the daemon. A killed daemon leaves
     /// its VIP on the interface; unplugging first makes that stale VIP disappear from
-    /// the LAN the way a dead machine's does (ISSUE4 S2). Returns the crash instant.
+    /// the LAN the way a dead machine's does (docs/scenarios.md S2). Returns the crash instant.
     pub fn crash(&self) -> Instant {
         let at = Instant::now();
         self.unplug();

@@ -1,5 +1,5 @@
 //! keepalived.conf for lab hosts: one vrrp_instance, the shape the charm renders
-//! (vrrp-reference §2.14), with the knobs the scenarios turn.
+//! (docs/juju-contract.md O-5), with the knobs the scenarios turn.
 
 use std::fmt::Write as _;
 use std::net::IpAddr;
@@ -161,8 +161,8 @@ impl KeepalivedConf {
     }
 }
 
-/// The `vrrp_instance` block of the original charm's keepalived.conf (original-charm
-/// §1.6) for `vip` as written in its `virtual_ipaddress` block.
+/// The `vrrp_instance` block of the original charm's keepalived.conf
+/// (docs/juju-contract.md O-5) for `vip` as written in its `virtual_ipaddress` block.
 pub fn original_charm_instance(vip: &str) -> String {
     format!(
         "vrrp_instance VI_1 {{

@@ -1,4 +1,4 @@
-//! The network-namespace lab (vrrp-reference §7.1): one bridge namespace with a Linux
+//! The network-namespace lab (docs/scenarios.md L-1): one bridge namespace with a Linux
 //! bridge (`mcast_snooping 0`), N host namespaces each with an `eth0` veth to the
 //! bridge, and an observer namespace that plays the client: it probes the VIP every
 //! 10 ms (TCP connect; each host answers with its name), listens to adverts, and can

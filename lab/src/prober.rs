@@ -1,7 +1,7 @@
 //! The client's view: from the observer, a TCP connect to the VIP every few
 //! milliseconds. Each host runs a tiny listener that answers with its own name, so
 //! every answered probe also says WHO held the VIP. The longest gap between two
-//! answered probes is the client outage (vrrp-reference §7.3 T_outage).
+//! answered probes is the client outage (docs/scenarios.md M-3, T_outage).
 //!
 //! Each probe is its own connection attempt with a short timeout: a SYN lost to a
 //! dead MAC is not retried by TCP within the timeout (first retransmit after 1 s), so

@@ -27,7 +27,7 @@ use super::priority::HEALTH_CHECK_WEIGHT;
 use vrrp_core::proto::{AdvertInterval, Family, Priority, Version, Vrid};
 
 /// The original charm's exact message for an empty `virtual_ip`; its integration test
-/// asserts it (original-charm §1.12), so it must not change.
+/// asserts it (docs/juju-contract.md O-4), so it must not change.
 pub const UNCONFIGURED_MESSAGE: &str = "Please configure virtual ips";
 
 /// Healthcheck interval bounds: keepalived's own (`vrrp script interval ... must be

@@ -1,4 +1,4 @@
-//! Which hook is running, and the Juju environment it runs in (juju-contract §1–§2).
+//! Which hook is running, and the Juju environment it runs in (docs/juju-contract.md J-1, J-2, J-3).
 
 use std::fmt;
 

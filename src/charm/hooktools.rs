@@ -2,7 +2,7 @@
 //!
 //! Every call goes through [`HookTools`], so the reconcile logic can be driven by an
 //! in-process fake in unit tests and by the real tools (or the emulator) on `PATH`.
-//! The process implementation follows juju-contract §3 and §7.1: tools called by bare
+//! The process implementation follows docs/juju-contract.md J-6 and J-19: tools called by bare
 //! name through `PATH`, always `--format=json`, always an explicit `-r endpoint:id`,
 //! relation and charm state written with `--file -` and JSON on stdin (no argv quoting),
 //! failures returned as typed errors carrying the exit code and stderr.
@@ -51,7 +51,7 @@ impl fmt::Display for RelationId {
     }
 }
 
-/// The workload statuses a charm may set (juju-contract §3.9).
+/// The workload statuses a charm may set (docs/juju-contract.md J-11).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StatusKind {
     Maintenance,
@@ -239,7 +239,7 @@ impl ProcessTools {
     }
 }
 
-/// Maps a tool's failure to a typed error by its `ERROR ...` message (§3.1, §7.1).
+/// Maps a tool's failure to a typed error by its `ERROR ...` message (docs/juju-contract.md J-6).
 fn classify_failure(
     tool: &'static str,
     args: &[&str],

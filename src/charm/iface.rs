@@ -1,7 +1,7 @@
 //! Which interface carries a VRRP instance, and this unit's VRRP source addresses.
 //!
 //! The original charm scraped `route` output and rendered `interface None` without a
-//! default route (original-charm §1.8). Here the machine's links, addresses and
+//! default route (docs/juju-contract.md O-7). Here the machine's links, addresses and
 //! default routes are read once per hook through the engine's rtnetlink edge
 //! ([`crate::engine::net::Netlink`]) into a [`NetSnapshot`], and the choice is a pure
 //! function of that snapshot:

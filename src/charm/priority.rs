@@ -2,7 +2,7 @@
 //!
 //! The original charm gave the leader 101 and everyone else 100 (+2 while healthy), so
 //! backups tied (the VRRP tie-break by address decided), and a leadership change moved
-//! the intended master without re-rendering (original-charm §1.7). Here every unit owns
+//! the intended master without re-rendering (docs/juju-contract.md O-6). Here every unit owns
 //! a priority **claim**:
 //!
 //! * The claim is persisted in the unit's charm state and published in its `cluster`

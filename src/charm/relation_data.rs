@@ -1,6 +1,6 @@
 //! What this unit publishes on its relations, and the minimal writes to get there.
 //!
-//! The original charm's contract, byte for byte (original-charm §1.11): unit bags only,
+//! The original charm's contract, byte for byte (docs/juju-contract.md O-3): unit bags only,
 //! values as strings, the VIP without its netmask (IPv6 without brackets).
 //!
 //! | endpoint | keys |

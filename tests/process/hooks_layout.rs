@@ -31,7 +31,7 @@ fn expected_hooks() -> BTreeSet<String> {
             "provides",
             &["created", "joined", "changed", "departed", "broken"][..],
         ),
-        // A peer relation never gets -broken (juju-contract §1.2).
+        // A peer relation never gets -broken (docs/juju-contract.md J-3).
         ("peers", &["created", "joined", "changed", "departed"][..]),
     ] {
         if let Some(endpoints) = meta.get(kind).and_then(|v| v.as_mapping()) {

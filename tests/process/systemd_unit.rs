@@ -1,6 +1,6 @@
 //! The engine's systemd unit, as the install hook renders it, passes
 //! `systemd-analyze verify` with no complaint, and carries the hardening the charm
-//! promises (ISSUE5 item 1).
+//! promises (docs/juju-contract.md O-10).
 
 use std::process::Command;
 

@@ -111,7 +111,7 @@ pub fn prepare_machine(m: &mut Model, unit: &str, net: Net) -> Result<(), EmuErr
     Ok(())
 }
 
-/// A lone unit's set-up hooks in Juju's order (juju-contract §1.3); with a peer, the
+/// A lone unit's set-up hooks in Juju's order (docs/juju-contract.md J-4); with a peer, the
 /// peer relation is joined after these.
 pub const LEADER_SETUP: [&str; 8] = [
     "install",

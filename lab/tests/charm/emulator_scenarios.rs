@@ -1,6 +1,6 @@
 //! The emulator's scenario drivers must generate hooks in the orders Juju does
-//! (juju-contract §1.3) with exactly Juju's environment (§2), and refuse models and
-//! metadata real Juju would refuse (§1.2, §5 consistency checker).
+//! (docs/juju-contract.md J-4) with exactly Juju's environment (J-2), and refuse models and
+//! metadata real Juju would refuse (docs/juju-contract.md J-18, J-20).
 
 use std::collections::BTreeMap;
 

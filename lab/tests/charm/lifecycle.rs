@@ -1,4 +1,4 @@
-//! End to end through the hook-tool emulator: the unit's whole life (ISSUE5 item 1)
+//! End to end through the hook-tool emulator: the unit's whole life (docs/juju-contract.md O-10)
 //! with the EXACT `systemctl`/`sysctl` calls of every hook and the files left on the
 //! machine (none after `remove`), and the kernel settings following the VIPs.
 

@@ -1,5 +1,5 @@
 //! End to end through the hook-tool emulator, three units: distinct and stable VRRP
-//! priorities without Juju leadership (ISSUE2 item 8): the leader's removal moves no
+//! priorities without Juju leadership (docs/juju-contract.md O-6): the leader's removal moves no
 //! priority and rewrites no engine config. That a leadership hook changes nothing is a
 //! rule of one unit, pinned in-process (`reconcile_tests::a_leader_change_changes_nothing`).
 

@@ -1,5 +1,5 @@
 //! End to end through the hook-tool emulator: the one journey that proves the wiring
-//! of the original charm's relation contract (original-charm §1.11, ISSUE2 item 5)
+//! of the original charm's relation contract (docs/juju-contract.md O-3)
 //! from dispatch to `relation-set`, byte for byte in Juju's bags. The contract's rules
 //! (keys, no brackets, the first VIP, retraction) are pinned in `relation_data`'s unit
 //! tests, the hooks that publish them in `reconcile_tests`.

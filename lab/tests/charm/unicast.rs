@@ -1,5 +1,5 @@
 //! End to end through the hook-tool emulator: unicast VRRP with the peers taken from
-//! the `cluster` peer relation (ISSUE2 item 10), where it needs the real process: the
+//! the `cluster` peer relation (docs/juju-contract.md O-12), where it needs the real process: the
 //! unit's own address read from the kernel of its network namespace while the engine
 //! holds the VIP there. Peers arriving and leaving (one reload each, the golden
 //! configs, the published bags) are pinned in-process in `reconcile_tests`.

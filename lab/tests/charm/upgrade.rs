@@ -1,7 +1,7 @@
 //! End to end through the hook-tool emulator: `juju refresh`. An upgrade that changes
 //! the engine binary restarts the engine once (the only restart), one that does not
 //! restarts nothing; a unit that runs the original charm's distro keepalived hands the
-//! VIP over to the charm's engine on the same wire profile (ISSUE5 item 2), but only
+//! VIP over to the charm's engine on the same wire profile (docs/juju-contract.md O-11), but only
 //! once the charm's engine can start.
 
 use crate::e2e::*;
@@ -53,7 +53,7 @@ fn an_upgrade_that_changes_the_engine_binary_restarts_the_engine_once() {
     assert_eq!(count_verb(&runs, UNIT0, "restart"), 0);
 }
 
-/// The original charm's keepalived.conf (original-charm §1.6), as it rendered it for
+/// The original charm's keepalived.conf (docs/juju-contract.md O-5), as it rendered it for
 /// `virtual_ip=10.10.74.250` on the leader.
 fn original_conf() -> String {
     let script = r#"vrrp_script chk_svc_port {
@@ -122,7 +122,7 @@ fn refreshing_from_the_original_charm_stops_the_distro_keepalived_and_takes_over
         .integrate("website", "kubernetes-worker", &["kubernetes-worker/0"])
         .unwrap();
     all_ok(&runs);
-    // What the original published (original-charm §1.11).
+    // What the original published (docs/juju-contract.md O-3).
     m.relation_mut(website)
         .local_units_data
         .get_mut(UNIT0)

@@ -1,4 +1,4 @@
-//! `juju refresh` from the original charm, in the namespace lab (ISSUE5 item 2): three
+//! `juju refresh` from the original charm, in the namespace lab (docs/juju-contract.md O-11): three
 //! units installed by the original charm run the distro keepalived (VRRPv2, multicast,
 //! leader 101 / others 100, `chk_svc_port` weight 2) as `keepalived.service` under the
 //! live systemd stand-in; then each unit is refreshed in turn through the emulator
@@ -16,7 +16,7 @@ use vrrp_core::proto::{AdvertInterval, Priority, Timers, Version};
 /// The principal's port: the health check's target and what the client probes.
 const PORT: u16 = 7777;
 
-/// The original charm (original-charm.md §1.5, §1.6), as far as a running cluster
+/// The original charm (docs/juju-contract.md O-10, O-5), as far as a running cluster
 /// shows it: `install` installs the distro keepalived (its Debian unit file, enabled
 /// by the package), `config-changed` renders keepalived.conf from the original
 /// template (leader MASTER/101, others BACKUP/100, the bash `/dev/tcp` check with

@@ -383,7 +383,7 @@ fn assert_same_values(ns: &Netns, file: &Path, dir: &Path) {
 
 const SECURE: &str = "global_defs {\n    enable_script_security\n    script_user root\n}\n";
 
-/// The original charm's template (original-charm §1.6), comments left out.
+/// The original charm's template (docs/juju-contract.md O-5), comments left out.
 fn template() -> String {
     let script = r#"vrrp_script chk_svc_port {
     script "/bin/bash -c '</dev/tcp/127.0.0.1/443'"

@@ -1,7 +1,7 @@
 //! Our VRRP engine (`keepalived-charm vrrp`, the binary cargo built) on a LAN of
 //! network namespaces (needs root; fails with a clear message otherwise): election,
 //! crash, link loss, graceful stop, preemption, health scripts, FAULT, hitless
-//! reload and hostile packets — vrrp-reference §7.2 S1–S6, S13, S14.
+//! reload and hostile packets — docs/scenarios.md S1–S6, S13, S14.
 //!
 //! Every bound comes from the RFC timers of the host that takes over (`Timers`):
 //! a lower bound (never promote early) and a generous upper bound. Measured numbers
@@ -313,7 +313,7 @@ mod failover {
         wait_state(lab.host(1), "VI_1", "MASTER", STATE_FILE_LAG);
     }
 
-    /// S10 (pitfall 3): two Backups at equal priority (the original charm's 100/100)
+    /// S10: two Backups at equal priority (the original charm's 100/100)
     /// time out together when the master dies. The first to claim wins (a Backup
     /// accepts an equal-priority Master, RFC 9568 §6.4.2); when both claim, the
     /// higher address stays (§6.4.3). Either way exactly one holds the VIP and the

@@ -121,7 +121,7 @@ mod sockets {
             open_socket(&b.ns, b.ipv4.into(), Delivery::Multicast),
             1,
         );
-        // A forged advert one hop away: a plain raw socket with TTL 254 (C-TTL, S13).
+        // A forged advert one hop away: a plain raw socket with TTL 254 (C-10, S13).
         let a_ip = a.ipv4;
         a.ns.run(move || {
             let s = socket2::Socket::new(
@@ -772,7 +772,7 @@ mod arp {
         entry.map(|(mac, _)| mac)
     }
 
-    /// vrrp-reference §1.7 / §8.4 open question, answered on this kernel: a GARP request
+    /// docs/requirements.md C-30, answered on this kernel: a GARP request
     /// (SPA == TPA) overrides an existing neighbour entry even inside `locktime`, where
     /// an ordinary ARP reply is ignored; it creates a new entry only with arp_accept=1.
     #[test]
@@ -912,7 +912,7 @@ mod arp {
 }
 
 /// The lab proven against keepalived 2.2.7, and keepalived's failover figures as the
-/// baseline our engine must beat (ISSUE4 benchmark; vrrp-reference §5.3 quotes
+/// baseline our engine must beat (docs/scenarios.md B-1 quotes
 /// 3.61 s crash / 0.61 s graceful at the default interval). Bounds come from the RFC
 /// timers: never below the earliest moment a backup may promote (promoting early is a
 /// bug too), generous above.
@@ -1012,7 +1012,7 @@ mod keepalived_baseline {
         );
     }
 
-    /// The machine of the master dies (ISSUE4 S2): its switch port goes down and
+    /// The machine of the master dies (docs/scenarios.md S2): its switch port goes down and
     /// keepalived is SIGKILLed, right after an advert, so the outage covers the whole
     /// Master_Down_Interval of h2.
     #[test]
@@ -1154,7 +1154,7 @@ mod keepalived_baseline {
         );
     }
 
-    /// VRRPv3 at advert_int 0.1 s (vrrp-reference §5.3: keepalived ≈ 0.36 s): first a
+    /// VRRPv3 at advert_int 0.1 s (docs/scenarios.md B-1: keepalived ≈ 0.36 s): first a
     /// graceful stop of h1 (h2 takes over after its skew), then a crash of h2 (h3 takes
     /// over after its Master_Down_Interval), in one lab.
     #[test]

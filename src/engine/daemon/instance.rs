@@ -177,7 +177,7 @@ pub struct Instance {
     pub last_transition: Option<(SystemTime, String)>,
     /// Ladder drops attributed to this instance (by the VRID of the packet).
     pub drops: DropCounters,
-    /// The checksum form each peer's adverts used (reference §1.3: know who speaks which).
+    /// The checksum form each peer's adverts used (docs/requirements.md K-11: know who speaks which).
     pub checksum_forms: BTreeMap<IpAddr, ChecksumForm>,
     pub send_errors: u64,
     /// The addresses of the config this instance ran before the last reload, so a

@@ -31,7 +31,7 @@ pub(super) async fn dump(netlink: &Netlink) -> Result<HostView, NetlinkError> {
 
 /// At start: VIPs of our instances left on their interfaces by an unclean exit
 /// (SIGKILL, crash) are removed before any election, or two hosts would answer for
-/// the VIP (reference original-charm §4.2). An address owner's (priority 255) VIPs
+/// the VIP (docs/requirements.md K-08). An address owner's (priority 255) VIPs
 /// are the host's own addresses and are left alone, as is any `unicast_src_ip`.
 pub(super) async fn remove_stale_vips(netlink: &Netlink, config: &Config) {
     let sources: BTreeSet<IpAddr> = config

@@ -1,7 +1,7 @@
 //! Kernel notifications of link and address changes (RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR,
 //! RTNLGRP_IPV6_IFADDR): an interface going down puts its instances in FAULT
 //! (RFC 9568 leaves it to the implementation; keepalived does it), and a VIP deleted
-//! behind our back is noticed (vrrp-reference S20).
+//! behind our back is noticed (docs/scenarios.md S20).
 
 use futures::channel::mpsc::UnboundedReceiver;
 use futures::StreamExt;

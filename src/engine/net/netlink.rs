@@ -1,9 +1,9 @@
 //! Links, addresses and routes over rtnetlink, on the tokio runtime.
 //!
 //! The engine adds and removes VIPs here (IPv6 with IFA_F_NODAD: a VIP that sits
-//! "tentative" for a second after every promotion is an outage, vrrp-reference §1.7),
+//! "tentative" for a second after every promotion is an outage, docs/requirements.md C-34),
 //! finds an interface's advert source address, and cleans up VIPs a previous run left
-//! behind (original-charm §4.2: a stale VIP on a dead master's interface is a
+//! behind (docs/requirements.md K-08: a stale VIP on a dead master's interface is a
 //! split-brain source). The charm reads its per-hook snapshot here too (links,
 //! addresses, default routes) to pick the VRRP interface and its unicast source.
 //!

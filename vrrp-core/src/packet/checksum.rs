@@ -1,6 +1,6 @@
 //! The Internet checksum (RFC 1071) and the scopes VRRP computes it over.
 //!
-//! VRRP has three real-world checksum variants (reference §1.3), which differ only in
+//! VRRP has three real-world checksum variants (docs/requirements.md K-11), which differ only in
 //! what is summed before the message: nothing (VRRPv2, and VRRPv3/IPv4 as RFC 9568
 //! §5.2.8 words it), or an IPv4 / IPv6 pseudo-header (RFC 5798 reading, keepalived's
 //! default; always for IPv6, RFC 8200 §8.1).

@@ -29,7 +29,7 @@ pub struct IpMeta {
 }
 
 /// Which checksum form a received advert used, so the daemon can count it per peer
-/// (reference §1.3: transmit one form, accept all, know who speaks which).
+/// (docs/requirements.md K-11: transmit one form, accept all, know who speaks which).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ChecksumForm {
     /// VRRPv2: the message alone.

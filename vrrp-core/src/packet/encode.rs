@@ -9,7 +9,7 @@ use super::checksum::{vrrp_checksum, ChecksumScope};
 use super::wire::{CHECKSUM_OFFSET, FIXED_HEADER_LEN, TYPE_ADVERTISEMENT, V2_AUTH_DATA_LEN};
 use crate::proto::{Advert, AdvertInterval, Auth, Family, Version};
 
-/// How a VRRPv3 advert over IPv4 is checksummed (reference §1.3).
+/// How a VRRPv3 advert over IPv4 is checksummed (docs/requirements.md K-11).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum V3Ipv4Checksum {
     /// With the IPv4 pseudo-header whose destination is the packet's real destination

@@ -1,4 +1,4 @@
-//! Gratuitous ARP, as keepalived sends it on becoming MASTER (reference §1.7, C-30).
+//! Gratuitous ARP, as keepalived sends it on becoming MASTER (docs/requirements.md C-30).
 
 use std::net::Ipv4Addr;
 

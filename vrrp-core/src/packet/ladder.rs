@@ -1,5 +1,5 @@
 //! The receive ladder: every MUST of RFC 3768 §7.1 / RFC 9568 §7.1 (+ errata) in
-//! order, one named [`DropReason`] and one counter per rule (reference §1.6, C-10..C-15).
+//! order, one named [`DropReason`] and one counter per rule (RFC 3768 §7.1, RFC 9568 §7.1; docs/requirements.md C-10..C-15).
 //!
 //! Order: IP header → TTL/hop limit → version → type → length → checksum → v3 count
 //! and interval ≠ 0 → VRID → instance version → destination → unicast peer → v2 auth

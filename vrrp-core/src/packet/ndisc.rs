@@ -1,5 +1,5 @@
 //! Unsolicited IPv6 Neighbour Advertisement, as keepalived sends it on becoming MASTER
-//! (RFC 4861 §7.2.6, reference §1.7, C-30).
+//! (RFC 4861 §7.2.6, docs/requirements.md C-30).
 
 use std::net::Ipv6Addr;
 

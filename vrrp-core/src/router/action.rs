@@ -94,7 +94,7 @@ pub enum Reason {
     /// Backup → Master: Master_Down_Timer expired (after a full down interval of
     /// silence, or Skew_Time after a priority-0 advert).
     MasterDown,
-    /// Backup → Master after the shortened `state MASTER` startup wait (§2.4).
+    /// Backup → Master after the shortened `state MASTER` startup wait (docs/requirements.md C-28).
     InitialStateMaster,
     /// Master → Backup: an advert with a higher priority than ours.
     HigherPriority {
@@ -145,7 +145,7 @@ impl fmt::Display for Reason {
 /// the driver never reorders.
 ///
 /// Becoming Master yields `StateChanged`, `AddVips`, `SendGratuitous`, `SendAdvert`:
-/// the addresses before the gratuitous frames that announce them (reference §1.7),
+/// the addresses before the gratuitous frames that announce them (docs/requirements.md C-30),
 /// and both before the first advert, so that a contender's announcement is on the
 /// wire before the advert that makes the winner re-announce (S-10) and clients
 /// follow a new Master before its advert makes the old one drop the VIPs.
@@ -159,7 +159,7 @@ pub enum Action {
     /// router's primary address. Its priority is the effective priority, or 0 when
     /// resigning (RFC 9568 §6.4.3, keepalived on shutdown and FAULT).
     SendAdvert(Advert),
-    /// Add these VIPs to the interface (accept mode, IPv6 without DAD, §1.7).
+    /// Add these VIPs to the interface (accept mode, IPv6 without DAD, docs/requirements.md C-34).
     AddVips(Vec<IpAddr>),
     /// Remove these VIPs from the interface.
     RemoveVips(Vec<IpAddr>),

@@ -39,7 +39,7 @@ pub struct GarpConfig {
     /// `garp_lower_prio_repeat`: frames per VIP re-sent when a Master hears a
     /// lower-priority advert, i.e. wins a contention. After a split brain the clients
     /// still point at the loser's MAC unless the winner re-announces (keepalived#166,
-    /// reference §8 item 4), so this defaults to a full burst (5); 0 turns it off.
+    /// docs/requirements.md K-04), so this defaults to a full burst (5); 0 turns it off.
     pub lower_prio_repeat: u32,
 }
 
@@ -56,7 +56,7 @@ impl Default for GarpConfig {
 }
 
 /// A `track_script` entry of an instance, with the `vrrp_script` settings the
-/// router needs to turn raw results into a status (reference §2.6).
+/// router needs to turn raw results into a status (docs/requirements.md K-02).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrackScript {
     /// The `vrrp_script` name; `Input::ScriptResult` refers to it.
@@ -135,7 +135,7 @@ pub struct RouterConfig {
     /// keepalived `lower_prio_no_advert`: a Master that hears a lower-priority advert
     /// stays silent (RFC 5798 behaviour) instead of re-advertising at once (RFC 9568).
     pub lower_prio_no_advert: bool,
-    /// `track_script` entries: weights and FAULT (reference §2.6).
+    /// `track_script` entries: weights and FAULT (docs/requirements.md K-01, K-02).
     pub track_scripts: Vec<TrackScript>,
     /// `track_interface` entries, besides `interface` itself.
     pub track_interfaces: Vec<TrackInterface>,

@@ -1,7 +1,7 @@
 //! What a received advert does: RFC 9568 §6.4.2 (Backup) and §6.4.3 (Active),
-//! with keepalived's additions (reference §1.5, §2.3, §2.4).
+//! with keepalived's additions (RFC 9568 §6.4.2, §6.4.3; docs/requirements.md C-26, C-28, K-03..K-05).
 //!
-//! The advert has already passed the receive ladder (§1.6); the only checks here
+//! The advert has already passed the receive ladder (docs/requirements.md C-10..C-15); the only checks here
 //! are the ones whose answer depends on this router (its own address, its VRID,
 //! its version, the v2 interval rule), so that no advert can ever change the state
 //! of a router it was not meant for.
@@ -153,7 +153,7 @@ impl Router {
         // We win (lower priority, or a tie with a lower address). RFC 9568 adds an
         // immediate advert so the other side learns at once; keepalived#166: also
         // re-announce the VIPs, because the clients may have followed the loser's
-        // gratuitous ARPs during the split brain (reference §8 item 4).
+        // gratuitous ARPs during the split brain (docs/requirements.md K-04).
         if !self.config.lower_prio_no_advert {
             self.send_advert(ours, out);
             self.restart_advert_timer(now);

@@ -2,7 +2,7 @@
 //!
 //! `(now, input) -> actions`: time is injected, never read; nothing here touches a
 //! socket or an address. The transitions follow RFC 9568 §6.4 (the table in
-//! reference §1.5) plus keepalived's FAULT state and startup rules (§2.3, §2.4).
+//! docs/requirements.md C-20..C-28) plus keepalived's FAULT state and startup rules (K-01, C-28).
 //! The reception rules (who wins an election) live in `election`, live
 //! reconfiguration in `reconfigure`.
 

@@ -1,4 +1,4 @@
-//! Live reconfiguration (what makes SIGHUP hitless, reference §2.8 and pitfall 8):
+//! Live reconfiguration (what makes SIGHUP hitless, docs/requirements.md K-07, docs/scenarios.md S14):
 //! a priority or VIP change is applied without a state transition. A Master stays
 //! Master, announces added VIPs and drops removed ones; its next advert carries
 //! the new priority. Only a change of identity (VRID, family, version) stops the

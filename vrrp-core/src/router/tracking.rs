@@ -1,5 +1,5 @@
 //! Tracked scripts and interfaces: raw results in, a weight sum and a fault out
-//! (keepalived `vrrp_track.c`, reference §2.6).
+//! (keepalived `vrrp_track.c`, docs/requirements.md K-02).
 //!
 //! Weight semantics, exactly keepalived's:
 //! * weight 0: KO (script) / down (interface) puts the instance in FAULT;

@@ -1,4 +1,4 @@
-//! Lab scenarios S1, S4, S10 and S11 (reference §7.2), plus packet loss, a
+//! Lab scenarios S1, S4, S10 and S11 (docs/scenarios.md), plus packet loss, a
 //! partition and the hand-over rules (wire order, contention re-announcement,
 //! make-before-break graceful stop), run against the pure router state machine on a simulated segment
 //! (`router_sim`). Times are exact: with a fixed latency the RFC formulas give

@@ -1,5 +1,5 @@
 //! config-get, is-leader, status-set/-get, juju-log, application-version-set,
-//! unit-get, network-get, goal-state (juju-contract §3.2, §3.7–3.10, §3.12–3.13, §3.16).
+//! unit-get, network-get, goal-state (docs/juju-contract.md J-7, J-11, J-12, J-14, J-15, J-16).
 
 use std::collections::BTreeMap;
 

@@ -1,4 +1,4 @@
-//! relation-ids, relation-list, relation-get, relation-set (juju-contract §3.3–3.6).
+//! relation-ids, relation-list, relation-get, relation-set (docs/juju-contract.md J-8, J-9, J-10).
 
 use std::collections::BTreeMap;
 

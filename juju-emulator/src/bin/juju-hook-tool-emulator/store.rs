@@ -1,6 +1,6 @@
 //! The state file itself (locked read-modify-write), and the tools that keep data:
-//! state-get/-set/-delete (§3.15), leader-get/-set (§3.11), open-/close-/opened-ports
-//! (§3.14).
+//! state-get/-set/-delete (docs/juju-contract.md J-13), leader-get/-set (J-14), open-/close-/opened-ports
+//! (J-16).
 
 use std::fs::{File, OpenOptions};
 use std::os::fd::AsRawFd;

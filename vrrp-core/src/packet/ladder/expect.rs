@@ -18,7 +18,7 @@ pub enum Transport {
     /// listed peer are accepted (keepalived's `check_unicast_src`), and the TTL/hop
     /// limit check is skipped, as keepalived does without `min_ttl`/`max_ttl`: unicast
     /// adverts may legitimately cross routers, so 255 cannot be demanded. The peer list
-    /// is then the only guard (reference §2.2, pitfall 6).
+    /// is then the only guard (docs/requirements.md K-09).
     Unicast {
         /// The peers adverts go to, and the only accepted sources.
         peers: Vec<IpAddr>,
@@ -46,7 +46,7 @@ impl Transport {
 ///
 /// RFC 3768 §7.1 says drop unless the sender is the owner; keepalived ≥ 2.3.3 only
 /// logs, which lets a foreign cluster reusing the VRID take part in the election
-/// (reference §2.13). Dropping is the safe default.
+/// (docs/requirements.md C-15, docs/scenarios.md S9). Dropping is the safe default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AddressMismatchPolicy {
     /// Drop it and count it (RFC 3768 §7.1).

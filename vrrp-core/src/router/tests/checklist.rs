@@ -1,4 +1,4 @@
-//! One test per conformance checklist item of reference §1.9 that belongs to the
+//! One test per conformance rule of docs/requirements.md that belongs to the
 //! state machine, named after it.
 
 use super::*;

@@ -1,6 +1,6 @@
 //! keepalived behaviour beyond the RFC checklist: equal-priority Backups, v2/v3
 //! skew, preempt_delay, FAULT, tracking, GARP policy, live reconfiguration
-//! (reference §2.3, §2.4, §2.6, §2.8).
+//! (docs/requirements.md K-01..K-08).
 
 use super::*;
 

@@ -1,8 +1,9 @@
 //! Unit tests of the router as a whole: `checklist` has one test per conformance
-//! item of reference §1.9 (C-06, C-13, C-14, C-20..C-28), named after it;
+//! rule of docs/requirements.md (C-06, C-13, C-14, C-20..C-28), named after it;
 //! `handover` pins the wire order of a new Master, the contention re-announcement
 //! and the make-before-break release on shutdown; `keepalived` pins the
-//! keepalived rules of §2.3, §2.4 and §2.6. Every time is exact to the
+//! keepalived rules K-01..K-05 of docs/requirements.md;
+//! `healing` and `visibility` pin S-20, S-6, S-7, S-8 and S-9 (docs/scenarios.md). Every time is exact to the
 //! nanosecond: the RFCs define them, and "roughly" would hide bugs (the v2 skews
 //! of priorities 100 and 101 differ by 0.39 ms).
 
