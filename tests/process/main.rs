@@ -4,6 +4,7 @@
 //! capability a module.
 
 mod config_check;
+mod docs;
 mod engine_daemon_cli;
 mod hook_process;
 mod hooks_layout;
