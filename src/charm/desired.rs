@@ -18,7 +18,7 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use super::iface::{valid_interface_name, Link, NetSnapshot};
@@ -94,6 +94,8 @@ pub struct ValidOptions {
     pub password: Option<Password>,
     pub unicast: bool,
     pub preempt: bool,
+    /// Where the engine serves its metrics; `None` = off (`metrics_address` empty).
+    pub metrics_address: Option<SocketAddr>,
     /// The interface of each family present in `vips`, IPv4 first.
     pub links: Vec<(Family, Link)>,
 }
@@ -156,6 +158,8 @@ pub struct Plan {
     /// This unit's VRRP source addresses, published to peers for unicast.
     pub vrrp_address_v4: Option<IpAddr>,
     pub vrrp_address_v6: Option<IpAddr>,
+    /// Where the engine serves its metrics (`metrics_address`); `None` = off.
+    pub metrics_address: Option<SocketAddr>,
 }
 
 impl Plan {
@@ -353,6 +357,7 @@ pub fn validate(o: &Options, net: &NetSnapshot) -> Result<ValidOptions, Vec<Stri
     let advert_interval = advert_interval(o, &families, ipv4_version, &mut errors);
     let password = password(o, &families, ipv4_version, &mut errors);
     let links = links(o, net, &vips, &families, &mut errors);
+    let metrics_address = metrics_address(o, &mut errors);
 
     match (
         vrid,
@@ -380,9 +385,28 @@ pub fn validate(o: &Options, net: &NetSnapshot) -> Result<ValidOptions, Vec<Stri
             password,
             unicast: o.unicast,
             preempt: o.preempt,
+            metrics_address,
             links,
         }),
         _ => Err(errors),
+    }
+}
+
+/// `metrics_address`: empty (off) or HOST:PORT with a literal IP address and a port
+/// 1..65535 (`[::1]:9165` for IPv6).
+fn metrics_address(o: &Options, errors: &mut Vec<String>) -> Option<SocketAddr> {
+    let text = o.metrics_address.trim();
+    if text.is_empty() {
+        return None;
+    }
+    match text.parse::<SocketAddr>() {
+        Ok(a) if a.port() != 0 => Some(a),
+        _ => {
+            errors.push(format!(
+                "invalid metrics_address {text:?}: allowed an IP address and a port 1..65535 (127.0.0.1:9165, [::1]:9165), or empty to turn metrics off"
+            ));
+            None
+        }
     }
 }
 
@@ -573,6 +597,7 @@ pub fn build(
             .clone()
             .unwrap_or_else(|| valid.vips[0].addr.to_string()),
         port: valid.port,
+        metrics_address: valid.metrics_address,
         engine: EngineConfig {
             check_program: engine_binary.to_path_buf(),
             port: valid.port,
@@ -879,6 +904,20 @@ pub(crate) mod tests {
             ),
             (
                 Options {
+                    metrics_address: "localhost:9165".into(),
+                    ..opts("10.0.0.5")
+                },
+                "invalid metrics_address \"localhost:9165\": allowed an IP address and a port 1..65535 (127.0.0.1:9165, [::1]:9165), or empty to turn metrics off",
+            ),
+            (
+                Options {
+                    metrics_address: "127.0.0.1:0".into(),
+                    ..opts("10.0.0.5")
+                },
+                "invalid metrics_address \"127.0.0.1:0\": allowed an IP address and a port 1..65535 (127.0.0.1:9165, [::1]:9165), or empty to turn metrics off",
+            ),
+            (
+                Options {
                     healthcheck_interval: 0,
                     ..opts("10.0.0.5")
                 },
@@ -1073,5 +1112,22 @@ pub(crate) mod tests {
             validate(&opts(" "), &snapshot()).unwrap_err(),
             vec!["invalid virtual_ip \" \": expected at least one address"]
         );
+    }
+
+    #[test]
+    fn metrics_are_served_on_loopback_by_default_and_can_be_moved_or_turned_off() {
+        let plan = |address: &str| match run(&Options {
+            metrics_address: address.into(),
+            ..opts("10.0.0.5")
+        }) {
+            Desired::Configured(plan) => plan.metrics_address,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            plan(crate::charm::options::DEFAULT_METRICS_ADDRESS),
+            Some("127.0.0.1:9165".parse().unwrap())
+        );
+        assert_eq!(plan("[::1]:9100"), Some("[::1]:9100".parse().unwrap()));
+        assert_eq!(plan(""), None);
     }
 }

@@ -3,6 +3,9 @@
 
 use serde_json::{Map, Value};
 
+/// `metrics_address`'s default: loopback, the keepalived exporters' port.
+pub const DEFAULT_METRICS_ADDRESS: &str = "127.0.0.1:9165";
+
 /// Every option of config.yaml. Defaults are config.yaml's, used when Juju leaves a key
 /// out (it never should for options with a default).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +21,7 @@ pub struct Options {
     pub unicast: bool,
     pub vrrp_password: String,
     pub preempt: bool,
+    pub metrics_address: String,
 }
 
 impl Default for Options {
@@ -34,6 +38,7 @@ impl Default for Options {
             unicast: false,
             vrrp_password: String::new(),
             preempt: true,
+            metrics_address: DEFAULT_METRICS_ADDRESS.into(),
         }
     }
 }
@@ -57,6 +62,7 @@ impl Options {
         text("network_interface", &mut o.network_interface);
         text("advert_interval", &mut o.advert_interval);
         text("vrrp_password", &mut o.vrrp_password);
+        text("metrics_address", &mut o.metrics_address);
         let mut int = |key: &str, slot: &mut i64| match config.get(key) {
             None | Some(Value::Null) => {}
             Some(Value::Number(n)) => match n.as_i64().or_else(|| whole_float(n.as_f64())) {
