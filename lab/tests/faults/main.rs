@@ -160,7 +160,7 @@ fn s15_a_cpu_hog_on_the_masters_core_ends_with_one_holder() {
 }
 
 /// S16: 5 % and 20 % VRRP loss on every link (nobody fails): no more false
-/// transitions than keepalived in the same run, give or take the randomness of 20 s
+/// transitions than keepalived in the same run, give or take the randomness of 10 s
 /// samples; the figures over 3 minutes are `make bench-faults`'.
 #[test]
 fn s16_packet_loss_causes_no_more_false_transitions_than_keepalived() {
@@ -168,7 +168,7 @@ fn s16_packet_loss_causes_no_more_false_transitions_than_keepalived() {
     for timing in [V2_1S, V3_100MS] {
         for pct in [5u8, 20] {
             let (ours, keepalived) = both(&format!("s16l{pct}v{}", timing.version), timing, |s| {
-                faults::loss(s, pct, SECS(20))
+                faults::loss(s, pct, SECS(10))
             });
             assert!(
                 ours.promotions <= keepalived.promotions + 2,
