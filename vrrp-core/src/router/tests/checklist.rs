@@ -11,17 +11,7 @@ fn c06_shutdown_from_master_sends_priority_zero_and_holds_the_vips() {
     // passes (pinned in `handover`).
     let mut r = master(100, "10.0.0.1");
     let actions = r.handle(at_ms(10_000), Input::Shutdown);
-    assert_eq!(
-        actions,
-        vec![
-            Action::StateChanged {
-                from: State::Master,
-                to: State::Initialize,
-                reason: Reason::Shutdown
-            },
-            release_advert(),
-        ]
-    );
+    assert_eq!(actions, resignation());
     assert!(!r.is_finished());
     assert_eq!(r.counters().priority_zero_sent, 1);
 }
@@ -193,16 +183,9 @@ fn c14_owner_receiving_an_owner_advert_runs_the_election() {
     let actions = low.handle(at_ms(1), adv("10.0.0.2", 255));
     assert_eq!(
         actions,
-        vec![
-            Action::StateChanged {
-                from: State::Master,
-                to: State::Backup,
-                reason: Reason::EqualPriorityHigherAddress {
-                    from: ip("10.0.0.2")
-                }
-            },
-            Action::RemoveVips(vec![ip(VIP)]),
-        ]
+        demotion(Reason::EqualPriorityHigherAddress {
+            from: ip("10.0.0.2")
+        })
     );
     // Higher address: stays Master, re-advertises and re-announces at once.
     let mut high = started(config(255, "10.0.0.2"));
@@ -229,23 +212,7 @@ fn c20_backup_promotes_exactly_at_down_interval_after_last_advert_never_before()
     );
     assert_eq!(r.state(), State::Backup);
     let actions = r.handle_timeout(due);
-    assert_eq!(
-        actions,
-        vec![
-            Action::StateChanged {
-                from: State::Backup,
-                to: State::Master,
-                reason: Reason::MasterDown
-            },
-            // Announced before the first advert (`become_master`).
-            Action::AddVips(vec![ip(VIP)]),
-            Action::SendGratuitous {
-                vips: vec![ip(VIP)],
-                repeat: 5
-            },
-            Action::SendAdvert(advert(Version::V2, 100, AdvertInterval::DEFAULT)),
-        ]
-    );
+    assert_eq!(actions, promotion(Reason::MasterDown, 100));
     assert_eq!(r.master_address(), Some(ip("10.0.0.1")));
 }
 
@@ -317,17 +284,10 @@ fn c23_preempting_backup_waits_its_own_down_interval_then_the_old_master_yields(
     let actions = old.handle(own_down, adv("10.0.0.2", 200));
     assert_eq!(
         actions,
-        vec![
-            Action::StateChanged {
-                from: State::Master,
-                to: State::Backup,
-                reason: Reason::HigherPriority {
-                    from: ip("10.0.0.2"),
-                    priority: Priority::from_wire(200)
-                }
-            },
-            Action::RemoveVips(vec![ip(VIP)]),
-        ]
+        demotion(Reason::HigherPriority {
+            from: ip("10.0.0.2"),
+            priority: Priority::from_wire(200)
+        })
     );
 }
 

@@ -42,19 +42,7 @@ fn a_new_master_announces_its_vips_before_its_first_advert() {
     let mut r = started(config(100, "10.0.0.1"));
     assert_eq!(r.poll_timeout(), Some(at_ns(DOWN_100)));
     let actions = r.handle_timeout(at_ns(DOWN_100));
-    assert_eq!(
-        actions,
-        vec![
-            Action::StateChanged {
-                from: State::Backup,
-                to: State::Master,
-                reason: Reason::MasterDown
-            },
-            Action::AddVips(vec![ip(VIP)]),
-            garp(5),
-            Action::SendAdvert(advert(Version::V2, 100, AdvertInterval::DEFAULT)),
-        ]
-    );
+    assert_eq!(actions, promotion(Reason::MasterDown, 100));
     assert_eq!(kinds(&actions), vec!["to-master", "add", "garp", "advert"]);
     // The next advert one interval after the first, on the same grid.
     assert_eq!(r.poll_timeout(), Some(at_ns(DOWN_100 + 1_000_000_000)));
@@ -154,17 +142,7 @@ fn shutdown_holds_the_vips_until_the_successors_first_advert() {
     let mut r = master(100, "10.0.0.1");
     let stop = 10_000_000_000;
     let actions = r.handle(at_ns(stop), Input::Shutdown);
-    assert_eq!(
-        actions,
-        vec![
-            Action::StateChanged {
-                from: State::Master,
-                to: State::Initialize,
-                reason: Reason::Shutdown
-            },
-            release_advert(),
-        ]
-    );
+    assert_eq!(actions, resignation());
     assert_eq!(r.state(), State::Initialize);
     assert!(!r.is_finished(), "still holds the VIPs");
     assert_eq!(r.release_bound(), Duration::from_nanos(SKEW_1 + MARGIN));

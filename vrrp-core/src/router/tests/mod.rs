@@ -125,3 +125,45 @@ pub(super) fn changes(actions: &[Action]) -> Vec<(State, State)> {
 pub(super) fn release_advert() -> Action {
     Action::SendAdvert(advert(Version::V2, 0, AdvertInterval::DEFAULT))
 }
+
+/// What a Backup that becomes Master does, in wire order (`become_master`): the VIPs
+/// and their announcement before the first advert, at `priority` (v2, 1 s).
+pub(super) fn promotion(reason: Reason, priority: u8) -> Vec<Action> {
+    vec![
+        Action::StateChanged {
+            from: State::Backup,
+            to: State::Master,
+            reason,
+        },
+        Action::AddVips(vec![ip(VIP)]),
+        Action::SendGratuitous {
+            vips: vec![ip(VIP)],
+            repeat: 5,
+        },
+        Action::SendAdvert(advert(Version::V2, priority, AdvertInterval::DEFAULT)),
+    ]
+}
+
+/// A Master resigning on shutdown: to Initialize, then priority 0.
+pub(super) fn resignation() -> Vec<Action> {
+    vec![
+        Action::StateChanged {
+            from: State::Master,
+            to: State::Initialize,
+            reason: Reason::Shutdown,
+        },
+        release_advert(),
+    ]
+}
+
+/// A Master stepping down for a better Master: to Backup, VIPs removed, no advert.
+pub(super) fn demotion(reason: Reason) -> Vec<Action> {
+    vec![
+        Action::StateChanged {
+            from: State::Master,
+            to: State::Backup,
+            reason,
+        },
+        Action::RemoveVips(vec![ip(VIP)]),
+    ]
+}
