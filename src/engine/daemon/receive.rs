@@ -75,9 +75,20 @@ impl Driver {
             advert: received.advert,
         };
         let known = inst.router.master_address();
+        let split_before = inst.router.dual_master(now);
         let actions = inst.router.handle(now, input);
         if inst.router.master_address() != known {
             // A new master is worth a state-file line at once, like a transition.
+            self.state_dirty = true;
+        }
+        let split = inst.router.dual_master(now);
+        if split.is_some() && split != split_before {
+            tracing::error!(
+                instance = %inst.config.name,
+                vrid = inst.config.vrid.get(),
+                other = ?split,
+                "two MASTERs: another router keeps claiming this VRID and does not hear our adverts (a partition, one-way loss, or IP protocol 112 filtered)"
+            );
             self.state_dirty = true;
         }
         self.apply(idx, actions).await;
@@ -99,6 +110,12 @@ impl Driver {
                         .iter()
                         .all(|f| f.address != from)
                     {
+                        tracing::error!(
+                            instance = %inst.config.name,
+                            vrid = inst.config.vrid.get(),
+                            from = %from,
+                            "a router outside this cluster uses our VRID ({reason}): its adverts are dropped; give one of the clusters another virtual_router_id"
+                        );
                         self.state_dirty = true;
                     }
                     inst.router
