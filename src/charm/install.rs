@@ -20,7 +20,10 @@ pub struct Installed {
     pub unit_changed: bool,
 }
 
-fn io_error<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> HookError + 'a {
+pub(super) fn io_error<'a>(
+    action: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(io::Error) -> HookError + 'a {
     move |source| HookError::Io {
         action,
         path: path.to_path_buf(),
@@ -83,16 +86,26 @@ pub fn take_over_from_distro_keepalived(
     paths: &Paths,
     service: &mut dyn ServiceManager,
 ) -> Result<bool, ServiceError> {
-    let ours = fs::read_to_string(paths.distro_config())
-        .is_ok_and(|text| text.contains(ORIGINAL_CHARM_MARK));
-    if !ours || !paths.distro_unit_files().iter().any(|p| p.exists()) {
+    if !original_keepalived_installed(paths) {
         return Ok(false);
     }
+    retire_distro_keepalived(service)?;
+    Ok(true)
+}
+
+/// The distro keepalived with the config the original charm rendered is installed.
+pub fn original_keepalived_installed(paths: &Paths) -> bool {
+    let ours = fs::read_to_string(paths.distro_config())
+        .is_ok_and(|text| text.contains(ORIGINAL_CHARM_MARK));
+    ours && paths.distro_unit_files().iter().any(|p| p.exists())
+}
+
+/// Stops (if running) and disables the distro keepalived.
+pub fn retire_distro_keepalived(service: &mut dyn ServiceManager) -> Result<(), ServiceError> {
     if service.is_active(DISTRO_UNIT_NAME)? {
         service.call(Verb::Stop, DISTRO_UNIT_NAME)?;
     }
-    service.call(Verb::Disable, DISTRO_UNIT_NAME)?;
-    Ok(true)
+    service.call(Verb::Disable, DISTRO_UNIT_NAME)
 }
 
 /// Deletes everything the charm put on the machine except the sysctl file (handled

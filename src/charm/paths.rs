@@ -53,6 +53,13 @@ impl Paths {
         self.under("run/keepalived-charm/state.json")
     }
 
+    /// Written just before a start that takes over from a live distro keepalived
+    /// holding the VIP on this machine: the engine then leaves the VIP in place
+    /// instead of removing it as stale (see `engine::daemon::adopt_marker`).
+    pub fn adopt_marker(&self) -> PathBuf {
+        crate::engine::daemon::adopt_marker(&self.engine_state())
+    }
+
     /// Directory of the engine state file (the unit's only writable path).
     pub fn engine_state_dir(&self) -> PathBuf {
         self.under("run/keepalived-charm")

@@ -23,16 +23,16 @@
 use std::fs;
 use std::net::IpAddr;
 use std::path::Path;
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use super::context::{self, Relations};
-use super::desired::{self, Desired, Facts};
+use super::desired::{self, Desired, Facts, Plan};
 use super::hook::{Hook, HookContext};
 use super::hooktools::{Bag, HookTools, LogLevel, RelationId, ToolError};
 use super::iface::{NetSnapshot, NetlinkError};
 use super::install;
 use super::options::Options;
-use super::paths::{Paths, UNIT_NAME};
+use super::paths::{self, Paths, UNIT_NAME};
 use super::priority;
 use super::relation_data::{self, CLUSTER, INGRESS_ADDRESS, PRIVATE_ADDRESS, WEBSITE};
 use super::render::{self, PUBLIC_MODE, SECRET_MODE};
@@ -41,7 +41,7 @@ use super::state::{CharmState, EngineFiles};
 use super::status;
 use super::sysctl::{self, Sysctl, KERNEL_DEFAULT};
 use super::HookError;
-use vrrp_core::proto::Priority;
+use vrrp_core::proto::{Priority, Timers};
 
 /// Everything a hook acts on, behind interfaces a test can replace.
 pub struct Deps<'a> {
@@ -201,7 +201,15 @@ fn reconcile(
     apply_sysctl(&desired, &mut state, deps, journal)?;
 
     // 7. Service.
-    apply_service(&desired, &mut state, installed, deps, journal)?;
+    let vip_here = match &desired {
+        Desired::Configured(plan) => plan.vips.iter().any(|v| {
+            net.links
+                .iter()
+                .any(|l| l.addresses.iter().any(|a| a.addr == v.addr))
+        }),
+        _ => false,
+    };
+    apply_service(&desired, &mut state, installed, vip_here, deps, journal)?;
 
     // 8. Relation data.
     publish(
@@ -353,6 +361,7 @@ fn apply_service(
     desired: &Desired,
     state: &mut CharmState,
     installed: install::Installed,
+    vip_here: bool,
     deps: &mut Deps<'_>,
     journal: &mut Journal,
 ) -> Result<(), HookError> {
@@ -360,6 +369,8 @@ fn apply_service(
         return Ok(());
     }
     let active = deps.service.is_active(UNIT_NAME)?;
+    // Set by an earlier hook: this one may retire the distro keepalived.
+    let retire_pending = state.retire_distro;
     let files = engine_files(deps.paths);
     // Not known what a running engine was given (it was started by a hook that then
     // failed): reload, which is hitless; restart only if this hook changed the binary.
@@ -371,6 +382,27 @@ fn apply_service(
         None => (installed.binary_changed || installed.unit_changed, true),
     };
     match desired {
+        // A unit refreshed from the original charm whose distro keepalived holds the
+        // VIP right now: make before break. Our engine starts beside it, leaves the
+        // VIP in place (the adopt marker) and becomes MASTER at its own, higher
+        // priority after its down interval; only then is the distro keepalived
+        // stopped. Its priority-0 advert and its removal of the VIP are answered at
+        // once by our engine (it puts the VIP back and advertises, S-20), so clients
+        // and Backups never see the VIP go: a refresh of the VIP holder costs no more
+        // than a graceful handover.
+        Desired::Configured(_)
+            if !active
+                && vip_here
+                && install::original_keepalived_installed(deps.paths)
+                && deps.service.is_active(paths::DISTRO_UNIT_NAME)? =>
+        {
+            let marker = deps.paths.adopt_marker();
+            crate::atomic_write::write_atomic(&marker, b"", 0o600)
+                .map_err(install::io_error("cannot write", &marker))?;
+            deps.service.call(Verb::Start, UNIT_NAME)?;
+            state.retire_distro = true;
+            journal.info("started the engine beside the distro keepalived, which holds the VIP: it is stopped once the engine is MASTER");
+        }
         Desired::Configured(_) if !active => {
             // A unit refreshed from the original charm still runs the distro keepalived
             // on the same VRID and VIP. It hands over when this engine starts, not at
@@ -403,6 +435,24 @@ fn apply_service(
         }
         _ => {}
     }
+    // The second half of the make-before-break takeover, in the hook after the start
+    // (the refresh runs config-changed and start right after upgrade-charm): once our
+    // engine is MASTER, the distro keepalived goes. Its priority-0 advert and its
+    // removal of the VIP are answered at once by our engine, which puts the VIP back
+    // and advertises (S-20), so clients and Backups never see the VIP go.
+    if retire_pending && active {
+        if let Desired::Configured(plan) = desired {
+            let bound = takeover_bound(plan);
+            let master = wait_until_master(plan, deps.paths, bound);
+            install::retire_distro_keepalived(deps.service)?;
+            state.retire_distro = false;
+            journal.info(if master {
+                "the engine is MASTER: stopped and disabled the distro keepalived".to_string()
+            } else {
+                format!("the engine did not report MASTER within {bound:?}: stopped and disabled the distro keepalived anyway")
+            });
+        }
+    }
     state.engine_loaded = match desired {
         Desired::Configured(_) => Some(files),
         // Still on the last good config, whatever it was given.
@@ -412,6 +462,42 @@ fn apply_service(
         Desired::Blocked(_) | Desired::Unconfigured => None,
     };
     Ok(())
+}
+
+/// How long a takeover waits for our engine to become MASTER: the longest down
+/// interval of its instances (it starts as a Backup and claims when that expires,
+/// RFC 9568 §6.4.2) plus a second for the start itself.
+fn takeover_bound(plan: &Plan) -> Duration {
+    plan.engine
+        .instances
+        .iter()
+        .map(|i| Timers::new(i.version, i.priority, i.advert_interval).master_down_interval)
+        .max()
+        .unwrap_or_default()
+        + Duration::from_secs(1)
+}
+
+/// Polls the engine's state file until every instance of `plan` is MASTER, or
+/// `bound` passes. Returns whether it got there.
+fn wait_until_master(plan: &Plan, paths: &Paths, bound: Duration) -> bool {
+    let deadline = Instant::now() + bound;
+    loop {
+        let report = status::read_engine_state(&paths.engine_state(), SystemTime::now());
+        let all_master = report.is_some_and(|r| {
+            plan.engine.instances.iter().all(|i| {
+                r.instances
+                    .iter()
+                    .any(|s| s.name == i.name && s.state == status::Role::Master)
+            })
+        });
+        if all_master {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// A relation that vanished under us is not an error: it is simply gone.

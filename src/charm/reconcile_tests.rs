@@ -1560,3 +1560,77 @@ fn a_dead_engine_is_started_again_by_the_next_hook_even_while_blocked() {
     fresh.set_config(json!({"virtual_ip": "10.10.74.250", "port": 0}));
     assert!(fresh.service_actions().is_empty());
 }
+
+/// A unit refreshed from the original charm whose distro keepalived holds the VIP:
+/// our engine starts beside it with the adopt marker, and the distro keepalived is
+/// stopped and disabled by the next hook once our engine reports MASTER (make before
+/// break).
+#[test]
+fn a_refresh_of_the_vip_holder_starts_our_engine_before_it_stops_the_distro_keepalived() {
+    let mut u = Unit::new(UNIT);
+    let paths = u.paths();
+    let unit_file = u.root.path().join("lib/systemd/system/keepalived.service");
+    fs::create_dir_all(unit_file.parent().unwrap()).unwrap();
+    fs::write(&unit_file, "[Unit]\n").unwrap();
+    fs::create_dir_all(paths.distro_config().parent().unwrap()).unwrap();
+    fs::write(
+        paths.distro_config(),
+        "vrrp_script chk_svc_port {\n}\nvrrp_instance VI_1 {\n}\n",
+    )
+    .unwrap();
+    u.service.active.insert("keepalived.service".into());
+    // The distro keepalived holds the VIP on eth0.
+    u.net.links[1]
+        .addresses
+        .push(crate::charm::iface::LinkAddress {
+            addr: "192.0.2.100".parse().unwrap(),
+            prefix_len: 24,
+            secondary: true,
+            local_scope: false,
+        });
+    u.juju
+        .config
+        .insert("virtual_ip".into(), json!("192.0.2.100/24"));
+    u.hook("upgrade-charm");
+    let keepalived_calls = |u: &Unit| -> Vec<String> {
+        u.service
+            .calls
+            .iter()
+            .filter(|c| c.contains("keepalived") && !c.starts_with("is-active"))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(
+        keepalived_calls(&u),
+        [
+            "enable keepalived-charm.service",
+            "start keepalived-charm.service"
+        ]
+    );
+    assert!(
+        paths.adopt_marker().exists(),
+        "written for the engine's start"
+    );
+    assert!(u.service.active.contains("keepalived.service"));
+    // Our engine, now running, reports MASTER (the fake systemd runs nothing).
+    fs::create_dir_all(paths.engine_state_dir()).unwrap();
+    fs::write(
+        paths.engine_state(),
+        r#"{"instances":[{"name":"VI_1","state":"MASTER"}]}"#,
+    )
+    .unwrap();
+    u.hook("config-changed");
+    assert_eq!(
+        keepalived_calls(&u),
+        ["stop keepalived.service", "disable keepalived.service"]
+    );
+    assert!(!u.service.active.contains("keepalived.service"));
+    assert!(u
+        .juju
+        .logs
+        .iter()
+        .any(|l| l.contains("the engine is MASTER: stopped and disabled the distro keepalived")));
+    // Done: later hooks leave the distro keepalived alone.
+    u.hook("update-status");
+    assert_eq!(keepalived_calls(&u), Vec::<String>::new());
+}

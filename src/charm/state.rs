@@ -39,6 +39,9 @@ pub struct CharmState {
     /// The files the running engine was started, restarted or reloaded with; `None`
     /// while it is not running (or not known to run them).
     pub engine_loaded: Option<EngineFiles>,
+    /// Our engine was started beside a distro keepalived that held the VIP; the
+    /// distro keepalived is stopped once our engine is MASTER (make before break).
+    pub retire_distro: bool,
 }
 
 /// Stamps (`render::stamp`: inode and mtime) of the files the engine runs on.

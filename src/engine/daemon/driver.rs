@@ -33,6 +33,16 @@ use super::sockets::{self, LinkLayer, Packet, Receiver, ReceiverKey};
 use super::status::{self, Header, ReceiverView, StatusWriter};
 use super::tracking::{self, Scheduler, ScriptResult};
 
+/// Beside the state file: its presence at start means "another VRRP daemon on this
+/// machine holds our VIPs and hands over to us: do not remove them as stale". The
+/// engine deletes it as it reads it, so it applies to one start only.
+pub fn adopt_marker(state_file: &std::path::Path) -> PathBuf {
+    state_file.with_file_name(ADOPT_MARKER)
+}
+
+/// The file name of [`adopt_marker`].
+pub const ADOPT_MARKER: &str = "adopt-vips";
+
 /// How often a line about the same dropped-packet reason and sender may be logged.
 const DROP_LOG_PERIOD: Duration = Duration::from_secs(10);
 
@@ -91,7 +101,18 @@ impl Driver {
         let (net_tx, net_rx) = mpsc::channel(256);
         tokio::spawn(forward_link_events(watch, net_tx));
 
-        remove_stale_vips(&netlink, &config).await;
+        // A takeover from a live keepalived that holds the VIPs on this machine (the
+        // charm's refresh from the original charm) asks, once, to leave them in place:
+        // removing them would leave the VIP dark until this engine's down timer fires.
+        let adopt = state_file.as_deref().map(adopt_marker);
+        if adopt
+            .as_ref()
+            .is_some_and(|m| std::fs::remove_file(m).is_ok())
+        {
+            tracing::info!("taking over from another VRRP daemon on this machine: addresses present at start are left in place");
+        } else {
+            remove_stale_vips(&netlink, &config).await;
+        }
         let host = dump(&netlink).await.context("read the interfaces")?;
 
         let (packets_tx, packets_rx) = mpsc::channel(1024);

@@ -27,6 +27,8 @@
 
 mod actions;
 mod driver;
+
+pub use driver::{adopt_marker, ADOPT_MARKER};
 mod instance;
 mod lifecycle;
 mod links;

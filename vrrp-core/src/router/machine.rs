@@ -182,7 +182,7 @@ impl Router {
                 self.tracking.interface(&name, false);
                 self.after_tracking(now, &mut out);
             }
-            Input::AddressRemoved { addr } => self.address_removed(addr, &mut out),
+            Input::AddressRemoved { addr } => self.address_removed(now, addr, &mut out),
             Input::ForeignAdvert { from, reason } => self.foreign_heard(now, from, reason),
             Input::ScriptResult { name, ok } => {
                 self.tracking.script_result(&name, ok);
@@ -591,7 +591,12 @@ impl Router {
     /// the interface) and announces it (S-20). keepalived notices only at its next
     /// state change, so the VIP stays dark until then. While the link is down the
     /// VIPs are put back when it returns (`after_tracking`).
-    fn address_removed(&mut self, addr: IpAddr, out: &mut Vec<Action>) {
+    ///
+    /// It also advertises at once: a daemon that removes the VIPs it shared with us
+    /// is usually resigning (another VRRP daemon on this machine handing over, with
+    /// a priority-0 advert from our very address), and Backups that heard that
+    /// release must hear their Master again before their Skew_Time runs out.
+    fn address_removed(&mut self, now: Time, addr: IpAddr, out: &mut Vec<Action>) {
         let ours = self.config.vips.contains(&addr);
         if self.state != State::Master || !ours || self.deadlines.link_fault.is_some() {
             return;
@@ -599,6 +604,8 @@ impl Router {
         self.counters.vips_restored += 1;
         out.push(Action::AddVips(vec![addr]));
         self.send_gratuitous(vec![addr], self.config.garp.repeat, out);
+        self.send_advert(self.effective, out);
+        self.restart_advert_timer(now);
     }
 
     pub(super) fn retrack(&mut self) {

@@ -36,12 +36,16 @@ fn a_master_puts_back_a_vip_removed_behind_its_back_and_announces_it() {
     let t = at_ms(5_000);
     assert_eq!(
         r.handle(t, removed(VIP)),
-        vec![Action::AddVips(vec![ip(VIP)]), garp(5)]
+        vec![
+            Action::AddVips(vec![ip(VIP)]),
+            garp(5),
+            Action::SendAdvert(advert(Version::V2, 100, AdvertInterval::DEFAULT)),
+        ]
     );
     assert_eq!(r.state(), State::Master);
     assert_eq!(r.counters().vips_restored, 1);
-    // Nothing else moved: the advert cadence is untouched.
-    assert_eq!(r.poll_timeout(), Some(at_ns(DOWN_100 + 1_000_000_000)));
+    // The advert cadence restarts from the re-assertion.
+    assert_eq!(r.poll_timeout(), Some(at_ms(6_000)));
 }
 
 #[test]
