@@ -9,8 +9,9 @@ CHARMCRAFT_VERSION := 4.5.0
 # keepalived: the interop peer in the lab; iproute2: namespaces, veths, bridge;
 # tcpdump: wire timestamps; binutils: objdump for the glibc floor check; nftables: loss
 # and partitions in the fault scenarios (the lab kernel has no netem); util-linux:
-# taskset and chrt for the CPU-starvation scenario.
-APT_PACKAGES := keepalived iproute2 tcpdump iputils-ping procps binutils python3-venv nftables util-linux
+# taskset and chrt for the CPU-starvation scenario; prometheus: the real scraper of the
+# metrics lab test.
+APT_PACKAGES := keepalived iproute2 tcpdump iputils-ping procps binutils python3-venv nftables util-linux prometheus
 CHARM := keepalived.charm
 RELEASE_BIN := target/release/keepalived-charm
 

@@ -53,6 +53,10 @@ struct VrrpArgs {
     /// PID file to write at start and remove at exit.
     #[arg(long)]
     pid_file: Option<PathBuf>,
+    /// File holding the metrics endpoint's address, one line `IP:PORT` (missing or
+    /// empty: no metrics); re-read on SIGHUP.
+    #[arg(long)]
+    metrics_file: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -88,6 +92,7 @@ fn vrrp(args: VrrpArgs) -> ExitCode {
         config: args.config,
         state_file: args.state_file,
         pid_file: args.pid_file,
+        metrics_file: args.metrics_file,
     };
     match keepalived_charm::engine::daemon::run(daemon) {
         Ok(()) => ExitCode::SUCCESS,

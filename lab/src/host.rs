@@ -113,15 +113,17 @@ impl Host {
         });
     }
 
-    /// Starts our engine (`keepalived-charm vrrp --config FILE`) with a state file
-    /// and a pid file in the lab directory.
+    /// Starts our engine (`keepalived-charm vrrp --config FILE`) with a state file,
+    /// a pid file and a metrics address file (see [`Host::engine_metrics_file`]) in
+    /// the lab directory.
     pub fn start_engine(&self, conf: &str) {
         let conf_path = self.path("engine.conf");
         std::fs::write(&conf_path, conf).expect("write the engine's keepalived.conf");
-        let (c, st, p) = (
+        let (c, st, p, m) = (
             s(&conf_path),
             s(&self.path("engine.state.json")),
             s(&self.path("engine.pid")),
+            s(&self.engine_metrics_file()),
         );
         let bin = crate::charm_binary();
         let argv = [
@@ -133,6 +135,8 @@ impl Host {
             &st,
             "--pid-file",
             &p,
+            "--metrics-file",
+            &m,
         ];
         let proc = Proc::spawn(
             &self.ns.name,
@@ -153,6 +157,12 @@ impl Host {
             DaemonKind::Keepalived => self.start_keepalived(conf),
             DaemonKind::Engine => self.start_engine(conf),
         }
+    }
+
+    /// The engine's `--metrics-file`: absent (metrics off) unless a test writes an
+    /// address into it before `start_engine` (or before a SIGHUP).
+    pub fn engine_metrics_file(&self) -> PathBuf {
+        self.path("engine.metrics-address")
     }
 
     /// Where our engine writes its state file.

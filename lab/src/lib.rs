@@ -94,7 +94,8 @@ pub fn require_root() {
     }
 }
 
-fn require_program(name: &str, package: &str) {
+/// Panics with the Debian package to install when `name` is not on PATH.
+pub fn require_program(name: &str, package: &str) {
     let found = std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
         .unwrap_or(false);

@@ -112,9 +112,10 @@ pub fn retire_distro_keepalived(service: &mut dyn ServiceManager) -> Result<(), 
 /// with its saved values by the caller). Returns whether the unit file existed.
 pub fn remove_files(paths: &Paths) -> Result<bool, HookError> {
     let mut unit_existed = false;
-    let files: [(PathBuf, bool); 4] = [
+    let files: [(PathBuf, bool); 5] = [
         (paths.unit_file(), true),
         (paths.engine_config(), false),
+        (paths.engine_metrics_file(), false),
         (paths.engine_state(), false),
         (paths.engine_binary(), false),
     ];

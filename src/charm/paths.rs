@@ -47,6 +47,12 @@ impl Paths {
         self.under("etc/keepalived-charm/keepalived.conf")
     }
 
+    /// The metrics endpoint's address for the engine (`--metrics-file`): one line
+    /// `IP:PORT`, empty for off; re-read by the engine on SIGHUP.
+    pub fn engine_metrics_file(&self) -> PathBuf {
+        self.under("etc/keepalived-charm/metrics-address")
+    }
+
     /// The engine's JSON state file (roles, priorities); lives in the unit's
     /// RuntimeDirectory, so it disappears when the engine stops.
     pub fn engine_state(&self) -> PathBuf {
@@ -105,6 +111,10 @@ mod tests {
         assert_eq!(
             p.engine_config(),
             Path::new("/tmp/x/etc/keepalived-charm/keepalived.conf")
+        );
+        assert_eq!(
+            p.engine_metrics_file(),
+            Path::new("/tmp/x/etc/keepalived-charm/metrics-address")
         );
         assert_eq!(
             p.engine_state(),

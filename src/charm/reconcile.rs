@@ -8,11 +8,13 @@
 //! 4. the desired state (`desired`, pure);
 //! 5. the engine config: rendered and written atomically if it differs; an invalid
 //!    config leaves the last good file untouched; no VIP removes it;
+//!    The metrics address file (`--metrics-file`) likewise: `IP:PORT` or empty (off),
+//!    written atomically only when the plan's `metrics_address` changed;
 //! 6. sysctl settings;
 //! 7. the service (once `start` ran): start it when configured (first stopping the
 //!    distro keepalived the original charm ran, on a refreshed unit), or when blocked
 //!    but a last good config exists; `reload` (SIGHUP) when the config on disk is not
-//!    the one the engine was last given, `restart` when the binary or unit is not
+//!    the one the engine was last given (or the metrics address file), `restart` when the binary or unit is not
 //!    (only an upgrade writes those); stop when the VIP was removed. "Last given" is
 //!    kept in charm state, which Juju discards when a hook fails, so a retried hook
 //!    still tells the engine what its failed attempt wrote;
@@ -197,6 +199,16 @@ fn reconcile(
         });
     }
 
+    if apply_metrics_file(&desired, deps.paths)? {
+        journal.info(match &desired {
+            Desired::Configured(plan) => match plan.metrics_address {
+                Some(addr) => format!("metrics endpoint: {addr}"),
+                None => "metrics endpoint off".to_string(),
+            },
+            _ => String::new(),
+        });
+    }
+
     // 6. sysctl.
     apply_sysctl(&desired, &mut state, deps, journal)?;
 
@@ -259,6 +271,24 @@ fn apply_engine_config(desired: &Desired, paths: &Paths) -> Result<bool, HookErr
         // The last good config stays, byte for byte.
         Desired::Blocked(_) => Ok(false),
     }
+}
+
+/// Writes the engine's metrics address file from the plan (`IP:PORT`, or empty for
+/// off); returns whether it changed. Left as it is while blocked (the engine runs on
+/// its last good settings) or unconfigured (the engine is stopped).
+fn apply_metrics_file(desired: &Desired, paths: &Paths) -> Result<bool, HookError> {
+    let Desired::Configured(plan) = desired else {
+        return Ok(false);
+    };
+    let path = paths.engine_metrics_file();
+    let text = plan
+        .metrics_address
+        .map_or_else(String::new, |addr| format!("{addr}\n"));
+    render::write_if_changed(&path, text.as_bytes(), PUBLIC_MODE).map_err(|source| HookError::Io {
+        action: "cannot write",
+        path: path.clone(),
+        source,
+    })
 }
 
 /// Keys and values of a sysctl.d file.
@@ -351,6 +381,7 @@ fn engine_files(paths: &Paths) -> EngineFiles {
         config: render::stamp(&paths.engine_config()),
         binary: render::stamp(&paths.engine_binary()),
         unit: render::stamp(&paths.unit_file()),
+        metrics: render::stamp(&paths.engine_metrics_file()),
     }
 }
 
@@ -377,7 +408,7 @@ fn apply_service(
     let (other_binary, other_config) = match &state.engine_loaded {
         Some(loaded) => (
             loaded.binary != files.binary || loaded.unit != files.unit,
-            loaded.config != files.config,
+            loaded.config != files.config || loaded.metrics != files.metrics,
         ),
         None => (installed.binary_changed || installed.unit_changed, true),
     };

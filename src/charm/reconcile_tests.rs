@@ -750,6 +750,36 @@ fn vip_router_id_and_interval_changes_reload_exactly_once() {
 }
 
 #[test]
+fn metrics_address_goes_to_the_engines_file_and_reloads_only_when_it_changes() {
+    let mut u = Unit::new(UNIT);
+    u.deploy();
+    u.set_config(json!({"virtual_ip": "10.10.74.250"}));
+    let file = u.paths().engine_metrics_file();
+    let read = |p: &Path| std::fs::read_to_string(p).unwrap();
+    // The default: loopback, the keepalived exporters' port.
+    assert_eq!(read(&file), "127.0.0.1:9165\n");
+    let config = u.engine_config();
+    for (value, content) in [("10.0.0.5:9100", "10.0.0.5:9100\n"), ("", "")] {
+        let inode = std::fs::metadata(&file).unwrap().ino();
+        u.set_config(json!({"metrics_address": value}));
+        assert_eq!(read(&file), content, "{value}");
+        // Written atomically, the engine config untouched, one SIGHUP.
+        assert_ne!(std::fs::metadata(&file).unwrap().ino(), inode, "{value}");
+        assert_eq!(u.engine_config(), config, "{value}");
+        u.assert_reloaded_once(&format!("metrics_address {value:?}"));
+    }
+    // The same value again: nothing written, nothing reloaded.
+    let before = u.files();
+    u.set_config(json!({"metrics_address": ""}));
+    u.assert_untouched(&before, "same metrics_address");
+    u.assert_only_probed("same metrics_address");
+    // An invalid one blocks and keeps the file as it was.
+    u.set_config(json!({"metrics_address": "localhost:9165"}));
+    assert_eq!(read(&file), "");
+    u.assert_only_probed("invalid metrics_address");
+}
+
+#[test]
 fn a_hook_with_nothing_new_writes_nothing_and_reloads_nothing() {
     let mut u = Unit::new(UNIT);
     u.deploy();

@@ -145,6 +145,7 @@ struct UnitContext {
     config: String,
     state_file: String,
     state_dir: String,
+    metrics_file: String,
 }
 
 /// The engine's systemd unit, with every path under the charm's root.
@@ -158,6 +159,7 @@ pub fn unit_file(paths: &Paths) -> Result<String, RenderError> {
             config: show(paths.engine_config()),
             state_file: show(paths.engine_state()),
             state_dir: show(paths.engine_state_dir()),
+            metrics_file: show(paths.engine_metrics_file()),
         },
     )
 }
@@ -358,7 +360,7 @@ mod tests {
     fn unit_file_paths_follow_the_root() {
         let unit = unit_file(&Paths::new("/srv/root")).unwrap();
         assert!(unit.contains(
-            "ExecStart=/srv/root/usr/local/lib/keepalived-charm/keepalived-charm vrrp --config /srv/root/etc/keepalived-charm/keepalived.conf --state-file /srv/root/run/keepalived-charm/state.json\n"
+            "ExecStart=/srv/root/usr/local/lib/keepalived-charm/keepalived-charm vrrp --config /srv/root/etc/keepalived-charm/keepalived.conf --state-file /srv/root/run/keepalived-charm/state.json --metrics-file /srv/root/etc/keepalived-charm/metrics-address\n"
         ));
         assert!(
             unit.contains("ConditionPathExists=/srv/root/etc/keepalived-charm/keepalived.conf\n")

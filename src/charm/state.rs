@@ -57,6 +57,8 @@ pub struct EngineFiles {
     pub config: Option<String>,
     pub binary: Option<String>,
     pub unit: Option<String>,
+    /// The metrics address file (`--metrics-file`), read by the engine on SIGHUP.
+    pub metrics: Option<String>,
 }
 
 impl CharmState {

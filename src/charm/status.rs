@@ -14,6 +14,10 @@
 //!   keeps claiming the VIP while this unit holds it (a split brain). Both clear by
 //!   themselves once the engine stops hearing them.
 //!
+//! * `blocked` with the engine's `metrics_error` while it cannot serve
+//!   `metrics_address` ("metrics_address 127.0.0.1:9165: Address already in use (os
+//!   error 98)"): the VIP is unaffected, but the operator's scrapes fail.
+//!
 //! The engine's state file is read leniently: only the fields used here, unknown fields
 //! ignored, and a missing or corrupt file simply shows no role. A file whose heartbeat
 //! (`updated_unix_ms`, rewritten every 2 s by a live engine) is older than
@@ -85,6 +89,9 @@ pub struct EngineReport {
     /// The heartbeat: when the engine last rewrote the file.
     #[serde(default)]
     pub updated_unix_ms: u64,
+    /// Why the engine's metrics endpoint does not serve the address it was given.
+    #[serde(default)]
+    pub metrics_error: Option<String>,
 }
 
 impl EngineReport {
@@ -108,6 +115,8 @@ pub fn parse_engine_state(text: &str) -> Option<EngineReport> {
         instances: Vec<serde_json::Value>,
         #[serde(default)]
         updated_unix_ms: u64,
+        #[serde(default)]
+        metrics_error: Option<serde_json::Value>,
     }
     let raw: Lenient = serde_json::from_str(text).ok()?;
     // One odd instance (a state we do not know yet) must not hide the others.
@@ -119,6 +128,10 @@ pub fn parse_engine_state(text: &str) -> Option<EngineReport> {
     Some(EngineReport {
         instances,
         updated_unix_ms: raw.updated_unix_ms,
+        // Leniently: anything but a string is no error we can show.
+        metrics_error: raw
+            .metrics_error
+            .and_then(|v| v.as_str().map(str::to_string)),
     })
 }
 
@@ -196,6 +209,9 @@ pub fn unit_status(desired: &Desired, report: Option<&EngineReport>, peers: &[Ip
         Desired::Configured(plan) => {
             if let Some(alarm) = report.and_then(|r| engine_alarm(plan, r, peers)) {
                 return Status::blocked(alarm);
+            }
+            if let Some(error) = report.and_then(|r| r.metrics_error.as_ref()) {
+                return Status::blocked(error.clone());
             }
             let addrs: Vec<String> = plan.vips.iter().map(|v| v.addr.to_string()).collect();
             let noun = if addrs.len() == 1 { "VIP" } else { "VIPs" };
@@ -359,6 +375,28 @@ mod tests {
                 "two MASTERs for VRID 51 on eth0: 10.0.0.12 claims it too and does not hear this unit; check that VRRP (IP protocol 112) passes between the units"
             )
         );
+    }
+
+    #[test]
+    fn a_metrics_endpoint_that_cannot_bind_blocks_with_the_engines_error() {
+        let json = r#"{"instances":[{"name":"VI_1","state":"MASTER"}],"metrics_error":"metrics_address 127.0.0.1:9165: Address already in use (os error 98)"}"#;
+        let r = parse_engine_state(json).unwrap();
+        let s = unit_status(&configured("10.10.74.250"), Some(&r), NO_PEERS);
+        assert_eq!(
+            s,
+            Status::blocked("metrics_address 127.0.0.1:9165: Address already in use (os error 98)")
+        );
+        // Absent, null or odd: no error, the role shows.
+        for extra in ["", r#","metrics_error":null"#, r#","metrics_error":5"#] {
+            let json = format!(r#"{{"instances":[{{"name":"VI_1","state":"MASTER"}}]{extra}}}"#);
+            let r = parse_engine_state(&json).unwrap();
+            let s = unit_status(&configured("10.10.74.250"), Some(&r), NO_PEERS);
+            assert_eq!(
+                s,
+                Status::active("VIP 10.10.74.250 ready (MASTER)"),
+                "{json}"
+            );
+        }
     }
 
     #[test]

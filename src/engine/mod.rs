@@ -9,6 +9,7 @@
 
 pub mod daemon;
 pub mod host;
+pub mod metrics;
 pub mod net;
 pub mod script;
 pub mod state_file;

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 /// Schema version written into every file; bumped on incompatible changes only.
 pub const SCHEMA: u32 = 1;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EngineState {
     pub schema: u32,
     pub pid: u32,
@@ -32,6 +32,11 @@ pub struct EngineState {
     /// Why the last SIGHUP was refused (the old config kept running), if it was.
     #[serde(default)]
     pub last_reload_error: Option<String>,
+    /// Why the metrics endpoint does not serve the address it was given (a failed
+    /// bind: "metrics_address 127.0.0.1:9165: Address already in use (os error 98)",
+    /// or an unreadable metrics file); the previous address, if any, still serves.
+    #[serde(default)]
+    pub metrics_error: Option<String>,
 }
 
 /// The receive ladder's counters of one socket.
@@ -108,6 +113,9 @@ pub struct Counters {
     /// Link losses ridden out as MASTER (the link came back within two intervals).
     #[serde(default)]
     pub link_flaps_absorbed: u64,
+    /// Priority-0 adverts received (a Master resigning).
+    #[serde(default)]
+    pub priority_zero_received: u64,
     /// Split-brain episodes seen as MASTER.
     #[serde(default)]
     pub dual_master_seen: u64,
@@ -173,6 +181,7 @@ mod tests {
             receivers: Vec::new(),
             reloads: 0,
             last_reload_error: None,
+            metrics_error: None,
         }
     }
 

@@ -60,7 +60,7 @@ fn systemd_analyze_verify_really_reports_bad_settings() {
 fn unit_is_hardened_and_reloads_with_sighup() {
     let text = render::unit_file(&Paths::new("/")).expect("renders");
     for line in [
-        "ExecStart=/usr/local/lib/keepalived-charm/keepalived-charm vrrp --config /etc/keepalived-charm/keepalived.conf --state-file /run/keepalived-charm/state.json",
+        "ExecStart=/usr/local/lib/keepalived-charm/keepalived-charm vrrp --config /etc/keepalived-charm/keepalived.conf --state-file /run/keepalived-charm/state.json --metrics-file /etc/keepalived-charm/metrics-address",
         "ExecReload=/bin/kill -HUP $MAINPID",
         "KillSignal=SIGTERM",
         "Restart=on-failure",

@@ -10,4 +10,5 @@ mod config_interop;
 mod engine_lab;
 mod golden_keepalived;
 mod interop;
+mod metrics;
 mod net_lab;

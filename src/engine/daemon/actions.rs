@@ -90,6 +90,10 @@ impl Driver {
                         "{from} -> {to}: {reason}"
                     );
                     inst.last_transition = Some((SystemTime::now(), reason.to_string()));
+                    *inst
+                        .transitions_by_reason
+                        .entry(crate::engine::metrics::reason_label(&reason))
+                        .or_default() += 1;
                     self.state_dirty = true;
                 }
             }

@@ -12,7 +12,7 @@
 //! flood cannot delay an advert.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
@@ -21,6 +21,8 @@ use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use crate::engine::metrics::server::{Limits, MetricsServer};
+use crate::engine::metrics::{InstanceExtra, Published, Snapshot};
 use crate::engine::net::{LinkWatch, NetEvent, Netlink, PreciseTimer};
 use vrrp_core::config::Config;
 use vrrp_core::router::{Input, Time};
@@ -80,6 +82,16 @@ pub(super) struct Driver {
     pub(super) log_limit: RateLimit,
     /// Encoding buffer, reused for every advert.
     pub(super) buf: Vec<u8>,
+    /// The metrics endpoint, with `--metrics-file`.
+    pub(super) metrics: Option<Metrics>,
+}
+
+/// The metrics endpoint: where its address comes from, the snapshot it serves and
+/// the server thread.
+pub(super) struct Metrics {
+    file: PathBuf,
+    published: Published,
+    server: MetricsServer,
 }
 
 impl Driver {
@@ -89,6 +101,7 @@ impl Driver {
         config_path: PathBuf,
         config: Config,
         state_file: Option<PathBuf>,
+        metrics_file: Option<PathBuf>,
     ) -> anyhow::Result<(Driver, Inbox)> {
         // Signal handlers first: a SIGTERM during startup must still be a clean stop.
         let terminate = signal(SignalKind::terminate()).context("install the SIGTERM handler")?;
@@ -140,7 +153,19 @@ impl Driver {
             counters_dirty: false,
             log_limit: RateLimit::new(DROP_LOG_PERIOD),
             buf: Vec::with_capacity(64),
+            metrics: None,
         };
+        if let Some(file) = metrics_file {
+            let published = Published::default();
+            let server = MetricsServer::start(published.clone(), Limits::default())
+                .context("start the metrics server thread")?;
+            driver.metrics = Some(Metrics {
+                file,
+                published,
+                server,
+            });
+            driver.configure_metrics();
+        }
         driver.install(config, Vec::new()).await;
         tracing::info!(
             config = %driver.config_path.display(),
@@ -197,7 +222,10 @@ impl Driver {
                     break;
                 }
                 _ = timer => self.on_timers().await,
-                _ = inbox.hangup.recv() => self.reload().await,
+                _ = inbox.hangup.recv() => {
+                    self.reload().await;
+                    self.configure_metrics();
+                }
                 Some(packet) = inbox.packets.recv() => self.on_packet(packet).await,
                 Some(result) = inbox.scripts.recv() => self.on_script(result).await,
                 Some(msg) = inbox.net.recv() => self.on_net(msg).await,
@@ -268,9 +296,65 @@ impl Driver {
     }
 
     pub(super) fn publish(&mut self) {
-        self.status.publish(self.snapshot());
+        let state = self.snapshot();
+        if let Some(m) = &self.metrics {
+            if m.server.address().is_some() {
+                let extras = self
+                    .instances
+                    .iter()
+                    .map(|i| InstanceExtra {
+                        master_heard: i.master_heard.map(|t| self.instant(t).into_std()),
+                        transitions_by_reason: i.transitions_by_reason.clone(),
+                    })
+                    .collect();
+                m.published.set(Snapshot {
+                    state: state.clone(),
+                    extras,
+                });
+            }
+        }
+        self.status.publish(state);
         self.state_dirty = false;
         self.counters_dirty = false;
+    }
+
+    /// Reads the metrics file (at start and on SIGHUP) and serves the address it
+    /// names: a missing or empty file turns metrics off. A new address is bound before
+    /// the old one closes; when it cannot be, the old one keeps serving and the error
+    /// goes to the log and to the state file (`metrics_error`).
+    pub(super) fn configure_metrics(&mut self) {
+        let Some(m) = &mut self.metrics else {
+            return;
+        };
+        let wanted = match read_metrics_file(&m.file) {
+            Ok(addr) => addr,
+            Err(e) => {
+                tracing::error!("{e}; metrics stay as they were");
+                self.header.metrics_error = Some(e);
+                self.state_dirty = true;
+                return;
+            }
+        };
+        let before = m.server.address();
+        match m.server.set_address(wanted) {
+            Ok(()) => {
+                if before != wanted {
+                    match wanted {
+                        Some(addr) => tracing::info!(address = %addr, "metrics endpoint on {addr}"),
+                        None => tracing::info!("metrics endpoint off"),
+                    }
+                }
+                self.header.metrics_error = None;
+            }
+            Err(e) => {
+                match before {
+                    Some(old) => tracing::error!("cannot serve metrics: {e}; still serving {old}"),
+                    None => tracing::error!("cannot serve metrics: {e}"),
+                }
+                self.header.metrics_error = Some(e);
+            }
+        }
+        self.state_dirty = true;
     }
 
     async fn on_timers(&mut self) {
@@ -541,6 +625,26 @@ impl Driver {
         self.state_dirty = true;
         placed
     }
+}
+
+/// The address in the metrics file: one line `IP:PORT`; a missing or empty file is
+/// `None` (off).
+pub(super) fn read_metrics_file(path: &std::path::Path) -> Result<Option<SocketAddr>, String> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("metrics file {}: {e}", path.display())),
+    };
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    text.parse().map(Some).map_err(|_| {
+        format!(
+            "metrics file {}: {text:?} is not an IP:PORT address",
+            path.display()
+        )
+    })
 }
 
 /// Sleeps until `deadline` on the timerfd (forever without one).

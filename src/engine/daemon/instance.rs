@@ -17,7 +17,7 @@ use vrrp_core::packet::{
 };
 use vrrp_core::proto::{Family, Vrid};
 use vrrp_core::router::{
-    GarpConfig, InitialState, Router, RouterConfig, TrackInterface, TrackScript,
+    GarpConfig, InitialState, Router, RouterConfig, Time, TrackInterface, TrackScript,
 };
 
 /// What keepalived matches old and new instances by on a reload (`vrrp_exist`):
@@ -175,6 +175,10 @@ pub struct Instance {
     /// usable link or source address, tracked interfaces without a link).
     pub reported_down: BTreeSet<String>,
     pub last_transition: Option<(SystemTime, String)>,
+    /// State changes by reason (`metrics::reason_label`), for the metrics.
+    pub transitions_by_reason: BTreeMap<&'static str, u64>,
+    /// When the current Master's last advert arrived, while a Backup (metrics).
+    pub master_heard: Option<Time>,
     /// Ladder drops attributed to this instance (by the VRID of the packet).
     pub drops: DropCounters,
     /// The checksum form each peer's adverts used (docs/requirements.md K-11: know who speaks which).
@@ -205,6 +209,8 @@ impl Instance {
             destinations: destinations(instance),
             reported_down: BTreeSet::new(),
             last_transition: None,
+            transitions_by_reason: BTreeMap::new(),
+            master_heard: None,
             drops: DropCounters::default(),
             checksum_forms: BTreeMap::new(),
             send_errors: 0,

@@ -18,6 +18,9 @@
 //! * `status`: state-file snapshots and their writer;
 //! * `ratelimit`: rate-limited drop logs.
 //!
+//! The metrics endpoint (`engine::metrics`, `--metrics-file`) runs on a thread of its
+//! own with its own runtime: the loop only hands it a snapshot in `publish()`.
+//!
 //! Why a current-thread runtime: the engine's work per event is microseconds (decode
 //! a 40-byte packet, step a state machine, maybe send one), all of it owned by one
 //! loop, so a second worker thread would only add wake-ups, locks and Send bounds.
@@ -54,6 +57,9 @@ pub struct DaemonArgs {
     pub state_file: Option<PathBuf>,
     /// Written at start, removed at exit.
     pub pid_file: Option<PathBuf>,
+    /// Holds the metrics endpoint's address (`127.0.0.1:9165`; missing or empty:
+    /// off), read at start and on every SIGHUP.
+    pub metrics_file: Option<PathBuf>,
 }
 
 /// Why the daemon did not start.
@@ -92,9 +98,13 @@ pub fn run(args: DaemonArgs) -> anyhow::Result<()> {
         .context("start the tokio runtime")?;
     let pid_file = PidFile::create(args.pid_file.as_deref())?;
     let result = runtime.block_on(async {
-        let (driver, inbox) =
-            driver::Driver::start(args.config.clone(), loaded.config, args.state_file.clone())
-                .await?;
+        let (driver, inbox) = driver::Driver::start(
+            args.config.clone(),
+            loaded.config,
+            args.state_file.clone(),
+            args.metrics_file.clone(),
+        )
+        .await?;
         driver.run(inbox).await;
         anyhow::Ok(())
     });

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use vrrp_core::packet::{Accepted, DropReason, Dropped, IpMeta};
 use vrrp_core::proto::Family;
-use vrrp_core::router::{ForeignReason, Input, Time};
+use vrrp_core::router::{ForeignReason, Input, State, Time};
 
 use super::driver::Driver;
 use super::sockets::Packet;
@@ -69,14 +69,23 @@ impl Driver {
                 );
             }
         }
+        let from = received.src;
+        let resigning = received.advert.priority.is_release();
         let input = Input::Advert {
-            from: received.src,
+            from,
             interval_mismatch: notices.interval_mismatch,
             advert: received.advert,
         };
         let known = inst.router.master_address();
         let split_before = inst.router.dual_master(now);
         let actions = inst.router.handle(now, input);
+        // The age of the Master's last advert (metrics): a Backup that follows it.
+        if !resigning
+            && inst.router.state() == State::Backup
+            && inst.router.master_address() == Some(from)
+        {
+            inst.master_heard = Some(now);
+        }
         if inst.router.master_address() != known {
             // A new master is worth a state-file line at once, like a transition.
             self.state_dirty = true;

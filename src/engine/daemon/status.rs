@@ -32,6 +32,8 @@ pub struct Header {
     pub config: String,
     pub reloads: u64,
     pub last_reload_error: Option<String>,
+    /// See `EngineState::metrics_error`.
+    pub metrics_error: Option<String>,
 }
 
 /// A receive socket's identity and counters.
@@ -120,6 +122,7 @@ pub fn instance_state(instance: &Instance, clock: Clock) -> InstanceState {
             adverts_received: c.adverts_received,
             became_master: c.became_master,
             released: c.priority_zero_sent,
+            priority_zero_received: c.priority_zero_received,
             drops: drops_by_reason(&instance.drops),
             checksum_forms: instance
                 .checksum_forms
@@ -186,6 +189,7 @@ pub fn snapshot<'a>(
             .collect(),
         reloads: header.reloads,
         last_reload_error: header.last_reload_error.clone(),
+        metrics_error: header.metrics_error.clone(),
     }
 }
 
@@ -361,6 +365,7 @@ vrrp_instance VI_1 {
             config: "/etc/k.conf".into(),
             reloads: 2,
             last_reload_error: Some("bad".into()),
+            metrics_error: None,
         };
         let state = snapshot(
             &header,
