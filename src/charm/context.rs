@@ -228,6 +228,7 @@ pub fn peer_addresses(state: &CharmState) -> Vec<PeerAddresses> {
                 .get("vrrp-address-v6")
                 .and_then(|a| a.parse().ok())
                 .filter(|a: &std::net::IpAddr| a.is_ipv6()),
+            vips: super::relation_data::peer_vips(bag),
         })
         .collect()
 }

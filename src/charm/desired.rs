@@ -48,6 +48,15 @@ impl Vip {
     pub fn family(&self) -> Family {
         Family::of(&self.addr)
     }
+
+    /// `addr/prefix` as `Display` writes it.
+    pub fn parse(text: &str) -> Option<Vip> {
+        let (addr, prefix) = text.trim().split_once('/')?;
+        let addr: IpAddr = addr.parse().ok()?;
+        let prefix_len: u8 = prefix.parse().ok()?;
+        (prefix_len <= vrrp_core::config::max_prefix(Family::of(&addr)))
+            .then_some(Vip { addr, prefix_len })
+    }
 }
 
 impl fmt::Display for Vip {
@@ -189,6 +198,8 @@ pub struct PeerAddresses {
     pub unit: String,
     pub v4: Option<IpAddr>,
     pub v6: Option<IpAddr>,
+    /// The VIPs the peer is configured with (its `virtual_ip`, as it published it).
+    pub vips: Vec<Vip>,
 }
 
 /// The facts the desired state depends on.
@@ -524,6 +535,35 @@ fn links(
     complete.then_some(chosen)
 }
 
+/// The VIPs of the `family` instance: ours, then those only our peers are configured
+/// with (K-13).
+///
+/// Why: Juju applies a `virtual_ip` change unit by unit. A unit on the new list and
+/// one on the old would each drop the other's adverts (a foreign address list) and
+/// both become MASTER. While the units disagree every unit runs the union of the
+/// lists it knows of; any two units' lists then contain one another (each unit's
+/// union holds its own list, and a unit drops a list only once every unit it knows
+/// publishes the other), which the engine accepts (the receive ladder's default,
+/// `AddressMismatchPolicy::DropUnlessContained`). The MASTER serves the old and the
+/// new VIPs during the change and one MASTER holds them throughout; when every unit
+/// publishes the new list, the union is the new list again.
+fn rolling_union(ours: &[Vip], peers: &[PeerAddresses], family: Family) -> Vec<Vip> {
+    let mut vips: Vec<Vip> = ours
+        .iter()
+        .filter(|v| v.family() == family)
+        .copied()
+        .collect();
+    let mut extra: Vec<Vip> = peers
+        .iter()
+        .flat_map(|p| p.vips.iter().copied())
+        .filter(|v| v.family() == family && !vips.iter().any(|o| o.addr == v.addr))
+        .collect();
+    extra.sort_by_key(|v| v.addr);
+    extra.dedup_by_key(|v| v.addr);
+    vips.extend(extra);
+    vips
+}
+
 /// The plan for `valid` options on this unit: its `priority` claim, its `peers'`
 /// VRRP addresses (for unicast) and the sources it `published` before.
 pub fn build(
@@ -583,12 +623,7 @@ pub fn build(
                 Family::V6 => None,
             },
             unicast,
-            vips: valid
-                .vips
-                .iter()
-                .filter(|v| v.family() == family)
-                .copied()
-                .collect(),
+            vips: rolling_union(&valid.vips, peers, family),
         });
     }
     Plan {
@@ -689,6 +724,7 @@ pub(crate) mod tests {
             unit: unit.into(),
             v4: v4.map(|a| a.parse().unwrap()),
             v6: v6.map(|a| a.parse().unwrap()),
+            vips: Vec::new(),
         }
     }
 
@@ -1129,5 +1165,38 @@ pub(crate) mod tests {
         );
         assert_eq!(plan("[::1]:9100"), Some("[::1]:9100".parse().unwrap()));
         assert_eq!(plan(""), None);
+    }
+
+    /// K-13: during a rolling `virtual_ip` change each instance carries the union of
+    /// our list and the lists our peers are configured with, ours first.
+    #[test]
+    fn a_peer_on_another_vip_list_makes_the_instance_carry_the_union() {
+        let mut old = peer("keepalived/1", Some("192.0.2.11"), None);
+        old.vips = vec![
+            Vip::parse("192.0.2.99/24").unwrap(),
+            Vip::parse("fd00::99/64").unwrap(),
+        ];
+        let same = PeerAddresses {
+            vips: vec![Vip::parse("192.0.2.100/24").unwrap()],
+            ..peer("keepalived/2", Some("192.0.2.12"), None)
+        };
+        let plan = match run_with(&opts("192.0.2.100/24"), &[old, same], &snapshot()) {
+            Desired::Configured(plan) => plan,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            plan.engine.instances.len(),
+            1,
+            "no IPv6 instance for a peer's IPv6 VIP"
+        );
+        let vips: Vec<String> = plan.engine.instances[0]
+            .vips
+            .iter()
+            .map(Vip::to_string)
+            .collect();
+        assert_eq!(vips, ["192.0.2.100/24", "192.0.2.99/24"]);
+        // What we publish and tell clients stays our own list.
+        let ours: Vec<String> = plan.vips.iter().map(Vip::to_string).collect();
+        assert_eq!(ours, ["192.0.2.100/24"]);
     }
 }

@@ -555,10 +555,13 @@ fn publish(
     if let Some(rid) = &relations.peer {
         let key = rid.to_string();
         let wanted = match desired {
-            Desired::Configured(plan) => {
-                relation_data::peer_payload(claim, plan.vrrp_address_v4, plan.vrrp_address_v6)
-            }
-            Desired::Unconfigured => relation_data::peer_payload(claim, None, None),
+            Desired::Configured(plan) => relation_data::peer_payload(
+                claim,
+                plan.vrrp_address_v4,
+                plan.vrrp_address_v6,
+                &plan.vips,
+            ),
+            Desired::Unconfigured => relation_data::peer_payload(claim, None, None, &[]),
             Desired::Blocked(_) => {
                 let mut bag = state.published.get(&key).cloned().unwrap_or_default();
                 bag.insert("priority".into(), claim.to_string());

@@ -1303,7 +1303,7 @@ fn three_units_get_distinct_priorities_and_unicast_peers_and_a_departure_is_remo
         assert_eq!(
             u.local(&rid),
             format!(
-                r#"{{"priority":"{}","vrrp-address":"192.0.2.{n}"}}"#,
+                r#"{{"priority":"{}","vips":"192.0.2.100/24","vrrp-address":"192.0.2.{n}"}}"#,
                 264 - n
             )
         );
@@ -1417,7 +1417,7 @@ fn a_conflicting_claim_moves_only_the_newer_unit() {
     assert_eq!(b.service_actions(), vec!["reload keepalived-charm.service"]);
     assert_eq!(
         b.local(&rid),
-        r#"{"priority":"253","vrrp-address":"192.0.2.11"}"#
+        r#"{"priority":"253","vips":"192.0.2.100/24","vrrp-address":"192.0.2.11"}"#
     );
     assert!(
         b.juju.logs[0].contains("VRRP priority claim 254 is taken by an older unit; claimed 253")

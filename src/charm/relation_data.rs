@@ -8,7 +8,7 @@
 //! | `website` (http) | `hostname` (vip_hostname, else the VIP), `private-address` (the VIP), `port` |
 //! | `loadbalancer` (public-address) | `public-address` (the VIP), `port` |
 //! | `lb-sink`, `juju-info` | nothing |
-//! | `cluster` (peers) | `priority`, `vrrp-address`, `vrrp-address-v6` |
+//! | `cluster` (peers) | `priority`, `vrrp-address`, `vrrp-address-v6`, `vips` |
 //!
 //! With several VIPs the first one goes in these keys. When `virtual_ip` is cleared the
 //! keys are retracted (`key=`); `private-address` is Juju's own key that the contract
@@ -16,7 +16,7 @@
 
 use std::net::IpAddr;
 
-use super::desired::Plan;
+use super::desired::{Plan, Vip};
 use super::hooktools::Bag;
 
 pub const WEBSITE: &str = "website";
@@ -39,7 +39,7 @@ pub fn contract_keys(endpoint: &str) -> &'static [&'static str] {
     match endpoint {
         WEBSITE => &["hostname", PRIVATE_ADDRESS, "port"],
         LOADBALANCER => &["port", "public-address"],
-        CLUSTER => &["priority", "vrrp-address", "vrrp-address-v6"],
+        CLUSTER => &["priority", "vrrp-address", "vrrp-address-v6", "vips"],
         _ => &[],
     }
 }
@@ -70,8 +70,10 @@ pub fn vip_payload(endpoint: &str, plan: Option<&Plan>) -> Bag {
     }
 }
 
-/// This unit's peer bag: its priority claim and VRRP source addresses.
-pub fn peer_payload(priority: u8, v4: Option<IpAddr>, v6: Option<IpAddr>) -> Bag {
+/// This unit's peer bag: its priority claim, VRRP source addresses and configured
+/// VIPs (`addr/prefix`, comma-separated; what lets the others ride out a rolling
+/// `virtual_ip` change, see `desired::build`).
+pub fn peer_payload(priority: u8, v4: Option<IpAddr>, v6: Option<IpAddr>, vips: &[Vip]) -> Bag {
     let mut b = bag(&[("priority", priority.to_string())]);
     if let Some(a) = v4 {
         b.insert("vrrp-address".into(), a.to_string());
@@ -79,7 +81,18 @@ pub fn peer_payload(priority: u8, v4: Option<IpAddr>, v6: Option<IpAddr>) -> Bag
     if let Some(a) = v6 {
         b.insert("vrrp-address-v6".into(), a.to_string());
     }
+    if !vips.is_empty() {
+        let text: Vec<String> = vips.iter().map(Vip::to_string).collect();
+        b.insert("vips".into(), text.join(","));
+    }
     b
+}
+
+/// The VIPs a peer bag announces (unparsable entries are skipped).
+pub fn peer_vips(bag: &Bag) -> Vec<Vip> {
+    bag.get("vips")
+        .map(|text| text.split(',').filter_map(Vip::parse).collect())
+        .unwrap_or_default()
 }
 
 /// The VRRP source addresses in a peer bag (this unit's, as last published).
@@ -195,18 +208,26 @@ mod tests {
             json(&peer_payload(
                 253,
                 Some("192.0.2.10".parse().unwrap()),
-                None
+                None,
+                &[]
             )),
             r#"{"priority":"253","vrrp-address":"192.0.2.10"}"#
         );
-        assert_eq!(
-            json(&peer_payload(
-                254,
-                Some("192.0.2.10".parse().unwrap()),
-                Some("fd00::10".parse().unwrap())
-            )),
-            r#"{"priority":"254","vrrp-address":"192.0.2.10","vrrp-address-v6":"fd00::10"}"#
+        let vips: Vec<Vip> = ["10.0.0.5/24", "fd00::5/64"]
+            .iter()
+            .map(|v| Vip::parse(v).unwrap())
+            .collect();
+        let b = peer_payload(
+            254,
+            Some("192.0.2.10".parse().unwrap()),
+            Some("fd00::10".parse().unwrap()),
+            &vips,
         );
+        assert_eq!(
+            json(&b),
+            r#"{"priority":"254","vips":"10.0.0.5/24,fd00::5/64","vrrp-address":"192.0.2.10","vrrp-address-v6":"fd00::10"}"#
+        );
+        assert_eq!(peer_vips(&b), vips);
     }
 
     #[test]

@@ -225,6 +225,7 @@ mod tests {
             unit: unit.into(),
             v4: Some(v4.parse().unwrap()),
             v6: None,
+            vips: Vec::new(),
         };
         vec![
             ("default-ipv4.conf", o("10.10.74.250"), vec![]),

@@ -10,6 +10,7 @@ mod lifecycle;
 mod live_services;
 mod priorities;
 mod relations;
+mod rolling;
 mod unicast;
 mod upgrade;
 mod upgrade_lab;

@@ -89,7 +89,16 @@ pub fn check(expect: &RxExpect, received: &Received) -> Result<Notices, DropReas
         }
     }
     if !same_addresses(&expect.addresses, &advert.addresses) {
-        if !advert.priority.is_owner() && expect.address_mismatch == AddressMismatchPolicy::Drop {
+        let ours = &expect.addresses;
+        let theirs = &advert.addresses;
+        let contained = theirs.iter().all(|a| ours.contains(a))
+            || ours.iter().all(|a| theirs.contains(a));
+        let drop = match expect.address_mismatch {
+            AddressMismatchPolicy::Drop => true,
+            AddressMismatchPolicy::DropUnlessContained => !contained,
+            AddressMismatchPolicy::LogOnly => false,
+        };
+        if drop && !advert.priority.is_owner() {
             return Err(DropReason::AddressListMismatch {
                 count: advert.addresses.len(),
             });

@@ -44,13 +44,20 @@ impl Transport {
 
 /// What to do with an advert whose address list differs from ours (C-15).
 ///
-/// RFC 3768 §7.1 says drop unless the sender is the owner; keepalived ≥ 2.3.3 only
-/// logs, which lets a foreign cluster reusing the VRID take part in the election
-/// (docs/requirements.md C-15, docs/scenarios.md S9). Dropping is the safe default.
+/// RFC 3768 §7.1 says drop unless the sender is the owner (RFC 9568 §7.1 makes the
+/// check a MAY); keepalived ≥ 2.3.3 only logs, which lets a foreign cluster reusing
+/// the VRID take part in the election (docs/requirements.md C-15, docs/scenarios.md
+/// S9). The default sits between: a list that contains ours or is contained in it
+/// is our own cluster in the middle of a rolling `virtual_ip` change (the charm
+/// renders the union of the old and new lists while units disagree, K-13), and is
+/// accepted with a notice; any other list is a stranger's and is dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AddressMismatchPolicy {
-    /// Drop it and count it (RFC 3768 §7.1).
+    /// Accept a list that contains ours or is contained in ours, with a notice;
+    /// drop and count any other (K-13).
     #[default]
+    DropUnlessContained,
+    /// Drop every other list and count it (RFC 3768 §7.1 to the letter).
     Drop,
     /// Log it and let it take part in the election (keepalived ≥ 2.3.3).
     LogOnly,
@@ -102,7 +109,7 @@ impl RxExpect {
             addresses,
             owner: false,
             transport: Transport::multicast(family),
-            address_mismatch: AddressMismatchPolicy::Drop,
+            address_mismatch: AddressMismatchPolicy::default(),
         }
     }
 }

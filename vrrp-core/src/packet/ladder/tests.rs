@@ -583,8 +583,9 @@ fn c14_owner_receiving_an_owner_advert_is_not_dropped() {
 // C-15 ---------------------------------------------------------------------------
 
 #[test]
-fn c15_address_list_mismatch_is_dropped_by_default_and_counted() {
+fn c15_a_stranger_address_list_is_dropped_by_default_and_counted() {
     let mut d = demux(v2_instance());
+    // Disjoint from ours.
     let p = pdu(
         &advert(Version::V2, 150, secs(1), &["10.99.0.200"]),
         H1,
@@ -594,6 +595,39 @@ fn c15_address_list_mismatch_is_dropped_by_default_and_counted() {
         dropped_v4(&mut d, &ipv4(H1, GROUP, 255, &p)),
         DropReason::AddressListMismatch { count: 1 }
     );
+    assert_eq!(d.counters().drops.address_list_mismatch, 1);
+}
+
+/// K-13: a list that contains ours, or that ours contains, is our own cluster in the
+/// middle of a rolling `virtual_ip` change: accepted, with a notice.
+#[test]
+fn k13_a_list_containing_ours_or_contained_in_it_is_accepted_with_a_notice() {
+    let mut expect = v2_instance();
+    expect.addresses.push(ip("10.99.0.201"));
+    let mut d = demux(expect);
+    for list in [&[VIP, "10.99.0.201", "10.99.0.200"][..], &[VIP][..]] {
+        let p = pdu(&advert(Version::V2, 150, secs(1), list), H1, GROUP);
+        let ok = d.receive_ipv4(&ipv4(H1, GROUP, 255, &p)).unwrap();
+        assert!(ok.notices.address_list_mismatch, "{list:?}");
+    }
+    // Overlapping but neither containing the other: a stranger.
+    let p = pdu(
+        &advert(Version::V2, 150, secs(1), &[VIP, "10.99.0.200"]),
+        H1,
+        GROUP,
+    );
+    assert_eq!(
+        dropped_v4(&mut d, &ipv4(H1, GROUP, 255, &p)),
+        DropReason::AddressListMismatch { count: 2 }
+    );
+    assert_eq!(d.counters().notices.address_list_mismatch, 2);
+}
+
+#[test]
+fn c15_under_strict_drop_any_other_list_is_dropped() {
+    let mut expect = v2_instance();
+    expect.address_mismatch = AddressMismatchPolicy::Drop;
+    let mut d = demux(expect);
     let p = pdu(
         &advert(Version::V2, 0, secs(1), &[VIP, "10.99.0.200"]),
         H1,
@@ -603,7 +637,6 @@ fn c15_address_list_mismatch_is_dropped_by_default_and_counted() {
         dropped_v4(&mut d, &ipv4(H1, GROUP, 255, &p)),
         DropReason::AddressListMismatch { count: 2 }
     );
-    assert_eq!(d.counters().drops.address_list_mismatch, 2);
 }
 
 #[test]
