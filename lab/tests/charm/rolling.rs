@@ -14,18 +14,24 @@ use netns_lab::juju::JujuLab;
 
 const PORT: u16 = 7777;
 
+/// How long the units disagree at each step: longer than any Master_Down_Interval
+/// (3.6 s at 1 s adverts), so a unit that dropped the others' adverts would claim.
+const GAP: Duration = Duration::from_secs(5);
+
 /// Sets `virtual_ip` in the model, then runs config-changed on one unit at a time
-/// (backups first, the MASTER last: the longest disagreement), each with the peer
-/// hooks it causes, `gap` apart.
+/// (backups first, the MASTER last: the longest disagreement). The peer hooks each
+/// one causes (the others learning its new list) run only `gap` later, as they may
+/// in a busy model: for that long the units run different lists.
 fn roll(j: &mut JujuLab, virtual_ip: &str, gap: Duration) {
     j.model.set_config_value("virtual_ip", virtual_ip).unwrap();
     for unit in ["keepalived/2", "keepalived/1", "keepalived/0"] {
-        j.model.enqueue(unit, Hook::new("config-changed"));
+        let run = j.model.run_hook(unit, Hook::new("config-changed")).unwrap();
+        assert!(run.ok(), "{unit} config-changed: {}", run.stderr);
+        std::thread::sleep(gap);
         let runs = j.model.settle().unwrap();
         for r in &runs {
             assert!(r.ok(), "{} {}: {}", r.unit, r.hook.name, r.stderr);
         }
-        std::thread::sleep(gap);
     }
 }
 
@@ -55,10 +61,10 @@ fn a_rolling_virtual_ip_change_keeps_every_vip_on_one_unit() {
     let t0 = Instant::now();
 
     // Add a VIP: [a] -> [a, b]. A unit on [a, b] and one on [a] hear each other.
-    roll(&mut j, &format!("{a}/24 {b}/24"), Duration::from_secs(4));
+    roll(&mut j, &format!("{a}/24 {b}/24"), GAP);
     let t1 = Instant::now();
     // Replace: [a, b] -> [b].
-    roll(&mut j, &format!("{b}/24"), Duration::from_secs(4));
+    roll(&mut j, &format!("{b}/24"), GAP);
     std::thread::sleep(Duration::from_secs(1));
 
     let report = holders.report();

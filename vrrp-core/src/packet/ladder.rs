@@ -91,8 +91,8 @@ pub fn check(expect: &RxExpect, received: &Received) -> Result<Notices, DropReas
     if !same_addresses(&expect.addresses, &advert.addresses) {
         let ours = &expect.addresses;
         let theirs = &advert.addresses;
-        let contained = theirs.iter().all(|a| ours.contains(a))
-            || ours.iter().all(|a| theirs.contains(a));
+        let contained =
+            theirs.iter().all(|a| ours.contains(a)) || ours.iter().all(|a| theirs.contains(a));
         let drop = match expect.address_mismatch {
             AddressMismatchPolicy::Drop => true,
             AddressMismatchPolicy::DropUnlessContained => !contained,
