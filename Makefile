@@ -10,7 +10,8 @@ CHARMCRAFT_VERSION := 4.5.0
 # tcpdump: wire timestamps; binutils: objdump for the glibc floor check; nftables: loss
 # and partitions in the fault scenarios (the lab kernel has no netem); util-linux:
 # taskset and chrt for the CPU-starvation scenario.
-APT_PACKAGES := keepalived iproute2 tcpdump iputils-ping procps binutils python3-venv nftables util-linux
+# prometheus: promtool, which checks and unit-tests the cos-agent alert rules.
+APT_PACKAGES := keepalived iproute2 tcpdump iputils-ping procps binutils python3-venv nftables util-linux prometheus
 CHARM := keepalived.charm
 RELEASE_BIN := target/release/keepalived-charm
 
