@@ -6,6 +6,10 @@ SHELL := /bin/bash
 VENV ?= .venv
 CHARMCRAFT := $(VENV)/bin/charmcraft
 CHARMCRAFT_VERSION := 4.5.0
+# cosl, the COS library the cos_agent charm library builds on: the lab decodes our
+# cos-agent databag with its own helpers (lab/tests/charm/cos.rs).
+COSL_VERSION := 1.11.3
+COSL := $(VENV)/.cosl-$(COSL_VERSION)
 # keepalived: the interop peer in the lab; iproute2: namespaces, veths, bridge;
 # tcpdump: wire timestamps; binutils: objdump for the glibc floor check; nftables: loss
 # and partitions in the fault scenarios (the lab kernel has no netem); util-linux:
@@ -20,7 +24,7 @@ RELEASE_BIN := target/release/keepalived-charm
 
 test: deps fmt-check clippy check-layout unit analyse
 
-deps: deps-apt $(CHARMCRAFT)
+deps: deps-apt $(CHARMCRAFT) $(COSL)
 
 # Installs only the packages that are missing (needs root and apt).
 deps-apt:
@@ -38,6 +42,10 @@ deps-apt:
 $(CHARMCRAFT):
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check charmcraft==$(CHARMCRAFT_VERSION)
+
+$(COSL): $(CHARMCRAFT)
+	$(VENV)/bin/pip install -q --disable-pip-version-check cosl==$(COSL_VERSION)
+	touch $@
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
