@@ -85,7 +85,7 @@ charm: release
 check-charm: charm
 	@bad=$$(zipinfo $(CHARM) | awk '$$NF=="dispatch" || $$NF ~ /^hooks\// || $$NF=="bin/keepalived-charm" { if ($$1 != "-rwxr-xr-x") print $$NF }'); \
 	if [ -n "$$bad" ]; then echo "not 0755 in $(CHARM): $$bad"; exit 1; fi; \
-	for f in manifest.yaml metadata.yaml config.yaml dispatch bin/keepalived-charm templates/keepalived.conf.tera templates/keepalived-charm.service.tera; do \
+	for f in manifest.yaml metadata.yaml config.yaml actions.yaml dispatch bin/keepalived-charm templates/keepalived.conf.tera templates/keepalived-charm.service.tera; do \
 	  zipinfo -1 $(CHARM) | grep -qx "$$f" || { echo "missing from $(CHARM): $$f"; exit 1; }; \
 	done; echo "check-charm: layout and modes OK"
 

@@ -48,7 +48,8 @@ fn config_get_json_prints_sorted_keys_with_defaults_filled_in() {
     assert_eq!(
         s.tool("config-get", &["--format=json"]),
         ok(concat!(
-            r#"{"advert_interval":"1","healthcheck_interval":2,"network_interface":"","#,
+            r#"{"advert_interval":"1","healthcheck_interval":2,"metrics_address":"127.0.0.1:9165","#,
+            r#""network_interface":"","#,
             r#""port":8443,"preempt":true,"router_id":23,"unicast":false,"vip_hostname":"","#,
             r#""virtual_ip":"","vrrp_password":"","vrrp_version":2}"#,
             "\n"

@@ -201,6 +201,8 @@ pub fn read_state(path: &Path) -> Result<(Value, EngineState), NoReport> {
 
 /// Runs action `name`: its results through `action-set`, or `action-fail` with what
 /// to do. Only a hook tool that cannot run is an error (the process then exits 1).
+/// An action this charm does not declare (Juju never dispatches one) does nothing,
+/// like an unknown hook.
 pub fn run(
     name: &str,
     tools: &mut dyn HookTools,
@@ -208,7 +210,7 @@ pub fn run(
     now: SystemTime,
 ) -> Result<(), ToolError> {
     if name != STATUS {
-        return tools.action_fail(&format!("keepalived-charm has no action {name:?}"));
+        return Ok(());
     }
     match read_state(state_file) {
         Ok((raw, state)) => tools.action_set(&status_results(&raw, &state, now)),

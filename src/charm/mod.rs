@@ -129,6 +129,10 @@ pub fn run_hook(name: Option<String>) -> anyhow::Result<()> {
 
 /// Runs one action; only a hook tool that cannot run fails the process.
 fn run_action(name: &str) -> anyhow::Result<()> {
+    if name != actions::STATUS {
+        println!("keepalived-charm: no handler for action {name:?}");
+        return Ok(());
+    }
     let paths = paths::Paths::from_env();
     let mut tools = ProcessTools::new();
     actions::run(
