@@ -6,11 +6,15 @@ SHELL := /bin/bash
 VENV ?= .venv
 CHARMCRAFT := $(VENV)/bin/charmcraft
 CHARMCRAFT_VERSION := 4.5.0
+# cosl, the COS library the cos_agent charm library builds on: the lab decodes our
+# cos-agent databag with its own helpers (lab/tests/charm/cos.rs).
+COSL_VERSION := 1.11.3
+COSL := $(VENV)/.cosl-$(COSL_VERSION)
 # keepalived: the interop peer in the lab; iproute2: namespaces, veths, bridge;
 # tcpdump: wire timestamps; binutils: objdump for the glibc floor check; nftables: loss
 # and partitions in the fault scenarios (the lab kernel has no netem); util-linux:
 # taskset and chrt for the CPU-starvation scenario; prometheus: the real scraper of the
-# metrics lab test.
+# metrics lab test, and promtool, which checks and unit-tests the cos-agent alert rules.
 APT_PACKAGES := keepalived iproute2 tcpdump iputils-ping procps binutils python3-venv nftables util-linux prometheus
 CHARM := keepalived.charm
 RELEASE_BIN := target/release/keepalived-charm
@@ -20,7 +24,7 @@ RELEASE_BIN := target/release/keepalived-charm
 
 test: deps fmt-check clippy check-layout unit analyse
 
-deps: deps-apt $(CHARMCRAFT)
+deps: deps-apt $(CHARMCRAFT) $(COSL)
 
 # Installs only the packages that are missing (needs root and apt).
 deps-apt:
@@ -38,6 +42,10 @@ deps-apt:
 $(CHARMCRAFT):
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check charmcraft==$(CHARMCRAFT_VERSION)
+
+$(COSL): $(CHARMCRAFT)
+	$(VENV)/bin/pip install -q --disable-pip-version-check cosl==$(COSL_VERSION)
+	touch $@
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
@@ -77,7 +85,7 @@ charm: release
 check-charm: charm
 	@bad=$$(zipinfo $(CHARM) | awk '$$NF=="dispatch" || $$NF ~ /^hooks\// || $$NF=="bin/keepalived-charm" { if ($$1 != "-rwxr-xr-x") print $$NF }'); \
 	if [ -n "$$bad" ]; then echo "not 0755 in $(CHARM): $$bad"; exit 1; fi; \
-	for f in manifest.yaml metadata.yaml config.yaml dispatch bin/keepalived-charm templates/keepalived.conf.tera templates/keepalived-charm.service.tera; do \
+	for f in manifest.yaml metadata.yaml config.yaml actions.yaml dispatch bin/keepalived-charm templates/keepalived.conf.tera templates/keepalived-charm.service.tera; do \
 	  zipinfo -1 $(CHARM) | grep -qx "$$f" || { echo "missing from $(CHARM): $$f"; exit 1; }; \
 	done; echo "check-charm: layout and modes OK"
 

@@ -173,6 +173,12 @@ pub trait HookTools {
     fn status_set(&mut self, status: &Status) -> Result<(), ToolError>;
     /// `juju-log -l <level> -- <message>`.
     fn juju_log(&mut self, level: LogLevel, message: &str) -> Result<(), ToolError>;
+    /// `action-get --format=json`: the running action's parameters (defaults filled in).
+    fn action_get(&mut self) -> Result<serde_json::Map<String, Value>, ToolError>;
+    /// `action-set <key>=<value> ...`: the action's results, dotted keys nesting.
+    fn action_set(&mut self, results: &[(String, String)]) -> Result<(), ToolError>;
+    /// `action-fail <message>`: the action failed (the process still exits 0).
+    fn action_fail(&mut self, message: &str) -> Result<(), ToolError>;
 }
 
 /// The real hook tools, found on `PATH`.
@@ -382,6 +388,31 @@ impl HookTools for ProcessTools {
 
     fn juju_log(&mut self, level: LogLevel, message: &str) -> Result<(), ToolError> {
         self.run("juju-log", &["-l", level.as_str(), "--", message], None)?;
+        Ok(())
+    }
+
+    fn action_get(&mut self) -> Result<serde_json::Map<String, Value>, ToolError> {
+        match self.run_json("action-get", &["--format=json"])? {
+            Value::Object(map) => Ok(map),
+            Value::Null => Ok(serde_json::Map::new()),
+            other => Err(parse_error("action-get", &other, "expected an object")),
+        }
+    }
+
+    fn action_set(&mut self, results: &[(String, String)]) -> Result<(), ToolError> {
+        if results.is_empty() {
+            return Ok(());
+        }
+        // One call: key=value arguments need no quoting (no shell), and a value
+        // may hold `=` (only the first one splits).
+        let args: Vec<String> = results.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.run("action-set", &args, None)?;
+        Ok(())
+    }
+
+    fn action_fail(&mut self, message: &str) -> Result<(), ToolError> {
+        self.run("action-fail", &[message], None)?;
         Ok(())
     }
 }

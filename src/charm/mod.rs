@@ -4,6 +4,8 @@
 //! | module | role |
 //! |---|---|
 //! | [`hook`] | which hook runs, and its Juju environment |
+//! | [`actions`] | the actions of `actions.yaml` (`status`), from the engine's state file |
+//! | [`cos`] | pure: the `cos-agent` databag (alert rules, dashboard, scrape job) |
 //! | [`hooktools`] | the ONLY module that runs hook tools (`HookTools` trait + process impl) |
 //! | [`context`] | gathering relations and peers with few tool calls (cached in state) |
 //! | [`options`] | config-get output, typed |
@@ -20,7 +22,9 @@
 //! | [`paths`] | every machine path, under `KEEPALIVED_CHARM_ROOT` |
 //! | [`reconcile`] | the one reconcile per hook that ties them together |
 
+pub mod actions;
 pub mod context;
+pub mod cos;
 pub mod desired;
 pub mod hook;
 pub mod hooktools;
@@ -72,9 +76,14 @@ pub enum HookError {
 
 /// Handles one hook. The hook is named by `JUJU_DISPATCH_PATH` (`hooks/<name>`), else
 /// by `name` (the `hook` subcommand's argument), else by the program name. Hooks this
-/// charm does not know, and actions, exit 0.
+/// charm does not know exit 0. An action (`JUJU_ACTION_NAME`, `actions/<name>`) runs
+/// [`actions::run`].
 pub fn run_hook(name: Option<String>) -> anyhow::Result<()> {
     let dispatch = std::env::var("JUJU_DISPATCH_PATH").ok();
+    let action_env = std::env::var("JUJU_ACTION_NAME").ok();
+    if let Some(action) = actions::action_name(dispatch.as_deref(), action_env.as_deref()) {
+        return run_action(&action);
+    }
     let argv0 = std::env::args().next();
     let Some(hook_name) = hook::hook_name(dispatch.as_deref(), name.as_deref(), argv0.as_deref())
     else {
@@ -116,4 +125,21 @@ pub fn run_hook(name: Option<String>) -> anyhow::Result<()> {
         tools.calls()
     );
     result.with_context(|| format!("hook {hook_name}"))
+}
+
+/// Runs one action; only a hook tool that cannot run fails the process.
+fn run_action(name: &str) -> anyhow::Result<()> {
+    if name != actions::STATUS {
+        println!("keepalived-charm: no handler for action {name:?}");
+        return Ok(());
+    }
+    let paths = paths::Paths::from_env();
+    let mut tools = ProcessTools::new();
+    actions::run(
+        name,
+        &mut tools,
+        &paths.engine_state(),
+        std::time::SystemTime::now(),
+    )
+    .with_context(|| format!("action {name}"))
 }

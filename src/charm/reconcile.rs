@@ -228,6 +228,9 @@ fn reconcile(
         ctx, &desired, claim, &before, &mut state, &relations, deps.tools,
     )?;
 
+    // 8b. The cos-agent bag (rules, dashboard, scrape job).
+    super::cos::publish(ctx, &options.metrics_address, &mut state, deps.tools)?;
+
     // 9. Status.
     let report = status::read_engine_state(&deps.paths.engine_state(), SystemTime::now());
     let peer_addresses: Vec<IpAddr> = peers.iter().flat_map(|p| [p.v4, p.v6]).flatten().collect();

@@ -38,6 +38,10 @@ struct FakeJuju {
     logs: Vec<String>,
     /// The calls and log lines of the hooks before the last one.
     history: Vec<String>,
+    /// The running action's parameters, results (action-set) and failure message.
+    action_params: Map<String, Value>,
+    action_results: Vec<(String, String)>,
+    action_failed: Option<String>,
 }
 
 impl FakeJuju {
@@ -120,6 +124,23 @@ impl HookTools for FakeJuju {
     fn juju_log(&mut self, level: LogLevel, message: &str) -> Result<(), ToolError> {
         self.calls.push("juju-log".into());
         self.logs.push(format!("{} {message}", level.as_str()));
+        Ok(())
+    }
+
+    fn action_get(&mut self) -> Result<Map<String, Value>, ToolError> {
+        self.calls.push("action-get".into());
+        Ok(self.action_params.clone())
+    }
+
+    fn action_set(&mut self, results: &[(String, String)]) -> Result<(), ToolError> {
+        self.calls.push("action-set".into());
+        self.action_results.extend(results.iter().cloned());
+        Ok(())
+    }
+
+    fn action_fail(&mut self, message: &str) -> Result<(), ToolError> {
+        self.calls.push("action-fail".into());
+        self.action_failed = Some(message.to_string());
         Ok(())
     }
 }
@@ -1535,6 +1556,8 @@ fn config_changed_relists_relations_and_rereads_every_peer_once() {
             "relation-list cluster:1",
             "relation-get cluster:1 keepalived/1",
             "relation-get cluster:1 keepalived/2",
+            // The cos-agent relations (none here).
+            "relation-ids cos-agent",
             // The peer bag was published by the deploy's config-changed: not again.
             "status-set",
             "state-set",
@@ -1663,4 +1686,99 @@ fn a_refresh_of_the_vip_holder_starts_our_engine_before_it_stops_the_distro_keep
     // Done: later hooks leave the distro keepalived alone.
     u.hook("update-status");
     assert_eq!(keepalived_calls(&u), Vec::<String>::new());
+}
+
+// ---------------------------------------------------------------- actions
+
+#[test]
+fn the_status_action_sets_the_engines_report_and_touches_nothing_else() {
+    let mut u = Unit::new(UNIT);
+    u.deploy();
+    u.juju.calls.clear();
+    let state_file = u.paths().engine_state();
+    fs::create_dir_all(state_file.parent().unwrap()).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let text = format!(
+        r#"{{"schema":1,"pid":7,"config":"c","updated_unix_ms":{now},"instances":[{{"name":"VI_1","family":"ipv4","vrid":23,"interface":"eth0","state":"BACKUP","base_priority":253,"effective_priority":253,"master":"192.0.2.11","last_transition_unix_ms":{now},"last_transition_reason":"higher priority advert","vips":["10.10.74.250/32"],"counters":{{"adverts_sent":0,"adverts_received":5,"became_master":0,"released":0,"drops":{{}},"checksum_forms":{{}}}}}}]}}"#
+    );
+    fs::write(&state_file, text).unwrap();
+    crate::charm::actions::run(
+        "status",
+        &mut u.juju,
+        &state_file,
+        std::time::SystemTime::now(),
+    )
+    .unwrap();
+    assert_eq!(u.juju.calls, vec!["action-set"]);
+    assert_eq!(u.juju.action_failed, None);
+    let results: BTreeMap<String, String> = u.juju.action_results.iter().cloned().collect();
+    assert_eq!(results["instances.vi-1.role"], "BACKUP");
+    assert_eq!(results["instances.vi-1.master"], "192.0.2.11");
+    assert_eq!(results["engine.stale"], "false");
+    assert_eq!(results["engine.pid"], "7");
+}
+
+#[test]
+fn the_status_action_fails_with_what_to_check_when_the_engine_never_reported() {
+    let mut u = Unit::new(UNIT);
+    u.deploy();
+    u.juju.calls.clear();
+    let state_file = u.paths().engine_state();
+    crate::charm::actions::run(
+        "status",
+        &mut u.juju,
+        &state_file,
+        std::time::SystemTime::now(),
+    )
+    .unwrap();
+    assert_eq!(u.juju.calls, vec!["action-fail"]);
+    let message = u.juju.action_failed.clone().unwrap();
+    assert!(
+        message.contains("systemctl status keepalived-charm"),
+        "{message}"
+    );
+    assert!(u.juju.action_results.is_empty());
+}
+
+// ---------------------------------------------------------------- cos-agent
+
+#[test]
+fn cos_agent_gets_its_config_on_joining_and_again_only_when_it_changes() {
+    let mut u = Unit::new(UNIT);
+    u.deploy();
+    let rid = RelationId::new("cos-agent", 9);
+    u.juju
+        .relations
+        .insert(rid.clone(), FakeRelation::default());
+    u.relation_hook("cos-agent-relation-created", &rid, None);
+    let text = u.juju.relations[&rid].local["config"].clone();
+    let config: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        config,
+        crate::charm::cos::payload(Some("127.0.0.1:9165".parse().unwrap()))
+    );
+    // joined, changed and a config-changed that does not touch it write nothing.
+    u.relation_hook("cos-agent-relation-joined", &rid, Some("otelcol/0"));
+    u.relation_hook("cos-agent-relation-changed", &rid, Some("otelcol/0"));
+    u.set_config(json!({"port": 8443}));
+    let sets = |u: &Unit| {
+        u.juju
+            .history
+            .iter()
+            .chain(&u.juju.calls)
+            .filter(|c| c.starts_with("relation-set cos-agent:9"))
+            .count()
+    };
+    assert_eq!(sets(&u), 1);
+    // metrics_address off: no scrape job any more.
+    u.set_config(json!({"port": 8443, "metrics_address": ""}));
+    let config: Value = serde_json::from_str(&u.juju.relations[&rid].local["config"]).unwrap();
+    assert_eq!(config["metrics_scrape_jobs"], json!([]));
+    assert_eq!(sets(&u), 2);
+    // Gone: forgotten, so a new relation with the same id would be written again.
+    u.relation_hook("cos-agent-relation-broken", &rid, Some("otelcol/0"));
+    assert!(!u.juju.state["keepalived-charm"].contains("cos-agent:9"));
 }

@@ -24,9 +24,18 @@ pub const LOADBALANCER: &str = "loadbalancer";
 pub const CLUSTER: &str = "cluster";
 pub const LB_SINK: &str = "lb-sink";
 pub const JUJU_INFO: &str = "juju-info";
+/// Published by `cos` (the COS collector's `config` key), not by this module.
+pub const COS_AGENT: &str = super::cos::COS_AGENT;
 
 /// Every endpoint in metadata.yaml.
-pub const ENDPOINTS: [&str; 5] = [JUJU_INFO, LB_SINK, LOADBALANCER, WEBSITE, CLUSTER];
+pub const ENDPOINTS: [&str; 6] = [
+    JUJU_INFO,
+    LB_SINK,
+    LOADBALANCER,
+    WEBSITE,
+    CLUSTER,
+    COS_AGENT,
+];
 
 /// The endpoints this unit publishes the VIP on.
 pub const VIP_ENDPOINTS: [&str; 2] = [WEBSITE, LOADBALANCER];

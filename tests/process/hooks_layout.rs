@@ -67,8 +67,8 @@ fn hooks_directory_matches_metadata() {
     );
     assert_eq!(
         expected.len(),
-        9 + 4 * 5 + 4,
-        "4 endpoints with 5 hooks, 1 peer with 4"
+        9 + 5 * 5 + 4,
+        "5 endpoints with 5 hooks, 1 peer with 4"
     );
 }
 

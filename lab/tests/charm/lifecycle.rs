@@ -271,6 +271,7 @@ fn install_and_config_changed_send_exactly_these_command_lines() {
             "relation-set -r cluster:0 --file -",
             "relation-set -r website:2 --file -",
             "relation-set -r loadbalancer:3 --file -",
+            "relation-ids --format=json cos-agent",
             "status-set active VIP 10.10.74.250 ready",
             "state-set --file -",
             "juju-log -l INFO -- rendered a new engine config; applied {root}/etc/sysctl.d/50-keepalived.conf; started the engine",

@@ -4,6 +4,7 @@
 
 mod e2e;
 
+mod cos;
 mod emulator_scenarios;
 mod failures;
 mod lifecycle;
