@@ -605,7 +605,7 @@ fn website_data_is_rewritten_in_and_after_config_changed() {
     assert_eq!(
         u.relation_sets(),
         vec![
-            r#"relation-set website:2 {"hostname":"10.10.74.250","port":"443","private-address":"10.10.74.250"}"#
+            r#"relation-set website:2 {"extended_data":"","hostname":"10.10.74.250","port":"443","private-address":"10.10.74.250"}"#
         ]
     );
     // Juju's commit of config-changed rewrites private-address to the unit address...
@@ -709,7 +709,7 @@ fn port_change_updates_relation_data_and_reloads_once_without_restart() {
     assert_eq!(
         u.relation_sets(),
         vec![
-            r#"relation-set website:2 {"hostname":"10.10.74.250","port":"6443","private-address":"10.10.74.250"}"#,
+            r#"relation-set website:2 {"extended_data":"","hostname":"10.10.74.250","port":"6443","private-address":"10.10.74.250"}"#,
             r#"relation-set loadbalancer:3 {"port":"6443"}"#
         ]
     );
@@ -1064,9 +1064,12 @@ fn clearing_the_vip_retracts_relation_data_stops_the_engine_and_restores_sysctl(
     u.set_config(json!({"virtual_ip": "10.10.74.250 fd00::5"}));
     assert_eq!(
         u.local(&website),
-        website_bag("10.10.74.250", "10.10.74.250", "443")
+        r#"{"egress-subnets":"192.0.2.10/32","extended_data":"[{\"hostname\":\"fd00::5\",\"port\":443,\"private-address\":\"fd00::5\"}]","hostname":"10.10.74.250","ingress-address":"192.0.2.10","port":"443","private-address":"10.10.74.250"}"#
     );
-    assert_eq!(u.local(&lb), lb_bag("10.10.74.250", "443"));
+    assert_eq!(
+        u.local(&lb),
+        r#"{"egress-subnets":"192.0.2.10/32","extended_data":"[{\"port\":443,\"public-address\":\"fd00::5\"}]","ingress-address":"192.0.2.10","port":"443","private-address":"192.0.2.10","public-address":"10.10.74.250"}"#
+    );
 }
 
 #[test]

@@ -46,8 +46,8 @@ pub const INGRESS_ADDRESS: &str = "ingress-address";
 /// Our keys on `endpoint`, so that retraction knows what to clear.
 pub fn contract_keys(endpoint: &str) -> &'static [&'static str] {
     match endpoint {
-        WEBSITE => &["hostname", PRIVATE_ADDRESS, "port"],
-        LOADBALANCER => &["port", "public-address"],
+        WEBSITE => &["extended_data", "hostname", PRIVATE_ADDRESS, "port"],
+        LOADBALANCER => &["extended_data", "port", "public-address"],
         CLUSTER => &["priority", "vrrp-address", "vrrp-address-v6", "vips"],
         _ => &[],
     }
@@ -68,15 +68,39 @@ pub fn vip_payload(endpoint: &str, plan: Option<&Plan>) -> Bag {
     // IpAddr's Display has no brackets and no netmask: exactly the contract.
     let vip = plan.first_vip().to_string();
     let port = plan.port.to_string();
-    match endpoint {
+    let mut b = match endpoint {
         WEBSITE => bag(&[
             ("hostname", plan.hostname.clone()),
             (PRIVATE_ADDRESS, vip),
             ("port", port),
         ]),
         LOADBALANCER => bag(&[("public-address", vip), ("port", port)]),
-        _ => Bag::new(),
+        _ => return Bag::new(),
+    };
+    // Every further VIP in `extended_data`: the interfaces' list form (the first
+    // entry in the top-level keys, the rest as a JSON list of the same keys), which
+    // their requires side merges into the hosts it hands the consumer.
+    let rest: Vec<serde_json::Value> = plan.vips[1..]
+        .iter()
+        .map(|v| {
+            let addr = v.addr.to_string();
+            match endpoint {
+                WEBSITE => serde_json::json!({
+                    "hostname": addr,
+                    "port": plan.port,
+                    PRIVATE_ADDRESS: addr,
+                }),
+                _ => serde_json::json!({"public-address": addr, "port": plan.port}),
+            }
+        })
+        .collect();
+    if !rest.is_empty() {
+        b.insert(
+            "extended_data".into(),
+            serde_json::Value::Array(rest).to_string(),
+        );
     }
+    b
 }
 
 /// This unit's peer bag: its priority claim, VRRP source addresses and configured
@@ -189,17 +213,28 @@ mod tests {
         );
     }
 
+    /// Every VIP after the first goes in `extended_data`, the interfaces' list form:
+    /// a JSON list of the same keys (port as a number, as the interfaces' Python
+    /// writes the value it was given); IPv6 without brackets.
     #[test]
-    fn ipv6_vips_have_no_brackets_and_the_first_vip_is_published() {
-        let p = plan("fd00::5/64 10.0.0.5", "", 443);
+    fn further_vips_are_published_in_extended_data_in_the_interfaces_list_form() {
+        let p = plan("fd00::5/64 10.0.0.5 10.0.0.6/24", "", 443);
         assert_eq!(
             json(&vip_payload(LOADBALANCER, Some(&p))),
-            r#"{"port":"443","public-address":"fd00::5"}"#
+            r#"{"extended_data":"[{\"port\":443,\"public-address\":\"10.0.0.5\"},{\"port\":443,\"public-address\":\"10.0.0.6\"}]","port":"443","public-address":"fd00::5"}"#
         );
         assert_eq!(
             json(&vip_payload(WEBSITE, Some(&p))),
-            r#"{"hostname":"fd00::5","port":"443","private-address":"fd00::5"}"#
+            r#"{"extended_data":"[{\"hostname\":\"10.0.0.5\",\"port\":443,\"private-address\":\"10.0.0.5\"},{\"hostname\":\"10.0.0.6\",\"port\":443,\"private-address\":\"10.0.0.6\"}]","hostname":"fd00::5","port":"443","private-address":"fd00::5"}"#
         );
+        // Back to one VIP: extended_data is retracted with the rest of the contract.
+        let one = plan("fd00::5/64", "", 443);
+        let change = changes(
+            LOADBALANCER,
+            Some(&vip_payload(LOADBALANCER, Some(&p))),
+            &vip_payload(LOADBALANCER, Some(&one)),
+        );
+        assert_eq!(json(&change), r#"{"extended_data":""}"#);
     }
 
     #[test]
@@ -266,7 +301,7 @@ mod tests {
         // Unknown history (first run after an upgrade): clear the whole contract.
         assert_eq!(
             json(&changes(WEBSITE, None, &Bag::new())),
-            r#"{"hostname":"","port":"","private-address":""}"#
+            r#"{"extended_data":"","hostname":"","port":"","private-address":""}"#
         );
         // Already retracted: nothing to do.
         assert!(changes(WEBSITE, Some(&Bag::new()), &Bag::new()).is_empty());
@@ -274,7 +309,10 @@ mod tests {
 
     #[test]
     fn unknown_history_sets_everything_desired() {
+        // And clears the rest of the contract (a stale extended_data).
         let d = vip_payload(WEBSITE, Some(&plan("10.0.0.5", "", 443)));
-        assert_eq!(changes(WEBSITE, None, &d), d);
+        let mut expected = d.clone();
+        expected.insert("extended_data".into(), String::new());
+        assert_eq!(changes(WEBSITE, None, &d), expected);
     }
 }

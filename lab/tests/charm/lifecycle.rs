@@ -38,8 +38,9 @@ fn dirs(root: &Path) -> Vec<String> {
     out
 }
 
-const CHARM_FILES: [&str; 4] = [
+const CHARM_FILES: [&str; 5] = [
     "etc/keepalived-charm/keepalived.conf",
+    "etc/keepalived-charm/metrics-address",
     "etc/sysctl.d/50-keepalived.conf",
     "etc/systemd/system/keepalived-charm.service",
     "usr/local/lib/keepalived-charm/keepalived-charm",
@@ -274,7 +275,7 @@ fn install_and_config_changed_send_exactly_these_command_lines() {
             "relation-ids --format=json cos-agent",
             "status-set active VIP 10.10.74.250 ready",
             "state-set --file -",
-            "juju-log -l INFO -- rendered a new engine config; applied {root}/etc/sysctl.d/50-keepalived.conf; started the engine",
+            "juju-log -l INFO -- rendered a new engine config; metrics endpoint: 127.0.0.1:9165; applied {root}/etc/sysctl.d/50-keepalived.conf; started the engine",
         ]
     );
     // What `relation-set --file -` carried on stdin, as Juju stored it.

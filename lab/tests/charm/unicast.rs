@@ -49,7 +49,13 @@ fn a_master_holding_the_vip_still_publishes_its_own_address() {
     assert_eq!(engine_config(&m, UNITS[0]), conf);
     // ...nor must a VIP change, while the old VIP is still on the interface.
     let runs = config(&mut m, &[("virtual_ip", "fd00::6/64 10.10.74.251")]);
-    for (unit, own, peer) in [(UNITS[0], "10", "11"), (UNITS[1], "11", "10")] {
+    // keepalived/0 changes first while keepalived/1 still publishes the old VIPs: it
+    // runs the union of both lists (K-13) and drops the old ones once keepalived/1
+    // publishes the new list, a reload each; keepalived/1 sees the new list at once.
+    for (unit, own, peer, reloads) in [
+        (UNITS[0], "10", "11", &[RELOAD, RELOAD][..]),
+        (UNITS[1], "11", "10", &[RELOAD][..]),
+    ] {
         let conf = engine_config(&m, unit);
         assert!(
             conf.contains(&format!(
@@ -63,7 +69,11 @@ fn a_master_holding_the_vip_still_publishes_its_own_address() {
             )),
             "{unit}: {conf}"
         );
-        assert_eq!(engine_actions(&runs, unit), [RELOAD], "{unit}");
+        assert_eq!(engine_actions(&runs, unit), reloads, "{unit}");
+        assert!(
+            !conf.contains("fd00::5/") && !conf.contains("10.10.74.250/"),
+            "{conf}"
+        );
     }
     let rel = m.relation_by_endpoint("cluster").unwrap();
     assert_eq!(
@@ -72,6 +82,7 @@ fn a_master_holding_the_vip_still_publishes_its_own_address() {
             "192.0.2.10",
             &[
                 ("priority", "254"),
+                ("vips", "fd00::6/64,10.10.74.251/32"),
                 ("vrrp-address", "192.0.2.10"),
                 ("vrrp-address-v6", "fd00::10")
             ]
