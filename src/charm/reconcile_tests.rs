@@ -460,6 +460,15 @@ impl Unit {
         }
     }
 
+    /// Runs `hook` and checks it changed nothing: no file rewritten, the engine only
+    /// probed, no relation data written.
+    fn quiet_hook(&mut self, hook: &str, before: &BTreeMap<String, Stamp>) {
+        self.hook(hook);
+        self.assert_untouched(before, hook);
+        self.assert_only_probed(hook);
+        assert!(self.relation_sets().is_empty(), "{hook}");
+    }
+
     /// Every call of the last hook to the service manager: the probe, then one reload.
     fn assert_reloaded_once(&self, why: &str) {
         assert_eq!(
@@ -823,10 +832,7 @@ fn a_hook_with_nothing_new_writes_nothing_and_reloads_nothing() {
         "config-changed",
         "start",
     ] {
-        u.hook(hook);
-        u.assert_untouched(&before, hook);
-        u.assert_only_probed(hook);
-        assert!(u.relation_sets().is_empty(), "{hook}");
+        u.quiet_hook(hook, &before);
         assert!(!u.juju.calls.iter().any(|c| c == "state-set"), "{hook}");
         assert!(u.sysctl.calls.is_empty(), "{hook}");
         assert_eq!(u.status(), Status::active("VIP 10.10.74.250 ready"));
@@ -1023,11 +1029,8 @@ fn a_leader_change_changes_nothing() {
         "leader-settings-changed",
         "leader-elected",
     ] {
-        u.hook(hook);
-        u.assert_untouched(&before, hook);
-        u.assert_only_probed(hook);
+        u.quiet_hook(hook, &before);
         // Nothing to tell anyone, nothing to remember, leadership never asked.
-        assert!(u.relation_sets().is_empty(), "{hook}");
         assert_eq!(u.juju.state, state, "{hook}");
         assert!(!u.juju.calls.iter().any(|c| c.contains("leader")), "{hook}");
     }

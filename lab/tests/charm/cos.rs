@@ -123,17 +123,21 @@ fn the_cos_agent_databag_decodes_with_the_collectors_own_library() {
         )
         .expect("cos-agent relates");
     all_ok(&runs);
-    let bag = unit_bag(&m, "cos-agent", "keepalived/0");
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("bag.json");
-    std::fs::write(&file, serde_json::to_string(&bag).unwrap()).unwrap();
-    let out = run(Command::new(&python).args([
-        "-c",
-        CHECK,
-        file.to_str().unwrap(),
-        keepalived_charm::charm::cos::DASHBOARD_PATH,
-    ]));
-    let decoded: Value = serde_json::from_str(out.trim()).expect("the check prints JSON");
+    // The unit's cos-agent bag as the collector's own library reads it.
+    let decode = |m: &juju_emulator::Model| -> Value {
+        let bag = unit_bag(m, "cos-agent", "keepalived/0");
+        let file = dir.path().join("bag.json");
+        std::fs::write(&file, serde_json::to_string(&bag).unwrap()).unwrap();
+        let out = run(Command::new(&python).args([
+            "-c",
+            CHECK,
+            file.to_str().unwrap(),
+            keepalived_charm::charm::cos::DASHBOARD_PATH,
+        ]));
+        serde_json::from_str(out.trim()).expect("the check prints JSON")
+    };
+    let decoded = decode(&m);
     // Our dashboard, byte for byte but for the uid and tag the library adds.
     let expected = keepalived_charm::charm::cos::dashboard();
     assert_eq!(decoded["dashboard"], expected);
@@ -154,16 +158,7 @@ fn the_cos_agent_databag_decodes_with_the_collectors_own_library() {
 
     // metrics_address off: the same bag without a scrape job, still valid.
     all_ok(&config(&mut m, &[("metrics_address", "")]));
-    let bag = unit_bag(&m, "cos-agent", "keepalived/0");
-    std::fs::write(&file, serde_json::to_string(&bag).unwrap()).unwrap();
-    let out = run(Command::new(&python).args([
-        "-c",
-        CHECK,
-        file.to_str().unwrap(),
-        keepalived_charm::charm::cos::DASHBOARD_PATH,
-    ]));
-    let decoded: Value = serde_json::from_str(out.trim()).unwrap();
-    assert_eq!(decoded["jobs"], serde_json::json!([]));
+    assert_eq!(decode(&m)["jobs"], serde_json::json!([]));
 }
 
 fn state_file(j: &JujuLab, unit: &str) -> PathBuf {

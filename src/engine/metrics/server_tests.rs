@@ -47,6 +47,13 @@ fn closed_by_server(s: &mut TcpStream, within: Duration) -> bool {
     }
 }
 
+/// Small limits, so the tests see the caps and timeouts act quickly.
+const SMALL: Limits = Limits {
+    max_connections: 4,
+    header_timeout: Duration::from_millis(300),
+    write_timeout: Duration::from_millis(300),
+};
+
 #[test]
 fn serves_the_snapshot_in_the_format_asked_for() {
     let (_server, published, addr) = server(Limits::default());
@@ -101,11 +108,7 @@ fn serves_the_snapshot_in_the_format_asked_for() {
 
 #[test]
 fn connections_beyond_the_cap_are_closed_and_idle_ones_time_out() {
-    let limits = Limits {
-        max_connections: 4,
-        header_timeout: Duration::from_millis(300),
-        write_timeout: Duration::from_millis(300),
-    };
+    let limits = SMALL;
     let (server, _published, addr) = server(limits);
     // Four clients connect and never send anything: they hold every slot.
     let mut idle: Vec<TcpStream> = (0..4).map(|_| TcpStream::connect(addr).unwrap()).collect();
@@ -133,11 +136,7 @@ fn connections_beyond_the_cap_are_closed_and_idle_ones_time_out() {
 
 #[test]
 fn a_client_that_never_reads_is_dropped_after_the_write_timeout() {
-    let limits = Limits {
-        max_connections: 4,
-        header_timeout: Duration::from_millis(300),
-        write_timeout: Duration::from_millis(300),
-    };
+    let limits = SMALL;
     let (server, published, addr) = server(limits);
     // A body far larger than the socket buffers: ~100 bytes per VIP.
     let vips: Vec<String> = (0..200_000u32)
