@@ -248,6 +248,15 @@ impl Unit {
         }
     }
 
+    /// A deployed unit with `virtual_ip` set (call records of the deploy cleared by
+    /// the next hook, as usual).
+    fn configured(vip: &str) -> Unit {
+        let mut u = Unit::new(UNIT);
+        u.deploy();
+        u.set_config(json!({ "virtual_ip": vip }));
+        u
+    }
+
     fn paths(&self) -> Paths {
         Paths::new(self.root.path())
     }
@@ -545,9 +554,7 @@ fn deploy_unconfigured_is_blocked_with_the_original_message_and_runs_nothing() {
 
 #[test]
 fn configuring_renders_the_golden_config_starts_the_engine_and_sets_sysctl() {
-    let mut u = Unit::new(UNIT);
-    u.deploy();
-    u.set_config(json!({"virtual_ip": "10.10.74.250"}));
+    let u = Unit::configured("10.10.74.250");
     assert_eq!(
         u.engine_config().unwrap(),
         golden("default-ipv4.conf", u.root.path())
@@ -606,9 +613,7 @@ fn relation_data_is_the_original_contract_and_lb_sink_and_juju_info_are_untouche
 
 #[test]
 fn website_data_is_rewritten_in_and_after_config_changed() {
-    let mut u = Unit::new(UNIT);
-    u.deploy();
-    u.set_config(json!({"virtual_ip": "10.10.74.250"}));
+    let mut u = Unit::configured("10.10.74.250");
     let website = u.relate("website", 2, "kubernetes-worker/0");
     u.set_config(json!({"healthcheck_interval": 3}));
     assert_eq!(
@@ -658,9 +663,7 @@ fn website_data_is_rewritten_in_and_after_config_changed() {
 
 #[test]
 fn every_website_relation_gets_the_contract_and_a_change_reaches_each() {
-    let mut u = Unit::new(UNIT);
-    u.deploy();
-    u.set_config(json!({"virtual_ip": "10.10.74.250"}));
+    let mut u = Unit::configured("10.10.74.250");
     let first = u.relate("website", 2, "kubernetes-worker/0");
     let second = u.relate("website", 5, "haproxy/0");
     for rid in [&first, &second] {
@@ -682,9 +685,7 @@ fn every_website_relation_gets_the_contract_and_a_change_reaches_each() {
 
 #[test]
 fn vip_hostname_change_updates_relation_data_and_never_touches_the_engine() {
-    let mut u = Unit::new(UNIT);
-    u.deploy();
-    u.set_config(json!({"virtual_ip": "10.10.74.250"}));
+    let mut u = Unit::configured("10.10.74.250");
     let website = u.relate("website", 2, "kubernetes-worker/0");
     let lb = u.relate("loadbalancer", 3, "kubernetes-master/0");
     let before = u.files();
@@ -709,9 +710,7 @@ fn vip_hostname_change_updates_relation_data_and_never_touches_the_engine() {
 
 #[test]
 fn port_change_updates_relation_data_and_reloads_once_without_restart() {
-    let mut u = Unit::new(UNIT);
-    u.deploy();
-    u.set_config(json!({"virtual_ip": "10.10.74.250"}));
+    let mut u = Unit::configured("10.10.74.250");
     let website = u.relate("website", 2, "kubernetes-worker/0");
     let lb = u.relate("loadbalancer", 3, "kubernetes-master/0");
     u.set_config(json!({"port": 6443}));
@@ -758,9 +757,7 @@ fn vip_router_id_and_interval_changes_reload_exactly_once() {
             "10.10.74.250",
         ),
     ] {
-        let mut u = Unit::new(UNIT);
-        u.deploy();
-        u.set_config(json!({"virtual_ip": "10.10.74.250"}));
+        let mut u = Unit::configured("10.10.74.250");
         let website = u.relate("website", 2, "kubernetes-worker/0");
         let lb = u.relate("loadbalancer", 3, "kubernetes-master/0");
         let inode = u.engine_config_inode();
@@ -781,9 +778,7 @@ fn vip_router_id_and_interval_changes_reload_exactly_once() {
 
 #[test]
 fn metrics_address_goes_to_the_engines_file_and_reloads_only_when_it_changes() {
-    let mut u = Unit::new(UNIT);
-    u.deploy();
-    u.set_config(json!({"virtual_ip": "10.10.74.250"}));
+    let mut u = Unit::configured("10.10.74.250");
     let file = u.paths().engine_metrics_file();
     let read = |p: &Path| std::fs::read_to_string(p).unwrap();
     // The default: loopback, the keepalived exporters' port.
@@ -811,9 +806,7 @@ fn metrics_address_goes_to_the_engines_file_and_reloads_only_when_it_changes() {
 
 #[test]
 fn a_hook_with_nothing_new_writes_nothing_and_reloads_nothing() {
-    let mut u = Unit::new(UNIT);
-    u.deploy();
-    u.set_config(json!({"virtual_ip": "10.10.74.250"}));
+    let mut u = Unit::configured("10.10.74.250");
     u.relate("loadbalancer", 3, "kubernetes-master/0");
     let sink = u.relate("lb-sink", 4, "kubeapi-load-balancer/0");
     let before = u.files();
@@ -861,9 +854,7 @@ fn a_hook_with_nothing_new_writes_nothing_and_reloads_nothing() {
 
 #[test]
 fn update_status_costs_three_hook_tool_calls() {
-    let mut u = Unit::new(UNIT);
-    u.deploy();
-    u.set_config(json!({"virtual_ip": "10.10.74.250"}));
+    let mut u = Unit::configured("10.10.74.250");
     u.relate("website", 2, "kubernetes-worker/0");
     u.relate("cluster", 9, "keepalived/1");
     u.hook("update-status"); // the resync after config-changed, if any
@@ -874,9 +865,7 @@ fn update_status_costs_three_hook_tool_calls() {
 
 #[test]
 fn every_invalid_value_blocks_keeps_the_last_good_file_and_does_not_reload() {
-    let mut u = Unit::new(UNIT);
-    u.deploy();
-    u.set_config(json!({"virtual_ip": "10.10.74.250"}));
+    let mut u = Unit::configured("10.10.74.250");
     let website = u.relate("website", 2, "kubernetes-worker/0");
     u.hook("update-status");
     let good = golden("default-ipv4.conf", u.root.path());
@@ -1016,9 +1005,7 @@ fn a_unit_blocked_from_the_start_renders_nothing_and_starts_nothing() {
 
 #[test]
 fn a_leader_change_changes_nothing() {
-    let mut u = Unit::new(UNIT);
-    u.deploy();
-    u.set_config(json!({"virtual_ip": "10.10.74.250"}));
+    let mut u = Unit::configured("10.10.74.250");
     u.relate("website", 2, "kubernetes-worker/0");
     u.relate("cluster", 9, "keepalived/1");
     u.hook("update-status"); // the website resync after config-changed
@@ -1185,9 +1172,7 @@ fn remove_restores_sysctl_left_by_the_original_charm() {
 
 #[test]
 fn upgrade_restarts_only_when_the_engine_binary_changed() {
-    let mut u = Unit::new(UNIT);
-    u.deploy();
-    u.set_config(json!({"virtual_ip": "10.10.74.250"}));
+    let mut u = Unit::configured("10.10.74.250");
     u.hook("upgrade-charm");
     assert_eq!(u.service_actions(), vec!["enable keepalived-charm.service"]);
     fs::write(&u.binary, b"engine v2").unwrap();
@@ -1213,9 +1198,7 @@ fn upgrade_restarts_only_when_the_engine_binary_changed() {
 
 #[test]
 fn engine_role_shows_in_the_status_on_update_status() {
-    let mut u = Unit::new(UNIT);
-    u.deploy();
-    u.set_config(json!({"virtual_ip": "10.10.74.250"}));
+    let mut u = Unit::configured("10.10.74.250");
     let state_file = u.paths().engine_state();
     fs::create_dir_all(state_file.parent().unwrap()).unwrap();
     fs::write(
@@ -1476,9 +1459,7 @@ fn cluster_changed_reads_only_the_remote_unit() {
 
 #[test]
 fn a_broken_website_relation_is_forgotten() {
-    let mut u = Unit::new(UNIT);
-    u.deploy();
-    u.set_config(json!({"virtual_ip": "10.10.74.250"}));
+    let mut u = Unit::configured("10.10.74.250");
     let website = u.relate("website", 2, "kubernetes-worker/0");
     assert!(u.state().published.contains_key("website:2"));
     u.relation_hook(
@@ -1592,9 +1573,7 @@ fn a_distro_keepalived_the_original_charm_did_not_configure_is_left_alone() {
 
 #[test]
 fn a_dead_engine_is_started_again_by_the_next_hook_even_while_blocked() {
-    let mut u = Unit::new(UNIT);
-    u.deploy();
-    u.set_config(json!({"virtual_ip": "10.10.74.250"}));
+    let mut u = Unit::configured("10.10.74.250");
     let good = u.engine_config().unwrap();
     u.service.active.clear(); // the engine died, or the machine rebooted
     u.hook("update-status");
@@ -1696,6 +1675,17 @@ fn a_refresh_of_the_vip_holder_starts_our_engine_before_it_stops_the_distro_keep
 
 // ---------------------------------------------------------------- actions
 
+/// Runs the `status` action on `u` with the engine's state file at `state_file`.
+fn run_status_action(u: &mut Unit, state_file: &std::path::Path) {
+    crate::charm::actions::run(
+        "status",
+        &mut u.juju,
+        state_file,
+        std::time::SystemTime::now(),
+    )
+    .unwrap();
+}
+
 #[test]
 fn the_status_action_sets_the_engines_report_and_touches_nothing_else() {
     let mut u = Unit::new(UNIT);
@@ -1711,13 +1701,7 @@ fn the_status_action_sets_the_engines_report_and_touches_nothing_else() {
         r#"{{"schema":1,"pid":7,"config":"c","updated_unix_ms":{now},"instances":[{{"name":"VI_1","family":"ipv4","vrid":23,"interface":"eth0","state":"BACKUP","base_priority":253,"effective_priority":253,"master":"192.0.2.11","last_transition_unix_ms":{now},"last_transition_reason":"higher priority advert","vips":["10.10.74.250/32"],"counters":{{"adverts_sent":0,"adverts_received":5,"became_master":0,"released":0,"drops":{{}},"checksum_forms":{{}}}}}}]}}"#
     );
     fs::write(&state_file, text).unwrap();
-    crate::charm::actions::run(
-        "status",
-        &mut u.juju,
-        &state_file,
-        std::time::SystemTime::now(),
-    )
-    .unwrap();
+    run_status_action(&mut u, &state_file);
     assert_eq!(u.juju.calls, vec!["action-set"]);
     assert_eq!(u.juju.action_failed, None);
     let results: BTreeMap<String, String> = u.juju.action_results.iter().cloned().collect();
@@ -1733,13 +1717,7 @@ fn the_status_action_fails_with_what_to_check_when_the_engine_never_reported() {
     u.deploy();
     u.juju.calls.clear();
     let state_file = u.paths().engine_state();
-    crate::charm::actions::run(
-        "status",
-        &mut u.juju,
-        &state_file,
-        std::time::SystemTime::now(),
-    )
-    .unwrap();
+    run_status_action(&mut u, &state_file);
     assert_eq!(u.juju.calls, vec!["action-fail"]);
     let message = u.juju.action_failed.clone().unwrap();
     assert!(

@@ -54,33 +54,24 @@ const SMALL: Limits = Limits {
     write_timeout: Duration::from_millis(300),
 };
 
-#[test]
-fn serves_the_snapshot_in_the_format_asked_for() {
-    let (_server, published, addr) = server(Limits::default());
-    published.set(Snapshot {
+/// A snapshot of one instance VI_1 (VRID 51 on eth0, priority 200) in `state`.
+fn one_instance(state: &str, vips: Vec<String>) -> Snapshot {
+    Snapshot {
         state: EngineState {
             instances: vec![InstanceState {
-                name: "VI_1".into(),
-                family: "ipv4".into(),
-                vrid: 51,
-                interface: "eth0".into(),
-                state: "MASTER".into(),
-                base_priority: 200,
-                effective_priority: 200,
-                master: None,
-                last_transition_unix_ms: 0,
-                last_transition_reason: String::new(),
-                vips: vec!["10.0.0.100/24".into()],
-                counters: Default::default(),
-                fault: None,
-                scripts: Default::default(),
-                dual_master: None,
-                foreign_routers: Vec::new(),
+                vips,
+                ..crate::engine::metrics::tests::instance("VI_1", state, 51, &[])
             }],
             ..EngineState::default()
         },
         extras: Vec::new(),
-    });
+    }
+}
+
+#[test]
+fn serves_the_snapshot_in_the_format_asked_for() {
+    let (_server, published, addr) = server(Limits::default());
+    published.set(one_instance("MASTER", vec!["10.0.0.100/24".into()]));
     let plain = get(addr, "/metrics", None);
     assert!(plain.starts_with("HTTP/1.1 200 OK\r\n"), "{plain}");
     assert!(
@@ -142,30 +133,7 @@ fn a_client_that_never_reads_is_dropped_after_the_write_timeout() {
     let vips: Vec<String> = (0..200_000u32)
         .map(|n| format!("10.{}.{}.{}/32", n >> 16, (n >> 8) & 255, n & 255))
         .collect();
-    published.set(Snapshot {
-        state: EngineState {
-            instances: vec![InstanceState {
-                name: "VI_1".into(),
-                family: "ipv4".into(),
-                vrid: 51,
-                interface: "eth0".into(),
-                state: "BACKUP".into(),
-                base_priority: 200,
-                effective_priority: 200,
-                master: None,
-                last_transition_unix_ms: 0,
-                last_transition_reason: String::new(),
-                vips,
-                counters: Default::default(),
-                fault: None,
-                scripts: Default::default(),
-                dual_master: None,
-                foreign_routers: Vec::new(),
-            }],
-            ..EngineState::default()
-        },
-        extras: Vec::new(),
-    });
+    published.set(one_instance("BACKUP", vips));
     let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
     socket.connect(&addr.into()).unwrap();

@@ -3,7 +3,7 @@ use std::time::Duration;
 use super::*;
 use crate::engine::state_file::Counters;
 
-fn instance(name: &str, state: &str, vrid: u8, vips: &[&str]) -> InstanceState {
+pub(super) fn instance(name: &str, state: &str, vrid: u8, vips: &[&str]) -> InstanceState {
     InstanceState {
         name: name.into(),
         family: "ipv4".into(),
