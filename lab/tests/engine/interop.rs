@@ -394,9 +394,11 @@ fn s12_rolling_replacement_of_keepalived_by_our_engine_keeps_the_vip() {
         .longest_gap_after(t_roll)
         .expect("answers during the roll");
     // The master step is keepalived's release (it drops the VIP at once) and our
-    // h2's takeover at its skew: the graceful bound, skew + 20 ms, plus the
-    // prober's own resolution (one probe every 10 ms).
-    let bound = mode.timers(PRIOS[1]).skew_time + Duration::from_millis(30);
+    // h2's takeover at its skew (12 ms at 253). The bound is generous on purpose
+    // (skew + 100 ms: a loaded 2-core machine has shown 60-100 ms); what it tells
+    // apart is a takeover at a low priority's skew, 0.6 s and more. The figures are
+    // printed for the record.
+    let bound = mode.timers(PRIOS[1]).skew_time + Duration::from_millis(100);
     eprintln!(
         "S12 rolling replacement (v2 1 s, 254/253/252): worst client outage {:.1} ms ({} -> {}), bound {:.1} ms; \
          per step: {}",
