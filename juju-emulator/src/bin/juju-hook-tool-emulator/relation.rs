@@ -227,6 +227,21 @@ pub fn relation_get(ctx: &mut Ctx, args: &[String]) -> ToolResult {
 
 /// `--file` content: a YAML (or JSON) map of string to string, as yaml.v2 decodes it
 /// into `map[string]string` (scalars keep their text; null becomes "" = delete).
+/// The settings of `--file` (a path, or `-` for standard input) if given, as
+/// relation-set and state-set read them.
+pub fn file_flag_settings(ctx: &Ctx, parsed: &Parsed) -> Result<Vec<(String, String)>, ToolError> {
+    let Some(file) = parsed.value("file") else {
+        return Ok(Vec::new());
+    };
+    let text = if file == "-" {
+        ctx.read_stdin()?
+    } else {
+        std::fs::read_to_string(ctx.path(file))
+            .map_err(|e| ToolError::run(format!("open {file}: {e}")))?
+    };
+    settings_file(&text)
+}
+
 pub fn settings_file(text: &str) -> Result<Vec<(String, String)>, ToolError> {
     if text.trim().is_empty() {
         return Ok(Vec::new());
@@ -290,15 +305,7 @@ pub fn relation_set(ctx: &mut Ctx, args: &[String]) -> ToolResult {
         out.stderr = format!("--format flag deprecated for command {:?}", ctx.name);
     }
     let mut settings: BTreeMap<String, String> = BTreeMap::new();
-    if let Some(file) = parsed.value("file") {
-        let text = if file == "-" {
-            ctx.read_stdin()?
-        } else {
-            std::fs::read_to_string(ctx.path(file))
-                .map_err(|e| ToolError::run(format!("open {file}: {e}")))?
-        };
-        settings.extend(settings_file(&text)?);
-    }
+    settings.extend(file_flag_settings(ctx, &parsed)?);
     settings.extend(overrides);
 
     let app = parsed.is_set("app");

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use super::flags::{self};
 use super::format::{Format, Out};
-use super::relation::{overlay, settings_file};
+use super::relation::{file_flag_settings, overlay};
 use super::state::{HookState, OpenedPort, PortOp};
 use super::{emit, format_of, Ctx, Output, ToolError, ToolResult, ALL_FORMATS, FORMAT_FLAGS};
 
@@ -92,16 +92,7 @@ pub fn state_get(ctx: &mut Ctx, args: &[String]) -> ToolResult {
 pub fn state_set(ctx: &mut Ctx, args: &[String]) -> ToolResult {
     let parsed = flags::parse(args, &[flags::value(&["file"])])?;
     let overrides = flags::key_values(&parsed.positionals)?;
-    let mut settings = Vec::new();
-    if let Some(file) = parsed.value("file") {
-        let text = if file == "-" {
-            ctx.read_stdin()?
-        } else {
-            std::fs::read_to_string(ctx.path(file))
-                .map_err(|e| ToolError::run(format!("open {file}: {e}")))?
-        };
-        settings.extend(settings_file(&text)?);
-    }
+    let mut settings = file_flag_settings(ctx, &parsed)?;
     settings.extend(overrides);
     for (k, v) in settings {
         ctx.state.pending.charm_state.insert(k, Some(v));
