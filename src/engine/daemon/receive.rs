@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use vrrp_core::packet::{Accepted, DropReason, Dropped, IpMeta};
+use vrrp_core::packet::{Accepted, Dropped, IpMeta};
 use vrrp_core::proto::Family;
 use vrrp_core::router::{ForeignReason, Input, State, Time};
 
@@ -112,7 +112,9 @@ impl Driver {
                 inst.drops.record(&dropped.reason);
                 // A router outside our cluster on our VRID: the router remembers it
                 // for the state file (S-9); the packet itself stays dropped.
-                if let (Some(reason), Some(from)) = (foreign_reason(&dropped.reason), dropped.src) {
+                if let (Some(reason), Some(from)) =
+                    (ForeignReason::of_drop(&dropped.reason), dropped.src)
+                {
                     if inst
                         .router
                         .foreign_routers(now)
@@ -150,15 +152,5 @@ impl Driver {
                 dropped.reason
             );
         }
-    }
-}
-
-/// The drops that mean "a router outside our cluster uses our VRID".
-fn foreign_reason(reason: &DropReason) -> Option<ForeignReason> {
-    match reason {
-        DropReason::AddressListMismatch { .. } => Some(ForeignReason::AddressList),
-        DropReason::AuthType { .. } | DropReason::AuthPass => Some(ForeignReason::Authentication),
-        DropReason::UnicastPeer(_) => Some(ForeignReason::NotAPeer),
-        _ => None,
     }
 }

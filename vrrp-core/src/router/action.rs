@@ -63,6 +63,24 @@ pub enum ForeignReason {
     NotAPeer,
 }
 
+impl ForeignReason {
+    /// Whether a receive-ladder drop means "a router outside our cluster uses our
+    /// VRID", and why (S-9): another address list, another authentication, or a
+    /// unicast source that is not our peer. Every other drop is a broken or forged
+    /// packet, not a router.
+    pub fn of_drop(reason: &crate::packet::DropReason) -> Option<ForeignReason> {
+        use crate::packet::DropReason;
+        match reason {
+            DropReason::AddressListMismatch { .. } => Some(ForeignReason::AddressList),
+            DropReason::AuthType { .. } | DropReason::AuthPass => {
+                Some(ForeignReason::Authentication)
+            }
+            DropReason::UnicastPeer(_) => Some(ForeignReason::NotAPeer),
+            _ => None,
+        }
+    }
+}
+
 impl fmt::Display for ForeignReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

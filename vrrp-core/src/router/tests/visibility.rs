@@ -97,3 +97,21 @@ fn a_flood_of_forged_sources_keeps_only_the_most_recent_eight() {
     assert_eq!(r.counters().foreign_adverts, 100);
     assert_eq!(r.state(), State::Backup);
 }
+
+#[test]
+fn only_foreign_list_auth_or_peer_drops_name_a_foreign_router() {
+    use crate::packet::DropReason;
+    assert_eq!(
+        ForeignReason::of_drop(&DropReason::AddressListMismatch { count: 1 }),
+        Some(ForeignReason::AddressList)
+    );
+    assert_eq!(
+        ForeignReason::of_drop(&DropReason::AuthPass),
+        Some(ForeignReason::Authentication)
+    );
+    assert_eq!(
+        ForeignReason::of_drop(&DropReason::UnicastPeer(ip("10.0.0.9"))),
+        Some(ForeignReason::NotAPeer)
+    );
+    assert_eq!(ForeignReason::of_drop(&DropReason::Ttl(254)), None);
+}
