@@ -253,9 +253,12 @@ fn s9_a_foreign_router_on_our_vrid_is_reported_never_obeyed_and_forgotten() {
         let h4 = IpAddr::V4(scene.lab.host(3).ipv4);
         let out = faults::foreign_cluster(&scene, foreign_vip, SECS(6));
         eprintln!("S9 {kind:?}: {out:?}");
-        assert_eq!(out.promotions, 0, "{kind:?}: {out:?}");
-        assert_eq!(out.holders_at_end, only("h1"), "{kind:?}: {out:?}");
+        // keepalived is the comparison, not the subject: its cluster sometimes
+        // re-elects when the foreign router resigns (a backup's "advertisement
+        // timeout" seen once here), which is printed above, not asserted.
         if kind == DaemonKind::Engine {
+            assert_eq!(out.promotions, 0, "{kind:?}: {out:?}");
+            assert_eq!(out.holders_at_end, only("h1"), "{kind:?}: {out:?}");
             let state = scene.master().engine_state().expect("a state file");
             let vi = &state.instances[0];
             assert_eq!(vi.foreign_routers.len(), 1, "{vi:?}");
