@@ -87,8 +87,14 @@ impl Deadlines {
         .min()
     }
 
+    /// Disarms every timer of the state being left. The release bound is not a
+    /// state's timer: it belongs to the VIPs still held after a resignation, which
+    /// outlive a transition (FAULT → Initialize on a stop) until they are released.
     pub fn clear(&mut self) {
-        *self = Deadlines::default();
+        *self = Deadlines {
+            release: self.release,
+            ..Deadlines::default()
+        };
     }
 }
 

@@ -53,11 +53,29 @@ impl Router {
             // router after our priority 0 is our successor's, sent once it has
             // announced the VIPs; ours can go now. Another resignation (priority 0)
             // is not a successor.
-            State::Initialize if self.held.is_some() && !advert.priority.is_release() => {
+            State::Initialize | State::Fault
+                if self.held.is_some() && !advert.priority.is_release() =>
+            {
                 self.successor_heard(out);
+                self.heard_master(from, advert);
             }
-            State::Initialize | State::Fault => self.counters.adverts_ignored += 1,
+            // FAULT takes no part in the election but keeps track of who is
+            // Master, for the operator (the `status` action of a paused unit).
+            State::Fault => {
+                self.counters.adverts_ignored += 1;
+                self.heard_master(from, advert);
+            }
+            State::Initialize => self.counters.adverts_ignored += 1,
         }
+    }
+
+    /// Remembers the sender of a Master's advert (a release forgets it), outside
+    /// the election.
+    fn heard_master(&mut self, from: IpAddr, advert: &Advert) {
+        self.master = (!advert.priority.is_release()).then_some(MasterInfo {
+            address: from,
+            priority: advert.priority,
+        });
     }
 
     /// RFC 9568 §6.4.2, Backup state.

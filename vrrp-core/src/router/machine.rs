@@ -242,13 +242,12 @@ impl Router {
                     self.send_gratuitous(self.config.vips.clone(), repeat, &mut out);
                 }
             }
-            State::Initialize => {
+            State::Initialize | State::Fault => {
                 // No successor spoke within the bound: release anyway.
                 if take_once(&mut self.deadlines.release, now) {
                     self.release_held(&mut out);
                 }
             }
-            State::Fault => {}
         }
         out
     }
@@ -519,7 +518,15 @@ impl Router {
             }
             (State::Master, Some(cause)) => {
                 // keepalived: leaving MASTER for FAULT sends priority 0 (vrrp.c).
-                self.leave_master(State::Fault, Reason::Fault(cause), true, out);
+                // A script fault leaves the link and the machine able to answer,
+                // so the VIPs are held until the successor speaks, as on a
+                // graceful stop (K-14): the operator's `pause` and a failing
+                // health check hand over without a gap. keepalived drops them
+                // at once and leaves the VIPs dark for the successor's skew time.
+                self.transition(State::Fault, Reason::Fault(cause), out);
+                self.send_advert(Priority::RELEASE, out);
+                self.held = Some(self.config.vips.clone());
+                self.deadlines.release = Some(now + self.release_bound());
             }
             (State::Master, None) if self.deadlines.link_fault.take().is_some() => {
                 // The link is back within the debounce: still Master. Say so at

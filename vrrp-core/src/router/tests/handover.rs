@@ -2,7 +2,8 @@
 //! to be the daemon's, invisible to exact-time tests): the wire order of a new
 //! Master's actions, the second re-announcement after a won contention
 //! (`CONTENTION_REANNOUNCE`) and the make-before-break release on shutdown
-//! (`Input::Shutdown`, `RELEASE_MARGIN`).
+//! (`Input::Shutdown`, `RELEASE_MARGIN`) and on a script FAULT (K-14: the
+//! charm's `pause`, a failing unweighted health check).
 
 use super::*;
 
@@ -225,4 +226,121 @@ fn shutdown_of_a_backup_or_an_idle_router_is_finished_at_once() {
     assert_eq!(changes(&actions), vec![(State::Backup, State::Initialize)]);
     assert!(r.is_finished());
     assert_eq!(r.poll_timeout(), None);
+}
+
+// ----- make before break on a script FAULT (K-14) ------------------------------------
+
+/// The charm's `pause`: a reload adds an unweighted script that starts KO.
+fn paused(priority: u8, addr: &str) -> RouterConfig {
+    let mut c = config(priority, addr);
+    c.track_scripts.push(TrackScript {
+        init_fail: true,
+        ..TrackScript::new("charm_paused", 0)
+    });
+    c
+}
+
+#[test]
+fn a_master_paused_by_a_script_fault_holds_the_vips_until_its_successor_speaks() {
+    let mut r = master(100, "10.0.0.1");
+    let pause = 10_000_000_000;
+    let actions = r
+        .reconfigure(at_ns(pause), paused(100, "10.0.0.1"))
+        .unwrap();
+    assert_eq!(
+        kinds(&actions),
+        vec!["to-other", "release"],
+        "no remove yet"
+    );
+    assert_eq!(r.state(), State::Fault);
+    assert_eq!(r.poll_timeout(), Some(at_ns(pause + SKEW_1 + MARGIN)));
+    // Another router's release is no successor; the successor's advert is.
+    assert_eq!(r.handle(at_ns(pause + 1), adv("10.0.0.3", 0)), vec![]);
+    let heard = pause + SKEW_100 + 200_000;
+    assert_eq!(
+        r.handle(at_ns(heard), adv("10.0.0.2", 100)),
+        vec![Action::RemoveVips(vec![ip(VIP)])]
+    );
+    assert_eq!(r.poll_timeout(), None, "the bound is disarmed");
+    // Still out of the election, but it knows who is Master now.
+    assert_eq!(r.state(), State::Fault);
+    assert_eq!(r.master_address(), Some(ip("10.0.0.2")));
+    assert_eq!(
+        r.handle(at_ns(heard + 3_700_000_000), Input::Startup),
+        vec![]
+    );
+    assert_eq!(r.handle_timeout(at_ns(heard + 10_000_000_000)), vec![]);
+}
+
+#[test]
+fn a_paused_master_releases_at_the_bound_when_no_successor_speaks() {
+    let mut r = master(100, "10.0.0.1");
+    r.reconfigure(at_ms(10_000), paused(100, "10.0.0.1"))
+        .unwrap();
+    let bound = 10_000_000_000 + SKEW_1 + MARGIN;
+    assert_eq!(r.handle_timeout(at_ns(bound - 1)), vec![]);
+    assert_eq!(
+        r.handle_timeout(at_ns(bound)),
+        vec![Action::RemoveVips(vec![ip(VIP)])]
+    );
+    assert_eq!(r.state(), State::Fault);
+}
+
+#[test]
+fn a_paused_master_stopped_before_its_successor_speaks_still_releases_at_the_bound() {
+    let mut r = master(100, "10.0.0.1");
+    r.reconfigure(at_ms(10_000), paused(100, "10.0.0.1"))
+        .unwrap();
+    let actions = r.handle(at_ms(10_001), Input::Shutdown);
+    assert_eq!(changes(&actions), vec![(State::Fault, State::Initialize)]);
+    assert!(!r.is_finished(), "the VIPs are still held");
+    let bound = 10_000_000_000 + SKEW_1 + MARGIN;
+    assert_eq!(r.poll_timeout(), Some(at_ns(bound)));
+    assert_eq!(
+        r.handle_timeout(at_ns(bound)),
+        vec![Action::RemoveVips(vec![ip(VIP)])]
+    );
+    assert!(r.is_finished());
+}
+
+#[test]
+fn resuming_before_the_successor_spoke_releases_then_waits_as_a_backup() {
+    let mut r = master(100, "10.0.0.1");
+    r.reconfigure(at_ms(10_000), paused(100, "10.0.0.1"))
+        .unwrap();
+    let actions = r
+        .reconfigure(at_ms(10_002), config(100, "10.0.0.1"))
+        .unwrap();
+    assert_eq!(kinds(&actions), vec!["remove", "to-other"]);
+    assert_eq!(r.state(), State::Backup);
+    assert_eq!(r.poll_timeout(), Some(at_ns(10_002_000_000 + DOWN_100)));
+}
+
+#[test]
+fn a_paused_backup_leaves_the_election_and_a_resumed_one_preempts_after_its_down_interval() {
+    let mut r = started(config(200, "10.0.0.1"));
+    r.handle(at_ms(100), adv("10.0.0.2", 100));
+    assert_eq!(r.state(), State::Backup);
+    let actions = r.reconfigure(at_ms(200), paused(200, "10.0.0.1")).unwrap();
+    assert_eq!(changes(&actions), vec![(State::Backup, State::Fault)]);
+    assert_eq!(sent_priorities(&actions), Vec::<u8>::new());
+    assert_eq!(r.poll_timeout(), None, "never claims while paused");
+    // Resume: a Backup again; the lower Master's adverts are discarded
+    // (preempt) and it takes over when its down timer runs out.
+    r.reconfigure(at_ms(1_000), config(200, "10.0.0.1"))
+        .unwrap();
+    assert_eq!(r.state(), State::Backup);
+    r.handle(at_ms(1_500), adv("10.0.0.2", 100));
+    let down = crate::proto::Timers::new(
+        Version::V2,
+        Priority::from_wire(200),
+        AdvertInterval::DEFAULT,
+    )
+    .master_down_interval;
+    let due = at_ms(1_000) + down;
+    assert_eq!(r.poll_timeout(), Some(due));
+    assert_eq!(
+        kinds(&r.handle_timeout(due)),
+        vec!["to-master", "add", "garp", "advert"]
+    );
 }
