@@ -147,6 +147,10 @@ pub struct EngineConfig {
     pub healthcheck_interval: u32,
     pub check_weight: i32,
     pub instances: Vec<Instance>,
+    /// The `pause` action is in force: every instance also tracks `charm_paused`,
+    /// an unweighted check that never passes, so it stays in FAULT (out of the
+    /// election) until `resume` (docs/requirements.md K-14 for the handover).
+    pub paused: bool,
 }
 
 impl EngineConfig {
@@ -215,6 +219,8 @@ pub struct Facts<'a> {
     /// while still usable (see [`super::iface::Link::vrrp_source`]).
     pub published_sources: &'a [IpAddr],
     pub engine_binary: &'a Path,
+    /// The `pause` action is in force on this unit.
+    pub paused: bool,
 }
 
 /// The desired state for `facts` (see the module doc). An empty `virtual_ip` is
@@ -227,13 +233,17 @@ pub fn desired(facts: &Facts<'_>) -> Desired {
     }
     let mut errors: Vec<String> = facts.option_errors.to_vec();
     match validate(o, facts.net) {
-        Ok(valid) if errors.is_empty() => Desired::Configured(Box::new(build(
-            &valid,
-            facts.priority,
-            facts.peers,
-            facts.published_sources,
-            facts.engine_binary,
-        ))),
+        Ok(valid) if errors.is_empty() => {
+            let mut plan = build(
+                &valid,
+                facts.priority,
+                facts.peers,
+                facts.published_sources,
+                facts.engine_binary,
+            );
+            plan.engine.paused = facts.paused;
+            Desired::Configured(Box::new(plan))
+        }
         Ok(_) => Desired::Blocked(errors.join("; ")),
         Err(mut problems) => {
             errors.append(&mut problems);
@@ -638,6 +648,7 @@ pub fn build(
             port: valid.port,
             healthcheck_interval: valid.healthcheck_interval,
             check_weight: HEALTH_CHECK_WEIGHT,
+            paused: false,
             instances,
         },
         vips: valid.vips.clone(),
@@ -686,6 +697,7 @@ pub(crate) mod tests {
             peers,
             published_sources: &[],
             engine_binary: Path::new(BIN),
+            paused: false,
         })
     }
 
@@ -1110,6 +1122,7 @@ pub(crate) mod tests {
             peers: &[],
             published_sources: &[],
             engine_binary: Path::new(BIN),
+            paused: false,
         });
         assert_eq!(blocked(d), "invalid port \"x\": expected an int");
     }

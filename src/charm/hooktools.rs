@@ -86,6 +86,13 @@ impl Status {
         }
     }
 
+    pub fn maintenance(message: impl Into<String>) -> Status {
+        Status {
+            kind: StatusKind::Maintenance,
+            message: message.into(),
+        }
+    }
+
     pub fn blocked(message: impl Into<String>) -> Status {
         Status {
             kind: StatusKind::Blocked,

@@ -22,8 +22,19 @@
 //! check weight [`HEALTH_CHECK_WEIGHT`] puts a failing unit (at most 154) below every
 //! healthy one (at least 205), and the high range makes a graceful handover fast: the
 //! RFC's skew time `(256 - priority) / 256 s` is 8 ms at 254 instead of 0.6 s at 100.
+//!
+//! **Switchover.** The `switchover` action names a unit that should hold the VIPs
+//! ([`preferred`]): the newest request in the cluster wins. The preferred unit runs at
+//! [`HIGHEST`] and every other unit one below its claim ([`running`]), so the order of
+//! the others is kept, all stay distinct, and the preferred unit preempts the Master
+//! as soon as the Master's priority has dropped (its next hook), make-before-break
+//! (RFC 9568 §6.4.2: a higher-priority Backup takes over when its down timer runs out,
+//! and announces before its first advert, docs/requirements.md K-14).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::hooktools::Bag;
+use super::state::Switchover;
 
 /// Highest priority a non-owner may have (255 is the address owner, RFC 9568 §5.2.4).
 pub const HIGHEST: u8 = 254;
@@ -72,9 +83,106 @@ pub fn decide(unit_number: u32, current: Option<u8>, peers: &[PeerClaim]) -> u8 
         .unwrap_or(first_choice)
 }
 
+/// Which unit the newest `switchover` request names, seen from this unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Preferred {
+    /// No request names a unit that is still here.
+    Nobody,
+    ThisUnit,
+    Another,
+}
+
+/// The newest `switchover` request among this unit's own and its peers' (their bag
+/// key `switchover`), if it names this unit or one of its peers. A request for a unit
+/// that has left counts as none.
+pub fn preferred(
+    this_unit: &str,
+    own: Option<&Switchover>,
+    peers: &BTreeMap<String, Bag>,
+) -> Preferred {
+    let newest = peers
+        .values()
+        .filter_map(|bag| bag.get("switchover").and_then(|t| Switchover::parse(t)))
+        .chain(own.cloned())
+        .max();
+    match newest {
+        Some(s) if s.unit == this_unit => Preferred::ThisUnit,
+        Some(s) if peers.contains_key(&s.unit) => Preferred::Another,
+        _ => Preferred::Nobody,
+    }
+}
+
+/// The priority this unit runs with, from its claim and the switchover preference.
+pub fn running(claim: u8, preferred: Preferred) -> u8 {
+    match preferred {
+        Preferred::Nobody => claim,
+        Preferred::ThisUnit => HIGHEST,
+        // Claims are at least LOWEST (205), so this stays above every unit whose
+        // health check fails (at most 154).
+        Preferred::Another => claim.saturating_sub(1).max(1),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn bags(entries: &[(&str, Option<&str>)]) -> BTreeMap<String, Bag> {
+        entries
+            .iter()
+            .map(|(unit, switchover)| {
+                let mut bag = Bag::new();
+                if let Some(s) = switchover {
+                    bag.insert("switchover".into(), s.to_string());
+                }
+                (unit.to_string(), bag)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_newest_switchover_in_the_cluster_names_the_preferred_unit() {
+        let own = |unit: &str, seq| Switchover {
+            seq,
+            unit: unit.into(),
+        };
+        let peers = bags(&[("k/1", Some("k/2@100")), ("k/2", None)]);
+        assert_eq!(preferred("k/0", None, &peers), Preferred::Another);
+        assert_eq!(
+            preferred("k/2", None, &bags(&[("k/1", Some("k/2@100"))])),
+            Preferred::ThisUnit
+        );
+        // Our own newer request wins over a peer's older one, and the reverse.
+        assert_eq!(
+            preferred("k/0", Some(&own("k/0", 200)), &peers),
+            Preferred::ThisUnit
+        );
+        assert_eq!(
+            preferred("k/0", Some(&own("k/0", 50)), &peers),
+            Preferred::Another
+        );
+        // A request for a unit that left, or garbage, is no preference.
+        let gone = bags(&[("k/1", Some("k/9@300")), ("k/2", Some("nonsense"))]);
+        assert_eq!(preferred("k/0", None, &gone), Preferred::Nobody);
+        assert_eq!(preferred("k/0", None, &BTreeMap::new()), Preferred::Nobody);
+    }
+
+    #[test]
+    fn the_preferred_unit_runs_highest_and_the_others_keep_their_order_below_it() {
+        let claims = [254u8, 253, 252];
+        let with_k2 = [
+            running(claims[0], Preferred::Another),
+            running(claims[1], Preferred::Another),
+            running(claims[2], Preferred::ThisUnit),
+        ];
+        assert_eq!(with_k2, [253, 252, 254]);
+        assert_eq!(running(230, Preferred::Nobody), 230);
+        // A preferred unit whose health check fails still drops below every healthy one.
+        assert!(
+            i32::from(running(205, Preferred::ThisUnit)) + HEALTH_CHECK_WEIGHT
+                < i32::from(running(LOWEST, Preferred::Another))
+        );
+    }
 
     fn peer(unit_number: u32, claim: Option<u8>) -> PeerClaim {
         PeerClaim { unit_number, claim }

@@ -158,6 +158,13 @@ fn reconcile(
         state.priority = Some(claim);
     }
 
+    // The switchover preference shifts the priority the engine runs with; the claim
+    // (published) stays.
+    let running = priority::running(
+        claim,
+        priority::preferred(&ctx.unit, state.switchover.as_ref(), &state.peers),
+    );
+
     // 4. Desired state.
     let net = if options.virtual_ip.trim().is_empty() {
         NetSnapshot::default()
@@ -176,10 +183,11 @@ fn reconcile(
         options: &options,
         option_errors: &option_errors,
         net: &net,
-        priority: Priority::from_wire(claim),
+        priority: Priority::from_wire(running),
         peers: &peers,
         published_sources: &published_sources,
         engine_binary: &engine_binary,
+        paused: state.paused,
     });
     // Said once, when the config arrives; the status keeps showing it.
     if let Desired::Blocked(message) = &desired {
@@ -557,20 +565,24 @@ fn publish(
     // last good config, so the addresses published for it stay.
     if let Some(rid) = &relations.peer {
         let key = rid.to_string();
-        let wanted = match desired {
-            Desired::Configured(plan) => relation_data::peer_payload(
-                claim,
-                plan.vrrp_address_v4,
-                plan.vrrp_address_v6,
-                &plan.vips,
-            ),
-            Desired::Unconfigured => relation_data::peer_payload(claim, None, None, &[]),
-            Desired::Blocked(_) => {
-                let mut bag = state.published.get(&key).cloned().unwrap_or_default();
-                bag.insert("priority".into(), claim.to_string());
-                bag
-            }
-        };
+        let wanted = relation_data::with_maintenance(
+            match desired {
+                Desired::Configured(plan) => relation_data::peer_payload(
+                    claim,
+                    plan.vrrp_address_v4,
+                    plan.vrrp_address_v6,
+                    &plan.vips,
+                ),
+                Desired::Unconfigured => relation_data::peer_payload(claim, None, None, &[]),
+                Desired::Blocked(_) => {
+                    let mut bag = state.published.get(&key).cloned().unwrap_or_default();
+                    bag.insert("priority".into(), claim.to_string());
+                    bag
+                }
+            },
+            state.paused,
+            state.switchover.as_ref(),
+        );
         let change = relation_data::changes(CLUSTER, state.published.get(&key), &wanted);
         if !change.is_empty() {
             if tolerate_gone(tools.relation_set(rid, &change))?.is_some() {

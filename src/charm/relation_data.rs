@@ -18,6 +18,7 @@ use std::net::IpAddr;
 
 use super::desired::{Plan, Vip};
 use super::hooktools::Bag;
+use super::state::Switchover;
 
 pub const WEBSITE: &str = "website";
 pub const LOADBALANCER: &str = "loadbalancer";
@@ -48,7 +49,14 @@ pub fn contract_keys(endpoint: &str) -> &'static [&'static str] {
     match endpoint {
         WEBSITE => &["extended_data", "hostname", PRIVATE_ADDRESS, "port"],
         LOADBALANCER => &["extended_data", "port", "public-address"],
-        CLUSTER => &["priority", "vrrp-address", "vrrp-address-v6", "vips"],
+        CLUSTER => &[
+            "paused",
+            "priority",
+            "switchover",
+            "vrrp-address",
+            "vrrp-address-v6",
+            "vips",
+        ],
         _ => &[],
     }
 }
@@ -119,6 +127,25 @@ pub fn peer_payload(priority: u8, v4: Option<IpAddr>, v6: Option<IpAddr>, vips: 
         b.insert("vips".into(), text.join(","));
     }
     b
+}
+
+/// Adds the maintenance keys to a peer bag: `paused` (`true`) while the `pause` action
+/// is in force, `switchover` (`<unit>@<seq>`, see `priority::preferred`) once asked.
+pub fn with_maintenance(mut bag: Bag, paused: bool, switchover: Option<&Switchover>) -> Bag {
+    bag.remove("paused");
+    bag.remove("switchover");
+    if paused {
+        bag.insert("paused".into(), "true".into());
+    }
+    if let Some(s) = switchover {
+        bag.insert("switchover".into(), s.to_text());
+    }
+    bag
+}
+
+/// Whether a peer bag says its unit is paused.
+pub fn peer_paused(bag: &Bag) -> bool {
+    bag.get("paused").is_some_and(|v| v == "true")
 }
 
 /// The VIPs a peer bag announces (unparsable entries are skipped).
@@ -272,6 +299,36 @@ mod tests {
             r#"{"priority":"254","vips":"10.0.0.5/24,fd00::5/64","vrrp-address":"192.0.2.10","vrrp-address-v6":"fd00::10"}"#
         );
         assert_eq!(peer_vips(&b), vips);
+    }
+
+    #[test]
+    fn the_maintenance_keys_are_published_only_while_in_force() {
+        let base = peer_payload(253, None, None, &[]);
+        let s = Switchover {
+            seq: 1_700_000_000_000,
+            unit: "keepalived/2".into(),
+        };
+        let b = with_maintenance(base.clone(), true, Some(&s));
+        assert_eq!(
+            json(&b),
+            r#"{"paused":"true","priority":"253","switchover":"keepalived/2@1700000000000"}"#
+        );
+        assert!(peer_paused(&b));
+        assert_eq!(Switchover::parse(&b["switchover"]), Some(s));
+        // resume: the key goes (relation-set with "" on the next write).
+        let resumed = with_maintenance(b, false, None);
+        assert_eq!(resumed, base);
+        assert!(!peer_paused(&resumed));
+        assert_eq!(
+            changes(
+                CLUSTER,
+                Some(&with_maintenance(base.clone(), true, None)),
+                &resumed
+            )
+            .get("paused")
+            .map(String::as_str),
+            Some("")
+        );
     }
 
     #[test]

@@ -69,6 +69,7 @@ struct EngineContext {
     healthcheck_interval: u32,
     check_weight: i32,
     instances: Vec<InstanceContext>,
+    paused: bool,
 }
 
 #[derive(Debug, PartialEq, Eq, Serialize)]
@@ -95,6 +96,7 @@ fn engine_context(config: &EngineConfig) -> EngineContext {
         healthcheck_interval: config.healthcheck_interval,
         check_weight: config.check_weight,
         instances: config.instances.iter().map(instance_context).collect(),
+        paused: config.paused,
     }
 }
 
@@ -229,6 +231,8 @@ mod tests {
         };
         vec![
             ("default-ipv4.conf", o("10.10.74.250"), vec![]),
+            // A unit under the `pause` action (`rendered` sees the name).
+            ("paused.conf", o("10.10.74.250"), vec![]),
             ("ipv6.conf", o("fd00::5/64"), vec![]),
             (
                 "dual-stack.conf",
@@ -288,6 +292,26 @@ mod tests {
             peers,
             published_sources: &[],
             engine_binary: &binary,
+            paused: false,
+        });
+        match d {
+            Desired::Configured(plan) => engine_config(&plan.engine).unwrap(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn rendered_paused(options: &Options) -> String {
+        let paths = Paths::new("/");
+        let binary = paths.engine_binary();
+        let d = desired(&Facts {
+            options,
+            option_errors: &[],
+            net: &snapshot(),
+            priority: vrrp_core::proto::Priority::from_wire(254),
+            peers: &[],
+            published_sources: &[],
+            engine_binary: &binary,
+            paused: true,
         });
         match d {
             Desired::Configured(plan) => engine_config(&plan.engine).unwrap(),
@@ -301,7 +325,11 @@ mod tests {
     fn rendered_configs_match_the_golden_files() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
         for (name, options, peers) in golden_cases() {
-            let text = rendered(&options, &peers);
+            let text = if name == "paused.conf" {
+                rendered_paused(&options)
+            } else {
+                rendered(&options, &peers)
+            };
             let path = dir.join(name);
             if std::env::var_os("UPDATE_GOLDEN").is_some() {
                 fs::write(&path, &text).unwrap();
@@ -326,7 +354,7 @@ mod tests {
 
     #[test]
     fn rendering_is_deterministic_whatever_the_peer_order() {
-        let (_, options, mut peers) = golden_cases().swap_remove(3);
+        let (_, options, mut peers) = golden_cases().swap_remove(4);
         let one = rendered(&options, &peers);
         peers.reverse();
         assert_eq!(rendered(&options, &peers), one);

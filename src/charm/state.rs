@@ -42,6 +42,41 @@ pub struct CharmState {
     /// Our engine was started beside a distro keepalived that held the VIP; the
     /// distro keepalived is stopped once our engine is MASTER (make before break).
     pub retire_distro: bool,
+    /// The `pause` action is in force (until `resume`): the engine config keeps every
+    /// instance out of the election, across hooks, engine restarts, reboots and charm
+    /// upgrades (Juju keeps this state with the unit).
+    pub paused: bool,
+    /// The last `switchover` this unit was asked for (see `priority::preferred`).
+    pub switchover: Option<Switchover>,
+}
+
+/// A `switchover` request: `unit` should hold the VIPs. The newest request in the
+/// cluster wins (`seq`, milliseconds since the epoch when it was made; then the unit
+/// name).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Switchover {
+    pub seq: u64,
+    pub unit: String,
+}
+
+impl Switchover {
+    /// The peer-bag form, `<unit>@<seq>`.
+    pub fn to_text(&self) -> String {
+        format!("{}@{}", self.unit, self.seq)
+    }
+
+    /// Reads the peer-bag form; `None` for anything else.
+    pub fn parse(text: &str) -> Option<Switchover> {
+        let (unit, seq) = text.trim().rsplit_once('@')?;
+        let (app, number) = unit.split_once('/')?;
+        if app.is_empty() || number.parse::<u32>().is_err() {
+            return None;
+        }
+        Some(Switchover {
+            seq: seq.parse().ok()?,
+            unit: unit.to_string(),
+        })
+    }
 }
 
 /// Stamps (`render::stamp`: inode and mtime) of the files the engine runs on.

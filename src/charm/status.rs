@@ -202,6 +202,10 @@ fn roles(plan: &Plan, report: Option<&EngineReport>) -> Option<String> {
 
 /// The status for `desired`, given the engine's report and the peers' VRRP
 /// addresses.
+/// The unit status while the `pause` action is in force (the words operators know
+/// from hacluster).
+pub const PAUSED_MESSAGE: &str = "Paused. Use 'resume' action to resume normal service.";
+
 pub fn unit_status(desired: &Desired, report: Option<&EngineReport>, peers: &[IpAddr]) -> Status {
     match desired {
         Desired::Unconfigured => Status::blocked(UNCONFIGURED_MESSAGE),
@@ -212,6 +216,9 @@ pub fn unit_status(desired: &Desired, report: Option<&EngineReport>, peers: &[Ip
             }
             if let Some(error) = report.and_then(|r| r.metrics_error.as_ref()) {
                 return Status::blocked(error.clone());
+            }
+            if plan.engine.paused {
+                return Status::maintenance(PAUSED_MESSAGE);
             }
             let addrs: Vec<String> = plan.vips.iter().map(|v| v.addr.to_string()).collect();
             let noun = if addrs.len() == 1 { "VIP" } else { "VIPs" };
@@ -276,6 +283,22 @@ mod tests {
         assert_eq!(
             s,
             Status::active("VIPs 10.20.0.5, fd00::5, 10.20.0.6 ready")
+        );
+    }
+
+    #[test]
+    fn a_paused_unit_is_in_maintenance_with_the_way_back_in_the_message() {
+        let Desired::Configured(mut plan) = configured("10.10.74.250") else {
+            panic!("configured")
+        };
+        plan.engine.paused = true;
+        let r = report(
+            r#"{"instances":[{"name":"VI_1","family":"ipv4","vrid":23,"state":"FAULT","effective_priority":254,"master":"10.0.0.2","counters":{}}],"pid":7}"#,
+        );
+        let s = unit_status(&Desired::Configured(plan), r.as_ref(), NO_PEERS);
+        assert_eq!(
+            s,
+            Status::maintenance("Paused. Use 'resume' action to resume normal service.")
         );
     }
 
