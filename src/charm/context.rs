@@ -39,7 +39,10 @@ pub struct Relations {
 }
 
 fn full_refresh(hook: &Hook) -> bool {
-    matches!(hook, Hook::ConfigChanged | Hook::UpgradeCharm)
+    matches!(
+        hook,
+        Hook::ConfigChanged | Hook::UpgradeCharm | Hook::Action
+    )
 }
 
 fn cached_relations(state: &CharmState, endpoint: &str) -> Vec<RelationId> {

@@ -37,6 +37,9 @@ pub enum Hook {
     LeaderSettingsChanged,
     Stop,
     Remove,
+    /// A maintenance action (`pause`, `resume`, `switchover`): it changes the charm
+    /// state, then reconciles like a hook that sees every relation afresh.
+    Action,
     Relation {
         endpoint: &'static str,
         kind: RelationKind,
@@ -95,6 +98,7 @@ impl fmt::Display for Hook {
             Hook::LeaderSettingsChanged => "leader-settings-changed",
             Hook::Stop => "stop",
             Hook::Remove => "remove",
+            Hook::Action => "action",
             Hook::Relation { endpoint, kind } => {
                 let suffix = RelationKind::ALL
                     .iter()

@@ -4,7 +4,8 @@
 //! | module | role |
 //! |---|---|
 //! | [`hook`] | which hook runs, and its Juju environment |
-//! | [`actions`] | the actions of `actions.yaml` (`status`), from the engine's state file |
+//! | [`actions`] | the `status` action, from the engine's state file |
+//! | [`maintenance`] | pure: `pause`, `resume`, `switchover` as changes of the charm state |
 //! | [`cos`] | pure: the `cos-agent` databag (alert rules, dashboard, scrape job) |
 //! | [`hooktools`] | the ONLY module that runs hook tools (`HookTools` trait + process impl) |
 //! | [`context`] | gathering relations and peers with few tool calls (cached in state) |
@@ -30,6 +31,7 @@ pub mod hook;
 pub mod hooktools;
 pub mod iface;
 pub mod install;
+pub mod maintenance;
 pub mod options;
 pub mod paths;
 pub mod priority;
@@ -129,6 +131,12 @@ pub fn run_hook(name: Option<String>) -> anyhow::Result<()> {
 
 /// Runs one action; only a hook tool that cannot run fails the process.
 fn run_action(name: &str) -> anyhow::Result<()> {
+    if matches!(
+        name,
+        maintenance::PAUSE | maintenance::RESUME | maintenance::SWITCHOVER
+    ) {
+        return run_maintenance(name).with_context(|| format!("action {name}"));
+    }
     if name != actions::STATUS {
         println!("keepalived-charm: no handler for action {name:?}");
         return Ok(());
@@ -142,4 +150,137 @@ fn run_action(name: &str) -> anyhow::Result<()> {
         std::time::SystemTime::now(),
     )
     .with_context(|| format!("action {name}"))
+}
+
+/// How long `pause` waits for the VIPs to leave this machine: the release bound of
+/// the slowest interval (40.95 s) is far above it; at the charm's intervals the
+/// successor speaks within its skew time, or the bound (about 1 s at 1 s) passes.
+const PAUSE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// `pause`, `resume`, `switchover`: decide and reconcile (see [`maintenance`]), then
+/// wait for what can be seen from here and report it.
+fn run_maintenance(name: &str) -> anyhow::Result<()> {
+    let mut tools = ProcessTools::new();
+    let params = tools.action_get()?;
+    let intent = match maintenance::Intent::from_action(name, &params) {
+        Some(Ok(intent)) => intent,
+        Some(Err(message)) => return Ok(tools.action_fail(&message)?),
+        None => return Ok(()),
+    };
+    let ctx = HookContext::from_env(Hook::Action, |k| std::env::var(k).ok())?;
+    let paths = paths::Paths::from_env();
+    let charm_binary = std::env::current_exe().context("cannot find the charm's own binary")?;
+    let mut service = Systemctl;
+    let mut sysctl = SysctlCommand;
+    let mut net = iface::read_snapshot;
+    let started = std::time::Instant::now();
+    let outcome = reconcile::handle_action(
+        &ctx,
+        &mut reconcile::Deps {
+            tools: &mut tools,
+            service: &mut service,
+            sysctl: &mut sysctl,
+            net: &mut net,
+            paths: &paths,
+            charm_binary: &charm_binary,
+        },
+        &intent,
+    )?;
+    let done = match outcome {
+        Ok(done) => done,
+        Err(refusal) => return Ok(tools.action_fail(&refusal)?),
+    };
+    let engine_state = paths.engine_state();
+    let mut results: Vec<(String, String)> = Vec::new();
+    let mut put = |k: &str, v: String| results.push((k.to_string(), v));
+    match &done {
+        maintenance::Done::Paused => {
+            let left = wait_until(PAUSE_WAIT, || vips_gone(&engine_state));
+            put("result", "paused".into());
+            put(
+                "message",
+                if left {
+                    "this unit is out of the election until `resume`; it holds no VIP".into()
+                } else {
+                    "this unit is out of the election until `resume`, but still held a VIP when the wait ended: check `juju run <unit> status`".into()
+                },
+            );
+            put("master", current_master(&engine_state));
+        }
+        maintenance::Done::AlreadyPaused => {
+            put("result", "already-paused".into());
+            put("message", "nothing changed".into());
+        }
+        maintenance::Done::Resumed => {
+            put("result", "resumed".into());
+            put(
+                "message",
+                "this unit takes part in the election again; it takes the VIP back after its down interval if its priority is the highest".into(),
+            );
+        }
+        maintenance::Done::NotPaused => {
+            put("result", "not-paused".into());
+            put("message", "nothing changed".into());
+        }
+        maintenance::Done::Switchover { unit } => {
+            put("result", "requested".into());
+            put("target", unit.clone());
+            put(
+                "message",
+                format!("{unit} takes the VIP once the current MASTER's next hook has seen the request (its priority drops below {unit}'s); then {unit} preempts after its down interval, make before break"),
+            );
+        }
+    }
+    put("took-ms", started.elapsed().as_millis().to_string());
+    tools.action_set(&results)?;
+    Ok(())
+}
+
+/// Polls `done` every 50 ms until it holds or `limit` passes; whether it held.
+fn wait_until(limit: std::time::Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if done() {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// No instance of the engine is MASTER and none of its VIPs is on this machine.
+fn vips_gone(engine_state: &std::path::Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(engine_state) else {
+        return true;
+    };
+    let Ok(state) = serde_json::from_str::<crate::engine::state_file::EngineState>(&text) else {
+        return true;
+    };
+    if state.instances.iter().any(|i| i.state == "MASTER") {
+        return false;
+    }
+    let vips: Vec<std::net::IpAddr> = state
+        .instances
+        .iter()
+        .flat_map(|i| i.vips.iter())
+        .filter_map(|v| v.split('/').next()?.parse().ok())
+        .collect();
+    match iface::read_snapshot() {
+        Ok(net) => !net
+            .links
+            .iter()
+            .any(|l| l.addresses.iter().any(|a| vips.contains(&a.addr))),
+        Err(_) => true,
+    }
+}
+
+/// The current MASTER as the engine last reported it (`unknown` before any).
+fn current_master(engine_state: &std::path::Path) -> String {
+    std::fs::read_to_string(engine_state)
+        .ok()
+        .and_then(|t| serde_json::from_str::<crate::engine::state_file::EngineState>(&t).ok())
+        .and_then(|s| s.instances.iter().find_map(|i| i.master.clone()))
+        .unwrap_or_else(|| "unknown".into())
 }

@@ -33,6 +33,7 @@ use super::hook::{Hook, HookContext};
 use super::hooktools::{Bag, HookTools, LogLevel, RelationId, ToolError};
 use super::iface::{NetSnapshot, NetlinkError};
 use super::install;
+use super::maintenance::{self, Done, Intent};
 use super::options::Options;
 use super::paths::{self, Paths, UNIT_NAME};
 use super::priority;
@@ -99,17 +100,32 @@ pub fn handle(ctx: &HookContext, deps: &mut Deps<'_>) -> Result<(), HookError> {
     let result = match ctx.hook {
         Hook::Stop => stop(deps, &mut journal),
         Hook::Remove => remove(deps, &mut journal),
-        _ => reconcile(ctx, deps, &mut journal),
+        _ => reconcile(ctx, deps, &mut journal, None).map(|_| ()),
     };
     journal.flush(deps.tools);
     result
+}
+
+/// Runs a maintenance action (`ctx.hook` is `Hook::Action`): decides on `intent`
+/// from the fresh facts and, when accepted, reconciles with the changed state.
+/// `Ok(Err(message))`: refused, nothing written.
+pub fn handle_action(
+    ctx: &HookContext,
+    deps: &mut Deps<'_>,
+    intent: &Intent,
+) -> Result<Result<Done, String>, HookError> {
+    let mut journal = Journal::default();
+    let result = reconcile(ctx, deps, &mut journal, Some(intent));
+    journal.flush(deps.tools);
+    result.map(|outcome| outcome.unwrap_or(Err("not a maintenance action".into())))
 }
 
 fn reconcile(
     ctx: &HookContext,
     deps: &mut Deps<'_>,
     journal: &mut Journal,
-) -> Result<(), HookError> {
+    intent: Option<&Intent>,
+) -> Result<Option<Result<Done, String>>, HookError> {
     // 1. Facts.
     let config = deps.tools.config_get()?;
     let (options, option_errors) = Options::from_config(&config);
@@ -126,6 +142,28 @@ fn reconcile(
         _ => {}
     }
     let relations = context::refresh(ctx, deps.tools, &mut state)?;
+
+    // 1b. A maintenance action changes the state, or is refused with nothing written.
+    let mut outcome = None;
+    if let Some(intent) = intent {
+        let report = status::read_engine_state(&deps.paths.engine_state(), SystemTime::now());
+        let now_ms = SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let view = maintenance::View {
+            unit: &ctx.unit,
+            report: report.as_ref(),
+            preempt: options.preempt,
+            now_ms,
+        };
+        match maintenance::decide(intent, &view, &mut state) {
+            Ok(done) => {
+                journal.info(format!("action: {done:?}"));
+                outcome = Some(Ok(done));
+            }
+            Err(refusal) => return Ok(Some(Err(refusal))),
+        }
+    }
 
     // 2. Engine binary and unit.
     let installed = install::ensure(
@@ -254,7 +292,7 @@ fn reconcile(
     if state != before {
         deps.tools.state_set(&state.to_bag())?;
     }
-    Ok(())
+    Ok(outcome)
 }
 
 /// Writes (or removes) the engine config; returns whether the file changed.

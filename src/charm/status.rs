@@ -79,6 +79,12 @@ pub struct InstanceReport {
     pub dual_master: Option<IpAddr>,
     #[serde(default)]
     pub foreign_routers: Vec<ForeignReport>,
+    /// The current Master's address, as this unit last heard it.
+    #[serde(default)]
+    pub master: Option<IpAddr>,
+    /// Tracked scripts: `OK`, `KO` or `UNKNOWN`.
+    #[serde(default)]
+    pub scripts: std::collections::BTreeMap<String, String>,
 }
 
 /// The part of the engine's state file the charm reads.

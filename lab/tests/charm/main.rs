@@ -9,6 +9,7 @@ mod emulator_scenarios;
 mod failures;
 mod lifecycle;
 mod live_services;
+mod maintenance;
 mod priorities;
 mod relations;
 mod rolling;
