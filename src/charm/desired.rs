@@ -221,6 +221,11 @@ pub struct Facts<'a> {
     pub engine_binary: &'a Path,
     /// The `pause` action is in force on this unit.
     pub paused: bool,
+    /// A `switchover` made another unit the preferred one: this unit does not
+    /// preempt (`nopreempt`), so only the preferred unit takes the VIPs from a live
+    /// Master and a switchover moves them once, not through every unit whose
+    /// priority the new preference reorders (`priority::running`).
+    pub yield_to_preferred: bool,
 }
 
 /// The desired state for `facts` (see the module doc). An empty `virtual_ip` is
@@ -242,6 +247,11 @@ pub fn desired(facts: &Facts<'_>) -> Desired {
                 facts.engine_binary,
             );
             plan.engine.paused = facts.paused;
+            if facts.yield_to_preferred {
+                for i in &mut plan.engine.instances {
+                    i.preempt = false;
+                }
+            }
             Desired::Configured(Box::new(plan))
         }
         Ok(_) => Desired::Blocked(errors.join("; ")),
@@ -698,6 +708,7 @@ pub(crate) mod tests {
             published_sources: &[],
             engine_binary: Path::new(BIN),
             paused: false,
+            yield_to_preferred: false,
         })
     }
 
@@ -1123,6 +1134,7 @@ pub(crate) mod tests {
             published_sources: &[],
             engine_binary: Path::new(BIN),
             paused: false,
+            yield_to_preferred: false,
         });
         assert_eq!(blocked(d), "invalid port \"x\": expected an int");
     }
@@ -1178,6 +1190,37 @@ pub(crate) mod tests {
         );
         assert_eq!(plan("[::1]:9100"), Some("[::1]:9100".parse().unwrap()));
         assert_eq!(plan(""), None);
+    }
+
+    /// Maintenance: `pause` marks the engine config, and a unit that is not the
+    /// preferred one after a `switchover` runs without preemption.
+    #[test]
+    fn pause_and_another_units_switchover_shape_the_engine_config() {
+        let o = opts("10.0.0.5");
+        let net = snapshot();
+        let facts = |paused, yield_to_preferred| Facts {
+            options: &o,
+            option_errors: &[],
+            net: &net,
+            priority: Priority::from_wire(253),
+            peers: &[],
+            published_sources: &[],
+            engine_binary: Path::new(BIN),
+            paused,
+            yield_to_preferred,
+        };
+        let plan = |d: Desired| match d {
+            Desired::Configured(p) => p,
+            other => panic!("{other:?}"),
+        };
+        let normal = plan(desired(&facts(false, false)));
+        assert!(!normal.engine.paused);
+        assert!(normal.engine.instances.iter().all(|i| i.preempt));
+        let paused = plan(desired(&facts(true, false)));
+        assert!(paused.engine.paused);
+        let yielding = plan(desired(&facts(false, true)));
+        assert!(yielding.engine.instances.iter().all(|i| !i.preempt));
+        assert_eq!(yielding.engine.instances[0].priority.get(), 253);
     }
 
     /// K-13: during a rolling `virtual_ip` change each instance carries the union of

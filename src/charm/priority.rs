@@ -28,8 +28,10 @@
 //! [`HIGHEST`] and every other unit one below its claim ([`running`]), so the order of
 //! the others is kept, all stay distinct, and the preferred unit preempts the Master
 //! as soon as the Master's priority has dropped (its next hook), make-before-break
-//! (RFC 9568 §6.4.2: a higher-priority Backup takes over when its down timer runs out,
-//! and announces before its first advert, docs/requirements.md K-14).
+//! (RFC 9568 §6.4.2: a higher-priority Backup takes over when its down timer runs out;
+//! it announces before its first advert). The others run without preemption meanwhile
+//! (`desired::Facts::yield_to_preferred`): the new order must not make one of them
+//! take the VIP on the way.
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -198,10 +198,8 @@ fn reconcile(
 
     // The switchover preference shifts the priority the engine runs with; the claim
     // (published) stays.
-    let running = priority::running(
-        claim,
-        priority::preferred(&ctx.unit, state.switchover.as_ref(), &state.peers),
-    );
+    let preferred = priority::preferred(&ctx.unit, state.switchover.as_ref(), &state.peers);
+    let running = priority::running(claim, preferred);
 
     // 4. Desired state.
     let net = if options.virtual_ip.trim().is_empty() {
@@ -226,6 +224,7 @@ fn reconcile(
         published_sources: &published_sources,
         engine_binary: &engine_binary,
         paused: state.paused,
+        yield_to_preferred: preferred == priority::Preferred::Another,
     });
     // Said once, when the config arrives; the status keeps showing it.
     if let Desired::Blocked(message) = &desired {

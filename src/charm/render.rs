@@ -293,6 +293,7 @@ mod tests {
             published_sources: &[],
             engine_binary: &binary,
             paused: false,
+            yield_to_preferred: false,
         });
         match d {
             Desired::Configured(plan) => engine_config(&plan.engine).unwrap(),
@@ -312,6 +313,7 @@ mod tests {
             published_sources: &[],
             engine_binary: &binary,
             paused: true,
+            yield_to_preferred: false,
         });
         match d {
             Desired::Configured(plan) => engine_config(&plan.engine).unwrap(),

@@ -58,8 +58,9 @@ fn action(j: &mut JujuLab, unit: &str, name: &str, params: &[(&str, Value)]) -> 
     Value::Object(run.results.clone())
 }
 
-/// Runs a step that moves the VIP to `host`, and checks the client outage.
-fn moved_to(j: &JujuLab, host: &str, since: Instant, what: &str) {
+/// After a step that moves the VIP from `from` to `host`: the client outage is
+/// within the graceful bound, and no third unit held the VIP on the way.
+fn moved_to(j: &JujuLab, from: &str, host: &str, since: Instant, what: &str) {
     let outage = j.settle_on(
         host,
         since,
@@ -80,6 +81,14 @@ fn moved_to(j: &JujuLab, host: &str, since: Instant, what: &str) {
         outage.summary
     );
     assert_eq!(j.vip_holders(), vec![host.to_string()], "{what}");
+    let mut both = vec![from.to_string(), host.to_string()];
+    both.sort();
+    assert_eq!(
+        j.report().hosts_since(since),
+        both,
+        "{what}: {}",
+        outage.handovers_text()
+    );
 }
 
 #[test]
@@ -103,10 +112,10 @@ fn switchover_pause_and_resume_move_the_vip_without_an_outage_and_a_paused_unit_
 
     // Switchover to each unit in turn: run on the target, then on another unit
     // naming the target, then back.
-    for (runs_on, param, host) in [
-        ("keepalived/1", None, "h2"),
-        ("keepalived/0", Some("keepalived/2"), "h3"),
-        ("keepalived/0", None, "h1"),
+    for (runs_on, param, from, host) in [
+        ("keepalived/1", None, "h1", "h2"),
+        ("keepalived/0", Some("keepalived/2"), "h2", "h3"),
+        ("keepalived/0", None, "h3", "h1"),
     ] {
         let t = Instant::now();
         let params: Vec<(&str, Value)> = param
@@ -114,14 +123,14 @@ fn switchover_pause_and_resume_move_the_vip_without_an_outage_and_a_paused_unit_
             .unwrap_or_default();
         let r = action(&mut j, runs_on, "switchover", &params);
         assert_eq!(r["result"], "requested", "{r}");
-        moved_to(&j, host, t, &format!("switchover to {host}"));
+        moved_to(&j, from, host, t, &format!("switchover to {host}"));
     }
 
     // Pause the MASTER: the VIP goes to the next unit, make before break.
     let t = Instant::now();
     let r = action(&mut j, "keepalived/0", "pause", &[]);
     assert_eq!(r["result"], "paused", "{r}");
-    moved_to(&j, "h2", t, "pause of the MASTER");
+    moved_to(&j, "h1", "h2", t, "pause of the MASTER");
     assert_eq!(role(&j, "keepalived/0").as_deref(), Some("FAULT"));
     let paused = (
         "maintenance".to_string(),
@@ -171,7 +180,7 @@ fn switchover_pause_and_resume_move_the_vip_without_an_outage_and_a_paused_unit_
     let t = Instant::now();
     let r = action(&mut j, "keepalived/0", "resume", &[]);
     assert_eq!(r["result"], "resumed", "{r}");
-    moved_to(&j, "h1", t, "resume of the preferred unit");
+    moved_to(&j, "h2", "h1", t, "resume of the preferred unit");
     assert_eq!(status(&j, "keepalived/0").0, "active");
     let r = action(&mut j, "keepalived/2", "resume", &[]);
     assert_eq!(r["result"], "resumed");
