@@ -1,4 +1,4 @@
-//! The maintenance actions end to end (docs/juju-contract.md O-10): `switchover`,
+//! The maintenance actions end to end (docs/juju-contract.md O-13): `switchover`,
 //! `pause` and `resume` through the real binary and the Juju emulator, on three units
 //! whose real engines run in network namespaces, with a client probing the VIP every
 //! 10 ms. What each action decides is pinned in `src/charm/maintenance.rs`; the
