@@ -1,8 +1,9 @@
 //! Gathering the facts of one hook with as few hook-tool calls as practical.
 //!
 //! * `config-get` and `state-get` once each, in every reconciling hook.
-//! * No `is-leader`: nothing this charm does depends on leadership (priorities are
-//!   per-unit claims, see `priority`; nothing is written to application bags).
+//! * `is-leader` once, only to know whether to set the application status: nothing
+//!   else depends on leadership (priorities are per-unit claims, see `priority`;
+//!   nothing is written to application bags).
 //! * Relation ids and peer data are cached in charm state and refreshed only by the
 //!   hooks that can change them:
 //!   - `config-changed` and `upgrade-charm` re-list every relation (`relation-ids`)

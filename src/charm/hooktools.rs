@@ -178,6 +178,10 @@ pub trait HookTools {
     fn state_set(&mut self, data: &Bag) -> Result<(), ToolError>;
     /// `status-set <status> <message>`.
     fn status_set(&mut self, status: &Status) -> Result<(), ToolError>;
+    /// `is-leader --format=json`.
+    fn is_leader(&mut self) -> Result<bool, ToolError>;
+    /// `status-set --application <status> <message>` (the leader only).
+    fn application_status_set(&mut self, status: &Status) -> Result<(), ToolError>;
     /// `juju-log -l <level> -- <message>`.
     fn juju_log(&mut self, level: LogLevel, message: &str) -> Result<(), ToolError>;
     /// `action-get --format=json`: the running action's parameters (defaults filled in).
@@ -390,6 +394,22 @@ impl HookTools for ProcessTools {
 
     fn status_set(&mut self, status: &Status) -> Result<(), ToolError> {
         self.run("status-set", &[status.kind.as_str(), &status.message], None)?;
+        Ok(())
+    }
+
+    fn is_leader(&mut self) -> Result<bool, ToolError> {
+        match self.run_json("is-leader", &["--format=json"])? {
+            Value::Bool(leader) => Ok(leader),
+            other => Err(parse_error("is-leader", &other, "expected true or false")),
+        }
+    }
+
+    fn application_status_set(&mut self, status: &Status) -> Result<(), ToolError> {
+        self.run(
+            "status-set",
+            &["--application", status.kind.as_str(), &status.message],
+            None,
+        )?;
         Ok(())
     }
 

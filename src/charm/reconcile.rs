@@ -284,6 +284,34 @@ fn reconcile(
         report.as_ref(),
         &peer_addresses,
     ))?;
+    // 9b. The leader describes the cluster in the application status.
+    if deps.tools.is_leader()? {
+        let (v4, v6) = match &desired {
+            Desired::Configured(plan) => (plan.vrrp_address_v4, plan.vrrp_address_v6),
+            _ => (None, None),
+        };
+        let leader = status::Member {
+            unit: ctx.unit.clone(),
+            addresses: [v4, v6].into_iter().flatten().collect(),
+            paused: state.paused,
+        };
+        let members: Vec<status::Member> = state
+            .peers
+            .iter()
+            .map(|(unit, bag)| status::Member {
+                unit: unit.clone(),
+                addresses: relation_data::peer_sources(bag),
+                paused: relation_data::peer_paused(bag),
+            })
+            .collect();
+        deps.tools
+            .application_status_set(&status::application_status(
+                &desired,
+                report.as_ref(),
+                &leader,
+                &members,
+            ))?;
+    }
 
     // 10. Charm state.
     state.website_resync =

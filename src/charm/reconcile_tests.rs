@@ -32,6 +32,9 @@ struct FakeJuju {
     state: Bag,
     relations: BTreeMap<RelationId, FakeRelation>,
     status: Option<Status>,
+    /// `is-leader` answers this; `status-set --application` sets `app_status`.
+    leader: bool,
+    app_status: Option<Status>,
     /// Every status ever set, across hooks.
     statuses: Vec<Status>,
     calls: Vec<String>,
@@ -118,6 +121,17 @@ impl HookTools for FakeJuju {
         self.calls.push("status-set".into());
         self.status = Some(status.clone());
         self.statuses.push(status.clone());
+        Ok(())
+    }
+
+    fn is_leader(&mut self) -> Result<bool, ToolError> {
+        self.calls.push("is-leader".into());
+        Ok(self.leader)
+    }
+
+    fn application_status_set(&mut self, status: &Status) -> Result<(), ToolError> {
+        self.calls.push("status-set --application".into());
+        self.app_status = Some(status.clone());
         Ok(())
     }
 
@@ -832,7 +846,10 @@ fn a_hook_with_nothing_new_writes_nothing_and_reloads_nothing() {
     }
     // update-status: the facts and the status, nothing else.
     u.hook("update-status");
-    assert_eq!(u.juju.calls, vec!["config-get", "state-get", "status-set"]);
+    assert_eq!(
+        u.juju.calls,
+        vec!["config-get", "state-get", "status-set", "is-leader"]
+    );
 
     // Remote data that does not concern us changes: a relation hook, nothing else.
     u.juju.relations.get_mut(&sink).unwrap().remote.insert(
@@ -853,14 +870,36 @@ fn a_hook_with_nothing_new_writes_nothing_and_reloads_nothing() {
 }
 
 #[test]
-fn update_status_costs_three_hook_tool_calls() {
+fn update_status_costs_four_hook_tool_calls_and_one_more_on_the_leader() {
     let mut u = Unit::configured("10.10.74.250");
     u.relate("website", 2, "kubernetes-worker/0");
     u.relate("cluster", 9, "keepalived/1");
     u.hook("update-status"); // the resync after config-changed, if any
     u.hook("update-status");
-    assert_eq!(u.juju.calls, vec!["config-get", "state-get", "status-set"]);
+    assert_eq!(
+        u.juju.calls,
+        vec!["config-get", "state-get", "status-set", "is-leader"]
+    );
     assert_eq!(u.service.calls, vec!["is-active keepalived-charm.service"]);
+    // The leader also describes the cluster (status::application_status).
+    u.juju.leader = true;
+    u.hook("update-status");
+    assert_eq!(
+        u.juju.calls,
+        vec![
+            "config-get",
+            "state-get",
+            "status-set",
+            "is-leader",
+            "status-set --application"
+        ]
+    );
+    assert_eq!(
+        u.juju.app_status.as_ref().map(|s| s.kind),
+        Some(StatusKind::Waiting),
+        "no engine report in this fake: {:?}",
+        u.juju.app_status
+    );
 }
 
 #[test]
@@ -1017,9 +1056,14 @@ fn a_leader_change_changes_nothing() {
         "leader-elected",
     ] {
         u.quiet_hook(hook, &before);
-        // Nothing to tell anyone, nothing to remember, leadership never asked.
+        // Nothing to tell anyone, nothing to remember: leadership is asked only to
+        // know whether to set the application status.
         assert_eq!(u.juju.state, state, "{hook}");
-        assert!(!u.juju.calls.iter().any(|c| c.contains("leader")), "{hook}");
+        assert_eq!(
+            u.juju.calls,
+            vec!["config-get", "state-get", "status-set", "is-leader"],
+            "{hook}"
+        );
     }
 }
 #[test]
@@ -1452,6 +1496,7 @@ fn cluster_changed_reads_only_the_remote_unit() {
             "state-get",
             "relation-get cluster:1 keepalived/1",
             "status-set",
+            "is-leader",
             "state-set"
         ]
     );
@@ -1547,6 +1592,7 @@ fn config_changed_relists_relations_and_rereads_every_peer_once() {
             "relation-ids cos-agent",
             // The peer bag was published by the deploy's config-changed: not again.
             "status-set",
+            "is-leader",
             "state-set",
         ]
     );

@@ -18,6 +18,14 @@
 //!   `metrics_address` ("metrics_address 127.0.0.1:9165: Address already in use (os
 //!   error 98)"): the VIP is unaffected, but the operator's scrapes fail.
 //!
+//! * `maintenance` "Paused. Use 'resume' action to resume normal service." while the
+//!   `pause` action is in force.
+//!
+//! The **application** status, set by the leader ([`application_status`]), describes
+//! the cluster as the leader's engine hears it, not the leader's own role: which unit
+//! holds each VIP (`VIP 10.0.0.100 on keepalived/1`), the paused units, `waiting`
+//! while an election is under way, and `blocked` when no unit holds a VIP or two do.
+//!
 //! The engine's state file is read leniently: only the fields used here, unknown fields
 //! ignored, and a missing or corrupt file simply shows no role. A file whose heartbeat
 //! (`updated_unix_ms`, rewritten every 2 s by a live engine) is older than
@@ -31,7 +39,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::desired::{Desired, Plan, UNCONFIGURED_MESSAGE};
-use super::hooktools::Status;
+use super::hooktools::{Status, StatusKind};
 
 /// A VRRP role as the engine reports it (keepalived's words).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -237,6 +245,106 @@ pub fn unit_status(desired: &Desired, report: Option<&EngineReport>, peers: &[Ip
     }
 }
 
+/// A unit of the application, for the application status: its name, its VRRP source
+/// addresses (from its peer bag) and whether it is paused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub unit: String,
+    pub addresses: Vec<IpAddr>,
+    pub paused: bool,
+}
+
+/// The application status the leader (`leader`, whose engine reported `report`) sets:
+/// see the module doc. Unconfigured or refused configs show what every unit shows.
+pub fn application_status(
+    desired: &Desired,
+    report: Option<&EngineReport>,
+    leader: &Member,
+    peers: &[Member],
+) -> Status {
+    let Desired::Configured(plan) = desired else {
+        return unit_status(desired, report, &[]);
+    };
+    let Some(report) = report else {
+        return Status {
+            kind: StatusKind::Waiting,
+            message: format!("waiting for the engine of {} to report", leader.unit),
+        };
+    };
+    let name_of = |addr: IpAddr| -> String {
+        std::iter::once(leader)
+            .chain(peers)
+            .find(|m| m.addresses.contains(&addr))
+            .map_or_else(
+                || format!("{addr} (not a unit of this application)"),
+                |m| m.unit.clone(),
+            )
+    };
+    let mut held = Vec::new();
+    let mut electing = Vec::new();
+    for i in &plan.engine.instances {
+        let vips: Vec<String> = i.vips.iter().map(|v| v.addr.to_string()).collect();
+        let what = format!(
+            "{} {}",
+            if vips.len() == 1 { "VIP" } else { "VIPs" },
+            vips.join(", ")
+        );
+        let Some(r) = report.instances.iter().find(|r| r.name == i.name) else {
+            electing.push(what);
+            continue;
+        };
+        if let Some(other) = r.dual_master {
+            return Status::blocked(format!(
+                "two MASTERs for {what}: {} and {}; check that VRRP (IP protocol 112) passes between the units",
+                leader.unit,
+                name_of(other)
+            ));
+        }
+        let holder = match (r.state, r.master) {
+            (Role::Master, _) => Some(leader.unit.clone()),
+            (_, Some(addr)) => Some(name_of(addr)),
+            (_, None) => None,
+        };
+        match (holder, r.state) {
+            (Some(unit), _) => held.push(format!("{what} on {unit}")),
+            (None, Role::Backup) => electing.push(what),
+            (None, _) => {
+                let all_paused = leader.paused && peers.iter().all(|p| p.paused);
+                let hint = if all_paused {
+                    format!(
+                        "every unit is paused: run `juju run {} resume`",
+                        leader.unit
+                    )
+                } else {
+                    format!(
+                        "check `juju run {} status` and the other units' statuses",
+                        leader.unit
+                    )
+                };
+                return Status::blocked(format!("no unit holds {what}: {hint}"));
+            }
+        }
+    }
+    let mut paused: Vec<&str> = std::iter::once(leader)
+        .chain(peers)
+        .filter(|m| m.paused)
+        .map(|m| m.unit.as_str())
+        .collect();
+    paused.sort();
+    let paused = if paused.is_empty() {
+        String::new()
+    } else {
+        format!("; paused: {}", paused.join(", "))
+    };
+    if !electing.is_empty() {
+        return Status {
+            kind: StatusKind::Waiting,
+            message: format!("electing a MASTER for {}{paused}", electing.join(", ")),
+        };
+    }
+    Status::active(format!("{}{paused}", held.join("; ")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -289,6 +397,92 @@ mod tests {
         assert_eq!(
             s,
             Status::active("VIPs 10.20.0.5, fd00::5, 10.20.0.6 ready")
+        );
+    }
+
+    fn member(unit: &str, addr: &str, paused: bool) -> Member {
+        Member {
+            unit: unit.into(),
+            addresses: vec![addr.parse().unwrap()],
+            paused,
+        }
+    }
+
+    fn app(state: &str, master: Option<&str>, extra: &str, paused: [bool; 3]) -> Status {
+        let master = master.map_or("null".to_string(), |m| format!("\"{m}\""));
+        let r = report(&format!(
+            r#"{{"instances":[{{"name":"VI_1","state":"{state}","master":{master}{extra}}}]}}"#
+        ));
+        application_status(
+            &configured("10.10.74.250"),
+            r.as_ref(),
+            &member("keepalived/0", "192.0.2.10", paused[0]),
+            &[
+                member("keepalived/1", "192.0.2.11", paused[1]),
+                member("keepalived/2", "192.0.2.12", paused[2]),
+            ],
+        )
+    }
+
+    #[test]
+    fn the_application_status_names_the_unit_that_holds_each_vip() {
+        let none = [false; 3];
+        assert_eq!(
+            app("MASTER", Some("192.0.2.10"), "", none),
+            Status::active("VIP 10.10.74.250 on keepalived/0")
+        );
+        // The leader is a BACKUP: the holder is the MASTER it hears.
+        assert_eq!(
+            app("BACKUP", Some("192.0.2.11"), "", none),
+            Status::active("VIP 10.10.74.250 on keepalived/1")
+        );
+        assert_eq!(
+            app("FAULT", Some("192.0.2.12"), "", [true, false, true]),
+            Status::active("VIP 10.10.74.250 on keepalived/2; paused: keepalived/0, keepalived/2")
+        );
+        assert_eq!(
+            app("BACKUP", Some("192.0.2.99"), "", none),
+            Status::active("VIP 10.10.74.250 on 192.0.2.99 (not a unit of this application)")
+        );
+    }
+
+    #[test]
+    fn the_application_status_waits_during_an_election_and_blocks_with_no_or_two_holders() {
+        let none = [false; 3];
+        assert_eq!(
+            app("BACKUP", None, "", none),
+            Status {
+                kind: StatusKind::Waiting,
+                message: "electing a MASTER for VIP 10.10.74.250".into()
+            }
+        );
+        assert_eq!(
+            app("FAULT", None, "", [true; 3]),
+            Status::blocked(
+                "no unit holds VIP 10.10.74.250: every unit is paused: run `juju run keepalived/0 resume`"
+            )
+        );
+        assert_eq!(
+            app("FAULT", None, "", none),
+            Status::blocked(
+                "no unit holds VIP 10.10.74.250: check `juju run keepalived/0 status` and the other units' statuses"
+            )
+        );
+        assert_eq!(
+            app("MASTER", Some("192.0.2.10"), r#","dual_master":"192.0.2.12""#, none),
+            Status::blocked(
+                "two MASTERs for VIP 10.10.74.250: keepalived/0 and keepalived/2; check that VRRP (IP protocol 112) passes between the units"
+            )
+        );
+        // Unconfigured: what every unit says.
+        assert_eq!(
+            application_status(
+                &Desired::Unconfigured,
+                None,
+                &member("keepalived/0", "192.0.2.10", false),
+                &[]
+            ),
+            Status::blocked("Please configure virtual ips")
         );
     }
 

@@ -124,6 +124,14 @@ fn switchover_pause_and_resume_move_the_vip_without_an_outage_and_a_paused_unit_
         let r = action(&mut j, runs_on, "switchover", &params);
         assert_eq!(r["result"], "requested", "{r}");
         moved_to(&j, from, host, t, &format!("switchover to {host}"));
+        // The application status (the leader's, keepalived/0) names the holder from
+        // the next hook on.
+        j.model.update_status().unwrap();
+        let unit = j.unit_on(host);
+        assert_eq!(
+            j.model.app_status().message,
+            format!("VIP {} on {unit}", j.lab.vip4())
+        );
     }
 
     // Pause the MASTER: the VIP goes to the next unit, make before break.
@@ -141,6 +149,15 @@ fn switchover_pause_and_resume_move_the_vip_without_an_outage_and_a_paused_unit_
         (s.status, s.message)
     };
     assert_eq!(status(&j, "keepalived/0"), paused);
+    j.model.update_status().unwrap();
+    let app = j.model.app_status();
+    assert_eq!(
+        (app.status.as_str(), app.message),
+        (
+            "active",
+            format!("VIP {} on keepalived/1; paused: keepalived/0", j.lab.vip4())
+        )
+    );
 
     // It stays out across a config change and an engine restart, although its
     // priority (254, the preferred unit) is the highest.
