@@ -896,7 +896,7 @@ fn update_status_costs_four_hook_tool_calls_and_one_more_on_the_leader() {
     );
     assert_eq!(
         u.juju.app_status.as_ref().map(|s| s.kind),
-        Some(StatusKind::Waiting),
+        Some(StatusKind::Maintenance),
         "no engine report in this fake: {:?}",
         u.juju.app_status
     );

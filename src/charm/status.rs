@@ -39,7 +39,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::desired::{Desired, Plan, UNCONFIGURED_MESSAGE};
-use super::hooktools::{Status, StatusKind};
+use super::hooktools::Status;
 
 /// A VRRP role as the engine reports it (keepalived's words).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -266,10 +266,12 @@ pub fn application_status(
         return unit_status(desired, report, &[]);
     };
     let Some(report) = report else {
-        return Status {
-            kind: StatusKind::Waiting,
-            message: format!("waiting for the engine of {} to report", leader.unit),
-        };
+        // Short work that resolves itself: maintenance, not waiting (which is for
+        // something else in the model, docs/juju-contract.md J-11).
+        return Status::maintenance(format!(
+            "waiting for the engine of {} to report",
+            leader.unit
+        ));
     };
     let name_of = |addr: IpAddr| -> String {
         std::iter::once(leader)
@@ -337,10 +339,10 @@ pub fn application_status(
         format!("; paused: {}", paused.join(", "))
     };
     if !electing.is_empty() {
-        return Status {
-            kind: StatusKind::Waiting,
-            message: format!("electing a MASTER for {}{paused}", electing.join(", ")),
-        };
+        return Status::maintenance(format!(
+            "electing a MASTER for {}{paused}",
+            electing.join(", ")
+        ));
     }
     Status::active(format!("{}{paused}", held.join("; ")))
 }
@@ -447,14 +449,12 @@ mod tests {
     }
 
     #[test]
-    fn the_application_status_waits_during_an_election_and_blocks_with_no_or_two_holders() {
+    fn the_application_status_is_maintenance_during_an_election_and_blocks_with_no_or_two_holders()
+    {
         let none = [false; 3];
         assert_eq!(
             app("BACKUP", None, "", none),
-            Status {
-                kind: StatusKind::Waiting,
-                message: "electing a MASTER for VIP 10.10.74.250".into()
-            }
+            Status::maintenance("electing a MASTER for VIP 10.10.74.250")
         );
         assert_eq!(
             app("FAULT", None, "", [true; 3]),

@@ -264,10 +264,10 @@ fn install_and_config_changed_send_exactly_these_command_lines() {
     assert_eq!(hooks(&runs, UNIT0), ["config-changed"]);
     let mut lines = tool_lines(&m, &runs[0]);
     // The leader's application status depends on whether the engine it just started
-    // has written its first report yet: waiting either way.
+    // has written its first report yet: maintenance either way.
     let app = lines.remove(12);
     assert!(
-        app.starts_with("status-set --application waiting "),
+        app.starts_with("status-set --application maintenance "),
         "{app}"
     );
     assert_eq!(
