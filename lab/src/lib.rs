@@ -36,6 +36,7 @@ pub mod capture;
 pub mod faults;
 pub mod holders;
 pub mod host;
+pub mod http;
 pub mod juju;
 pub mod keepalived;
 pub mod ns;
@@ -110,6 +111,7 @@ pub struct LabBuilder {
     hosts: usize,
     observer: bool,
     ipv6_dad: bool,
+    tmpfs: bool,
 }
 
 impl LabBuilder {
@@ -133,6 +135,15 @@ impl LabBuilder {
         self
     }
 
+    /// Keep the lab's files (daemon configs, state and pid files, logs) on a tmpfs
+    /// (`/dev/shm`) rather than in the temporary directory, as production keeps the
+    /// engine's state file on `/run`: for measurements of the daemons' own cost, which
+    /// a disk-backed directory would inflate (ext4 flushes a file replaced by rename).
+    pub fn on_tmpfs(mut self) -> LabBuilder {
+        self.tmpfs = true;
+        self
+    }
+
     pub fn build(self) -> Lab {
         require_root();
         proc::become_subreaper();
@@ -145,7 +156,17 @@ impl LabBuilder {
             u8::try_from(100 + pid % 100).unwrap_or(100),
             u8::try_from(n % 250).unwrap_or(0) + 1,
         ];
-        let dir = std::env::temp_dir().join(format!("{id}-{}", self.tag));
+        let base = if self.tmpfs {
+            let shm = std::path::PathBuf::from("/dev/shm");
+            assert!(
+                shm.is_dir(),
+                "/dev/shm (a tmpfs) is missing: this measurement needs one"
+            );
+            shm
+        } else {
+            std::env::temp_dir()
+        };
+        let dir = base.join(format!("{id}-{}", self.tag));
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
 
         let bridge = Netns::create(
@@ -214,6 +235,7 @@ impl Lab {
             hosts: 2,
             observer: true,
             ipv6_dad: false,
+            tmpfs: false,
         }
     }
 

@@ -132,12 +132,13 @@ pub struct Counters {
 /// it, now explicit so it no longer depends on how the engine was started.
 pub const MODE: u32 = 0o600;
 
-/// Writes `state` to `path` atomically and durably (see [`crate::atomic_write`]), so a
-/// reader never sees half a file and a crash never leaves an empty one.
+/// Writes `state` to `path` atomically (see [`crate::atomic_write::replace_atomic`]),
+/// so a reader never sees half a file. Not durable: the file describes a running
+/// process, and after a crash the heartbeat says it is stale anyway.
 pub fn write(path: &Path, state: &EngineState) -> std::io::Result<()> {
     let mut json = serde_json::to_vec_pretty(state).map_err(std::io::Error::other)?;
     json.push(b'\n');
-    crate::atomic_write::write_atomic(path, &json, MODE)
+    crate::atomic_write::replace_atomic(path, &json, MODE)
 }
 
 /// Reads a state file; `None` if it is missing or not a state file we understand.

@@ -79,6 +79,8 @@ pub(super) struct Driver {
     pub(super) state_dirty: bool,
     /// Counters moved: write at the next counter flush.
     pub(super) counters_dirty: bool,
+    /// When the state file was last handed to the writer (see `status::HEARTBEAT`).
+    pub(super) file_written: Instant,
     pub(super) log_limit: RateLimit,
     /// Encoding buffer, reused for every advert.
     pub(super) buf: Vec<u8>,
@@ -151,6 +153,7 @@ impl Driver {
             header,
             state_dirty: true,
             counters_dirty: false,
+            file_written: Instant::now(),
             log_limit: RateLimit::new(DROP_LOG_PERIOD),
             buf: Vec::with_capacity(64),
             metrics: None,
@@ -204,8 +207,10 @@ impl Driver {
 
     /// Runs until SIGTERM or SIGINT, then shuts every router down.
     pub(super) async fn run(mut self, mut inbox: Inbox) {
-        let mut flush = tokio::time::interval(status::COUNTER_FLUSH);
-        flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Counters reach the metrics every COUNTER_FLUSH while the endpoint serves;
+        // otherwise the loop wakes only for the heartbeat (fewer wake-ups: most of
+        // an idle engine's CPU time, `make bench-footprint`).
+        let mut flush = self.flush_interval();
         loop {
             if self.state_dirty {
                 self.publish();
@@ -224,14 +229,28 @@ impl Driver {
                 _ = timer => self.on_timers().await,
                 _ = inbox.hangup.recv() => {
                     self.reload().await;
+                    let serving = self.metrics_serving();
                     self.configure_metrics();
+                    if self.metrics_serving() != serving {
+                        flush = self.flush_interval();
+                    }
                 }
                 Some(packet) = inbox.packets.recv() => self.on_packet(packet).await,
                 Some(result) = inbox.scripts.recv() => self.on_script(result).await,
                 Some(msg) = inbox.net.recv() => self.on_net(msg).await,
-                // Every flush is also the heartbeat: `updated_unix_ms` and `pid` let a
-                // reader tell a live engine from a dead one's last words.
-                _ = flush.tick() => self.publish(),
+                // Counters reach the metrics every flush; the state file, whose
+                // `updated_unix_ms` and `pid` tell a live engine from a dead one's
+                // last words, every HEARTBEAT (and at once on a state change).
+                _ = flush.tick() => {
+                    // A tick lands a hair before HEARTBEAT after the write it
+                    // follows: one second of slack keeps the period at HEARTBEAT.
+                    let due = status::HEARTBEAT.saturating_sub(std::time::Duration::from_secs(1));
+                    if self.file_written.elapsed() >= due {
+                        self.publish();
+                    } else if self.metrics_serving() {
+                        self.publish_metrics(&self.snapshot());
+                    }
+                }
             }
         }
         self.shutdown(&mut inbox).await;
@@ -297,6 +316,34 @@ impl Driver {
 
     pub(super) fn publish(&mut self) {
         let state = self.snapshot();
+        self.publish_metrics(&state);
+        self.status.publish(state);
+        self.file_written = Instant::now();
+        self.state_dirty = false;
+        self.counters_dirty = false;
+    }
+
+    /// The counter flush: every `COUNTER_FLUSH` while the metrics endpoint serves,
+    /// else every `HEARTBEAT` only.
+    fn flush_interval(&self) -> tokio::time::Interval {
+        let tick = if self.metrics_serving() {
+            status::COUNTER_FLUSH
+        } else {
+            status::HEARTBEAT
+        };
+        let mut flush = tokio::time::interval_at(Instant::now() + tick, tick);
+        flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        flush
+    }
+
+    fn metrics_serving(&self) -> bool {
+        self.metrics
+            .as_ref()
+            .is_some_and(|m| m.server.address().is_some())
+    }
+
+    /// Hands `state` to the metrics endpoint, when it serves.
+    fn publish_metrics(&self, state: &crate::engine::state_file::EngineState) {
         if let Some(m) = &self.metrics {
             if m.server.address().is_some() {
                 let extras = self
@@ -313,9 +360,6 @@ impl Driver {
                 });
             }
         }
-        self.status.publish(state);
-        self.state_dirty = false;
-        self.counters_dirty = false;
     }
 
     /// Reads the metrics file (at start and on SIGHUP) and serves the address it

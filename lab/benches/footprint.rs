@@ -1,0 +1,227 @@
+//! `make bench-footprint`: memory and CPU of our engine and of keepalived 2.2.7, in
+//! the same run, on the same two lab hosts (a MASTER and a BACKUP):
+//!
+//! * idle at the charm's defaults (VRRPv2, 1 s adverts): RSS of every process of the
+//!   daemon, and CPU time over `IDLE_SECS` (default 60) from `/proc/PID/task/*/schedstat`;
+//!   our engine with its metrics endpoint on and scraped every 10 s (as Prometheus
+//!   would), and with it off;
+//! * busy (VRRPv3, 0.02 s adverts): CPU per 1000 adverts sent, over 20 s.
+//!
+//! Daemons are measured in turn, `REPS` rounds (default 3), interleaved so that the
+//! machine's background noise falls on all of them alike; the table shows the median.
+//! The lab's files live on a tmpfs, as the engine's state file does in production
+//! (`/run`): on ext4, replacing the file by rename flushes it, which alone would
+//! triple our engine's idle CPU time.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use netns_lab::http::http_get;
+use netns_lab::{DaemonKind, KeepalivedConf, Lab};
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Daemon {
+    OursMetrics,
+    Ours,
+    Keepalived,
+}
+
+impl Daemon {
+    fn name(self) -> &'static str {
+        match self {
+            Daemon::OursMetrics => "ours, metrics on (scraped every 10 s)",
+            Daemon::Ours => "ours, metrics off",
+            Daemon::Keepalived => "keepalived 2.2.7 (parent + VRRP child)",
+        }
+    }
+}
+
+const METRICS: &str = "127.0.0.1:9165";
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Sample {
+    rss_master_kb: u64,
+    rss_backup_kb: u64,
+    /// CPU ms per minute, idle at v2 1 s.
+    idle_master_ms_per_min: f64,
+    idle_backup_ms_per_min: f64,
+    /// CPU s per 1000 adverts at v3 0.02 s.
+    busy_master_per_1000: f64,
+    busy_backup_per_1000: f64,
+}
+
+fn rss_kb(pid: i32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|n| n.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// CPU time of every thread of `pid`, in ns (schedstat's first field).
+fn cpu_ns(pid: i32) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
+
+fn conf(lab: &Lab, i: usize, version: u8, advert_int: &str) -> String {
+    let mut c: KeepalivedConf = lab.keepalived_conf(i, [254, 253][i]);
+    c.version = version;
+    c.advert_int = advert_int.to_string();
+    c.render()
+}
+
+fn start(lab: &Lab, daemon: Daemon, version: u8, advert_int: &str) {
+    let vip: IpAddr = lab.vip4().into();
+    for i in 0..2 {
+        let host = lab.host(i);
+        let metrics = if daemon == Daemon::OursMetrics {
+            METRICS
+        } else {
+            ""
+        };
+        std::fs::write(host.engine_metrics_file(), metrics).expect("metrics file");
+        let kind = match daemon {
+            Daemon::Keepalived => DaemonKind::Keepalived,
+            _ => DaemonKind::Engine,
+        };
+        host.start_daemon(kind, &conf(lab, i, version, advert_int));
+        if i == 0 {
+            netns_lab::wait_for("h1 to hold the VIP", Duration::from_secs(15), || {
+                host.has_address(vip)
+            });
+        }
+    }
+}
+
+fn stop(lab: &Lab) {
+    for i in 0..2 {
+        lab.host(i).stop_daemon(Duration::from_secs(5));
+    }
+}
+
+/// Sleeps `total`, scraping both engines every 10 s when their metrics are on.
+fn idle(lab: &Lab, daemon: Daemon, total: Duration) {
+    let end = Instant::now() + total;
+    let addr: SocketAddr = METRICS.parse().expect("address");
+    while Instant::now() < end {
+        if daemon == Daemon::OursMetrics {
+            for i in 0..2 {
+                let body = http_get(&lab.host(i).ns.name, addr, "/metrics");
+                assert!(
+                    body.is_some_and(|b| b.contains("keepalived_vrrp_state")),
+                    "h{} serves no metrics",
+                    i + 1
+                );
+            }
+        }
+        std::thread::sleep(
+            Duration::from_secs(10).min(end.saturating_duration_since(Instant::now())),
+        );
+    }
+}
+
+fn measure(daemon: Daemon, idle_secs: u64) -> Sample {
+    let lab = Lab::builder("foot").hosts(2).on_tmpfs().build();
+    let adverts = lab.watch_adverts(lab.vip4().into());
+    // Idle, at the charm's defaults.
+    start(&lab, daemon, 2, "1");
+    std::thread::sleep(Duration::from_secs(5));
+    let (m, b) = (lab.host(0).daemon_pids(), lab.host(1).daemon_pids());
+    let cpu = |pids: &[i32]| pids.iter().map(|p| cpu_ns(*p)).sum::<u64>();
+    let (m0, b0) = (cpu(&m), cpu(&b));
+    let t0 = Instant::now();
+    idle(&lab, daemon, Duration::from_secs(idle_secs));
+    let minutes = t0.elapsed().as_secs_f64() / 60.0;
+    let (m1, b1) = (cpu(&m), cpu(&b));
+    let per_min = |ns: u64| ns as f64 / 1e6 / minutes;
+    let mut s = Sample {
+        rss_master_kb: m.iter().copied().map(rss_kb).sum(),
+        rss_backup_kb: b.iter().copied().map(rss_kb).sum(),
+        idle_master_ms_per_min: per_min(m1 - m0),
+        idle_backup_ms_per_min: per_min(b1 - b0),
+        ..Sample::default()
+    };
+    stop(&lab);
+    // Busy: VRRPv3 at 0.02 s.
+    start(&lab, daemon, 3, "0.02");
+    std::thread::sleep(Duration::from_secs(2));
+    let (m, b) = (lab.host(0).daemon_pids(), lab.host(1).daemon_pids());
+    let (m0, b0) = (cpu(&m), cpu(&b));
+    let t0 = Instant::now();
+    std::thread::sleep(Duration::from_secs(20));
+    let (m1, b1) = (cpu(&m), cpu(&b));
+    let t1 = Instant::now();
+    let src = IpAddr::V4(lab.host(0).ipv4);
+    let n = adverts
+        .all()
+        .iter()
+        .filter(|a| a.src == src && a.at >= t0 && a.at <= t1)
+        .count()
+        .max(1);
+    s.busy_master_per_1000 = (m1 - m0) as f64 / 1e9 / n as f64 * 1000.0;
+    s.busy_backup_per_1000 = (b1 - b0) as f64 / 1e9 / n as f64 * 1000.0;
+    stop(&lab);
+    s
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
+fn main() {
+    let env = |k: &str, d: u64| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
+    let reps = env("REPS", 3) as usize;
+    let idle_secs = env("IDLE_SECS", 60);
+    let daemons = [Daemon::OursMetrics, Daemon::Ours, Daemon::Keepalived];
+    let mut samples: Vec<(Daemon, Sample)> = Vec::new();
+    for rep in 0..reps {
+        for d in daemons {
+            let s = measure(d, idle_secs);
+            eprintln!("#{} {}: {s:?}", rep + 1, d.name());
+            samples.push((d, s));
+        }
+    }
+    println!(
+        "\nFootprint: median of {reps} rounds; idle = VRRPv2 1 s over {idle_secs} s, busy = VRRPv3 0.02 s over 20 s\n"
+    );
+    println!("| daemon | RSS master / backup (kB) | idle CPU ms per minute, master / backup | busy CPU s per 1000 adverts, master / backup |");
+    println!("|---|---|---|---|");
+    for d in daemons {
+        let of = |f: fn(&Sample) -> f64| {
+            median(
+                samples
+                    .iter()
+                    .filter(|(x, _)| *x == d)
+                    .map(|(_, s)| f(s))
+                    .collect(),
+            )
+        };
+        println!(
+            "| {} | {:.0} / {:.0} | {:.1} / {:.1} | {:.4} / {:.4} |",
+            d.name(),
+            of(|s| s.rss_master_kb as f64),
+            of(|s| s.rss_backup_kb as f64),
+            of(|s| s.idle_master_ms_per_min),
+            of(|s| s.idle_backup_ms_per_min),
+            of(|s| s.busy_master_per_1000),
+            of(|s| s.busy_backup_per_1000),
+        );
+    }
+}
