@@ -28,7 +28,7 @@
 //!
 //! The engine's state file is read leniently: only the fields used here, unknown fields
 //! ignored, and a missing or corrupt file simply shows no role. A file whose heartbeat
-//! (`updated_unix_ms`, rewritten every 2 s by a live engine) is older than
+//! (`updated_unix_ms`, rewritten at least every 10 s by a live engine) is older than
 //! [`STALE_AFTER`] is the last word of a dead engine and shows no role either.
 
 use std::net::IpAddr;
@@ -63,7 +63,7 @@ impl Role {
 }
 
 /// A state file not rewritten for this long comes from an engine that is gone (a
-/// live one rewrites it every 2 s).
+/// live one rewrites it at least every 10 s).
 pub const STALE_AFTER: Duration = Duration::from_secs(30);
 
 /// A router outside the cluster, as the engine reports it.

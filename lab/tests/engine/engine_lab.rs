@@ -1081,9 +1081,10 @@ mod hostile {
                 .and_then(|i| i.counters.drops.get(reason).copied())
                 .unwrap_or(0)
         };
+        // Counters reach the state file with its heartbeat (10 s without metrics).
         let st = netns_lab::wait_until(
             "the drops in h1's state file",
-            Duration::from_secs(8),
+            Duration::from_secs(15),
             || {
                 h1.engine_state().filter(|s| {
                     ["ttl", "checksum", "auth_pass", "count_zero"]
@@ -1112,7 +1113,14 @@ mod hostile {
         assert_eq!(after.state, "MASTER");
         assert_eq!(after.counters.transitions, before.counters.transitions);
         assert_eq!(after.master, Some(h1.ipv4.to_string()));
-        let h2 = current(lab.host(1), "VI_1");
+        let h2 = netns_lab::wait_until(
+            "h2's state file to count the TTL drops",
+            Duration::from_secs(15),
+            || {
+                let i = current(lab.host(1), "VI_1");
+                i.counters.drops.get("ttl").is_some().then_some(i)
+            },
+        );
         assert_eq!(h2.state, "BACKUP");
         assert_eq!(h2.master, Some(h1.ipv4.to_string()), "h2 still follows h1");
         assert_eq!(h2.counters.drops.get("ttl"), Some(&5));

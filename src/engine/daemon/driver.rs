@@ -238,18 +238,14 @@ impl Driver {
                 Some(packet) = inbox.packets.recv() => self.on_packet(packet).await,
                 Some(result) = inbox.scripts.recv() => self.on_script(result).await,
                 Some(msg) = inbox.net.recv() => self.on_net(msg).await,
-                // Counters reach the metrics every flush; the state file, whose
-                // `updated_unix_ms` and `pid` tell a live engine from a dead one's
-                // last words, every HEARTBEAT (and at once on a state change).
-                _ = flush.tick() => {
-                    // A tick lands a hair before HEARTBEAT after the write it
-                    // follows: one second of slack keeps the period at HEARTBEAT.
-                    let due = status::HEARTBEAT.saturating_sub(std::time::Duration::from_secs(1));
-                    if self.file_written.elapsed() >= due {
-                        self.publish();
-                    } else if self.metrics_serving() {
-                        self.publish_metrics(&self.snapshot());
-                    }
+                // Counters reach the metrics every COUNTER_FLUSH while the
+                // endpoint serves.
+                _ = tick(&mut flush) => self.publish_metrics(&self.snapshot()),
+                // The state file, whose `updated_unix_ms` and `pid` tell a live
+                // engine from a dead one's last words: HEARTBEAT after the last
+                // write (every state change writes at once).
+                _ = tokio::time::sleep_until(self.file_written + status::HEARTBEAT) => {
+                    self.publish();
                 }
             }
         }
@@ -323,17 +319,16 @@ impl Driver {
         self.counters_dirty = false;
     }
 
-    /// The counter flush: every `COUNTER_FLUSH` while the metrics endpoint serves,
-    /// else every `HEARTBEAT` only.
-    fn flush_interval(&self) -> tokio::time::Interval {
-        let tick = if self.metrics_serving() {
-            status::COUNTER_FLUSH
-        } else {
-            status::HEARTBEAT
-        };
-        let mut flush = tokio::time::interval_at(Instant::now() + tick, tick);
-        flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        flush
+    /// The counter flush for the metrics endpoint: every `COUNTER_FLUSH` while it
+    /// serves, none otherwise (no wake-up for nobody: most of an idle engine's CPU
+    /// time is wake-ups, `make bench-footprint`).
+    fn flush_interval(&self) -> Option<tokio::time::Interval> {
+        self.metrics_serving().then(|| {
+            let tick = status::COUNTER_FLUSH;
+            let mut flush = tokio::time::interval_at(Instant::now() + tick, tick);
+            flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            flush
+        })
     }
 
     fn metrics_serving(&self) -> bool {
@@ -692,6 +687,16 @@ pub(super) fn read_metrics_file(path: &std::path::Path) -> Result<Option<SocketA
 }
 
 /// Sleeps until `deadline` on the timerfd (forever without one).
+/// The next tick of `flush`, or never.
+async fn tick(flush: &mut Option<tokio::time::Interval>) {
+    match flush {
+        Some(f) => {
+            f.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
 async fn sleep_until(precise: &PreciseTimer, deadline: Option<Instant>) {
     match deadline {
         Some(at) => {
