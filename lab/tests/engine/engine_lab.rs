@@ -1118,7 +1118,7 @@ mod hostile {
             Duration::from_secs(15),
             || {
                 let i = current(lab.host(1), "VI_1");
-                i.counters.drops.get("ttl").is_some().then_some(i)
+                i.counters.drops.contains_key("ttl").then_some(i)
             },
         );
         assert_eq!(h2.state, "BACKUP");
