@@ -28,6 +28,8 @@ pub struct KeepalivedConf {
     pub check: Option<HealthCheck>,
     /// `track_interface` entries (unweighted: down puts the instance in FAULT).
     pub track_interfaces: Vec<String>,
+    /// `vrrp_rt_priority N` and `vrrp_no_swap` (the charm's starvation hardening).
+    pub realtime: Option<u8>,
 }
 
 /// A health check script: `vrrp_script NAME { script ...; interval; weight; rise; fall }`.
@@ -75,6 +77,7 @@ impl KeepalivedConf {
             state_master: false,
             check: None,
             track_interfaces: Vec::new(),
+            realtime: None,
         }
     }
 
@@ -92,6 +95,10 @@ impl KeepalivedConf {
         let _ = writeln!(s, "global_defs {{");
         let _ = writeln!(s, "    router_id {}", self.router_id);
         let _ = writeln!(s, "    vrrp_version {}", self.version);
+        if let Some(p) = self.realtime {
+            let _ = writeln!(s, "    vrrp_rt_priority {p}");
+            let _ = writeln!(s, "    vrrp_no_swap");
+        }
         if self.check.is_some() {
             let _ = writeln!(s, "    script_user root");
             let _ = writeln!(s, "    enable_script_security");

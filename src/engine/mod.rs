@@ -11,5 +11,6 @@ pub mod daemon;
 pub mod host;
 pub mod metrics;
 pub mod net;
+pub mod realtime;
 pub mod script;
 pub mod state_file;

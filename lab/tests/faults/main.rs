@@ -271,7 +271,9 @@ fn s9_a_foreign_router_on_our_vrid_is_reported_never_obeyed_and_forgotten() {
             assert_eq!(vi.foreign_routers.len(), 1, "{vi:?}");
             assert_eq!(vi.foreign_routers[0].address, h4.to_string());
             assert!(vi.counters.foreign_adverts >= 1, "{vi:?}");
-            netns_lab::wait_for("the foreign router to be forgotten", SECS(15), || {
+            // Forgotten 10 s after it was last heard; the state file says so at its
+            // next heartbeat (10 s).
+            netns_lab::wait_for("the foreign router to be forgotten", SECS(25), || {
                 scene
                     .master()
                     .engine_state()
@@ -279,4 +281,91 @@ fn s9_a_foreign_router_on_our_vrid_is_reported_never_obeyed_and_forgotten() {
             });
         }
     }
+}
+
+/// S15, a busy machine rather than a real-time hog: 8 normal-priority busy loops on
+/// the core the master's engine is pinned to, for 5 s, at VRRPv3 0.1 s. With the
+/// charm's `vrrp_rt_priority` (SCHED_RR) the master's adverts stay on time; without
+/// it they wait for the scheduler. Prints both; asserts the real-time one.
+#[test]
+fn s15_a_busy_core_delays_no_advert_of_a_real_time_master() {
+    let _machine = exclusive();
+    let mut gaps = Vec::new();
+    for realtime in [None, Some(10)] {
+        let lab = netns_lab::Lab::builder(&format!(
+            "s15busy{}",
+            if realtime.is_some() { "rt" } else { "no" }
+        ))
+        .hosts(2)
+        .observer(true)
+        .build();
+        let vip: IpAddr = lab.vip4().into();
+        let adverts = lab.watch_adverts(vip);
+        for i in 0..2 {
+            let mut c = lab.keepalived_conf(i, [254, 253][i]);
+            c.version = 3;
+            c.advert_int = "0.1".into();
+            c.realtime = realtime;
+            lab.host(i).start_engine(&c.render());
+            if i == 0 {
+                netns_lab::wait_for("h1 to hold the VIP", SECS(10), || {
+                    lab.host(0).has_address(vip)
+                });
+            }
+        }
+        std::thread::sleep(SECS(1));
+        let h1 = lab.host(0);
+        for pid in h1.daemon_pids() {
+            h1.ns
+                .exec_ok(&["taskset", "-a", "-p", "1", &pid.to_string()]);
+        }
+        let t0 = std::time::Instant::now();
+        for k in 0..8 {
+            h1.spawn(
+                &format!("busy{k}"),
+                &[
+                    "timeout",
+                    "5",
+                    "taskset",
+                    "-c",
+                    "0",
+                    "sh",
+                    "-c",
+                    "while :; do :; done",
+                ],
+            );
+        }
+        std::thread::sleep(SECS(5) + MS(300));
+        let t1 = std::time::Instant::now();
+        let src1 = IpAddr::V4(h1.ipv4);
+        let src2 = IpAddr::V4(lab.host(1).ipv4);
+        let seen = adverts.all();
+        let times: Vec<std::time::Instant> = seen
+            .iter()
+            .filter(|a| a.src == src1 && a.at >= t0 && a.at <= t1)
+            .map(|a| a.at)
+            .collect();
+        let longest = times
+            .windows(2)
+            .map(|w| w[1] - w[0])
+            .max()
+            .unwrap_or(SECS(5));
+        let claims = seen
+            .iter()
+            .filter(|a| a.src == src2 && a.at >= t0 && a.priority > 0)
+            .count();
+        eprintln!(
+            "S15 busy core, master {}: {} adverts in 5 s, longest gap {:.1} ms, adverts of the backup (false takeover) {claims}",
+            if realtime.is_some() { "SCHED_RR 10" } else { "normal scheduling" },
+            times.len(),
+            longest.as_secs_f64() * 1e3
+        );
+        gaps.push((realtime, longest, claims));
+    }
+    let (_, rt_gap, rt_claims) = gaps[1];
+    assert_eq!(rt_claims, 0, "the backup took over from a real-time master");
+    assert!(
+        rt_gap <= MS(150),
+        "real-time master's longest advert gap {rt_gap:?}"
+    );
 }

@@ -92,6 +92,9 @@ pub fn run(args: DaemonArgs) -> anyhow::Result<()> {
     for w in &loaded.warnings {
         tracing::warn!("{w}");
     }
+    // Before any other thread exists: they start with normal scheduling anyway
+    // (SCHED_RESET_ON_FORK), but the locked memory covers them too.
+    crate::engine::realtime::apply(&loaded.config.global);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

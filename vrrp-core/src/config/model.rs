@@ -53,6 +53,12 @@ pub struct GlobalDefs {
     pub garp_master_repeat: Option<u32>,
     /// `vrrp_garp_master_refresh`, if given.
     pub garp_master_refresh: Option<Duration>,
+    /// `vrrp_rt_priority 1..99`: run the VRRP loop with real-time scheduling
+    /// (`SCHED_RR` at this priority), so a busy machine does not delay adverts.
+    pub rt_priority: Option<u8>,
+    /// `vrrp_no_swap`: lock the process's memory (`mlockall`), so a swapping machine
+    /// does not delay adverts.
+    pub no_swap: bool,
 }
 
 impl Default for GlobalDefs {
@@ -65,6 +71,8 @@ impl Default for GlobalDefs {
             garp_master_delay: None,
             garp_master_repeat: None,
             garp_master_refresh: None,
+            rt_priority: None,
+            no_swap: false,
         }
     }
 }

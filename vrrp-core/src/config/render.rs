@@ -117,6 +117,12 @@ fn global(f: &mut fmt::Formatter<'_>, g: &GlobalDefs) -> fmt::Result {
     if let Some(d) = g.garp_master_refresh {
         writeln!(f, "    vrrp_garp_master_refresh {}", d.as_secs())?;
     }
+    if let Some(p) = g.rt_priority {
+        writeln!(f, "    vrrp_rt_priority {p}")?;
+    }
+    if g.no_swap {
+        writeln!(f, "    vrrp_no_swap")?;
+    }
     writeln!(f, "}}")
 }
 

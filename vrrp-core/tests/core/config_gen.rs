@@ -47,16 +47,21 @@ fn global() -> impl Strategy<Value = GlobalDefs> {
         prop::option::of(secs(0, 4294)),
         prop::option::of(1u32..=255),
         prop::option::of(secs(0, 4294)),
+        (prop::option::of(1u8..=99), prop::bool::ANY),
     )
         .prop_map(
-            |(router_id, v3, script_user, security, delay, repeat, refresh)| GlobalDefs {
-                router_id,
-                vrrp_version: if v3 { Version::V3 } else { Version::V2 },
-                script_user,
-                enable_script_security: security,
-                garp_master_delay: delay,
-                garp_master_repeat: repeat,
-                garp_master_refresh: refresh,
+            |(router_id, v3, script_user, security, delay, repeat, refresh, (rt, no_swap))| {
+                GlobalDefs {
+                    router_id,
+                    vrrp_version: if v3 { Version::V3 } else { Version::V2 },
+                    script_user,
+                    enable_script_security: security,
+                    garp_master_delay: delay,
+                    garp_master_repeat: repeat,
+                    garp_master_refresh: refresh,
+                    rt_priority: rt,
+                    no_swap,
+                }
             },
         )
 }

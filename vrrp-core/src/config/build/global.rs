@@ -15,6 +15,8 @@ pub(super) const SUPPORTED: &[&str] = &[
     "vrrp_garp_master_delay",
     "vrrp_garp_master_repeat",
     "vrrp_garp_master_refresh",
+    "vrrp_rt_priority",
+    "vrrp_no_swap",
 ];
 
 /// keepalived `global_defs` keywords this engine does not implement.
@@ -45,8 +47,6 @@ const UNSUPPORTED: &[&str] = &[
     "vrrp_ipsets",
     "nftables",
     "vrrp_priority",
-    "vrrp_no_swap",
-    "vrrp_rt_priority",
     "vrrp_notify_fifo",
     "notify_fifo",
     "dynamic_interfaces",
@@ -124,6 +124,17 @@ pub(super) fn global_defs(stmt: &Stmt, sink: &mut Sink) -> (GlobalDefs, Option<P
                 if let Some(w) = one(sink, s, "vrrp_garp_master_repeat COUNT") {
                     global.garp_master_repeat =
                         check(sink, w, uint(s.name(), &w.text, 1, GARP_MAX_REPEAT));
+                }
+            }
+            "vrrp_rt_priority" => {
+                if let Some(w) = one(sink, s, "vrrp_rt_priority 1..99") {
+                    global.rt_priority = check(sink, w, uint(s.name(), &w.text, 1, 99))
+                        .and_then(|p| u8::try_from(p).ok());
+                }
+            }
+            "vrrp_no_swap" => {
+                if args(sink, s, 0, 0, "vrrp_no_swap").is_some() {
+                    global.no_swap = true;
                 }
             }
             "vrrp_garp_master_refresh" => {

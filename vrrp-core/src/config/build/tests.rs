@@ -627,6 +627,15 @@ fn global_defs_comes_first_and_once() {
         })
     );
     assert!(g.enable_script_security);
+    assert_eq!((g.rt_priority, g.no_swap), (None, false));
+    let g = ok("global_defs {\n vrrp_rt_priority 10\n vrrp_no_swap\n}\n")
+        .config
+        .global;
+    assert_eq!((g.rt_priority, g.no_swap), (Some(10), true));
+    assert_eq!(
+        errors("global_defs {\n vrrp_rt_priority 100\n}\n"),
+        vec!["k.conf:2:19: error: vrrp_rt_priority 100 is out of range: allowed 1..99"]
+    );
 }
 
 #[test]
