@@ -92,6 +92,18 @@ impl Scene {
 
     /// Like [`Scene::start`], with `spare` more hosts (h4...) that run nothing yet.
     pub fn start_with(tag: &str, kind: DaemonKind, timing: Timing, spare: usize) -> Scene {
+        Scene::start_tuned(tag, kind, timing, spare, None)
+    }
+
+    /// Like [`Scene::start_with`], the daemons with `vrrp_rt_priority` and
+    /// `vrrp_no_swap` when `realtime` is given (the charm's rendering).
+    pub fn start_tuned(
+        tag: &str,
+        kind: DaemonKind,
+        timing: Timing,
+        spare: usize,
+        realtime: Option<u8>,
+    ) -> Scene {
         let lab = Lab::builder(tag).hosts(3 + spare).build();
         lab.start_listeners();
         let holders = lab.watch_holders();
@@ -99,6 +111,7 @@ impl Scene {
             let mut c = lab.keepalived_conf(i, prio);
             c.version = timing.version;
             c.advert_int = timing.advert_int.to_string();
+            c.realtime = realtime;
             lab.host(i).start_daemon(kind, &c.render());
         }
         let prober = lab.start_prober(lab.vip4().into());
@@ -419,6 +432,44 @@ pub fn cpu_hog(scene: &Scene, duration: Duration, window: Duration) -> Outcome {
     std::thread::sleep(duration);
     let end = Instant::now();
     scene.observe(t0, duration + window, Some(end))
+}
+
+/// S15, a busy machine: `loops` normal-priority busy loops on the core the master's
+/// daemon is pinned to, for `duration`.
+pub fn busy_core(scene: &Scene, loops: usize, duration: Duration, window: Duration) -> Outcome {
+    let h1 = scene.master();
+    for pid in h1.daemon_pids() {
+        h1.ns
+            .exec_ok(&["taskset", "-a", "-p", "1", &pid.to_string()]);
+    }
+    let secs = format!("{:.3}", duration.as_secs_f64());
+    let t0 = Instant::now();
+    for k in 0..loops {
+        h1.spawn(
+            &format!("busy{k}"),
+            &[
+                "timeout",
+                &secs,
+                "taskset",
+                "-c",
+                "0",
+                "sh",
+                "-c",
+                "while :; do :; done",
+            ],
+        );
+    }
+    std::thread::sleep(duration);
+    let end = Instant::now();
+    scene.observe(t0, duration + window, Some(end))
+}
+
+/// A crash of the master (SIGKILL, its link kept): the client outage is the
+/// takeover time.
+pub fn crash(scene: &Scene, window: Duration) -> Outcome {
+    let t0 = Instant::now();
+    scene.master().kill_daemon();
+    scene.observe(t0, window, None)
 }
 
 /// S21: `n` VRRP instances (one VIP each, VRIDs 1..=n) on the three hosts.
