@@ -464,11 +464,11 @@ pub fn busy_core(scene: &Scene, loops: usize, duration: Duration, window: Durati
     scene.observe(t0, duration + window, Some(end))
 }
 
-/// A crash of the master (SIGKILL, its link kept): the client outage is the
-/// takeover time.
+/// A crash of the master: its link goes and its daemon is SIGKILLed (a killed
+/// daemon alone leaves the VIP on the interface, still answered by the kernel). The
+/// client outage is the takeover time.
 pub fn crash(scene: &Scene, window: Duration) -> Outcome {
-    let t0 = Instant::now();
-    scene.master().kill_daemon();
+    let t0 = scene.master().crash();
     scene.observe(t0, window, None)
 }
 
