@@ -81,6 +81,8 @@ pub(super) struct Driver {
     pub(super) counters_dirty: bool,
     /// When the state file was last handed to the writer (see `status::HEARTBEAT`).
     pub(super) file_written: Instant,
+    /// When counters last reached the metrics endpoint (see `status::COUNTER_FLUSH`).
+    flushed: Instant,
     pub(super) log_limit: RateLimit,
     /// Encoding buffer, reused for every advert.
     pub(super) buf: Vec<u8>,
@@ -154,6 +156,7 @@ impl Driver {
             state_dirty: true,
             counters_dirty: false,
             file_written: Instant::now(),
+            flushed: Instant::now(),
             log_limit: RateLimit::new(DROP_LOG_PERIOD),
             buf: Vec::with_capacity(64),
             metrics: None,
@@ -207,15 +210,9 @@ impl Driver {
 
     /// Runs until SIGTERM or SIGINT, then shuts every router down.
     pub(super) async fn run(mut self, mut inbox: Inbox) {
-        // Counters reach the metrics every COUNTER_FLUSH while the endpoint serves;
-        // otherwise the loop wakes only for the heartbeat (fewer wake-ups: most of
-        // an idle engine's CPU time, `make bench-footprint`).
-        let mut flush = self.flush_interval();
         loop {
-            if self.state_dirty {
-                self.publish();
-            }
-            let timer = sleep_until(&inbox.timer, self.next_deadline());
+            self.housekeeping();
+            let timer = sleep_until(&inbox.timer, self.next_wake());
             tokio::select! {
                 biased;
                 _ = inbox.terminate.recv() => {
@@ -229,27 +226,51 @@ impl Driver {
                 _ = timer => self.on_timers().await,
                 _ = inbox.hangup.recv() => {
                     self.reload().await;
-                    let serving = self.metrics_serving();
                     self.configure_metrics();
-                    if self.metrics_serving() != serving {
-                        flush = self.flush_interval();
-                    }
                 }
                 Some(packet) = inbox.packets.recv() => self.on_packet(packet).await,
                 Some(result) = inbox.scripts.recv() => self.on_script(result).await,
                 Some(msg) = inbox.net.recv() => self.on_net(msg).await,
-                // Counters reach the metrics every COUNTER_FLUSH while the
-                // endpoint serves.
-                _ = tick(&mut flush) => self.publish_metrics(&self.snapshot()),
-                // The state file, whose `updated_unix_ms` and `pid` tell a live
-                // engine from a dead one's last words: HEARTBEAT after the last
-                // write (every state change writes at once).
-                _ = tokio::time::sleep_until(self.file_written + status::HEARTBEAT) => {
-                    self.publish();
-                }
             }
         }
         self.shutdown(&mut inbox).await;
+    }
+
+    /// The state file and the metrics, at the end of each turn: a state change at
+    /// once; the heartbeat and the counter flush when due, or up to `status::EARLY`
+    /// before when the loop is awake anyway (an advert sent or received), so an idle
+    /// engine wakes for its adverts only (`make bench-footprint`).
+    fn housekeeping(&mut self) {
+        let now = Instant::now();
+        if self.state_dirty || now + status::EARLY >= self.file_written + status::HEARTBEAT {
+            self.publish();
+        } else if self
+            .flush_due()
+            .is_some_and(|due| now + status::EARLY >= due)
+        {
+            self.publish_metrics(&self.snapshot());
+            self.flushed = now;
+            self.counters_dirty = false;
+        }
+    }
+
+    /// When moved counters must reach the metrics endpoint: `COUNTER_FLUSH` after
+    /// the last flush, while the endpoint serves and something moved.
+    fn flush_due(&self) -> Option<Instant> {
+        (self.counters_dirty && self.metrics_serving())
+            .then(|| self.flushed + status::COUNTER_FLUSH)
+    }
+
+    /// The next time the loop must wake with nothing to read: the earliest router
+    /// deadline, the heartbeat or the counter flush. One timerfd for all of them, no
+    /// tokio timer: tokio's wheel wakes the loop again on its way down to a far
+    /// deadline.
+    fn next_wake(&self) -> Option<Instant> {
+        let heartbeat = self.file_written + status::HEARTBEAT;
+        [self.next_deadline(), Some(heartbeat), self.flush_due()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// SIGTERM / SIGINT: every router gets `Input::Shutdown` (a Master resigns with
@@ -315,20 +336,9 @@ impl Driver {
         self.publish_metrics(&state);
         self.status.publish(state);
         self.file_written = Instant::now();
+        self.flushed = self.file_written;
         self.state_dirty = false;
         self.counters_dirty = false;
-    }
-
-    /// The counter flush for the metrics endpoint: every `COUNTER_FLUSH` while it
-    /// serves, none otherwise (no wake-up for nobody: most of an idle engine's CPU
-    /// time is wake-ups, `make bench-footprint`).
-    fn flush_interval(&self) -> Option<tokio::time::Interval> {
-        self.metrics_serving().then(|| {
-            let tick = status::COUNTER_FLUSH;
-            let mut flush = tokio::time::interval_at(Instant::now() + tick, tick);
-            flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            flush
-        })
     }
 
     fn metrics_serving(&self) -> bool {
@@ -688,15 +698,6 @@ pub(super) fn read_metrics_file(path: &std::path::Path) -> Result<Option<SocketA
 
 /// Sleeps until `deadline` on the timerfd (forever without one).
 /// The next tick of `flush`, or never.
-async fn tick(flush: &mut Option<tokio::time::Interval>) {
-    match flush {
-        Some(f) => {
-            f.tick().await;
-        }
-        None => std::future::pending().await,
-    }
-}
-
 async fn sleep_until(precise: &PreciseTimer, deadline: Option<Instant>) {
     match deadline {
         Some(at) => {

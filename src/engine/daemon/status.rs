@@ -2,16 +2,16 @@
 //! and written atomically off the loop (a file write must never delay an advert).
 //!
 //! When: at once on every state change, and otherwise every [`HEARTBEAT`] (counters
-//! reach the metrics endpoint every [`COUNTER_FLUSH`]). Snapshots go through a `watch` channel, so a
-//! slow disk coalesces writes instead of queueing them; the last one always lands.
+//! reach the metrics endpoint within [`COUNTER_FLUSH`]); both ride on a wake-up the
+//! loop has anyway when one comes within [`EARLY`] of their time. The writer is one
+//! thread of its own that keeps only the newest snapshot, so a slow disk coalesces
+//! writes instead of queueing them; the last one always lands.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 use crate::engine::state_file::{
     self, Counters, EngineState, ForeignRouterState, InstanceState, ReceiverState,
@@ -22,8 +22,8 @@ use vrrp_core::router::{ScriptStatus, Time};
 
 use super::instance::Instance;
 
-/// How often moving counters reach the metrics endpoint.
-pub const COUNTER_FLUSH: Duration = Duration::from_secs(2);
+/// The longest moved counters wait before they reach the metrics endpoint.
+pub const COUNTER_FLUSH: Duration = Duration::from_secs(3);
 
 /// How often the state file is rewritten when only counters moved: the heartbeat a
 /// reader judges liveness by (the charm calls a file older than 30 s stale). A file
@@ -31,6 +31,12 @@ pub const COUNTER_FLUSH: Duration = Duration::from_secs(2);
 /// the idle engine's CPU time; `make bench-footprint`); state changes are written at
 /// once whatever this says.
 pub const HEARTBEAT: Duration = Duration::from_secs(10);
+
+/// How much earlier than due a heartbeat or a counter flush is done when the loop is
+/// awake anyway. Half as wide again as the slowest advert interval (1 s), so with
+/// adverts going out or coming in neither needs a wake-up of its own: each wake-up
+/// costs an idle engine more than the work done in it.
+pub const EARLY: Duration = Duration::from_millis(1500);
 
 /// Daemon-wide facts that go into every snapshot.
 #[derive(Debug, Clone, Default)]
@@ -199,56 +205,78 @@ pub fn snapshot<'a>(
     }
 }
 
-/// Writes snapshots off the event loop.
+/// Writes snapshots off the event loop, on a thread of its own: handing it a snapshot
+/// never waits for the disk, and its finished writes wake nobody (a tokio blocking
+/// task would wake the loop to report each one, and its thread would die and be
+/// re-spawned between heartbeats).
 pub struct StatusWriter {
     path: Option<PathBuf>,
-    tx: watch::Sender<Option<EngineState>>,
-    task: Option<JoinHandle<()>>,
+    slot: Arc<Slot>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// The newest snapshot not yet written, and whether the writer should stop.
+#[derive(Default)]
+struct Slot {
+    pending: Mutex<(Option<EngineState>, bool)>,
+    ready: Condvar,
 }
 
 impl StatusWriter {
     /// A writer for `path`; without a path every call is a no-op.
     pub fn start(path: Option<PathBuf>) -> StatusWriter {
-        let (tx, mut rx) = watch::channel::<Option<EngineState>>(None);
-        let task = path.clone().map(|path| {
-            tokio::spawn(async move {
-                while rx.changed().await.is_ok() {
-                    let Some(state) = rx.borrow_and_update().clone() else {
-                        continue;
-                    };
-                    let target = path.clone();
-                    let written =
-                        tokio::task::spawn_blocking(move || state_file::write(&target, &state))
-                            .await;
-                    match written {
-                        Ok(Ok(())) => {}
-                        Ok(Err(e)) => {
-                            tracing::warn!(path = %path.display(), error = %e, "cannot write the state file")
-                        }
-                        Err(e) => tracing::warn!(error = %e, "state file writer failed"),
-                    }
-                }
-            })
+        let slot = Arc::new(Slot::default());
+        let thread = path.clone().and_then(|path| {
+            let slot = Arc::clone(&slot);
+            std::thread::Builder::new()
+                .name("state-file".into())
+                .spawn(move || write_loop(&path, &slot))
+                .map_err(|e| tracing::warn!(error = %e, "cannot start the state file writer"))
+                .ok()
         });
-        StatusWriter { path, tx, task }
+        StatusWriter { path, slot, thread }
     }
 
     pub fn publish(&self, state: EngineState) {
-        if self.path.is_some() {
-            self.tx.send_replace(Some(state));
+        if self.thread.is_some() {
+            self.slot.pending.lock().unwrap_or_else(|e| e.into_inner()).0 = Some(state);
+            // After the lock is released, so the writer does not wake into it.
+            self.slot.ready.notify_one();
         }
     }
 
-    /// Stops the background writer and writes `state` synchronously: the last word
-    /// before the process exits.
+    /// Stops the background writer (after the write it may be doing) and writes
+    /// `state` synchronously: the last word before the process exits.
     pub fn finish(mut self, state: EngineState) {
-        if let Some(task) = self.task.take() {
-            task.abort();
+        if let Some(thread) = self.thread.take() {
+            *self.slot.pending.lock().unwrap_or_else(|e| e.into_inner()) = (None, true);
+            self.slot.ready.notify_one();
+            let _ = thread.join();
         }
         if let Some(path) = &self.path {
             if let Err(e) = state_file::write(path, &state) {
                 tracing::warn!(path = %path.display(), error = %e, "cannot write the state file");
             }
+        }
+    }
+}
+
+fn write_loop(path: &std::path::Path, slot: &Slot) {
+    loop {
+        let state = {
+            let mut pending = slot.pending.lock().unwrap_or_else(|e| e.into_inner());
+            loop {
+                if pending.1 {
+                    return;
+                }
+                if let Some(state) = pending.0.take() {
+                    break state;
+                }
+                pending = slot.ready.wait(pending).unwrap_or_else(|e| e.into_inner());
+            }
+        };
+        if let Err(e) = state_file::write(path, &state) {
+            tracing::warn!(path = %path.display(), error = %e, "cannot write the state file");
         }
     }
 }

@@ -4,7 +4,7 @@
 //! encoded by `prometheus-client`.
 //!
 //! The event loop never encodes anything: every `publish()` (each state change and
-//! counter flush, every 2 s while the endpoint serves) hands an `Arc`'d [`Snapshot`] to [`Published`]; the HTTP server
+//! counter flush, within 3 s while the endpoint serves) hands an `Arc`'d [`Snapshot`] to [`Published`]; the HTTP server
 //! (`server`, its own thread and runtime) encodes the latest one per scrape. The only
 //! value computed at scrape time is the age of the master's last advert.
 //!

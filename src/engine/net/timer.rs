@@ -57,7 +57,13 @@ impl PreciseTimer {
         loop {
             let mut guard = self.fd.readable().await?;
             match guard.try_io(|fd| read_expirations(fd.get_ref())) {
-                Ok(Ok(_)) => return Ok(()),
+                // The read emptied the timerfd: forget its readiness now, or the next
+                // wait would begin with a read that finds nothing (one wasted system
+                // call per advert).
+                Ok(Ok(_)) => {
+                    guard.clear_ready();
+                    return Ok(());
+                }
                 Ok(Err(e)) => return Err(e),
                 // Readiness left over from an earlier arming: wait again.
                 Err(_would_block) => continue,

@@ -343,13 +343,14 @@ pub struct AsyncVrrpSocket {
 impl AsyncVrrpSocket {
     /// Registers `socket` with the current tokio runtime (must be called inside one).
     pub fn new(socket: VrrpSocket) -> io::Result<AsyncVrrpSocket> {
+        // Readable only: sends never wait (a full send buffer is a counted error,
+        // `VrrpSocket::send_from`), and a writable interest would wake the loop
+        // after every advert sent.
         // SAFETY: a VrrpSocket owns its descriptor in a private `Socket` that nothing
         // replaces or closes while it lives (no method hands it out by value), so
         // as_raw_fd returns the same open descriptor until the AsyncFd is dropped.
-        let inner = unsafe {
-            AsyncFd::register_with_interest(socket, Interest::READABLE | Interest::WRITABLE)
-        }
-        .map_err(|e| e.into_parts().1)?;
+        let inner = unsafe { AsyncFd::register_with_interest(socket, Interest::READABLE) }
+            .map_err(|e| e.into_parts().1)?;
         Ok(AsyncVrrpSocket { inner })
     }
 
@@ -366,30 +367,6 @@ impl AsyncVrrpSocket {
         loop {
             let mut guard = self.inner.readable().await?;
             match guard.try_io(|s| s.get_ref().recv(buf)) {
-                Ok(result) => return result,
-                Err(_would_block) => continue,
-            }
-        }
-    }
-
-    /// Sends one packet, waiting if the send buffer is full; see
-    /// [`VrrpSocket::send_to`].
-    pub async fn send_to(&self, payload: &[u8], dst: IpAddr) -> io::Result<usize> {
-        loop {
-            let mut guard = self.inner.writable().await?;
-            match guard.try_io(|s| s.get_ref().send_to(payload, dst)) {
-                Ok(result) => return result,
-                Err(_would_block) => continue,
-            }
-        }
-    }
-
-    /// Sends one packet from `src`, waiting if the send buffer is full; see
-    /// [`VrrpSocket::send_from`].
-    pub async fn send_from(&self, payload: &[u8], dst: IpAddr, src: IpAddr) -> io::Result<usize> {
-        loop {
-            let mut guard = self.inner.writable().await?;
-            match guard.try_io(|s| s.get_ref().send_from(payload, dst, src)) {
                 Ok(result) => return result,
                 Err(_would_block) => continue,
             }
