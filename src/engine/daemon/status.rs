@@ -239,7 +239,11 @@ impl StatusWriter {
 
     pub fn publish(&self, state: EngineState) {
         if self.thread.is_some() {
-            self.slot.pending.lock().unwrap_or_else(|e| e.into_inner()).0 = Some(state);
+            self.slot
+                .pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .0 = Some(state);
             // After the lock is released, so the writer does not wake into it.
             self.slot.ready.notify_one();
         }
