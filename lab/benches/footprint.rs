@@ -45,6 +45,11 @@ struct Sample {
     /// CPU ms per minute, idle at v2 1 s.
     idle_master_ms_per_min: f64,
     idle_backup_ms_per_min: f64,
+    /// Times a thread of the daemon went to sleep and woke, per minute, idle: the
+    /// structural part of idle CPU (each wake-up costs tens of µs of cold caches,
+    /// whatever it does).
+    idle_master_wakes_per_min: f64,
+    idle_backup_wakes_per_min: f64,
     /// CPU s per 1000 adverts at v3 0.02 s.
     busy_master_per_1000: f64,
     busy_backup_per_1000: f64,
@@ -60,6 +65,23 @@ fn rss_kb(pid: i32) -> u64 {
                 .and_then(|n| n.parse().ok())
         })
         .unwrap_or(0)
+}
+
+/// Context switches (voluntary and not) of every thread of `pid`.
+fn switches(pid: i32) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("status")).ok())
+        .flat_map(|s| {
+            s.lines()
+                .filter(|l| l.contains("ctxt_switches:"))
+                .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+                .collect::<Vec<_>>()
+        })
+        .sum()
 }
 
 /// CPU time of every thread of `pid`, in ns (schedstat's first field).
@@ -139,17 +161,20 @@ fn measure(daemon: Daemon, idle_secs: u64) -> Sample {
     std::thread::sleep(Duration::from_secs(5));
     let (m, b) = (lab.host(0).daemon_pids(), lab.host(1).daemon_pids());
     let cpu = |pids: &[i32]| pids.iter().map(|p| cpu_ns(*p)).sum::<u64>();
-    let (m0, b0) = (cpu(&m), cpu(&b));
+    let sw = |pids: &[i32]| pids.iter().map(|p| switches(*p)).sum::<u64>();
+    let (m0, b0, ms0, bs0) = (cpu(&m), cpu(&b), sw(&m), sw(&b));
     let t0 = Instant::now();
     idle(&lab, daemon, Duration::from_secs(idle_secs));
     let minutes = t0.elapsed().as_secs_f64() / 60.0;
-    let (m1, b1) = (cpu(&m), cpu(&b));
+    let (m1, b1, ms1, bs1) = (cpu(&m), cpu(&b), sw(&m), sw(&b));
     let per_min = |ns: u64| ns as f64 / 1e6 / minutes;
     let mut s = Sample {
         rss_master_kb: m.iter().copied().map(rss_kb).sum(),
         rss_backup_kb: b.iter().copied().map(rss_kb).sum(),
         idle_master_ms_per_min: per_min(m1 - m0),
         idle_backup_ms_per_min: per_min(b1 - b0),
+        idle_master_wakes_per_min: (ms1 - ms0) as f64 / minutes,
+        idle_backup_wakes_per_min: (bs1 - bs0) as f64 / minutes,
         ..Sample::default()
     };
     stop(&lab);
@@ -201,8 +226,8 @@ fn main() {
     println!(
         "\nFootprint: median of {reps} rounds; idle = VRRPv2 1 s over {idle_secs} s, busy = VRRPv3 0.02 s over 20 s\n"
     );
-    println!("| daemon | RSS master / backup (kB) | idle CPU ms per minute, master / backup | busy CPU s per 1000 adverts, master / backup |");
-    println!("|---|---|---|---|");
+    println!("| daemon | RSS master / backup (kB) | idle CPU ms per minute, master / backup | idle wake-ups per minute, master / backup | busy CPU s per 1000 adverts, master / backup |");
+    println!("|---|---|---|---|---|");
     for d in daemons {
         let of = |f: fn(&Sample) -> f64| {
             median(
@@ -214,12 +239,14 @@ fn main() {
             )
         };
         println!(
-            "| {} | {:.0} / {:.0} | {:.1} / {:.1} | {:.4} / {:.4} |",
+            "| {} | {:.0} / {:.0} | {:.1} / {:.1} | {:.0} / {:.0} | {:.4} / {:.4} |",
             d.name(),
             of(|s| s.rss_master_kb as f64),
             of(|s| s.rss_backup_kb as f64),
             of(|s| s.idle_master_ms_per_min),
             of(|s| s.idle_backup_ms_per_min),
+            of(|s| s.idle_master_wakes_per_min),
+            of(|s| s.idle_backup_wakes_per_min),
             of(|s| s.busy_master_per_1000),
             of(|s| s.busy_backup_per_1000),
         );

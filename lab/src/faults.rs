@@ -558,3 +558,22 @@ pub struct ManyOutcome {
     /// VIP additions after the crash, summed (one per VIP is the ideal).
     pub additions: usize,
 }
+
+/// Runs `fault` on a fresh scene of each daemon, ours first: (ours, keepalived).
+pub fn both(tag: &str, timing: Timing, fault: impl Fn(&Scene) -> Outcome) -> (Outcome, Outcome) {
+    let run = |kind: DaemonKind, t: &str| {
+        let scene = Scene::start(&format!("{tag}{t}"), kind, timing);
+        let out = fault(&scene);
+        eprintln!("{tag} {kind:?} {}: {out:?}", timing.name);
+        out
+    };
+    (
+        run(DaemonKind::Engine, "o"),
+        run(DaemonKind::Keepalived, "k"),
+    )
+}
+
+/// The holder set of exactly `host`.
+pub fn only(host: &str) -> BTreeSet<String> {
+    BTreeSet::from([host.to_string()])
+}
