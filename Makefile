@@ -65,8 +65,8 @@ clippy:
 
 # Every binary of the workspace first: the lab's tests run the charm and the emulator's
 # hook tools as processes, from cargo's target directory. Then the tests that need no
-# root (a plain `cargo test`), then the lab's, its binaries side by side
-# (scripts/lab-tests; LAB_TEST_THREADS=3 test threads each by default).
+# root (a plain `cargo test`), then the lab's (scripts/lab-tests: which binaries run
+# side by side and which alone; LAB_TEST_THREADS=3 test threads each by default).
 unit:
 	$(CARGO) build --workspace --bins
 	$(CARGO) test

@@ -559,18 +559,48 @@ pub struct ManyOutcome {
     pub additions: usize,
 }
 
-/// Runs `fault` on a fresh scene of each daemon, ours first: (ours, keepalived).
-pub fn both(tag: &str, timing: Timing, fault: impl Fn(&Scene) -> Outcome) -> (Outcome, Outcome) {
-    let run = |kind: DaemonKind, t: &str| {
-        let scene = Scene::start(&format!("{tag}{t}"), kind, timing);
-        let out = fault(&scene);
-        eprintln!("{tag} {kind:?} {}: {out:?}", timing.name);
-        out
-    };
+/// Runs `fault` on a fresh scene of each daemon, both at the same time (each in its
+/// own namespaces, so neither sees the other; both see the same machine):
+/// (ours, keepalived). A fault that loads the machine itself (a CPU hog) must use
+/// [`in_turn`].
+pub fn both(
+    tag: &str,
+    timing: Timing,
+    fault: impl Fn(&Scene) -> Outcome + Sync,
+) -> (Outcome, Outcome) {
+    std::thread::scope(|s| {
+        let keepalived = s.spawn(|| run_one(tag, DaemonKind::Keepalived, timing, &fault));
+        let ours = run_one(tag, DaemonKind::Engine, timing, &fault);
+        let keepalived = keepalived
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (ours, keepalived)
+    })
+}
+
+/// As [`both`], one daemon after the other, ours first: for the faults that load the
+/// whole machine, where the two runs must not share it.
+pub fn in_turn(tag: &str, timing: Timing, fault: impl Fn(&Scene) -> Outcome) -> (Outcome, Outcome) {
     (
-        run(DaemonKind::Engine, "o"),
-        run(DaemonKind::Keepalived, "k"),
+        run_one(tag, DaemonKind::Engine, timing, &fault),
+        run_one(tag, DaemonKind::Keepalived, timing, &fault),
     )
+}
+
+fn run_one(
+    tag: &str,
+    kind: DaemonKind,
+    timing: Timing,
+    fault: &impl Fn(&Scene) -> Outcome,
+) -> Outcome {
+    let t = match kind {
+        DaemonKind::Engine => "o",
+        DaemonKind::Keepalived => "k",
+    };
+    let scene = Scene::start(&format!("{tag}{t}"), kind, timing);
+    let out = fault(&scene);
+    eprintln!("{tag} {kind:?} {}: {out:?}", timing.name);
+    out
 }
 
 /// The holder set of exactly `host`.

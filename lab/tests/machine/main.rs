@@ -7,7 +7,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use netns_lab::faults::{self, both, only, V2_1S, V3_100MS};
+use netns_lab::faults::{self, in_turn, only, V2_1S, V3_100MS};
 
 const SECS: fn(u64) -> Duration = Duration::from_secs;
 const MS: fn(u64) -> Duration = Duration::from_millis;
@@ -15,7 +15,7 @@ const MS: fn(u64) -> Duration = Duration::from_millis;
 /// S15: a real-time busy loop on the master's core for 5 s: afterwards one holder.
 #[test]
 fn s15_a_cpu_hog_on_the_masters_core_ends_with_one_holder() {
-    let (ours, _keepalived) = both("s15hog", V3_100MS, |s| faults::cpu_hog(s, SECS(5), SECS(3)));
+    let (ours, _keepalived) = in_turn("s15hog", V3_100MS, |s| faults::cpu_hog(s, SECS(5), SECS(3)));
     assert_eq!(ours.holders_at_end.len(), 1, "ours: {ours:?}");
 }
 
@@ -24,7 +24,7 @@ fn s15_a_cpu_hog_on_the_masters_core_ends_with_one_holder() {
 #[test]
 fn s17_a_wall_clock_step_causes_no_transition() {
     for step in [3600, -3600] {
-        let (ours, keepalived) = both(&format!("s17{}", step > 0), V2_1S, |s| {
+        let (ours, keepalived) = in_turn(&format!("s17{}", step > 0), V2_1S, |s| {
             faults::clock_step(s, step, SECS(3))
         });
         assert_eq!(ours.promotions, 0, "ours: {ours:?}");
