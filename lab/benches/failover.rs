@@ -23,6 +23,7 @@ use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+use netns_lab::proc::{cpu_ns, rss_kb};
 use netns_lab::{DaemonKind, HealthCheck, KeepalivedConf, Lab, Prober};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -293,35 +294,6 @@ fn stats(samples: &[Sample]) -> (Duration, Duration, Duration, usize) {
         0 => (Duration::ZERO, Duration::ZERO, Duration::ZERO, 0),
         n => (v[0], v[n / 2], v[n - 1], lost),
     }
-}
-
-/// VmRSS in kB of `pid`.
-fn rss_kb(pid: i32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|n| n.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
-/// CPU time of every thread of `pid`, in ns (schedstat's first field).
-fn cpu_ns(pid: i32) -> u64 {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return 0;
-    };
-    tasks
-        .flatten()
-        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
-        .filter_map(|s| {
-            s.split_whitespace()
-                .next()
-                .and_then(|n| n.parse::<u64>().ok())
-        })
-        .sum()
 }
 
 /// utime + stime of `pid` in seconds, from /proc/PID/stat (10 ms ticks).

@@ -17,6 +17,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use netns_lab::http::http_get;
+use netns_lab::proc::{cpu_ns, rss_kb, switches};
 use netns_lab::{DaemonKind, KeepalivedConf, Lab};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -53,47 +54,6 @@ struct Sample {
     /// CPU s per 1000 adverts at v3 0.02 s.
     busy_master_per_1000: f64,
     busy_backup_per_1000: f64,
-}
-
-fn rss_kb(pid: i32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.split_whitespace().next())
-                .and_then(|n| n.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
-/// Context switches (voluntary and not) of every thread of `pid`.
-fn switches(pid: i32) -> u64 {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return 0;
-    };
-    tasks
-        .flatten()
-        .filter_map(|t| std::fs::read_to_string(t.path().join("status")).ok())
-        .flat_map(|s| {
-            s.lines()
-                .filter(|l| l.contains("ctxt_switches:"))
-                .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-                .collect::<Vec<_>>()
-        })
-        .sum()
-}
-
-/// CPU time of every thread of `pid`, in ns (schedstat's first field).
-fn cpu_ns(pid: i32) -> u64 {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return 0;
-    };
-    tasks
-        .flatten()
-        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
-        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-        .sum()
 }
 
 fn conf(lab: &Lab, i: usize, version: u8, advert_int: &str) -> String {

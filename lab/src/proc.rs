@@ -186,3 +186,45 @@ pub fn become_subreaper() {
         libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
     }
 }
+
+/// VmRSS of `pid` in kB (0 once it is gone).
+pub fn rss_kb(pid: i32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|n| n.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// CPU time of every thread of `pid`, in ns (schedstat's first field).
+pub fn cpu_ns(pid: i32) -> u64 {
+    per_thread(pid, "schedstat", |s| {
+        s.split_whitespace().next()?.parse::<u64>().ok()
+    })
+}
+
+/// Context switches (voluntary and not) of every thread of `pid`.
+pub fn switches(pid: i32) -> u64 {
+    per_thread(pid, "status", |s| {
+        s.lines()
+            .filter(|l| l.contains("ctxt_switches:"))
+            .map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+            .sum()
+    })
+}
+
+/// `read` of `/proc/PID/task/*/FILE`, summed over the threads of `pid`.
+fn per_thread(pid: i32, file: &str, read: impl Fn(&str) -> Option<u64>) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join(file)).ok())
+        .filter_map(|s| read(&s))
+        .sum()
+}
