@@ -54,7 +54,11 @@ impl Driver {
         let inst = &mut self.instances[idx];
         inst.checksum_forms
             .insert(received.src, received.checksum_form);
-        if notices.owner_conflict || notices.address_list_mismatch || notices.interval_mismatch {
+        if notices.owner_conflict
+            || notices.address_list_mismatch
+            || notices.interval_mismatch
+            || notices.version_mismatch
+        {
             let key = format!("notice {} {}", inst.config.name, received.src);
             if let Some(n) = self.log_limit.allow(&key, Instant::now()) {
                 tracing::warn!(
@@ -64,6 +68,8 @@ impl Driver {
                     address_list_mismatch = notices.address_list_mismatch,
                     interval = %received.advert.interval,
                     interval_mismatch = notices.interval_mismatch,
+                    version = received.advert.version.wire(),
+                    version_mismatch = notices.version_mismatch,
                     suppressed = n,
                     "advert accepted with a notice"
                 );

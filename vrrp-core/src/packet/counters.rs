@@ -10,8 +10,12 @@ use super::reason::DropCounters;
 /// Accepted, but the RFC says log it (and the router may act on it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Notices {
-    /// VRRPv3: the sender's interval differs from ours; a Backup adopts it (C-13).
+    /// The sender's interval differs from ours; a Backup adopts it (C-13; VRRPv2
+    /// only without authentication, K-15).
     pub interval_mismatch: bool,
+    /// The sender speaks the other VRRP version: our own cluster in the middle of
+    /// a timing change (no authentication on either side, K-15).
+    pub version_mismatch: bool,
     /// We own the addresses and the sender claims priority 255 too (C-14).
     pub owner_conflict: bool,
     /// Address list differs: sender is the owner, or the policy is log-only (C-15).
@@ -28,6 +32,9 @@ pub struct NoticeCounters {
     pub owner_conflict: u64,
     /// Address list differs and was accepted (sender is the owner, or log-only policy).
     pub address_list_mismatch: u64,
+    /// Advert of the other VRRP version, accepted (K-15: no authentication).
+    #[serde(default)]
+    pub version_mismatch: u64,
     /// VRRPv3/IPv4 adverts checksummed without pseudo-header (RFC 9568 form).
     pub checksum_no_pseudo_header: u64,
     /// VRRPv3/IPv4 unicast adverts checksummed on 224.0.0.18 (keepalived < 1.3.6).
@@ -43,6 +50,7 @@ impl NoticeCounters {
             }
         };
         bump(&mut self.interval_mismatch, notices.interval_mismatch);
+        bump(&mut self.version_mismatch, notices.version_mismatch);
         bump(&mut self.owner_conflict, notices.owner_conflict);
         bump(
             &mut self.address_list_mismatch,

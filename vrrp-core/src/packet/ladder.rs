@@ -8,6 +8,9 @@
 //! Accepted with a notice (the RFC says log, never drop): a v3 interval that differs
 //! from ours (the Backup adopts it, C-13); an owner hearing another owner (erratum
 //! 8298, C-14); an address-list mismatch from the owner, or under the log-only policy.
+//! Ours, not the RFCs': when neither side authenticates, another version or a v2
+//! interval that differs from ours is our own cluster changing its timing, accepted
+//! with a notice (K-15, see [`crate::proto::Auth::tolerates_other_timing`]).
 
 mod expect;
 
@@ -48,7 +51,8 @@ pub struct Dropped {
 /// The instance-specific rungs, for an advert that decoded and matched `expect`'s VRID.
 pub fn check(expect: &RxExpect, received: &Received) -> Result<Notices, DropReason> {
     let advert = &received.advert;
-    if advert.version != expect.version {
+    let tolerant = expect.auth.tolerates_other_timing(&advert.auth);
+    if advert.version != expect.version && !tolerant {
         return Err(DropReason::Version(advert.version.wire()));
     }
     match &expect.transport {
@@ -66,11 +70,15 @@ pub fn check(expect: &RxExpect, received: &Received) -> Result<Notices, DropReas
             }
         }
     }
-    let mut notices = Notices::default();
+    let mut notices = Notices {
+        version_mismatch: advert.version != expect.version,
+        interval_mismatch: advert.interval != expect.local_interval,
+        ..Notices::default()
+    };
     match advert.version {
         Version::V2 => {
             check_v2_auth(expect.auth, advert.auth)?;
-            if advert.interval != expect.local_interval {
+            if notices.interval_mismatch && !tolerant {
                 return Err(DropReason::IntervalMismatch {
                     got: advert.interval,
                     local: expect.local_interval,
@@ -78,7 +86,6 @@ pub fn check(expect: &RxExpect, received: &Received) -> Result<Notices, DropReas
             }
         }
         Version::V3 => {
-            notices.interval_mismatch = advert.interval != expect.local_interval;
             if let Some(IpAddr::V6(first)) = advert.addresses.first() {
                 if expect.ipv6_first_address == Ipv6FirstAddress::LinkLocal
                     && !is_ipv6_link_local(first)

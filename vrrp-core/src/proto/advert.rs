@@ -29,6 +29,20 @@ impl Auth {
             Auth::Pass(_) => 1,
         }
     }
+
+    /// Whether an instance authenticating with `self` takes an advert that carries
+    /// `theirs` despite another VRRP version or advert interval (docs/requirements.md
+    /// K-15): only when neither side uses authentication. Such an advert is our own
+    /// cluster in the middle of a rolling timing change (the charm's automatic timing
+    /// profile, an operator's `vrrp_version`/`advert_interval` change), which RFC 9568
+    /// §8.4 expects when VRRPv2 routers move to VRRPv3; a Backup then times the Master
+    /// by the Master's interval. A configured password is the operator's statement
+    /// that only routers sharing it are ours: the RFC 3768 §7.1 rules apply to the
+    /// letter, and a VRRPv3 advert (which cannot carry the password) is another
+    /// version's.
+    pub fn tolerates_other_timing(&self, theirs: &Auth) -> bool {
+        *self == Auth::None && *theirs == Auth::None
+    }
 }
 
 /// The content of one VRRP advertisement, as the codec decodes it and a router

@@ -28,8 +28,11 @@ impl Router {
         if advert.priority.is_release() {
             self.counters.priority_zero_received += 1;
         }
+        // Another version is our own cluster changing its timing only when neither
+        // side authenticates (K-15); the ladder applies the same rule first.
+        let tolerant = self.config.auth.tolerates_other_timing(&advert.auth);
         let foreign = advert.vrid != self.config.vrid
-            || advert.version != self.config.version
+            || (advert.version != self.config.version && !tolerant)
             || advert.family() != self.config.family;
         // Our own packet looped back, or an address conflict: never an election
         // input (keepalived logs "advert received from remote host with our IP").
@@ -40,8 +43,9 @@ impl Router {
         if interval_mismatch || advert.interval != self.config.advert_interval {
             self.counters.interval_mismatches += 1;
             // RFC 3768 §7.1: a v2 router MUST discard an advert whose interval
-            // differs from its own (v3 adopts it instead, C-13).
-            if self.config.version == Version::V2 {
+            // differs from its own (v3 adopts it instead, C-13); without
+            // authentication it is our own cluster changing its timing (K-15).
+            if self.config.version == Version::V2 && advert.version == Version::V2 && !tolerant {
                 self.counters.adverts_ignored += 1;
                 return;
             }
@@ -102,11 +106,11 @@ impl Router {
             // next time a lower-priority Master shows up.
             self.preempt_hold_until = None;
         }
-        if self.config.version == Version::V3 {
-            // Adopt the Master's interval and recompute Skew_Time and the down
-            // interval from it (RFC 9568 §6.4.2, C-13, C-22).
-            self.master_adver_int = advert.interval;
-        }
+        // Adopt the Master's interval and recompute Skew_Time and the down interval
+        // from it (RFC 9568 §6.4.2, C-13, C-22). A v2 router only hears its own
+        // interval, or one the ladder let through as our cluster's timing change
+        // (K-15): a v2 Backup of a v3 Master at 0.1 s must time it at 0.1 s.
+        self.master_adver_int = advert.interval;
         self.master = Some(MasterInfo {
             address: from,
             priority: advert.priority,
@@ -156,9 +160,7 @@ impl Router {
                 Reason::EqualPriorityHigherAddress { from }
             };
             self.leave_master(State::Backup, reason, false, out);
-            if self.config.version == Version::V3 {
-                self.master_adver_int = advert.interval;
-            }
+            self.master_adver_int = advert.interval;
             self.master = Some(MasterInfo {
                 address: from,
                 priority: advert.priority,

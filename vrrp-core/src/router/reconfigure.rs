@@ -1,7 +1,7 @@
 //! Live reconfiguration (what makes SIGHUP hitless, docs/requirements.md K-07, docs/scenarios.md S14):
 //! a priority or VIP change is applied without a state transition. A Master stays
 //! Master, announces added VIPs and drops removed ones; its next advert carries
-//! the new priority. Only a change of identity (VRID, family, version) stops the
+//! the new priority. Only a change of identity (VRID, family) stops the
 //! old instance (a Master resigns with priority 0) and starts the new one, like
 //! keepalived does for instances it cannot match across a reload.
 
@@ -22,9 +22,10 @@ impl Router {
     ) -> Result<Vec<Action>, ConfigError> {
         config.validate()?;
         let mut out = Vec::new();
-        let same_identity = config.vrid == self.config.vrid
-            && config.family == self.config.family
-            && config.version == self.config.version;
+        // The version is timing, not identity (K-15): a VRRPv2 → v3 change (the
+        // charm's automatic timing profile) keeps the state, as an interval change
+        // does; the next advert goes out in the new version.
+        let same_identity = config.vrid == self.config.vrid && config.family == self.config.family;
         if !same_identity {
             let was_running = self.state != State::Initialize;
             self.stop(Reason::IdentityChanged, &mut out);

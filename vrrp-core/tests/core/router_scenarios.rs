@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::router_sim::{Record, Segment};
-use vrrp_core::proto::{Priority, Vrid};
+use vrrp_core::proto::{AdvertInterval, Priority, Version, Vrid};
 use vrrp_core::router::{
     InitialState, Input, Reason, RouterConfig, State, Time, CONTENTION_REANNOUNCE, RELEASE_MARGIN,
 };
@@ -531,4 +531,87 @@ fn graceful_stop_without_a_successors_advert_releases_at_the_bound() {
         vec![(at_ns(down(150)), true), (at_ns(bound), false)]
     );
     assert_eq!(seg.vip_gaps(), vec![(at_ns(bound), secs(20))]);
+}
+
+// ----- K-15: timing changes applied unit by unit ----------------------------------
+
+/// `router(p, host)` at another timing.
+fn timed(priority: u8, host: u8, version: Version, centis: u16) -> RouterConfig {
+    let mut c = router(priority, host);
+    c.version = version;
+    c.advert_interval = AdvertInterval::from_centis(centis).unwrap();
+    c
+}
+
+/// Every rolling timing change the charm can make (its automatic profile VRRPv2 1 s
+/// ↔ VRRPv3 0.1 s, an operator's interval change in either version), applied one
+/// unit at a time in every order, 2.5 s apart (Juju runs config-changed unit by
+/// unit): one Master throughout, the VIPs never move and never go dark.
+#[test]
+fn k15_a_rolling_timing_change_in_any_order_keeps_one_master_and_never_moves_the_vip() {
+    let changes = [
+        ((Version::V2, 100), (Version::V3, 10)),
+        ((Version::V3, 10), (Version::V2, 100)),
+        ((Version::V2, 100), (Version::V2, 200)),
+        ((Version::V3, 100), (Version::V3, 10)),
+        ((Version::V3, 10), (Version::V3, 100)),
+    ];
+    let orders = [
+        [0, 1, 2],
+        [0, 2, 1],
+        [1, 0, 2],
+        [1, 2, 0],
+        [2, 0, 1],
+        [2, 1, 0],
+    ];
+    let prios = [150, 100, 50];
+    for ((v0, c0), (v1, c1)) in changes {
+        for order in orders {
+            let configs = (0..3)
+                .map(|n| timed(prios[n], n as u8 + 1, v0, c0))
+                .collect();
+            let mut seg = Segment::new(configs, LATENCY, 7);
+            seg.start_all();
+            seg.run_until(secs(10));
+            assert_eq!(seg.masters(), vec![0]);
+            for (step, node) in order.into_iter().enumerate() {
+                seg.run_until(secs(10) + Duration::from_millis(2_500 * step as u64));
+                seg.reconfigure(node, timed(prios[node], node as u8 + 1, v1, c1));
+            }
+            seg.run_until(secs(30));
+            let case = format!("{v0:?} {c0} cs -> {v1:?} {c1} cs, order {order:?}");
+            assert_eq!(seg.multi_master_windows(), vec![], "{case}");
+            assert_eq!(seg.became_master(0).len(), 1, "{case}");
+            assert_eq!(seg.vip_gaps(), vec![], "{case}");
+            assert_eq!(seg.masters(), vec![0], "{case}");
+        }
+    }
+}
+
+/// After the change, the cluster fails over at the new timing: the Master of an
+/// all-v3 0.1 s cluster crashes and its successor takes over 3 × 0.1 s + skew after
+/// its last advert.
+#[test]
+fn k15_after_a_rolling_change_to_v3_at_0_1_s_a_crash_fails_over_in_0_3_s() {
+    let prios = [150, 100, 50];
+    let configs = (0..3)
+        .map(|n| timed(prios[n], n as u8 + 1, Version::V2, 100))
+        .collect();
+    let mut seg = Segment::new(configs, LATENCY, 7);
+    seg.start_all();
+    seg.run_until(secs(10));
+    for node in [2, 0, 1] {
+        seg.reconfigure(node, timed(prios[node], node as u8 + 1, Version::V3, 10));
+        seg.run_until(seg.now + Duration::from_millis(2_500));
+    }
+    let last = *seg.adverts_sent(0, secs(0), seg.now).last().unwrap();
+    seg.crash(0);
+    seg.run_until(seg.now + Duration::from_secs(2));
+    let took_over = *seg.became_master(1).last().unwrap();
+    // Node 1 (priority 100) heard the last advert one latency after it left:
+    // 3 × 100 ms + (156 × 100 ms) / 256 = 360.9375 ms later.
+    assert_eq!(
+        took_over,
+        last + Duration::from_nanos(LAT + 300_000_000 + 60_937_500)
+    );
 }

@@ -178,6 +178,17 @@ impl Segment {
         };
     }
 
+    /// The node's configuration changes at `now` (a SIGHUP after the charm rendered a
+    /// new file): a refused config panics, it is a test bug.
+    pub fn reconfigure(&mut self, node: usize, config: RouterConfig) {
+        let actions = self.nodes[node]
+            .router
+            .reconfigure(self.now, config.clone())
+            .expect("valid config");
+        self.configs[node] = config;
+        self.apply(node, actions);
+    }
+
     /// Runs every timer and delivery due up to and including `end`.
     pub fn run_until(&mut self, end: Time) {
         loop {

@@ -203,13 +203,55 @@ fn c11_unknown_version_is_dropped() {
     assert_eq!(d.counters().drops.version, 1);
 }
 
+/// With a password (K-15 applies only without one), another version is dropped.
 #[test]
 fn c11_version_other_than_the_instance_is_dropped() {
-    let mut d = demux(v2_instance());
+    let mut expect = v2_instance();
+    expect.auth = Auth::pass("s3cr3t");
+    let mut d = demux(expect);
     let v3 = pdu(&advert(Version::V3, 150, secs(1), &[VIP]), H1, GROUP);
     assert_eq!(
         dropped_v4(&mut d, &ipv4(H1, GROUP, 255, &v3)),
         DropReason::Version(3)
+    );
+    // A v3 instance and a v2 advert that carries a password: another version too.
+    let mut d = demux(v3_instance());
+    let mut a = advert(Version::V2, 150, secs(1), &[VIP]);
+    a.auth = Auth::pass("s3cr3t");
+    assert_eq!(
+        dropped_v4(&mut d, &ipv4(H1, GROUP, 255, &pdu(&a, H1, GROUP))),
+        DropReason::Version(2)
+    );
+    assert_eq!(d.counters().drops.version, 1);
+}
+
+/// K-15: without authentication on either side, another version, or a v2 interval
+/// other than ours, is our own cluster changing its timing: accepted with notices.
+#[test]
+fn k15_another_version_or_v2_interval_without_authentication_is_accepted_with_a_notice() {
+    let mut d = demux(v2_instance());
+    let v3 = pdu(&advert(Version::V3, 150, centis(10), &[VIP]), H1, GROUP);
+    let ok = d.receive_ipv4(&ipv4(H1, GROUP, 255, &v3)).unwrap();
+    assert!(ok.notices.version_mismatch && ok.notices.interval_mismatch);
+    let v2_at_2s = pdu(&advert(Version::V2, 150, secs(2), &[VIP]), H1, GROUP);
+    let ok = d.receive_ipv4(&ipv4(H1, GROUP, 255, &v2_at_2s)).unwrap();
+    assert!(!ok.notices.version_mismatch && ok.notices.interval_mismatch);
+
+    let mut d = demux(v3_instance());
+    let v2 = pdu(&advert(Version::V2, 150, secs(1), &[VIP]), H1, GROUP);
+    let ok = d.receive_ipv4(&ipv4(H1, GROUP, 255, &v2)).unwrap();
+    assert!(ok.notices.version_mismatch && ok.notices.interval_mismatch);
+    assert_eq!(d.counters().notices.version_mismatch, 1);
+    assert_eq!(d.counters().drops.version, 0);
+    // Every other rung still applies: a stranger's address list is dropped.
+    let stranger = pdu(
+        &advert(Version::V2, 150, secs(1), &["10.99.0.7"]),
+        H1,
+        GROUP,
+    );
+    assert_eq!(
+        dropped_v4(&mut d, &ipv4(H1, GROUP, 255, &stranger)),
+        DropReason::AddressListMismatch { count: 1 }
     );
 }
 
@@ -439,10 +481,15 @@ fn c11_v2_pass_mismatch_is_dropped_and_match_is_accepted() {
     assert!(!constant_time_eq(b"abcdefgh", b"bbcdefgh"));
 }
 
+/// With a password (K-15 applies only without one).
 #[test]
 fn c11_v2_interval_mismatch_is_dropped() {
-    let mut d = demux(v2_instance());
-    let p = pdu(&advert(Version::V2, 150, secs(2), &[VIP]), H1, GROUP);
+    let mut expect = v2_instance();
+    expect.auth = Auth::pass("s3cr3t");
+    let mut d = demux(expect);
+    let mut a = advert(Version::V2, 150, secs(2), &[VIP]);
+    a.auth = Auth::pass("s3cr3t");
+    let p = pdu(&a, H1, GROUP);
     assert_eq!(
         dropped_v4(&mut d, &ipv4(H1, GROUP, 255, &p)),
         DropReason::IntervalMismatch {

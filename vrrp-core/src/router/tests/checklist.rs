@@ -158,12 +158,17 @@ fn c13_v3_interval_mismatch_is_accepted_logged_and_adopted() {
     assert_eq!(r.master_address(), Some(ip("10.0.0.9")));
 }
 
+/// With a password: without one, K-15 applies (`keepalived.rs`).
 #[test]
 fn c13_v2_interval_mismatch_is_dropped() {
-    let mut r = started(config(100, "10.0.0.1"));
+    let mut c = config(100, "10.0.0.1");
+    c.auth = Auth::pass("s3cr3t");
+    let mut r = started(c);
+    let mut adv = advert(Version::V2, 200, AdvertInterval::from_secs(2).unwrap());
+    adv.auth = Auth::pass("s3cr3t");
     let input = Input::Advert {
         from: ip("10.0.0.9"),
-        advert: advert(Version::V2, 200, AdvertInterval::from_secs(2).unwrap()),
+        advert: adv,
         interval_mismatch: true,
     };
     assert_eq!(r.handle(at_ms(1_000), input), vec![]);

@@ -1,6 +1,7 @@
 //! keepalived behaviour beyond the RFC checklist: equal-priority Backups, v2/v3
 //! skew, preempt_delay, FAULT, tracking, GARP policy, live reconfiguration
-//! (docs/requirements.md K-01..K-08).
+//! (docs/requirements.md K-01..K-08), and the timing changes of our own cluster
+//! (K-15).
 
 use super::*;
 
@@ -277,4 +278,75 @@ fn reconfigure_adding_an_unweighted_failed_tracker_enters_fault() {
     let actions = r.reconfigure(at_ms(4_000), next).unwrap();
     assert_eq!(changes(&actions), vec![(State::Master, State::Fault)]);
     assert_eq!(sent_priorities(&actions), vec![0]);
+}
+
+// ----- K-15: a cluster changing its timing unit by unit -------------------------
+
+/// A v3 Backup at 0.1 s whose Master still speaks v2 at 1 s times it by 1 s: no
+/// false takeover while the Master's unit has not switched yet.
+#[test]
+fn k15_a_v3_backup_times_a_v2_master_by_the_masters_interval() {
+    let mut r = started(config_v3(100, "10.0.0.1", 10));
+    assert_eq!(r.handle(at_ms(100), adv("10.0.0.9", 200)), vec![]);
+    assert_eq!(r.master_adver_int().centis(), 100);
+    // 3 × 1 s + (156 × 1 s) / 256 after the advert.
+    assert_eq!(r.poll_timeout(), Some(at_ns(100_000_000 + DOWN_100)));
+    assert_eq!(r.master_address(), Some(ip("10.0.0.9")));
+}
+
+/// A v2 Backup at 1 s whose Master already speaks v3 at 0.1 s follows it and would
+/// take over as fast as the new timing says (3 × 0.1 s + the v2 skew).
+#[test]
+fn k15_a_v2_backup_follows_a_v3_master_and_its_interval() {
+    let mut r = started(config(100, "10.0.0.1"));
+    assert_eq!(r.handle(at_ms(100), adv_v3("10.0.0.9", 200, 10)), vec![]);
+    assert_eq!(r.master_adver_int().centis(), 10);
+    assert_eq!(
+        r.poll_timeout(),
+        Some(at_ns(100_000_000 + 300_000_000 + SKEW_100))
+    );
+    // A lower-priority v3 Master is preempted as any other (C-23).
+    let mut high = started(config(200, "10.0.0.1"));
+    high.handle(at_ms(100), adv_v3("10.0.0.9", 100, 10));
+    assert_eq!(high.counters().lower_priority_discarded, 1);
+}
+
+/// The version is timing, not identity: a Master switched from v2 1 s to v3 0.1 s
+/// stays Master, sends nothing extra, and its next advert is v3, 0.1 s after the
+/// change (the shorter interval takes effect at once).
+#[test]
+fn k15_a_version_change_on_the_master_keeps_it_master() {
+    let mut r = master(100, "10.0.0.1");
+    let actions = r
+        .reconfigure(at_ms(4_000), config_v3(100, "10.0.0.1", 10))
+        .unwrap();
+    assert_eq!(actions, vec![]);
+    assert_eq!(r.state(), State::Master);
+    assert_eq!(r.poll_timeout(), Some(at_ms(4_100)));
+    match &r.handle_timeout(at_ms(4_100))[..] {
+        [Action::SendAdvert(a)] => {
+            assert_eq!(a.version, Version::V3);
+            assert_eq!(a.interval.centis(), 10);
+        }
+        other => panic!("expected one v3 advert, got {other:?}"),
+    }
+    // And back: v3 → v2 keeps it Master too.
+    assert_eq!(
+        r.reconfigure(at_ms(5_000), config(100, "10.0.0.1"))
+            .unwrap(),
+        vec![]
+    );
+    assert_eq!(r.state(), State::Master);
+}
+
+/// With a password another version stays another router's, never an input.
+#[test]
+fn k15_with_a_password_another_version_is_ignored() {
+    let mut c = config(100, "10.0.0.1");
+    c.auth = Auth::pass("s3cr3t");
+    let mut r = started(c);
+    assert_eq!(r.handle(at_ms(100), adv_v3("10.0.0.9", 200, 10)), vec![]);
+    assert_eq!(r.master_address(), None);
+    assert_eq!(r.poll_timeout(), Some(at_ns(DOWN_100)));
+    assert_eq!(r.counters().adverts_ignored, 1);
 }
