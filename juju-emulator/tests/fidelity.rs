@@ -39,7 +39,7 @@ fn err(code: i32, message: &str) -> ToolOutput {
 // ------------------------------------------------------------------ config-get
 
 #[test]
-fn config_get_json_prints_sorted_keys_with_defaults_filled_in() {
+fn config_get_json_prints_sorted_keys_with_defaults_filled_in_and_unset_options_left_out() {
     let mut m = model();
     m.set_config_value("port", "8443").unwrap();
     let mut s = m
@@ -48,10 +48,10 @@ fn config_get_json_prints_sorted_keys_with_defaults_filled_in() {
     assert_eq!(
         s.tool("config-get", &["--format=json"]),
         ok(concat!(
-            r#"{"advert_interval":"1","healthcheck_interval":2,"#,
+            r#"{"healthcheck_interval":2,"#,
             r#""metrics_address":"127.0.0.1:9165","network_interface":"","#,
             r#""port":8443,"preempt":true,"router_id":23,"unicast":false,"vip_hostname":"","#,
-            r#""virtual_ip":"","vrrp_password":"","vrrp_version":2}"#,
+            r#""virtual_ip":"","vrrp_password":""}"#,
             "\n"
         ))
     );
@@ -66,7 +66,8 @@ fn config_get_smart_prints_scalars_bare_and_nothing_for_empty_or_missing() {
     assert_eq!(s.tool("config-get", &["port"]), ok("443\n"));
     assert_eq!(s.tool("config-get", &["preempt"]), ok("True\n"));
     assert_eq!(s.tool("config-get", &["unicast"]), ok("False\n"));
-    assert_eq!(s.tool("config-get", &["advert_interval"]), ok("1\n"));
+    // An option without a default (the automatic timing) is absent until set.
+    assert_eq!(s.tool("config-get", &["advert_interval"]), ok(""));
     assert_eq!(s.tool("config-get", &["virtual_ip"]), ok(""));
     assert_eq!(s.tool("config-get", &["no-such-key"]), ok(""));
     assert_eq!(

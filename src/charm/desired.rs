@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 use super::iface::{valid_interface_name, Link, NetSnapshot};
 use super::options::Options;
 use super::priority::HEALTH_CHECK_WEIGHT;
+use super::timing::{self, Timing};
 use vrrp_core::proto::{AdvertInterval, Family, Priority, Version, Vrid};
 
 /// The original charm's exact message for an empty `virtual_ip`; its integration test
@@ -99,6 +100,10 @@ pub struct ValidOptions {
     pub ipv4_version: Version,
     /// Fits every version in use.
     pub advert_interval: AdvertInterval,
+    /// The operator set `vrrp_version` or `advert_interval`: the two fields above
+    /// are the timing. Otherwise they are the compatible profile's, and
+    /// [`super::timing::choose`] decides.
+    pub timing_pinned: bool,
     /// Only with IPv4-only VIPs and VRRPv2 (VRRPv3 has no authentication).
     pub password: Option<Password>,
     pub unicast: bool,
@@ -173,6 +178,8 @@ pub struct Plan {
     pub vrrp_address_v6: Option<IpAddr>,
     /// Where the engine serves its metrics (`metrics_address`); `None` = off.
     pub metrics_address: Option<SocketAddr>,
+    /// The VRRP timing the instances run, and why (`super::timing`).
+    pub timing: Timing,
 }
 
 impl Plan {
@@ -204,6 +211,8 @@ pub struct PeerAddresses {
     pub v6: Option<IpAddr>,
     /// The VIPs the peer is configured with (its `virtual_ip`, as it published it).
     pub vips: Vec<Vip>,
+    /// Its engine offers the fast timing profile (`timing-profiles`).
+    pub fast: bool,
 }
 
 /// The facts the desired state depends on.
@@ -219,6 +228,11 @@ pub struct Facts<'a> {
     /// while still usable (see [`super::iface::Link::vrrp_source`]).
     pub published_sources: &'a [IpAddr],
     pub engine_binary: &'a Path,
+    /// This unit's name (`keepalived/0`).
+    pub unit: &'a str,
+    /// Every unit of the application (`goal-state`), when the timing is automatic
+    /// and it could be read; `None` otherwise (see [`super::timing::choose`]).
+    pub app_units: Option<&'a [String]>,
     /// The `pause` action is in force on this unit.
     pub paused: bool,
     /// A `switchover` made another unit the preferred one: this unit does not
@@ -239,8 +253,24 @@ pub fn desired(facts: &Facts<'_>) -> Desired {
     let mut errors: Vec<String> = facts.option_errors.to_vec();
     match validate(o, facts.net) {
         Ok(valid) if errors.is_empty() => {
+            let fast_peers: BTreeSet<String> = facts
+                .peers
+                .iter()
+                .filter(|p| p.fast)
+                .map(|p| p.unit.clone())
+                .collect();
+            let timing = timing::choose(
+                valid
+                    .timing_pinned
+                    .then_some((valid.ipv4_version, valid.advert_interval)),
+                valid.password.is_some(),
+                facts.unit,
+                facts.app_units,
+                &fast_peers,
+            );
             let mut plan = build(
                 &valid,
+                &timing,
                 facts.priority,
                 facts.peers,
                 facts.published_sources,
@@ -376,7 +406,9 @@ pub fn validate(o: &Options, net: &NetSnapshot) -> Result<ValidOptions, Vec<Stri
             o.healthcheck_interval
         ));
     }
-    let ipv4_version = match o.vrrp_version {
+    // Unset, both are the compatible profile's (VRRPv2, 1 s): what the charm runs
+    // until `timing::choose` moves the cluster to the fast one.
+    let ipv4_version = match o.vrrp_version.unwrap_or(2) {
         2 => Some(Version::V2),
         3 => Some(Version::V3),
         other => {
@@ -413,6 +445,7 @@ pub fn validate(o: &Options, net: &NetSnapshot) -> Result<ValidOptions, Vec<Stri
             healthcheck_interval,
             ipv4_version,
             advert_interval,
+            timing_pinned: o.vrrp_version.is_some() || o.advert_interval.is_some(),
             password,
             unicast: o.unicast,
             preempt: o.preempt,
@@ -450,6 +483,7 @@ fn advert_interval(
     ipv4_version: Option<Version>,
     errors: &mut Vec<String>,
 ) -> Option<AdvertInterval> {
+    let text = o.advert_interval.as_deref().unwrap_or("1");
     let mut versions: Vec<Version> = Vec::new();
     if families.contains(&Family::V4) {
         versions.extend(ipv4_version);
@@ -460,7 +494,7 @@ fn advert_interval(
     versions.dedup();
     let mut advert = None;
     for version in versions {
-        match AdvertInterval::parse(&o.advert_interval, version) {
+        match AdvertInterval::parse(text, version) {
             Ok(i) => advert = Some(i),
             Err(e) => {
                 // A v3 requirement the operator did not ask for comes from IPv6.
@@ -471,7 +505,7 @@ fn advert_interval(
                 };
                 errors.push(format!(
                     "invalid advert_interval \"{}\": allowed {}{why}",
-                    o.advert_interval, e.allowed
+                    text, e.allowed
                 ));
                 return None;
             }
@@ -588,6 +622,7 @@ fn rolling_union(ours: &[Vip], peers: &[PeerAddresses], family: Family) -> Vec<V
 /// VRRP addresses (for unicast) and the sources it `published` before.
 pub fn build(
     valid: &ValidOptions,
+    timing: &Timing,
     priority: Priority,
     peers: &[PeerAddresses],
     published: &[IpAddr],
@@ -632,9 +667,9 @@ pub fn build(
             interface: link.name.clone(),
             vrid: valid.vrid,
             priority,
-            advert_interval: valid.advert_interval,
+            advert_interval: timing.advert_interval,
             version: match family {
-                Family::V4 => valid.ipv4_version,
+                Family::V4 => timing.ipv4_version,
                 Family::V6 => Version::V3,
             },
             preempt: valid.preempt,
@@ -664,6 +699,7 @@ pub fn build(
         vips: valid.vips.clone(),
         vrrp_address_v4,
         vrrp_address_v6,
+        timing: timing.clone(),
     }
 }
 
@@ -709,6 +745,8 @@ pub(crate) mod tests {
             engine_binary: Path::new(BIN),
             paused: false,
             yield_to_preferred: false,
+            unit: "keepalived/0",
+            app_units: None,
         })
     }
 
@@ -748,6 +786,7 @@ pub(crate) mod tests {
             v4: v4.map(|a| a.parse().unwrap()),
             v6: v6.map(|a| a.parse().unwrap()),
             vips: Vec::new(),
+            fast: false,
         }
     }
 
@@ -828,8 +867,8 @@ pub(crate) mod tests {
     #[test]
     fn v3_with_sub_second_adverts() {
         let o = Options {
-            vrrp_version: 3,
-            advert_interval: "0.10".into(),
+            vrrp_version: Some(3),
+            advert_interval: Some("0.10".into()),
             ..opts("10.10.74.250")
         };
         let i = plan(run(&o)).engine.instances.remove(0);
@@ -991,7 +1030,7 @@ pub(crate) mod tests {
             ),
             (
                 Options {
-                    vrrp_version: 4,
+                    vrrp_version: Some(4),
                     ..opts("10.0.0.5")
                 },
                 "invalid vrrp_version 4: allowed 2 or 3",
@@ -1004,7 +1043,7 @@ pub(crate) mod tests {
     #[test]
     fn advert_interval_must_fit_every_version_in_use() {
         let o = Options {
-            advert_interval: "0.5".into(),
+            advert_interval: Some("0.5".into()),
             ..opts("10.0.0.5")
         };
         assert_eq!(
@@ -1012,7 +1051,7 @@ pub(crate) mod tests {
             "invalid advert_interval \"0.5\": allowed whole seconds 1..255 for VRRPv2"
         );
         let o = Options {
-            advert_interval: "50".into(),
+            advert_interval: Some("50".into()),
             ..opts("fd00::5")
         };
         assert_eq!(
@@ -1020,8 +1059,8 @@ pub(crate) mod tests {
             "invalid advert_interval \"50\": allowed 0.01..40.95 seconds in steps of 0.01 for VRRPv3 (IPv6 VIPs always use VRRPv3)"
         );
         let o = Options {
-            advert_interval: "0.5".into(),
-            vrrp_version: 3,
+            advert_interval: Some("0.5".into()),
+            vrrp_version: Some(3),
             ..opts("10.0.0.5")
         };
         assert_eq!(
@@ -1029,8 +1068,8 @@ pub(crate) mod tests {
             advert("0.5", Version::V3)
         );
         let o = Options {
-            advert_interval: "fast".into(),
-            vrrp_version: 3,
+            advert_interval: Some("fast".into()),
+            vrrp_version: Some(3),
             ..opts("10.0.0.5")
         };
         assert_eq!(
@@ -1062,7 +1101,7 @@ pub(crate) mod tests {
         );
         let o = Options {
             vrrp_password: "secret".into(),
-            vrrp_version: 3,
+            vrrp_version: Some(3),
             ..opts("10.0.0.5")
         };
         let m = blocked(run(&o));
@@ -1135,6 +1174,8 @@ pub(crate) mod tests {
             engine_binary: Path::new(BIN),
             paused: false,
             yield_to_preferred: false,
+            unit: "keepalived/0",
+            app_units: None,
         });
         assert_eq!(blocked(d), "invalid port \"x\": expected an int");
     }
@@ -1144,8 +1185,8 @@ pub(crate) mod tests {
         let o = Options {
             router_id: 51,
             port: 6443,
-            vrrp_version: 3,
-            advert_interval: "0.25".into(),
+            vrrp_version: Some(3),
+            advert_interval: Some("0.25".into()),
             vip_hostname: "api.example.com".into(),
             ..opts("10.20.0.5/24 fd00::5")
         };
@@ -1162,7 +1203,16 @@ pub(crate) mod tests {
             .map(|(f, l)| (*f, l.name.as_str()))
             .collect();
         assert_eq!(names, vec![(Family::V4, "eth1"), (Family::V6, "eth0")]);
-        let built = build(&valid, Priority::from_wire(254), &[], &[], Path::new(BIN));
+        let pinned = (valid.ipv4_version, valid.advert_interval);
+        let timing = timing::choose(Some(pinned), false, "keepalived/0", None, &BTreeSet::new());
+        let built = build(
+            &valid,
+            &timing,
+            Priority::from_wire(254),
+            &[],
+            &[],
+            Path::new(BIN),
+        );
         assert_eq!(Desired::Configured(Box::new(built)), run(&o));
     }
 
@@ -1208,6 +1258,8 @@ pub(crate) mod tests {
             engine_binary: Path::new(BIN),
             paused,
             yield_to_preferred,
+            unit: "keepalived/0",
+            app_units: None,
         };
         let plan = |d: Desired| match d {
             Desired::Configured(p) => p,

@@ -190,6 +190,9 @@ pub trait HookTools {
     fn action_set(&mut self, results: &[(String, String)]) -> Result<(), ToolError>;
     /// `action-fail <message>`: the action failed (the process still exits 0).
     fn action_fail(&mut self, message: &str) -> Result<(), ToolError>;
+    /// `goal-state --format=json`, its `units`: every unit of this application,
+    /// those still to come and those on an older charm included.
+    fn goal_state_units(&mut self) -> Result<Vec<String>, ToolError>;
 }
 
 /// The real hook tools, found on `PATH`.
@@ -333,6 +336,17 @@ fn bag_to_json(data: &Bag) -> Vec<u8> {
 }
 
 impl HookTools for ProcessTools {
+    fn goal_state_units(&mut self) -> Result<Vec<String>, ToolError> {
+        match self.run_json("goal-state", &["--format=json"])? {
+            Value::Object(mut map) => match map.remove("units") {
+                Some(Value::Object(units)) => Ok(units.into_iter().map(|(u, _)| u).collect()),
+                None | Some(Value::Null) => Ok(Vec::new()),
+                Some(other) => Err(parse_error("goal-state", &other, "expected units: {...}")),
+            },
+            other => Err(parse_error("goal-state", &other, "expected an object")),
+        }
+    }
+
     fn config_get(&mut self) -> Result<serde_json::Map<String, Value>, ToolError> {
         match self.run_json("config-get", &["--format=json"])? {
             Value::Object(map) => Ok(map),

@@ -42,6 +42,7 @@ pub mod service;
 pub mod state;
 pub mod status;
 pub mod sysctl;
+pub mod timing;
 
 use std::path::PathBuf;
 

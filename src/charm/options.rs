@@ -7,7 +7,9 @@ use serde_json::{Map, Value};
 pub const DEFAULT_METRICS_ADDRESS: &str = "127.0.0.1:9165";
 
 /// Every option of config.yaml. Defaults are config.yaml's, used when Juju leaves a key
-/// out (it never should for options with a default).
+/// out (it never should for options with a default). `vrrp_version` and
+/// `advert_interval` have no default: Juju leaves them out until the operator sets
+/// them, which is how the charm tells "pinned" from "automatic".
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
     pub virtual_ip: String,
@@ -16,8 +18,10 @@ pub struct Options {
     pub router_id: i64,
     pub network_interface: String,
     pub healthcheck_interval: i64,
-    pub vrrp_version: i64,
-    pub advert_interval: String,
+    /// `None` (unset): the automatic timing profile (`super::timing`).
+    pub vrrp_version: Option<i64>,
+    /// `None` (unset): the automatic timing profile (`super::timing`).
+    pub advert_interval: Option<String>,
     pub unicast: bool,
     pub vrrp_password: String,
     pub preempt: bool,
@@ -33,8 +37,8 @@ impl Default for Options {
             router_id: 23,
             network_interface: String::new(),
             healthcheck_interval: 2,
-            vrrp_version: 2,
-            advert_interval: "1".into(),
+            vrrp_version: None,
+            advert_interval: None,
             unicast: false,
             vrrp_password: String::new(),
             preempt: true,
@@ -60,7 +64,8 @@ impl Options {
         text("virtual_ip", &mut o.virtual_ip);
         text("vip_hostname", &mut o.vip_hostname);
         text("network_interface", &mut o.network_interface);
-        text("advert_interval", &mut o.advert_interval);
+        let mut interval = String::new();
+        text("advert_interval", &mut interval);
         text("vrrp_password", &mut o.vrrp_password);
         text("metrics_address", &mut o.metrics_address);
         let mut int = |key: &str, slot: &mut i64| match config.get(key) {
@@ -74,7 +79,6 @@ impl Options {
         int("port", &mut o.port);
         int("router_id", &mut o.router_id);
         int("healthcheck_interval", &mut o.healthcheck_interval);
-        int("vrrp_version", &mut o.vrrp_version);
         let mut boolean = |key: &str, slot: &mut bool| match config.get(key) {
             None | Some(Value::Null) => {}
             Some(Value::Bool(b)) => *slot = *b,
@@ -82,6 +86,26 @@ impl Options {
         };
         boolean("unicast", &mut o.unicast);
         boolean("preempt", &mut o.preempt);
+        // Unset (absent or null) stays `None`; an empty string is unset too (what
+        // `juju config keepalived advert_interval=""` leaves).
+        o.advert_interval = (!interval.trim().is_empty()).then_some(interval);
+        o.vrrp_version = match config.get("vrrp_version") {
+            None | Some(Value::Null) => None,
+            Some(Value::Number(n)) => {
+                n.as_i64().or_else(|| whole_float(n.as_f64())).or_else(|| {
+                    errors.push(type_error(
+                        "vrrp_version",
+                        &Value::Number(n.clone()),
+                        "an int",
+                    ));
+                    None
+                })
+            }
+            Some(other) => {
+                errors.push(type_error("vrrp_version", other, "an int"));
+                None
+            }
+        };
         (o, errors)
     }
 }
@@ -124,7 +148,8 @@ mod tests {
         assert_eq!(o.port, 443);
         assert_eq!(o.router_id, 23);
         assert_eq!(o.healthcheck_interval, 2);
-        assert_eq!(o.advert_interval, "1");
+        assert_eq!(o.advert_interval, None);
+        assert_eq!(o.vrrp_version, None);
         assert!(o.preempt);
         assert!(!o.unicast);
     }
@@ -141,8 +166,8 @@ mod tests {
         assert_eq!(o.virtual_ip, "10.0.0.5/24");
         assert_eq!(o.port, 6443);
         assert_eq!(o.router_id, 51);
-        assert_eq!(o.vrrp_version, 3);
-        assert_eq!(o.advert_interval, "0.1");
+        assert_eq!(o.vrrp_version, Some(3));
+        assert_eq!(o.advert_interval.as_deref(), Some("0.1"));
         assert!(o.unicast);
         assert!(!o.preempt);
         assert_eq!(o.vrrp_password, "pw");
@@ -154,7 +179,7 @@ mod tests {
             Options::from_config(&map(json!({"port": 443.0, "advert_interval": 0.5})));
         assert!(errors.is_empty());
         assert_eq!(o.port, 443);
-        assert_eq!(o.advert_interval, "0.5");
+        assert_eq!(o.advert_interval.as_deref(), Some("0.5"));
     }
 
     #[test]

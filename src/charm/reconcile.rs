@@ -215,6 +215,25 @@ fn reconcile(
         .map(relation_data::peer_sources)
         .unwrap_or_default();
     let engine_binary = deps.paths.engine_binary();
+    // The automatic timing profile counts the application's units; pinned timing or
+    // a password never needs them (see `timing`).
+    let automatic = options.vrrp_version.is_none()
+        && options.advert_interval.is_none()
+        && options.vrrp_password.is_empty()
+        && !options.virtual_ip.trim().is_empty();
+    let app_units = if automatic {
+        match deps.tools.goal_state_units() {
+            Ok(units) => Some(units),
+            Err(e) => {
+                journal.warn(format!(
+                    "goal-state failed, staying on the compatible timing (VRRPv2 1 s): {e}"
+                ));
+                None
+            }
+        }
+    } else {
+        None
+    };
     let desired = desired::desired(&Facts {
         options: &options,
         option_errors: &option_errors,
@@ -225,6 +244,8 @@ fn reconcile(
         engine_binary: &engine_binary,
         paused: state.paused,
         yield_to_preferred: preferred == priority::Preferred::Another,
+        unit: &ctx.unit,
+        app_units: app_units.as_deref(),
     });
     // Said once, when the config arrives; the status keeps showing it.
     if let Desired::Blocked(message) = &desired {
@@ -239,8 +260,10 @@ fn reconcile(
     let config_changed = apply_engine_config(&desired, deps.paths)?;
     if config_changed {
         journal.info(match &desired {
-            Desired::Configured(_) => "rendered a new engine config",
-            _ => "removed the engine config (no virtual_ip)",
+            Desired::Configured(plan) => {
+                format!("rendered a new engine config; timing {}", plan.timing)
+            }
+            _ => "removed the engine config (no virtual_ip)".to_string(),
         });
     }
 

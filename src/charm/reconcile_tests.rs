@@ -45,6 +45,8 @@ struct FakeJuju {
     action_params: Map<String, Value>,
     action_results: Vec<(String, String)>,
     action_failed: Option<String>,
+    /// Units of the application `goal-state` lists besides this one and its peers.
+    app_units: Vec<String>,
 }
 
 impl FakeJuju {
@@ -60,6 +62,20 @@ impl FakeJuju {
 }
 
 impl HookTools for FakeJuju {
+    /// Like Juju: this unit, every peer in the peer relation, and `app_units` (units
+    /// of the application that never joined it, e.g. still on the original charm).
+    fn goal_state_units(&mut self) -> Result<Vec<String>, ToolError> {
+        self.calls.push("goal-state".into());
+        let mut units: BTreeSet<String> = self.app_units.iter().cloned().collect();
+        units.insert(self.unit.clone());
+        for (rid, rel) in &self.relations {
+            if rid.endpoint == "cluster" {
+                units.extend(rel.remote.keys().cloned());
+            }
+        }
+        Ok(units.into_iter().collect())
+    }
+
     fn config_get(&mut self) -> Result<Map<String, Value>, ToolError> {
         self.calls.push("config-get".into());
         Ok(self.config.clone())
@@ -419,6 +435,12 @@ impl Unit {
     }
 }
 
+/// A golden file (rendered at the compatible timing, VRRPv2 1 s) at the fast timing
+/// profile: what a unit runs once every unit of the application offers it.
+fn fast(conf: String) -> String {
+    conf.replace("    advert_int 1\n", "    advert_int 0.1\n    version 3\n")
+}
+
 fn golden(name: &str, root: &Path) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/golden")
@@ -571,7 +593,7 @@ fn configuring_renders_the_golden_config_starts_the_engine_and_sets_sysctl() {
     let u = Unit::configured("10.10.74.250");
     assert_eq!(
         u.engine_config().unwrap(),
-        golden("default-ipv4.conf", u.root.path())
+        fast(golden("default-ipv4.conf", u.root.path()))
     );
     let mode = fs::metadata(u.paths().engine_config())
         .unwrap()
@@ -743,7 +765,7 @@ fn port_change_updates_relation_data_and_reloads_once_without_restart() {
     // Only the health check changed, and the engine takes it with a reload.
     assert_eq!(
         u.engine_config().unwrap(),
-        golden("default-ipv4.conf", u.root.path())
+        fast(golden("default-ipv4.conf", u.root.path()))
             .replace("check-tcp 127.0.0.1 443\"", "check-tcp 127.0.0.1 6443\"")
     );
     u.assert_reloaded_once("port change");
@@ -778,7 +800,7 @@ fn vip_router_id_and_interval_changes_reload_exactly_once() {
         u.set_config(change.clone());
         assert_eq!(
             u.engine_config().unwrap(),
-            golden("default-ipv4.conf", u.root.path()).replace(from, to),
+            fast(golden("default-ipv4.conf", u.root.path())).replace(from, to),
             "{change}"
         );
         u.assert_reloaded_once(&format!("{change}"));
@@ -848,7 +870,13 @@ fn a_hook_with_nothing_new_writes_nothing_and_reloads_nothing() {
     u.hook("update-status");
     assert_eq!(
         u.juju.calls,
-        vec!["config-get", "state-get", "status-set", "is-leader"]
+        vec![
+            "config-get",
+            "state-get",
+            "goal-state",
+            "status-set",
+            "is-leader"
+        ]
     );
 
     // Remote data that does not concern us changes: a relation hook, nothing else.
@@ -870,7 +898,7 @@ fn a_hook_with_nothing_new_writes_nothing_and_reloads_nothing() {
 }
 
 #[test]
-fn update_status_costs_four_hook_tool_calls_and_one_more_on_the_leader() {
+fn update_status_costs_five_hook_tool_calls_and_one_more_on_the_leader() {
     let mut u = Unit::configured("10.10.74.250");
     u.relate("website", 2, "kubernetes-worker/0");
     u.relate("cluster", 9, "keepalived/1");
@@ -878,7 +906,13 @@ fn update_status_costs_four_hook_tool_calls_and_one_more_on_the_leader() {
     u.hook("update-status");
     assert_eq!(
         u.juju.calls,
-        vec!["config-get", "state-get", "status-set", "is-leader"]
+        vec![
+            "config-get",
+            "state-get",
+            "goal-state",
+            "status-set",
+            "is-leader"
+        ]
     );
     assert_eq!(u.service.calls, vec!["is-active keepalived-charm.service"]);
     // The leader also describes the cluster (status::application_status).
@@ -889,6 +923,7 @@ fn update_status_costs_four_hook_tool_calls_and_one_more_on_the_leader() {
         vec![
             "config-get",
             "state-get",
+            "goal-state",
             "status-set",
             "is-leader",
             "status-set --application"
@@ -907,7 +942,7 @@ fn every_invalid_value_blocks_keeps_the_last_good_file_and_does_not_reload() {
     let mut u = Unit::configured("10.10.74.250");
     let website = u.relate("website", 2, "kubernetes-worker/0");
     u.hook("update-status");
-    let good = golden("default-ipv4.conf", u.root.path());
+    let good = fast(golden("default-ipv4.conf", u.root.path()));
     assert_eq!(u.engine_config().unwrap(), good);
     for (bad, message) in [
         (
@@ -1061,7 +1096,13 @@ fn a_leader_change_changes_nothing() {
         assert_eq!(u.juju.state, state, "{hook}");
         assert_eq!(
             u.juju.calls,
-            vec!["config-get", "state-get", "status-set", "is-leader"],
+            vec![
+                "config-get",
+                "state-get",
+                "goal-state",
+                "status-set",
+                "is-leader"
+            ],
             "{hook}"
         );
     }
@@ -1292,10 +1333,11 @@ fn sync_peers(units: &mut [&mut Unit], rid: &RelationId) {
 }
 
 /// The golden unicast config (unit 0: priority 254, source .10, peers .11 and .12) as
-/// unit `u` with its own priority, source and peers renders it.
+/// unit `u` with its own priority, source and peers renders it, every peer offering
+/// the fast timing.
 fn unicast_conf(u: &Unit, priority: u8, source: &str, peers: &[&str]) -> String {
     let block: String = peers.iter().map(|p| format!("        {p}\n")).collect();
-    golden("unicast-peers.conf", u.root.path())
+    fast(golden("unicast-peers.conf", u.root.path()))
         .replace("    priority 254\n", &format!("    priority {priority}\n"))
         .replace(
             "    unicast_src_ip 192.0.2.10\n",
@@ -1357,7 +1399,7 @@ fn three_units_get_distinct_priorities_and_unicast_peers_and_a_departure_is_remo
         assert_eq!(
             u.local(&rid),
             format!(
-                r#"{{"priority":"{}","vips":"192.0.2.100/24","vrrp-address":"192.0.2.{n}"}}"#,
+                r#"{{"priority":"{}","timing-profiles":"v2-1,v3-0.1","vips":"192.0.2.100/24","vrrp-address":"192.0.2.{n}"}}"#,
                 264 - n
             )
         );
@@ -1365,7 +1407,7 @@ fn three_units_get_distinct_priorities_and_unicast_peers_and_a_departure_is_remo
     // Unit 0 is exactly the golden file; the others are the same with their own view.
     assert_eq!(
         a.engine_config().unwrap(),
-        golden("unicast-peers.conf", a.root.path())
+        fast(golden("unicast-peers.conf", a.root.path()))
     );
     assert_eq!(
         b.engine_config().unwrap(),
@@ -1471,7 +1513,7 @@ fn a_conflicting_claim_moves_only_the_newer_unit() {
     assert_eq!(b.service_actions(), vec!["reload keepalived-charm.service"]);
     assert_eq!(
         b.local(&rid),
-        r#"{"priority":"253","vips":"192.0.2.100/24","vrrp-address":"192.0.2.11"}"#
+        r#"{"priority":"253","timing-profiles":"v2-1,v3-0.1","vips":"192.0.2.100/24","vrrp-address":"192.0.2.11"}"#
     );
     assert!(
         b.juju.logs[0].contains("VRRP priority claim 254 is taken by an older unit; claimed 253")
@@ -1486,7 +1528,11 @@ fn cluster_changed_reads_only_the_remote_unit() {
     a.relation_hook("cluster-relation-created", &rid, None);
     a.juju.relations.get_mut(&rid).unwrap().remote.insert(
         "keepalived/1".into(),
-        [("priority".to_string(), "253".to_string())].into(),
+        [
+            ("priority".to_string(), "253".to_string()),
+            ("timing-profiles".to_string(), "v2-1,v3-0.1".to_string()),
+        ]
+        .into(),
     );
     a.relation_hook("cluster-relation-changed", &rid, Some("keepalived/1"));
     assert_eq!(
@@ -1495,6 +1541,7 @@ fn cluster_changed_reads_only_the_remote_unit() {
             "config-get",
             "state-get",
             "relation-get cluster:1 keepalived/1",
+            "goal-state",
             "status-set",
             "is-leader",
             "state-set"
@@ -1588,12 +1635,16 @@ fn config_changed_relists_relations_and_rereads_every_peer_once() {
             "relation-list cluster:1",
             "relation-get cluster:1 keepalived/1",
             "relation-get cluster:1 keepalived/2",
+            // The automatic timing profile counts the application's units.
+            "goal-state",
             // The cos-agent relations (none here).
             "relation-ids cos-agent",
             // The peer bag was published by the deploy's config-changed: not again.
             "status-set",
             "is-leader",
             "state-set",
+            // Peers that offer no fast timing (empty bags): back to VRRPv2 1 s.
+            "juju-log",
         ]
     );
 }
@@ -1811,4 +1862,56 @@ fn cos_agent_gets_its_config_on_joining_and_again_only_when_it_changes() {
     // Gone: forgotten, so a new relation with the same id would be written again.
     u.relation_hook("cos-agent-relation-broken", &rid, Some("otelcol/0"));
     assert!(!u.juju.state["keepalived-charm"].contains("cos-agent:9"));
+}
+
+/// The automatic timing profile (`timing`): VRRPv2 1 s while goal-state lists a unit
+/// that does not offer the fast profile (one still on the original charm never joins
+/// the peer relation), VRRPv3 0.1 s with one reload once it is gone, back when such a
+/// unit appears; explicit settings or a password skip goal-state altogether.
+#[test]
+fn the_timing_profile_follows_goal_state_and_explicit_settings_win() {
+    let mut u = Unit::new(UNIT);
+    u.juju.app_units = vec!["keepalived/7".into()];
+    u.deploy();
+    u.set_config(json!({ "virtual_ip": "10.10.74.250" }));
+    let compatible = golden("default-ipv4.conf", u.root.path());
+    assert_eq!(u.engine_config().unwrap(), compatible);
+    assert!(
+        u.juju
+            .logs
+            .iter()
+            .any(|l| l
+                .contains("timing VRRPv2 1 s: keepalived/7 does not run this charm's engine yet")),
+        "{:?}",
+        u.juju.logs
+    );
+    // The old unit is replaced: the next hook moves this unit to the fast profile.
+    u.juju.app_units.clear();
+    u.hook("update-status");
+    assert_eq!(u.engine_config().unwrap(), fast(compatible.clone()));
+    u.assert_reloaded_once("to the fast profile");
+    // An old unit appears again: back, with one reload.
+    u.juju.app_units = vec!["keepalived/8".into()];
+    u.hook("update-status");
+    assert_eq!(u.engine_config().unwrap(), compatible);
+    u.assert_reloaded_once("back to the compatible profile");
+
+    // Explicit settings win, and goal-state is not asked.
+    u.juju.app_units.clear();
+    u.set_config(json!({ "vrrp_version": 2 }));
+    assert_eq!(u.engine_config().unwrap(), compatible);
+    assert!(!u.juju.calls.iter().any(|c| c == "goal-state"));
+    u.juju.config.remove("vrrp_version");
+    u.set_config(json!({ "advert_interval": "2" }));
+    assert_eq!(
+        u.engine_config().unwrap(),
+        compatible.replace("advert_int 1\n", "advert_int 2\n")
+    );
+    assert!(!u.juju.calls.iter().any(|c| c == "goal-state"));
+    // A password pins VRRPv2 (VRRPv3 cannot carry it).
+    u.juju.config.remove("advert_interval");
+    u.set_config(json!({ "vrrp_password": "s3cr3t" }));
+    assert!(u.engine_config().unwrap().contains("advert_int 1\n"));
+    assert!(!u.engine_config().unwrap().contains("version 3"));
+    assert!(!u.juju.calls.iter().any(|c| c == "goal-state"));
 }

@@ -53,6 +53,7 @@ pub fn contract_keys(endpoint: &str) -> &'static [&'static str] {
             "paused",
             "priority",
             "switchover",
+            TIMING_PROFILES,
             "vrrp-address",
             "vrrp-address-v6",
             "vips",
@@ -111,11 +112,18 @@ pub fn vip_payload(endpoint: &str, plan: Option<&Plan>) -> Bag {
     b
 }
 
+/// The peer-bag key where a unit lists the timing profiles its engine runs
+/// (`super::timing::OFFERED`); the original charm has no peer relation at all.
+pub const TIMING_PROFILES: &str = "timing-profiles";
+
 /// This unit's peer bag: its priority claim, VRRP source addresses and configured
 /// VIPs (`addr/prefix`, comma-separated; what lets the others ride out a rolling
 /// `virtual_ip` change, see `desired::build`).
 pub fn peer_payload(priority: u8, v4: Option<IpAddr>, v6: Option<IpAddr>, vips: &[Vip]) -> Bag {
-    let mut b = bag(&[("priority", priority.to_string())]);
+    let mut b = bag(&[
+        ("priority", priority.to_string()),
+        (TIMING_PROFILES, super::timing::OFFERED.to_string()),
+    ]);
     if let Some(a) = v4 {
         b.insert("vrrp-address".into(), a.to_string());
     }
@@ -282,7 +290,7 @@ mod tests {
                 None,
                 &[]
             )),
-            r#"{"priority":"253","vrrp-address":"192.0.2.10"}"#
+            r#"{"priority":"253","timing-profiles":"v2-1,v3-0.1","vrrp-address":"192.0.2.10"}"#
         );
         let vips: Vec<Vip> = ["10.0.0.5/24", "fd00::5/64"]
             .iter()
@@ -296,7 +304,7 @@ mod tests {
         );
         assert_eq!(
             json(&b),
-            r#"{"priority":"254","vips":"10.0.0.5/24,fd00::5/64","vrrp-address":"192.0.2.10","vrrp-address-v6":"fd00::10"}"#
+            r#"{"priority":"254","timing-profiles":"v2-1,v3-0.1","vips":"10.0.0.5/24,fd00::5/64","vrrp-address":"192.0.2.10","vrrp-address-v6":"fd00::10"}"#
         );
         assert_eq!(peer_vips(&b), vips);
     }
@@ -311,7 +319,7 @@ mod tests {
         let b = with_maintenance(base.clone(), true, Some(&s));
         assert_eq!(
             json(&b),
-            r#"{"paused":"true","priority":"253","switchover":"keepalived/2@1700000000000"}"#
+            r#"{"paused":"true","priority":"253","switchover":"keepalived/2@1700000000000","timing-profiles":"v2-1,v3-0.1"}"#
         );
         assert!(peer_paused(&b));
         assert_eq!(Switchover::parse(&b["switchover"]), Some(s));

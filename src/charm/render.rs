@@ -228,6 +228,7 @@ mod tests {
             v4: Some(v4.parse().unwrap()),
             v6: None,
             vips: Vec::new(),
+            fast: false,
         };
         vec![
             ("default-ipv4.conf", o("10.10.74.250"), vec![]),
@@ -261,8 +262,8 @@ mod tests {
             (
                 "v3-fast.conf",
                 Options {
-                    vrrp_version: 3,
-                    advert_interval: "0.1".into(),
+                    vrrp_version: Some(3),
+                    advert_interval: Some("0.1".into()),
                     ..o("10.10.74.250")
                 },
                 vec![],
@@ -294,6 +295,8 @@ mod tests {
             engine_binary: &binary,
             paused: false,
             yield_to_preferred: false,
+            unit: "keepalived/0",
+            app_units: None,
         });
         match d {
             Desired::Configured(plan) => engine_config(&plan.engine).unwrap(),
@@ -314,6 +317,8 @@ mod tests {
             engine_binary: &binary,
             paused: true,
             yield_to_preferred: false,
+            unit: "keepalived/0",
+            app_units: None,
         });
         match d {
             Desired::Configured(plan) => engine_config(&plan.engine).unwrap(),
