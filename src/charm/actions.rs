@@ -34,6 +34,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 
 use super::hooktools::{HookTools, ToolError};
+use super::state::CharmState;
 use super::status::STALE_AFTER;
 use crate::engine::state_file::EngineState;
 
@@ -113,9 +114,17 @@ pub fn is_stale(updated_unix_ms: u64, now: SystemTime) -> bool {
 /// The `status` results for a state file (see the module doc), in a stable order.
 /// `raw` is the file as parsed JSON (for `json`, with fields this version does not
 /// know), `state` the same file typed.
-pub fn status_results(raw: &Value, state: &EngineState, now: SystemTime) -> Vec<(String, String)> {
+pub fn status_results(
+    raw: &Value,
+    state: &EngineState,
+    timing: Option<&str>,
+    now: SystemTime,
+) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
     let mut set = |k: String, v: String| out.push((k, v));
+    // The charm's choice (`timing`), e.g. "VRRPv3 0.1 s: every unit runs this
+    // charm's engine"; "unknown" before the first configured hook.
+    set("timing".into(), timing.unwrap_or("unknown").to_string());
     set("engine.pid".into(), state.pid.to_string());
     set("engine.config".into(), state.config.clone());
     set("engine.updated".into(), rfc3339(state.updated_unix_ms));
@@ -213,7 +222,11 @@ pub fn run(
         return Ok(());
     }
     match read_state(state_file) {
-        Ok((raw, state)) => tools.action_set(&status_results(&raw, &state, now)),
+        Ok((raw, state)) => {
+            let (charm, _) = CharmState::from_bag(&tools.state_get()?);
+            let results = status_results(&raw, &state, charm.timing.as_deref(), now);
+            tools.action_set(&results)
+        }
         Err(NoReport::Missing) => tools.action_fail(NO_STATE_MESSAGE),
         Err(NoReport::Unreadable(why)) => tools.action_fail(&format!(
             "cannot read the engine's state file {}: {why}; {NO_STATE_MESSAGE}",
@@ -252,13 +265,20 @@ mod tests {
         let raw: Value = serde_json::from_str(STATE).unwrap();
         let state: EngineState = serde_json::from_value(raw.clone()).unwrap();
         let now = UNIX_EPOCH + Duration::from_millis(now_ms);
-        status_results(&raw, &state, now).into_iter().collect()
+        let timing = Some("VRRPv3 0.1 s: every unit runs this charm's engine");
+        status_results(&raw, &state, timing, now)
+            .into_iter()
+            .collect()
     }
 
     #[test]
     fn status_results_name_every_instance_fact_under_juju_keys() {
         let r = results(1_700_000_001_000);
         let expect = [
+            (
+                "timing",
+                "VRRPv3 0.1 s: every unit runs this charm's engine",
+            ),
             ("engine.pid", "4242"),
             ("engine.config", "/etc/keepalived-charm/keepalived.conf"),
             ("engine.updated", "2023-11-14T22:13:20.000Z"),
@@ -335,9 +355,10 @@ mod tests {
         raw["instances"][0]["fault"] = "interface eth0 is down".into();
         raw["last_reload_error"] = "line 3: unknown keyword".into();
         let state: EngineState = serde_json::from_value(raw.clone()).unwrap();
-        let r: BTreeMap<_, _> = status_results(&raw, &state, UNIX_EPOCH)
+        let r: BTreeMap<_, _> = status_results(&raw, &state, None, UNIX_EPOCH)
             .into_iter()
             .collect();
+        assert_eq!(r["timing"], "unknown");
         assert_eq!(r["instances.vi-1.master"], "unknown");
         assert_eq!(r["instances.vi-1.dual-master"], "none");
         assert_eq!(r["instances.vi-1.foreign-routers"], "none");

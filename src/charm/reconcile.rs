@@ -257,6 +257,9 @@ fn reconcile(
     }
 
     // 5. Engine config.
+    if let Desired::Configured(plan) = &desired {
+        state.timing = Some(plan.timing.to_string());
+    }
     let config_changed = apply_engine_config(&desired, deps.paths)?;
     if config_changed {
         journal.info(match &desired {

@@ -1799,9 +1799,11 @@ fn the_status_action_sets_the_engines_report_and_touches_nothing_else() {
     );
     fs::write(&state_file, text).unwrap();
     run_status_action(&mut u, &state_file);
-    assert_eq!(u.juju.calls, vec!["action-set"]);
+    assert_eq!(u.juju.calls, vec!["state-get", "action-set"]);
     assert_eq!(u.juju.action_failed, None);
     let results: BTreeMap<String, String> = u.juju.action_results.iter().cloned().collect();
+    // Deployed without virtual_ip: no timing chosen yet.
+    assert_eq!(results["timing"], "unknown");
     assert_eq!(results["instances.vi-1.role"], "BACKUP");
     assert_eq!(results["instances.vi-1.master"], "192.0.2.11");
     assert_eq!(results["engine.stale"], "false");
@@ -1890,6 +1892,10 @@ fn the_timing_profile_follows_goal_state_and_explicit_settings_win() {
     u.hook("update-status");
     assert_eq!(u.engine_config().unwrap(), fast(compatible.clone()));
     u.assert_reloaded_once("to the fast profile");
+    assert_eq!(
+        u.state().timing.as_deref(),
+        Some("VRRPv3 0.1 s: every unit runs this charm's engine")
+    );
     // An old unit appears again: back, with one reload.
     u.juju.app_units = vec!["keepalived/8".into()];
     u.hook("update-status");

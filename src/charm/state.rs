@@ -48,6 +48,9 @@ pub struct CharmState {
     pub paused: bool,
     /// The last `switchover` this unit was asked for (see `priority::preferred`).
     pub switchover: Option<Switchover>,
+    /// The VRRP timing the engine config was last rendered with, and why
+    /// (`timing::Timing`'s text), for the `status` action.
+    pub timing: Option<String>,
 }
 
 /// A `switchover` request: `unit` should hold the VIPs. The newest request in the
