@@ -233,9 +233,10 @@ pub fn peer_addresses(state: &CharmState) -> Vec<PeerAddresses> {
                 .and_then(|a| a.parse().ok())
                 .filter(|a: &std::net::IpAddr| a.is_ipv6()),
             vips: super::relation_data::peer_vips(bag),
-            fast: bag
-                .get(super::relation_data::TIMING_PROFILES)
-                .is_some_and(|p| super::timing::offers_fast(p)),
+            fast: super::timing::peer_can_run_fast(
+                bag.get(super::relation_data::TIMING_PROFILES)
+                    .map(String::as_str),
+            ),
         })
         .collect()
 }

@@ -232,7 +232,7 @@ pub struct Facts<'a> {
     pub unit: &'a str,
     /// Every unit of the application (`goal-state`), when the timing is automatic
     /// and it could be read; `None` otherwise (see [`super::timing::choose`]).
-    pub app_units: Option<&'a [String]>,
+    pub app_units: Option<&'a [timing::GoalUnit]>,
     /// The `pause` action is in force on this unit.
     pub paused: bool,
     /// A `switchover` made another unit the preferred one: this unit does not

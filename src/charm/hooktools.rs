@@ -190,9 +190,10 @@ pub trait HookTools {
     fn action_set(&mut self, results: &[(String, String)]) -> Result<(), ToolError>;
     /// `action-fail <message>`: the action failed (the process still exits 0).
     fn action_fail(&mut self, message: &str) -> Result<(), ToolError>;
-    /// `goal-state --format=json`, its `units`: every unit of this application,
+    /// `goal-state --format=json`, its `units`: every unit of this application with
+    /// its status (`allocating`, `active`, `waiting`, `blocked`, `error`, `dying`),
     /// those still to come and those on an older charm included.
-    fn goal_state_units(&mut self) -> Result<Vec<String>, ToolError>;
+    fn goal_state_units(&mut self) -> Result<Vec<(String, String)>, ToolError>;
 }
 
 /// The real hook tools, found on `PATH`.
@@ -336,10 +337,20 @@ fn bag_to_json(data: &Bag) -> Vec<u8> {
 }
 
 impl HookTools for ProcessTools {
-    fn goal_state_units(&mut self) -> Result<Vec<String>, ToolError> {
+    fn goal_state_units(&mut self) -> Result<Vec<(String, String)>, ToolError> {
         match self.run_json("goal-state", &["--format=json"])? {
             Value::Object(mut map) => match map.remove("units") {
-                Some(Value::Object(units)) => Ok(units.into_iter().map(|(u, _)| u).collect()),
+                Some(Value::Object(units)) => Ok(units
+                    .into_iter()
+                    .map(|(unit, entry)| {
+                        let status = entry
+                            .get("status")
+                            .and_then(Value::as_str)
+                            .unwrap_or("unknown")
+                            .to_string();
+                        (unit, status)
+                    })
+                    .collect()),
                 None | Some(Value::Null) => Ok(Vec::new()),
                 Some(other) => Err(parse_error("goal-state", &other, "expected units: {...}")),
             },

@@ -64,7 +64,7 @@ impl FakeJuju {
 impl HookTools for FakeJuju {
     /// Like Juju: this unit, every peer in the peer relation, and `app_units` (units
     /// of the application that never joined it, e.g. still on the original charm).
-    fn goal_state_units(&mut self) -> Result<Vec<String>, ToolError> {
+    fn goal_state_units(&mut self) -> Result<Vec<(String, String)>, ToolError> {
         self.calls.push("goal-state".into());
         let mut units: BTreeSet<String> = self.app_units.iter().cloned().collect();
         units.insert(self.unit.clone());
@@ -73,7 +73,7 @@ impl HookTools for FakeJuju {
                 units.extend(rel.remote.keys().cloned());
             }
         }
-        Ok(units.into_iter().collect())
+        Ok(units.into_iter().map(|u| (u, "active".into())).collect())
     }
 
     fn config_get(&mut self) -> Result<Map<String, Value>, ToolError> {
@@ -1643,7 +1643,7 @@ fn config_changed_relists_relations_and_rereads_every_peer_once() {
             "status-set",
             "is-leader",
             "state-set",
-            // Peers that offer no fast timing (empty bags): back to VRRPv2 1 s.
+            // Peers that offer no fast timing yet (empty bags): back to VRRPv2 1 s.
             "juju-log",
         ]
     );

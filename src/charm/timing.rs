@@ -4,11 +4,18 @@
 //! VRRP timing itself:
 //!
 //! * **compatible** — VRRPv2 at 1 s, what keepalived and the original charm speak —
-//!   while any unit of the application might not run this charm's engine: a unit
-//!   still on the original charm (which has no peer relation, so it is counted from
-//!   `goal-state`, which lists every unit of the application), a unit that has not
-//!   joined the peer relation yet, or a unit whose engine does not announce the fast
-//!   profile. Also with `vrrp_password`: VRRPv3 cannot carry it.
+//!   while any unit of the application might run another engine: a unit still on the
+//!   original charm (it has no peer relation, so it is counted from `goal-state`,
+//!   which lists every unit of the application), or a peer whose bag shows an
+//!   earlier revision of this charm (published, but without the fast profile in
+//!   `timing-profiles`). Also with `vrrp_password`: VRRPv3 cannot carry it.
+//!
+//!   Not counted: a unit `goal-state` shows `allocating` (no machine, nothing on the
+//!   wire yet) or `dying`. A unit that has not published its offer yet is counted,
+//!   even in the peer relation: during a refresh from the original charm its units
+//!   may sit in the relation with empty bags while still running keepalived. So a
+//!   unit added to a fast cluster takes the others through the compatible timing
+//!   until its first bag arrives: two hitless reloads on each (K-15).
 //! * **fast** — VRRPv3 at 0.1 s, a crash failover in about 0.36 s instead of 3.6 s —
 //!   once every unit announces it. 0.1 s is the shortest interval that showed no
 //!   more false transitions than keepalived at 1 s under CPU starvation, packet loss
@@ -95,15 +102,19 @@ impl fmt::Display for Timing {
     }
 }
 
+/// One unit of the application as `goal-state` lists it: name and status.
+pub type GoalUnit = (String, String);
+
 /// The timing for this unit (`me`): `pinned` when the operator set it, else the
 /// compatible profile with a `password`, else fast when every unit of `app_units`
 /// (from `goal-state`; `None` when it failed) other than `me` is in `fast_peers`
-/// (the peers whose bag offers [`FAST`]).
+/// (the peers that can run it, see [`peer_can_run_fast`]) or still `allocating` or
+/// `dying`.
 pub fn choose(
     pinned: Option<(Version, AdvertInterval)>,
     password: bool,
     me: &str,
-    app_units: Option<&[String]>,
+    app_units: Option<&[GoalUnit]>,
     fast_peers: &BTreeSet<String>,
 ) -> Timing {
     if let Some((ipv4_version, advert_interval)) = pinned {
@@ -119,9 +130,10 @@ pub fn choose(
     let Some(units) = app_units else {
         return Timing::compatible(Why::UnitsUnknown);
     };
-    if let Some(unit) = units
+    let counted = |status: &str| !matches!(status, "allocating" | "dying");
+    if let Some((unit, _)) = units
         .iter()
-        .find(|u| u.as_str() != me && !fast_peers.contains(u.as_str()))
+        .find(|(u, status)| u.as_str() != me && !fast_peers.contains(u.as_str()) && counted(status))
     {
         return Timing::compatible(Why::NotEveryUnit(unit.clone()));
     }
@@ -133,17 +145,22 @@ pub fn choose(
     }
 }
 
-/// Whether a peer's `timing-profiles` value offers the fast profile.
-pub fn offers_fast(profiles: &str) -> bool {
-    profiles.split(',').any(|p| p.trim() == FAST)
+/// Whether a peer can run the fast profile: its bag's `timing-profiles` offers
+/// [`FAST`]. An earlier revision of this charm published no offer, and its engine
+/// may not follow a cluster changing timing (K-15).
+pub fn peer_can_run_fast(profiles: Option<&str>) -> bool {
+    profiles.is_some_and(|p| p.split(',').any(|p| p.trim() == FAST))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn units(names: &[&str]) -> Vec<String> {
-        names.iter().map(|s| s.to_string()).collect()
+    fn units(names: &[&str]) -> Vec<GoalUnit> {
+        names
+            .iter()
+            .map(|s| (s.to_string(), "active".to_string()))
+            .collect()
     }
 
     fn peers(names: &[&str]) -> BTreeSet<String> {
@@ -199,6 +216,21 @@ mod tests {
         assert_eq!(unknown.ipv4_version, Version::V2);
     }
 
+    /// A unit still being allocated sends nothing and will run this charm; a dying
+    /// one is leaving: neither holds the cluster back.
+    #[test]
+    fn allocating_and_dying_units_are_not_counted() {
+        let mut all = units(&["keepalived/0", "keepalived/1", "keepalived/2"]);
+        all[1].1 = "allocating".into();
+        all[2].1 = "dying".into();
+        assert!(choose(None, false, "keepalived/0", Some(&all), &peers(&[])).is_fast());
+        all[2].1 = "waiting".into();
+        assert_eq!(
+            choose(None, false, "keepalived/0", Some(&all), &peers(&[])).why,
+            Why::NotEveryUnit("keepalived/2".into())
+        );
+    }
+
     #[test]
     fn explicit_settings_win_and_a_password_pins_vrrpv2() {
         let all = units(&["keepalived/0"]);
@@ -218,11 +250,14 @@ mod tests {
         assert_eq!((t.ipv4_version, t.why), (Version::V2, Why::Password));
     }
 
+    /// Only an explicit offer counts: an earlier revision of this charm, or a unit
+    /// still on the original charm sitting in the relation, published none.
     #[test]
-    fn the_offer_is_read_from_a_comma_separated_list() {
-        assert!(offers_fast(OFFERED));
-        assert!(offers_fast(" v3-0.1 "));
-        assert!(!offers_fast("v2-1"));
-        assert!(!offers_fast(""));
+    fn a_peer_can_run_fast_only_when_it_offers_it() {
+        assert!(peer_can_run_fast(Some(OFFERED)));
+        assert!(peer_can_run_fast(Some(" v3-0.1 ")));
+        assert!(!peer_can_run_fast(Some("v2-1")));
+        assert!(!peer_can_run_fast(Some("")));
+        assert!(!peer_can_run_fast(None));
     }
 }

@@ -228,6 +228,12 @@ pub fn engine_config(m: &Model, unit: &str) -> String {
 }
 
 /// A golden file as `unit` renders it: the engine binary lives under its root.
+/// A golden file (rendered at the compatible timing, VRRPv2 1 s) at the fast timing
+/// profile, what every unit runs once all of them run this charm (`timing`).
+pub fn fast(conf: String) -> String {
+    conf.replace("    advert_int 1\n", "    advert_int 0.1\n    version 3\n")
+}
+
 pub fn golden(m: &Model, unit: &str, name: &str) -> String {
     let path = netns_lab::repo().join("tests/golden").join(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));

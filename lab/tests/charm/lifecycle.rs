@@ -265,7 +265,7 @@ fn install_and_config_changed_send_exactly_these_command_lines() {
     let mut lines = tool_lines(&m, &runs[0]);
     // The leader's application status depends on whether the engine it just started
     // has written its first report yet: maintenance either way.
-    let app = lines.remove(12);
+    let app = lines.remove(13);
     assert!(
         app.starts_with("status-set --application maintenance "),
         "{app}"
@@ -279,6 +279,7 @@ fn install_and_config_changed_send_exactly_these_command_lines() {
             "relation-ids --format=json loadbalancer",
             "relation-ids --format=json cluster",
             "relation-list --format=json -r cluster:0",
+            "goal-state --format=json",
             "relation-set -r cluster:0 --file -",
             "relation-set -r website:2 --file -",
             "relation-set -r loadbalancer:3 --file -",
@@ -286,7 +287,7 @@ fn install_and_config_changed_send_exactly_these_command_lines() {
             "status-set active VIP 10.10.74.250 ready",
             "is-leader --format=json",
             "state-set --file -",
-            "juju-log -l INFO -- rendered a new engine config; metrics endpoint: 127.0.0.1:9165; applied {root}/etc/sysctl.d/50-keepalived.conf; started the engine",
+            "juju-log -l INFO -- rendered a new engine config; timing VRRPv3 0.1 s: every unit runs this charm's engine; metrics endpoint: 127.0.0.1:9165; applied {root}/etc/sysctl.d/50-keepalived.conf; started the engine",
         ]
     );
     // What `relation-set --file -` carried on stdin, as Juju stored it.

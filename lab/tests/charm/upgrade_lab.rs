@@ -180,7 +180,10 @@ fn a_rolling_refresh_from_the_original_charm_keeps_the_vip_answered_but_for_grac
         if was_master {
             assert!(pos("start keepalived-charm.service") < pos("stop keepalived.service"));
         } else {
-            assert!(pos("disable keepalived.service") < pos("start keepalived-charm.service"));
+            assert!(
+                pos("disable keepalived.service") < pos("start keepalived-charm.service"),
+                "{unit}: {calls:?}"
+            );
         }
         let machine = &j.model.unit(unit).machine;
         assert!(!machine.active.contains(DISTRO) && !machine.enabled.contains(DISTRO));
