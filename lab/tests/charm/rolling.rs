@@ -97,3 +97,87 @@ fn a_rolling_virtual_ip_change_keeps_every_vip_on_one_unit() {
     eprintln!("rolling virtual_ip change: longest client gap on {a} while configured: {gap:?}");
     assert!(gap <= Duration::from_millis(300), "{gap:?}");
 }
+
+/// Rolling timing changes (docs/requirements.md K-15), each applied unit by unit with
+/// `GAP` between units: from the automatic fast timing (every unit runs this charm:
+/// VRRPv3 0.1 s) to VRRPv2 1 s pinned, to VRRPv3 1 s, to VRRPv2 at 2 s. While the
+/// units disagree each follows the Master's adverts whatever their version or
+/// interval: never a second holder, and the clients lose nothing.
+#[test]
+fn a_rolling_timing_change_keeps_the_vip_on_one_unit() {
+    let mut j = JujuLab::new("rtim", 3);
+    j.listen(PORT);
+    let a: IpAddr = j.lab.vip4().into();
+    j.model
+        .config(&[
+            ("virtual_ip", &format!("{a}/24")),
+            ("port", &PORT.to_string()),
+            ("network_interface", "eth0"),
+        ])
+        .unwrap();
+    let runs = j.model.deploy(3).unwrap();
+    assert!(runs.iter().all(|r| r.ok()), "deploy hooks failed");
+    j.start_prober(PORT);
+    j.settle_on(
+        "h1",
+        Instant::now(),
+        Duration::from_secs(15),
+        Duration::from_millis(500),
+    );
+    let conf = |j: &JujuLab, unit: &str| {
+        std::fs::read_to_string(
+            j.model
+                .unit(unit)
+                .root
+                .join("etc/keepalived-charm/keepalived.conf"),
+        )
+        .unwrap()
+    };
+    assert!(conf(&j, "keepalived/0").contains("    advert_int 0.1\n    version 3\n"));
+    let holders = j.lab.watch_holders();
+    let t0 = Instant::now();
+    for (version, interval, expect) in [
+        ("2", "1", "    advert_int 1\n    virtual_ipaddress"),
+        ("3", "1", "    advert_int 1\n    version 3\n"),
+        ("2", "2", "    advert_int 2\n    virtual_ipaddress"),
+    ] {
+        j.model.set_config_value("vrrp_version", version).unwrap();
+        j.model
+            .set_config_value("advert_interval", interval)
+            .unwrap();
+        // `roll` sets virtual_ip to what it is: the two options above change.
+        roll(&mut j, &format!("{a}/24"), GAP);
+        for unit in ["keepalived/0", "keepalived/1", "keepalived/2"] {
+            assert!(
+                conf(&j, unit).contains(expect),
+                "{unit}: {}",
+                conf(&j, unit)
+            );
+        }
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    let t1 = Instant::now();
+    let report = holders.report();
+    assert_eq!(
+        report.two_holders_after(a, t0),
+        Duration::ZERO,
+        "{:?}",
+        report.holdings(a)
+    );
+    assert_eq!(report.additions_after(a, t0), 0, "{:?}", report.holdings(a));
+    assert_eq!(report.holders_now(a), ["h1".to_string()].into());
+    let answers: Vec<Instant> = j
+        .report()
+        .answers()
+        .into_iter()
+        .map(|(t, _)| t)
+        .filter(|t| (t0..=t1).contains(t))
+        .collect();
+    let gap = answers
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .max()
+        .unwrap_or_default();
+    eprintln!("rolling timing changes: longest client gap {gap:?}");
+    assert!(gap <= Duration::from_millis(300), "{gap:?}");
+}

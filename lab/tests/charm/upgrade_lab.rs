@@ -129,6 +129,9 @@ fn original_cluster(tag: &str) -> JujuLab {
 fn a_rolling_refresh_from_the_original_charm_keeps_the_vip_answered_but_for_graceful_handovers() {
     let mut j = original_cluster("upgr");
     let new_charm = std::path::Path::new(netns_lab::charm_binary());
+    let vip: std::net::IpAddr = j.lab.vip4().into();
+    let holders = j.lab.watch_holders();
+    let t_start = Instant::now();
 
     let mut figures = Vec::new();
     for (unit, was_master) in [
@@ -240,7 +243,39 @@ fn a_rolling_refresh_from_the_original_charm_keeps_the_vip_answered_but_for_grac
             "refreshing {unit} moved the VIP: {moves:?}"
         );
         figures.push((unit, outage.longest));
+
+        // The automatic timing (`timing`): VRRPv2 1 s, keepalived's, while a unit
+        // still runs it; VRRPv3 0.1 s on every unit once the last one is refreshed.
+        let refreshed = ["keepalived/0", "keepalived/1", "keepalived/2"]
+            .iter()
+            .take_while(|u| **u != unit)
+            .chain([&unit]);
+        for u in refreshed {
+            let conf = std::fs::read_to_string(
+                j.model
+                    .unit(u)
+                    .root
+                    .join("etc/keepalived-charm/keepalived.conf"),
+            )
+            .unwrap();
+            let fast = conf.contains("    advert_int 0.1\n    version 3\n");
+            let compatible = conf.contains("    advert_int 1\n") && !conf.contains("version 3");
+            if unit == "keepalived/2" {
+                assert!(fast, "after the last refresh {u} runs VRRPv3 0.1 s: {conf}");
+            } else {
+                assert!(compatible, "{u} beside keepalived runs VRRPv2 1 s: {conf}");
+            }
+        }
     }
+    // Not one instant with two holders: neither at a refresh nor at the switch of the
+    // whole cluster to the fast timing (K-15).
+    let report = holders.report();
+    assert_eq!(
+        report.two_holders_after(vip, t_start),
+        Duration::ZERO,
+        "{:?}",
+        report.holdings(vip)
+    );
 
     assert_eq!(j.vip_holders(), ["h1"], "one master at the end");
     let roles: Vec<(String, u8)> = ["keepalived/0", "keepalived/1", "keepalived/2"]
