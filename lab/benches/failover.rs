@@ -18,7 +18,12 @@
 //! both daemons (/proc/PID/status VmRSS; CPU from /proc/PID/task/*/schedstat, which
 //! counts nanoseconds where /proc/PID/stat counts 10 ms ticks).
 //!
-//! `REPS=N` (default 5) sets the repetitions; `ONLY=v2|v3` one timing.
+//! `REPS=N` (default 5) sets the repetitions; `ONLY=v2|v3` one timing;
+//! `FAULTS=crash,link,graceful,reload,none` some faults only.
+//!
+//! With both timings, a last table compares the defaults: the charm's automatic
+//! timing runs VRRPv3 0.1 s once every unit runs this charm (`src/charm/timing.rs`),
+//! keepalived and the original charm default to VRRPv2 1 s.
 use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -91,6 +96,17 @@ const FAULTS: [Fault; 5] = [
 ];
 
 impl Fault {
+    /// The name `FAULTS=` selects it by.
+    fn key(self) -> &'static str {
+        match self {
+            Fault::Crash => "crash",
+            Fault::LinkDown => "link",
+            Fault::Graceful => "graceful",
+            Fault::Reload => "reload",
+            Fault::Nothing => "none",
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
             Fault::Crash => "SIGKILL + link",
@@ -395,6 +411,14 @@ fn main() {
             None => true,
         })
         .collect();
+    let wanted = std::env::var("FAULTS").ok();
+    let faults: Vec<Fault> = FAULTS
+        .into_iter()
+        .filter(|f| match wanted.as_deref() {
+            Some(list) => list.split(',').any(|k| k.trim() == f.key()),
+            None => true,
+        })
+        .collect();
     let variants = [Variant::Ours, Variant::Keepalived, Variant::Before];
     let mut results: Vec<(Timing, Variant, Fault, Vec<Sample>)> = Vec::new();
     for &timing in &timings {
@@ -413,9 +437,9 @@ fn main() {
             }
             wait_steady(&lab, timing);
             let mut extra = false;
-            let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); FAULTS.len()];
+            let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); faults.len()];
             for rep in 0..reps {
-                for (f, fault) in FAULTS.iter().enumerate() {
+                for (f, fault) in faults.iter().enumerate() {
                     let s = run_fault(&lab, variant, timing, *fault, &adverts, &mut extra);
                     eprintln!(
                         "{} {} {} #{}: outage {:.1} ms, {} probes lost",
@@ -429,7 +453,7 @@ fn main() {
                     samples[f].push(s);
                 }
             }
-            for (f, fault) in FAULTS.iter().enumerate() {
+            for (f, fault) in faults.iter().enumerate() {
                 results.push((timing, variant, *fault, samples[f].clone()));
             }
         }
@@ -454,25 +478,51 @@ fn main() {
             ms(hi)
         )
     };
+    let get = |timing: Timing, v: Variant, fault: Fault| {
+        results
+            .iter()
+            .find(|(t, var, f, _)| *t == timing && *var == v && *f == fault)
+            .map(|(_, _, _, s)| s.clone())
+            .unwrap_or_default()
+    };
     for &timing in &timings {
-        for fault in FAULTS {
-            let get = |v: Variant| {
-                results
-                    .iter()
-                    .find(|(t, var, f, _)| *t == timing && *var == v && *f == fault)
-                    .map(|(_, _, _, s)| s.clone())
-                    .unwrap_or_default()
-            };
+        for &fault in &faults {
             let (ours, ka, before) = (
-                get(Variant::Ours),
-                get(Variant::Keepalived),
-                get(Variant::Before),
+                get(timing, Variant::Ours, fault),
+                get(timing, Variant::Keepalived, fault),
+                get(timing, Variant::Before, fault),
             );
             let ratio = ms(stats(&ours).1) / ms(stats(&ka).1).max(f64::MIN_POSITIVE);
             let _ = writeln!(
                 out,
                 "| {} | {} | {} | {} | {:.2} | {} |",
                 timing.name,
+                fault.name(),
+                cell(&ours),
+                cell(&ka),
+                ratio,
+                cell(&before)
+            );
+        }
+    }
+    if timings.len() == 2 {
+        let _ = writeln!(
+            out,
+            "\nAt the defaults, same run: the charm's automatic timing for an all-ours cluster (VRRPv3 0.1 s) vs keepalived and the original charm at theirs (VRRPv2 1 s)\n"
+        );
+        let _ = writeln!(
+            out,
+            "| fault | ours, charm default (v3 0.1 s) | keepalived default (v2 1 s) | ratio (median) | before: original charm (v2 1 s) |"
+        );
+        let _ = writeln!(out, "|---|---|---|---:|---|");
+        for &fault in &faults {
+            let ours = get(V3, Variant::Ours, fault);
+            let ka = get(V2, Variant::Keepalived, fault);
+            let before = get(V2, Variant::Before, fault);
+            let ratio = ms(stats(&ours).1) / ms(stats(&ka).1).max(f64::MIN_POSITIVE);
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {:.2} | {} |",
                 fault.name(),
                 cell(&ours),
                 cell(&ka),
