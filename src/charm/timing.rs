@@ -16,7 +16,7 @@
 //!   may sit in the relation with empty bags while still running keepalived. So a
 //!   unit added to a fast cluster takes the others through the compatible timing
 //!   until its first bag arrives: two hitless reloads on each (K-15).
-//! * **fast** — VRRPv3 at 0.1 s, a crash failover in about 0.36 s instead of 3.6 s —
+//! * **fast** — VRRPv3 at 0.1 s, a crash failover in about 0.3 s instead of 3 s —
 //!   once every unit announces it. 0.1 s is the shortest interval that showed no
 //!   more false transitions than keepalived at 1 s under CPU starvation, packet loss
 //!   and scheduling stalls in `make bench-intervals` (README, "Advert interval vs
