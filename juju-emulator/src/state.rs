@@ -44,6 +44,9 @@ pub struct HookState {
     /// Workload status of every unit of the app (status-get --application).
     pub units_status: BTreeMap<String, Status>,
     pub app_units: Vec<String>,
+    /// Units of the app whose life is dying (`goal-state` shows them `dying`).
+    #[serde(default)]
+    pub dying_units: Vec<String>,
     pub workload_version: Option<String>,
     pub charm_state: Bag,
     pub opened_ports: Vec<OpenedPort>,

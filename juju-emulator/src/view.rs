@@ -84,6 +84,12 @@ impl Model {
                 .map(|x| (x.name.clone(), x.workload_status.clone()))
                 .collect(),
             app_units: self.unit_names(),
+            dying_units: self
+                .units
+                .iter()
+                .filter(|x| x.dying)
+                .map(|x| x.name.clone())
+                .collect(),
             workload_version: self.workload_version.clone(),
             charm_state: u.charm_state.clone(),
             opened_ports: u.opened_ports.clone(),

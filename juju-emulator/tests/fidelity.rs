@@ -1325,3 +1325,15 @@ fn tools_outside_an_emulated_hook_fail_cleanly() {
 // The action tests live in their own file but build into this one test binary.
 #[path = "fidelity/actions.rs"]
 mod actions;
+
+/// Juju's goal-state shows a unit whose life is dying as `dying`.
+#[test]
+fn goal_state_shows_a_dying_unit_as_dying() {
+    let mut m = model();
+    m.unit_mut("keepalived/1").dying = true;
+    let mut s = m.begin("keepalived/0", Hook::new("update-status")).unwrap();
+    let out = s.tool("goal-state", &["--format=json"]);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["units"]["keepalived/0"]["status"], "active");
+    assert_eq!(v["units"]["keepalived/1"]["status"], "dying");
+}

@@ -317,3 +317,103 @@ fn a_rolling_refresh_from_the_original_charm_keeps_the_vip_answered_but_for_grac
             .join(", ")
     );
 }
+
+/// The automatic timing both ways (`src/charm/timing.rs`): two units of this charm run
+/// VRRPv3 0.1 s; a unit of the original charm joins (distro keepalived, VRRPv2 1 s)
+/// and both go back to VRRPv2 1 s at their next hook, before its keepalived's first
+/// down interval ends, so it stays BACKUP; when it is removed they return to VRRPv3
+/// 0.1 s. Not one instant with two holders, and clients lose nothing.
+#[test]
+fn the_timing_follows_an_old_unit_joining_and_leaving_with_no_second_holder() {
+    let mut j = JujuLab::new("tjoin", 3);
+    j.listen(PORT);
+    let vip: std::net::IpAddr = j.lab.vip4().into();
+    j.model
+        .config(&[
+            ("virtual_ip", &format!("{vip}/24")),
+            ("port", &PORT.to_string()),
+            ("network_interface", "eth0"),
+        ])
+        .unwrap();
+    let ours = ["keepalived/0", "keepalived/1"];
+    let runs = j.model.deploy(2).unwrap();
+    assert!(runs.iter().all(|r| r.ok()), "deploy hooks failed");
+    j.start_prober(PORT);
+    j.settle_on(
+        "h1",
+        Instant::now(),
+        Duration::from_secs(15),
+        Duration::from_millis(500),
+    );
+    let conf = |j: &JujuLab, unit: &str| {
+        std::fs::read_to_string(
+            j.model
+                .unit(unit)
+                .root
+                .join("etc/keepalived-charm/keepalived.conf"),
+        )
+        .unwrap()
+    };
+    let is_fast = |c: &str| c.contains("    advert_int 0.1\n    version 3\n");
+    let is_compatible = |c: &str| c.contains("    advert_int 1\n") && !c.contains("version 3");
+    for u in ours {
+        assert!(is_fast(&conf(&j, u)), "{u}: {}", conf(&j, u));
+    }
+    let holders = j.lab.watch_holders();
+    let t0 = Instant::now();
+
+    // An old unit joins: the original charm on h3.
+    let ours_binary = std::path::Path::new(netns_lab::charm_binary());
+    j.model.use_script_charm(ORIGINAL_CHARM);
+    for u in ours {
+        j.model.set_unit_charm_binary(u, ours_binary);
+    }
+    let runs = j.model.deploy(1).unwrap();
+    assert!(runs.iter().all(|r| r.ok()), "the old unit's hooks failed");
+    assert!(j.model.services("keepalived/2").is_running(DISTRO));
+    for u in ours {
+        assert!(is_compatible(&conf(&j, u)), "{u}: {}", conf(&j, u));
+    }
+    // Longer than keepalived's first down interval (3.6 s): it heard our MASTER.
+    let joined = j.settle_on(
+        "h1",
+        Instant::now(),
+        Duration::from_secs(10),
+        Duration::from_secs(5),
+    );
+
+    // It goes away (its machine first, then the unit): back to the fast timing.
+    j.model.services("keepalived/2").stop(DISTRO);
+    let runs = j.model.remove_unit("keepalived/2").unwrap();
+    assert!(runs.iter().all(|r| r.ok()), "removal hooks failed");
+    for u in ours {
+        assert!(is_fast(&conf(&j, u)), "{u}: {}", conf(&j, u));
+    }
+    let left = j.settle_on(
+        "h1",
+        Instant::now(),
+        Duration::from_secs(10),
+        Duration::from_secs(2),
+    );
+
+    let report = holders.report();
+    assert_eq!(
+        report.two_holders_after(vip, t0),
+        Duration::ZERO,
+        "{:?}",
+        report.holdings(vip)
+    );
+    assert_eq!(
+        report.additions_after(vip, t0),
+        0,
+        "{:?}",
+        report.holdings(vip)
+    );
+    eprintln!(
+        "old unit joins: client outage {:.0} ms; leaves: {:.0} ms (bound {:.0} ms)",
+        ms(joined.longest),
+        ms(left.longest),
+        ms(SLACK)
+    );
+    assert!(joined.longest <= SLACK && left.longest <= SLACK);
+}

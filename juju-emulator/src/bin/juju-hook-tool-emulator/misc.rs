@@ -341,10 +341,19 @@ pub fn goal_state(ctx: &mut Ctx, args: &[String]) -> ToolResult {
         ])
     };
     let state = &*ctx.state;
+    // A unit's status is its workload status, or `dying` once its life is dying
+    // (Juju's goal-state documentation); every live unit here reads `active`.
     let units = state
         .app_units
         .iter()
-        .map(|u| (u.clone(), entry("active")))
+        .map(|u| {
+            let status = if state.dying_units.contains(u) {
+                "dying"
+            } else {
+                "active"
+            };
+            (u.clone(), entry(status))
+        })
         .collect();
     let mut relations: BTreeMap<String, Out> = BTreeMap::new();
     for rel in &state.relations {
