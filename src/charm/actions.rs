@@ -203,8 +203,9 @@ pub fn read_state(path: &Path) -> Result<(Value, EngineState), NoReport> {
     };
     let raw: Value =
         serde_json::from_str(&text).map_err(|e| NoReport::Unreadable(e.to_string()))?;
-    let state =
+    let mut state: EngineState =
         serde_json::from_value(raw.clone()).map_err(|e| NoReport::Unreadable(e.to_string()))?;
+    state.updated_unix_ms = crate::engine::state_file::heartbeat_ms(path, state.updated_unix_ms);
     Ok((raw, state))
 }
 

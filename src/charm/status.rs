@@ -28,8 +28,9 @@
 //!
 //! The engine's state file is read leniently: only the fields used here, unknown fields
 //! ignored, and a missing or corrupt file simply shows no role. A file whose heartbeat
-//! (`updated_unix_ms`, rewritten at least every 10 s by a live engine) is older than
-//! [`STALE_AFTER`] is the last word of a dead engine and shows no role either.
+//! (`updated_unix_ms` or the file's modification time, whichever is later: a live
+//! engine bumps one of them at least every 10 s) is older than [`STALE_AFTER`] is the
+//! last word of a dead engine and shows no role either.
 
 use std::net::IpAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -153,7 +154,9 @@ pub fn parse_engine_state(text: &str) -> Option<EngineReport> {
 /// at `now` (a dead engine's last word).
 pub fn read_engine_state(path: &Path, now: SystemTime) -> Option<EngineReport> {
     let text = std::fs::read_to_string(path).ok()?;
-    parse_engine_state(&text).filter(|r| !r.is_stale(now))
+    let mut report = parse_engine_state(&text)?;
+    report.updated_unix_ms = crate::engine::state_file::heartbeat_ms(path, report.updated_unix_ms);
+    Some(report).filter(|r| !r.is_stale(now))
 }
 
 /// What only a human can fix, seen by the engine in one of our instances.
@@ -638,7 +641,18 @@ mod tests {
                 .replace("UPDATED", &written.to_string()),
         )
         .unwrap();
+        let set_mtime = |ms: u64| {
+            std::fs::File::open(&path)
+                .unwrap()
+                .set_modified(at(ms))
+                .unwrap()
+        };
+        set_mtime(written);
         assert!(read_engine_state(&path, at(written + 1_000)).is_some());
         assert_eq!(read_engine_state(&path, at(written + 31_000)), None);
+        // The engine's heartbeat between rewrites bumps the modification time only.
+        set_mtime(written + 20_000);
+        assert!(read_engine_state(&path, at(written + 31_000)).is_some());
+        assert_eq!(read_engine_state(&path, at(written + 51_000)), None);
     }
 }

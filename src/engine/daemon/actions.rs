@@ -140,12 +140,14 @@ impl Driver {
         let key = (inst.config.interface.clone(), inst.config.family);
         let Some(receiver) = self.receivers.get(&key) else {
             inst.send_errors += 1;
+            self.notable_dirty = true;
             return;
         };
         for dst in &inst.destinations {
             self.buf.clear();
             if let Err(e) = encode_advert_into(advert, src, *dst, &inst.encode, &mut self.buf) {
                 inst.send_errors += 1;
+                self.notable_dirty = true;
                 if let Some(n) = self
                     .log_limit
                     .allow(&format!("encode {}", inst.config.name), Instant::now())
@@ -156,6 +158,7 @@ impl Driver {
             }
             if let Err(e) = receiver.send(&self.buf, *dst, src) {
                 inst.send_errors += 1;
+                self.notable_dirty = true;
                 if let Some(n) = self
                     .log_limit
                     .allow(&format!("send {} {dst}", inst.config.name), Instant::now())

@@ -77,12 +77,19 @@ pub(super) struct Driver {
     pub(super) header: Header,
     /// A state changed: write the state file at the end of this turn.
     pub(super) state_dirty: bool,
-    /// Counters moved: write at the next counter flush.
+    /// Counters moved since they last reached the metrics endpoint.
     pub(super) counters_dirty: bool,
-    /// When the state file was last handed to the writer (see `status::HEARTBEAT`).
+    /// Counters an operator looks for moved (drops, send errors): rewrite the state
+    /// file at the next heartbeat rather than at the next `status::CONTENT_REFRESH`.
+    pub(super) notable_dirty: bool,
+    /// When the state file was last handed to the writer (see
+    /// `status::CONTENT_REFRESH`).
     pub(super) file_written: Instant,
-    /// When counters last reached the metrics endpoint (see `status::COUNTER_FLUSH`).
-    flushed: Instant,
+    /// The last heartbeat: a rewrite or a bump of the file's modification time, with
+    /// the counters to the metrics endpoint (see `status::HEARTBEAT`).
+    beat: Instant,
+    /// `alarms()` as last written to the state file.
+    alarms_written: Vec<(usize, bool)>,
     pub(super) log_limit: RateLimit,
     /// Encoding buffer, reused for every advert.
     pub(super) buf: Vec<u8>,
@@ -155,8 +162,10 @@ impl Driver {
             header,
             state_dirty: true,
             counters_dirty: false,
+            notable_dirty: false,
             file_written: Instant::now(),
-            flushed: Instant::now(),
+            beat: Instant::now(),
+            alarms_written: Vec::new(),
             log_limit: RateLimit::new(DROP_LOG_PERIOD),
             buf: Vec::with_capacity(64),
             metrics: None,
@@ -237,37 +246,54 @@ impl Driver {
     }
 
     /// The state file and the metrics, at the end of each turn: a state change at
-    /// once; the heartbeat and the counter flush when due, or up to `status::EARLY`
-    /// before when the loop is awake anyway (an advert sent or received), so an idle
-    /// engine wakes for its adverts only (`make bench-footprint`).
+    /// once, a rewrite every `status::CONTENT_REFRESH`, and in between the heartbeat
+    /// (the file's modification time, and moved counters to the metrics endpoint),
+    /// each when due or up to `status::EARLY` before when the loop is awake anyway
+    /// (an advert sent or received), so an idle engine wakes for its adverts only
+    /// (`make bench-footprint`).
     fn housekeeping(&mut self) {
         let now = Instant::now();
-        if self.state_dirty || now + status::EARLY >= self.file_written + status::HEARTBEAT {
-            self.publish();
-        } else if self
-            .flush_due()
-            .is_some_and(|due| now + status::EARLY >= due)
+        let beat_due = now + status::EARLY >= self.beat + status::HEARTBEAT;
+        if self.state_dirty
+            || now + status::EARLY >= self.file_written + status::CONTENT_REFRESH
+            // Drops and send errors, and a foreign router or a split brain no
+            // longer heard, reach the file at the next heartbeat, as they did when
+            // every heartbeat was a rewrite.
+            || (beat_due && (self.notable_dirty || self.alarms() != self.alarms_written))
         {
-            self.publish_metrics(&self.snapshot());
-            self.flushed = now;
-            self.counters_dirty = false;
+            self.publish();
+        } else if beat_due {
+            self.status.touch();
+            if self.counters_dirty && self.metrics_serving() {
+                self.publish_metrics(&self.snapshot());
+                self.counters_dirty = false;
+            }
+            self.beat = now;
         }
     }
 
-    /// When moved counters must reach the metrics endpoint: `COUNTER_FLUSH` after
-    /// the last flush, while the endpoint serves and something moved.
-    fn flush_due(&self) -> Option<Instant> {
-        (self.counters_dirty && self.metrics_serving())
-            .then(|| self.flushed + status::COUNTER_FLUSH)
+    /// What the time-filtered reports of the state file show per instance: how many
+    /// foreign routers were heard lately, and whether a split brain is seen.
+    fn alarms(&self) -> Vec<(usize, bool)> {
+        let now = self.now();
+        self.instances
+            .iter()
+            .map(|i| {
+                (
+                    i.router.foreign_routers(now).len(),
+                    i.router.dual_master(now).is_some(),
+                )
+            })
+            .collect()
     }
 
     /// The next time the loop must wake with nothing to read: the earliest router
-    /// deadline, the heartbeat or the counter flush. One timerfd for all of them, no
-    /// tokio timer: tokio's wheel wakes the loop again on its way down to a far
-    /// deadline.
+    /// deadline or the heartbeat (a rewrite is never due before a heartbeat). One
+    /// timerfd for all of them, no tokio timer: tokio's wheel wakes the loop again
+    /// on its way down to a far deadline.
     fn next_wake(&self) -> Option<Instant> {
-        let heartbeat = self.file_written + status::HEARTBEAT;
-        [self.next_deadline(), Some(heartbeat), self.flush_due()]
+        let heartbeat = self.beat + status::HEARTBEAT;
+        [self.next_deadline(), Some(heartbeat)]
             .into_iter()
             .flatten()
             .min()
@@ -335,10 +361,12 @@ impl Driver {
         let state = self.snapshot();
         self.publish_metrics(&state);
         self.status.publish(state);
+        self.alarms_written = self.alarms();
         self.file_written = Instant::now();
-        self.flushed = self.file_written;
+        self.beat = self.file_written;
         self.state_dirty = false;
         self.counters_dirty = false;
+        self.notable_dirty = false;
     }
 
     fn metrics_serving(&self) -> bool {

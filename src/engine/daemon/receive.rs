@@ -109,6 +109,9 @@ impl Driver {
         self.apply(idx, actions).await;
     }
     fn on_dropped(&mut self, now: Time, iface: &str, family: Family, dropped: Dropped) {
+        // An operator wants drops in the state file within a heartbeat, not at the
+        // next full refresh; a flood still costs one rewrite per heartbeat.
+        self.notable_dirty = true;
         let who = dropped
             .vrid
             .and_then(|v| self.instance_on(iface, family, v.get()));

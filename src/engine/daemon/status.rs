@@ -1,11 +1,13 @@
 //! The state file: a snapshot of every instance, built in the event loop (cheap, pure)
 //! and written atomically off the loop (a file write must never delay an advert).
 //!
-//! When: at once on every state change, and otherwise every [`HEARTBEAT`] (counters
-//! reach the metrics endpoint within [`COUNTER_FLUSH`]); both ride on a wake-up the
-//! loop has anyway when one comes within [`EARLY`] of their time. The writer is one
-//! thread of its own that keeps only the newest snapshot, so a slow disk coalesces
-//! writes instead of queueing them; the last one always lands.
+//! When: at once on every state change, and otherwise every [`CONTENT_REFRESH`] (the
+//! counters in the file). Every [`HEARTBEAT`] in between the file's modification
+//! time is bumped (a reader's sign of life, `state_file::heartbeat_ms`) and moved
+//! counters reach the metrics endpoint. Each rides on a wake-up the loop has anyway
+//! when one comes within [`EARLY`] of its time. The writer is one thread of its own
+//! that keeps only the newest snapshot, so a slow disk coalesces writes instead of
+//! queueing them; the last one always lands.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -22,15 +24,19 @@ use vrrp_core::router::{ScriptStatus, Time};
 
 use super::instance::Instance;
 
-/// The longest moved counters wait before they reach the metrics endpoint.
-pub const COUNTER_FLUSH: Duration = Duration::from_secs(3);
-
-/// How often the state file is rewritten when only counters moved: the heartbeat a
-/// reader judges liveness by (the charm calls a file older than 30 s stale). A file
-/// write costs far more than a metrics snapshot (on a disk-backed directory, most of
-/// the idle engine's CPU time; `make bench-footprint`); state changes are written at
-/// once whatever this says.
+/// The heartbeat: how often the state file's modification time is bumped (the charm
+/// calls a file older than 30 s stale) and moved counters reach the metrics
+/// endpoint (Prometheus scrapes every 10 s or more rarely; rates are taken over
+/// minutes). A bump is a few system calls on the loop; a snapshot for the metrics
+/// is built only when counters moved and the endpoint serves.
 pub const HEARTBEAT: Duration = Duration::from_secs(10);
+
+/// How often the state file is rewritten when only counters moved. A rewrite
+/// (snapshot, serialise, write, rename, and a wake-up of the writer thread) costs an
+/// idle engine far more than a heartbeat: six a minute were about half of an idle
+/// BACKUP's CPU time (`make bench-footprint`). State changes are written at once
+/// whatever this says.
+pub const CONTENT_REFRESH: Duration = Duration::from_secs(60);
 
 /// How much earlier than due a heartbeat or a counter flush is done when the loop is
 /// awake anyway. Half as wide again as the slowest advert interval (1 s), so with
@@ -235,6 +241,19 @@ impl StatusWriter {
                 .ok()
         });
         StatusWriter { path, slot, thread }
+    }
+
+    /// The heartbeat between rewrites ([`state_file::touch`]), on the caller's
+    /// thread: a few system calls, no wake-up of the writer. A file not written yet
+    /// (the writer's first write still under way) is no error.
+    pub fn touch(&self) {
+        if let (Some(path), Some(_)) = (&self.path, &self.thread) {
+            if let Err(e) = state_file::touch(path) {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    tracing::warn!(path = %path.display(), error = %e, "cannot bump the state file's heartbeat");
+                }
+            }
+        }
     }
 
     pub fn publish(&self, state: EngineState) {
