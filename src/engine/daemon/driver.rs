@@ -31,7 +31,7 @@ use super::instance::{all_vips, router_config, Instance};
 use super::lifecycle::{dump, forward_link_events, remove_stale_vips, NetMsg};
 use super::links::HostView;
 use super::ratelimit::RateLimit;
-use super::sockets::{self, LinkLayer, Packet, Receiver, ReceiverKey};
+use super::sockets::{self, recv_any, LinkLayer, Receiver, ReceiverKey};
 use super::status::{self, Header, ReceiverView, StatusWriter};
 use super::tracking::{self, Scheduler, ScriptResult};
 
@@ -48,9 +48,24 @@ pub const ADOPT_MARKER: &str = "adopt-vips";
 /// How often a line about the same dropped-packet reason and sender may be logged.
 const DROP_LOG_PERIOD: Duration = Duration::from_secs(10);
 
+/// The loop's receive buffer (one datagram at a time; VRRP packets are far below
+/// 2 KiB) and where `recv_any` goes on polling.
+struct RxBuffer {
+    buf: Vec<u8>,
+    next: usize,
+}
+
+impl Default for RxBuffer {
+    fn default() -> RxBuffer {
+        RxBuffer {
+            buf: vec![0u8; 2048],
+            next: 0,
+        }
+    }
+}
+
 /// The receiving ends of the channels the loop waits on.
 pub(super) struct Inbox {
-    pub(super) packets: mpsc::Receiver<Packet>,
     pub(super) scripts: mpsc::Receiver<ScriptResult>,
     pub(super) net: mpsc::Receiver<NetMsg>,
     pub(super) terminate: Signal,
@@ -70,7 +85,6 @@ pub(super) struct Driver {
     pub(super) receivers: BTreeMap<ReceiverKey, Receiver>,
     next_receiver: u64,
     pub(super) link_layer: LinkLayer,
-    packets_tx: mpsc::Sender<Packet>,
     pub(super) scripts: Scheduler,
     scripts_tx: mpsc::Sender<ScriptResult>,
     pub(super) status: StatusWriter,
@@ -139,7 +153,6 @@ impl Driver {
         }
         let host = dump(&netlink).await.context("read the interfaces")?;
 
-        let (packets_tx, packets_rx) = mpsc::channel(1024);
         let (scripts_tx, scripts_rx) = mpsc::channel(64);
         let header = Header {
             config: config_path.display().to_string(),
@@ -155,7 +168,6 @@ impl Driver {
             receivers: BTreeMap::new(),
             next_receiver: 0,
             link_layer: LinkLayer::default(),
-            packets_tx,
             scripts: Scheduler::default(),
             scripts_tx,
             status: StatusWriter::start(state_file),
@@ -190,7 +202,6 @@ impl Driver {
         let timer = PreciseTimer::new().context("create the timer (timerfd)")?;
         let inbox = Inbox {
             timer,
-            packets: packets_rx,
             scripts: scripts_rx,
             net: net_rx,
             terminate,
@@ -219,6 +230,8 @@ impl Driver {
 
     /// Runs until SIGTERM or SIGINT, then shuts every router down.
     pub(super) async fn run(mut self, mut inbox: Inbox) {
+        // Every datagram is read here, in the loop's own turn (`sockets::recv_any`).
+        let mut rx = RxBuffer::default();
         loop {
             self.housekeeping();
             let timer = sleep_until(&inbox.timer, self.next_wake());
@@ -237,7 +250,9 @@ impl Driver {
                     self.reload().await;
                     self.configure_metrics();
                 }
-                Some(packet) = inbox.packets.recv() => self.on_packet(packet).await,
+                received = recv_any(&self.receivers, &mut rx.buf, &mut rx.next) => {
+                    self.on_received(received, &rx.buf).await
+                }
                 Some(result) = inbox.scripts.recv() => self.on_script(result).await,
                 Some(msg) = inbox.net.recv() => self.on_net(msg).await,
             }
@@ -306,6 +321,7 @@ impl Driver {
     /// signal asks for the release at once (`Input::ShutdownNow`). Then the final
     /// state goes to the state file.
     async fn shutdown(mut self, inbox: &mut Inbox) {
+        let mut rx = RxBuffer::default();
         self.input_all(Input::Shutdown).await;
         while !self.instances.iter().all(|i| i.router.is_finished()) {
             if self.state_dirty {
@@ -322,7 +338,9 @@ impl Driver {
                 _ = inbox.terminate.recv() => self.input_all(Input::ShutdownNow).await,
                 _ = inbox.interrupt.recv() => self.input_all(Input::ShutdownNow).await,
                 _ = timer => self.on_timers().await,
-                Some(packet) = inbox.packets.recv() => self.on_packet(packet).await,
+                received = recv_any(&self.receivers, &mut rx.buf, &mut rx.next) => {
+                    self.on_received(received, &rx.buf).await
+                }
             }
         }
         self.scripts.stop_all();
@@ -627,13 +645,7 @@ impl Driver {
                 continue; // opened when the interface appears
             };
             self.next_receiver += 1;
-            match Receiver::open(
-                self.next_receiver,
-                &link.interface(),
-                key.1,
-                delivery,
-                self.packets_tx.clone(),
-            ) {
+            match Receiver::open(self.next_receiver, &link.interface(), key.1, delivery) {
                 Ok(r) => {
                     tracing::debug!(interface = %key.0, family = %key.1, ?delivery, "VRRP socket open");
                     self.receivers.insert(key, r);

@@ -11,7 +11,7 @@
 //! * `lifecycle`: start-up helpers (stale VIPs, link watch);
 //! * `actions`: router actions → sockets, netlink, packet sockets, state file;
 //! * `instance`: one config instance → router, ladder and encoder settings;
-//! * `sockets`: per-interface raw sockets and their receive tasks;
+//! * `sockets`: per-interface raw sockets, read by the loop itself (`recv_any`);
 //! * `links`: the host's links and addresses, source selection, readiness;
 //! * `reload`: SIGHUP — matching old and new instances, reconfiguring in place;
 //! * `tracking`: `vrrp_script` scheduling;
@@ -25,7 +25,8 @@
 //! a 40-byte packet, step a state machine, maybe send one), all of it owned by one
 //! loop, so a second worker thread would only add wake-ups, locks and Send bounds.
 //! Nothing that can block runs on the loop: scripts are child processes awaited in
-//! their own tasks, and state-file writes (fsync) go to the blocking pool. One thread
+//! their own tasks, and state-file writes go to a writer thread of their own (the
+//! heartbeat between them is a modification-time bump on the loop). One thread
 //! also keeps the idle footprint small on the 2-core machines the charm runs on.
 
 mod actions;

@@ -1,4 +1,4 @@
-//! The receive path: a datagram from a receive task goes through the socket's ladder
+//! The receive path: a datagram the loop read goes through the socket's ladder
 //! (`Demux`); an accepted advert becomes `Input::Advert` for the instance with its
 //! VRID, a dropped one is counted (per instance when its VRID is known, per socket
 //! always) and logged, rate-limited. Drops never change any state (RFC 9568 §7.1).
@@ -10,30 +10,45 @@ use vrrp_core::proto::Family;
 use vrrp_core::router::{ForeignReason, Input, State, Time};
 
 use super::driver::Driver;
-use super::sockets::Packet;
+use super::sockets::Received;
+use crate::engine::net::RecvMeta;
 
 impl Driver {
-    pub(super) async fn on_packet(&mut self, packet: Packet) {
+    /// What `sockets::recv_any` read into `buf`: a datagram, or a receive error.
+    pub(super) async fn on_received(&mut self, received: Received, buf: &[u8]) {
+        let (id, result) = received;
+        match result {
+            Ok((len, meta)) => self.on_packet(id, &buf[..len.min(buf.len())], meta).await,
+            Err(e) => {
+                if let Some(r) = self.receivers.values_mut().find(|r| r.id == id) {
+                    r.errors += 1;
+                    if r.errors.is_power_of_two() {
+                        let ifname = r.socket.get_ref().interface().name.clone();
+                        tracing::warn!(interface = %ifname, error = %e, errors = r.errors, "receive error on the VRRP socket");
+                    }
+                }
+            }
+        }
+    }
+
+    async fn on_packet(&mut self, receiver: u64, bytes: &[u8], meta: RecvMeta) {
         let now = self.now();
         self.counters_dirty = true;
-        let Some((key, receiver)) = self
-            .receivers
-            .iter_mut()
-            .find(|(_, r)| r.id == packet.receiver)
+        let Some((key, receiver)) = self.receivers.iter_mut().find(|(_, r)| r.id == receiver)
         else {
             return; // from a receiver closed since
         };
         let (iface, family) = key.clone();
         let verdict = match family {
-            Family::V4 => receiver.demux.receive_ipv4(&packet.bytes),
+            Family::V4 => receiver.demux.receive_ipv4(bytes),
             Family::V6 => receiver.demux.receive(
                 IpMeta {
-                    src: packet.meta.src,
-                    dst: packet.meta.dst,
+                    src: meta.src,
+                    dst: meta.dst,
                     // No ancillary data is "not 255" (net::RecvMeta).
-                    ttl: packet.meta.ttl_or_hop_limit.unwrap_or(0),
+                    ttl: meta.ttl_or_hop_limit.unwrap_or(0),
                 },
-                &packet.bytes,
+                bytes,
             ),
         };
         match verdict {

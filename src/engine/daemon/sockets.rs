@@ -1,19 +1,17 @@
 //! The daemon's sockets: one raw VRRP socket per (interface, family), shared by every
-//! instance there (keepalived's socket pool), each with one receive task; and one
-//! AF_PACKET socket per interface for gratuitous ARP / unsolicited NA.
+//! instance there (keepalived's socket pool); and one AF_PACKET socket per interface
+//! for gratuitous ARP / unsolicited NA.
 //!
-//! A receive task only moves bytes: it hands each datagram to the event loop, which
-//! owns the [`Demux`] (the receive ladder and its counters) and the routers. Sends go
-//! straight through the socket from the loop, non-blocking: a full send buffer is a
-//! counted send error, never a stalled loop.
+//! The event loop reads every VRRP socket itself ([`recv_any`]), one datagram per
+//! turn into one buffer, and owns the [`Demux`] (the receive ladder and its counters)
+//! and the routers: no receive task, no channel, no copy per packet, and the kernel's
+//! socket buffer is the only queue (bounded, whatever the rate). Sends go straight
+//! through the socket from the loop, non-blocking: a full send buffer is a counted
+//! send error, never a stalled loop.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
-use std::sync::Arc;
-use std::time::Duration;
-
-use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
+use std::task::Poll;
 
 use crate::engine::net::{
     AsyncVrrpSocket, Delivery, Interface, PacketSocket, RecvMeta, SocketError, VrrpSocket,
@@ -26,37 +24,32 @@ use super::instance::Instance;
 /// A receive socket's identity: the interface name and the family.
 pub type ReceiverKey = (String, Family);
 
-/// One datagram from a receive task.
-#[derive(Debug)]
-pub struct Packet {
-    /// Which receiver read it (receivers are re-created when interfaces come back).
-    pub receiver: u64,
-    pub bytes: Vec<u8>,
-    pub meta: RecvMeta,
-}
+/// What one turn of the loop read: which receiver (receivers are re-created when
+/// interfaces come back) and the datagram's length in the loop's buffer, or the
+/// receive error.
+pub type Received = (u64, std::io::Result<(usize, RecvMeta)>);
 
-/// A raw VRRP socket, its receive task and its ladder.
+/// A raw VRRP socket and its ladder.
 #[derive(Debug)]
 pub struct Receiver {
     pub id: u64,
     pub ifindex: u32,
     pub delivery: Delivery,
-    pub socket: Arc<AsyncVrrpSocket>,
+    pub socket: AsyncVrrpSocket,
     pub demux: Demux,
+    /// Receive errors so far (logged at 1, 2, 4, 8, ...).
+    pub errors: u64,
     /// The (family, VRID)s the demux holds expectations for.
     expected: BTreeSet<(Family, Vrid)>,
-    task: JoinHandle<()>,
 }
 
 impl Receiver {
-    /// Opens the socket on `interface` and starts its receive task. Must be called
-    /// inside the runtime.
+    /// Opens the socket on `interface`. Must be called inside the runtime.
     pub fn open(
         id: u64,
         interface: &Interface,
         family: Family,
         delivery: Delivery,
-        packets: mpsc::Sender<Packet>,
     ) -> Result<Receiver, SocketError> {
         // The socket's own source is never used: every send names the instance's.
         let socket = match family {
@@ -72,16 +65,14 @@ impl Receiver {
             ifname: interface.name.clone(),
             source,
         })?;
-        let socket = Arc::new(socket);
-        let task = tokio::spawn(receive_loop(id, Arc::clone(&socket), packets));
         Ok(Receiver {
             id,
             ifindex: interface.index,
             delivery,
             socket,
             demux: Demux::new(),
+            errors: 0,
             expected: BTreeSet::new(),
-            task,
         })
     }
 
@@ -103,38 +94,29 @@ impl Receiver {
     }
 }
 
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn receive_loop(id: u64, socket: Arc<AsyncVrrpSocket>, packets: mpsc::Sender<Packet>) {
-    let mut buf = vec![0u8; 2048];
-    let mut errors: u64 = 0;
-    loop {
-        match socket.recv(&mut buf).await {
-            Ok((len, meta)) => {
-                let packet = Packet {
-                    receiver: id,
-                    bytes: buf[..len].to_vec(),
-                    meta,
-                };
-                if packets.send(packet).await.is_err() {
-                    return;
-                }
-            }
-            Err(e) => {
-                errors += 1;
-                if errors.is_power_of_two() {
-                    let ifname = socket.get_ref().interface().name.clone();
-                    tracing::warn!(interface = %ifname, error = %e, errors, "receive error on the VRRP socket");
-                }
-                // Never spin on a persistent error (interface gone).
-                tokio::time::sleep(Duration::from_millis(50)).await;
+/// The next datagram any of `receivers` holds, read into `buf`. The receivers are
+/// polled from the one after `*next` on, so a flooded socket cannot starve another
+/// (each call returns one datagram, and the next call starts after it).
+pub async fn recv_any(
+    receivers: &BTreeMap<ReceiverKey, Receiver>,
+    buf: &mut [u8],
+    next: &mut usize,
+) -> Received {
+    std::future::poll_fn(|cx| {
+        let n = receivers.len();
+        for step in 0..n {
+            let at = (*next + step) % n;
+            let Some(r) = receivers.values().nth(at) else {
+                continue;
+            };
+            if let Poll::Ready(result) = r.socket.poll_recv(cx, buf) {
+                *next = at + 1;
+                return Poll::Ready((r.id, result));
             }
         }
-    }
+        Poll::Pending
+    })
+    .await
 }
 
 /// Which receive sockets the instances need: one per (interface, family), joined to

@@ -364,10 +364,31 @@ impl AsyncVrrpSocket {
 
     /// Waits for and receives one packet; see [`VrrpSocket::recv`].
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<(usize, RecvMeta)> {
+        std::future::poll_fn(|cx| self.poll_recv(cx, buf)).await
+    }
+
+    /// One datagram if one is queued, else `Pending` with `cx` woken when the socket
+    /// becomes readable: what lets the event loop read every socket in its own turn,
+    /// with no task and no channel between. After an error the readiness is
+    /// forgotten, so a socket whose error persists (its interface gone) waits for
+    /// the next readiness event instead of being polled in a loop.
+    pub fn poll_recv(
+        &self,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut [u8],
+    ) -> std::task::Poll<io::Result<(usize, RecvMeta)>> {
         loop {
-            let mut guard = self.inner.readable().await?;
+            let mut guard = match self.inner.poll_read_ready(cx) {
+                std::task::Poll::Ready(Ok(guard)) => guard,
+                std::task::Poll::Ready(Err(e)) => return std::task::Poll::Ready(Err(e)),
+                std::task::Poll::Pending => return std::task::Poll::Pending,
+            };
             match guard.try_io(|s| s.get_ref().recv(buf)) {
-                Ok(result) => return result,
+                Ok(Ok(received)) => return std::task::Poll::Ready(Ok(received)),
+                Ok(Err(e)) => {
+                    guard.clear_ready();
+                    return std::task::Poll::Ready(Err(e));
+                }
                 Err(_would_block) => continue,
             }
         }
