@@ -171,6 +171,55 @@ impl JujuLab {
         }
     }
 
+    /// Deploys `n` units of the charm with `virtual_ip` (the lab's VIP, /24), `port`
+    /// and `network_interface=eth0`, starts probing `VIP:port` and waits until h1
+    /// answers and has for half a second: the usual first step of a journey.
+    pub fn deploy_answering(&mut self, n: usize, port: u16) {
+        let vip = format!("{}/24", self.lab.vip4());
+        self.model
+            .config(&[
+                ("virtual_ip", vip.as_str()),
+                ("port", &port.to_string()),
+                ("network_interface", "eth0"),
+            ])
+            .expect("config");
+        let runs = self.model.deploy(n).expect("deploy");
+        assert!(runs.iter().all(|r| r.ok()), "deploy hooks failed");
+        self.start_prober(port);
+        self.settle_on(
+            "h1",
+            Instant::now(),
+            Duration::from_secs(15),
+            Duration::from_millis(500),
+        );
+    }
+
+    /// The engine config the charm rendered on `unit`.
+    pub fn engine_config(&self, unit: &str) -> String {
+        let path = self
+            .model
+            .unit(unit)
+            .root
+            .join("etc/keepalived-charm/keepalived.conf");
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    /// The longest time between two answers the client got from `from` to `to`.
+    pub fn longest_answer_gap(&self, from: Instant, to: Instant) -> Duration {
+        let answers: Vec<Instant> = self
+            .report()
+            .answers()
+            .into_iter()
+            .map(|(t, _)| t)
+            .filter(|t| (from..=to).contains(t))
+            .collect();
+        answers
+            .windows(2)
+            .map(|w| w[1] - w[0])
+            .max()
+            .unwrap_or_default()
+    }
+
     /// Hosts whose eth0 carries the VIP now.
     pub fn vip_holders(&self) -> Vec<String> {
         let vip = self.lab.vip4().into();

@@ -435,6 +435,16 @@ impl Unit {
     }
 }
 
+/// What update-status (and any hook with nothing new) asks Juju: the facts, the
+/// units for the automatic timing, the status.
+const UPDATE_STATUS_CALLS: [&str; 5] = [
+    "config-get",
+    "state-get",
+    "goal-state",
+    "status-set",
+    "is-leader",
+];
+
 /// A golden file (rendered at the compatible timing, VRRPv2 1 s) at the fast timing
 /// profile: what a unit runs once every unit of the application offers it.
 fn fast(conf: String) -> String {
@@ -868,16 +878,7 @@ fn a_hook_with_nothing_new_writes_nothing_and_reloads_nothing() {
     }
     // update-status: the facts and the status, nothing else.
     u.hook("update-status");
-    assert_eq!(
-        u.juju.calls,
-        vec![
-            "config-get",
-            "state-get",
-            "goal-state",
-            "status-set",
-            "is-leader"
-        ]
-    );
+    assert_eq!(u.juju.calls, UPDATE_STATUS_CALLS);
 
     // Remote data that does not concern us changes: a relation hook, nothing else.
     u.juju.relations.get_mut(&sink).unwrap().remote.insert(
@@ -904,16 +905,7 @@ fn update_status_costs_five_hook_tool_calls_and_one_more_on_the_leader() {
     u.relate("cluster", 9, "keepalived/1");
     u.hook("update-status"); // the resync after config-changed, if any
     u.hook("update-status");
-    assert_eq!(
-        u.juju.calls,
-        vec![
-            "config-get",
-            "state-get",
-            "goal-state",
-            "status-set",
-            "is-leader"
-        ]
-    );
+    assert_eq!(u.juju.calls, UPDATE_STATUS_CALLS);
     assert_eq!(u.service.calls, vec!["is-active keepalived-charm.service"]);
     // The leader also describes the cluster (status::application_status).
     u.juju.leader = true;
@@ -1094,17 +1086,7 @@ fn a_leader_change_changes_nothing() {
         // Nothing to tell anyone, nothing to remember: leadership is asked only to
         // know whether to set the application status.
         assert_eq!(u.juju.state, state, "{hook}");
-        assert_eq!(
-            u.juju.calls,
-            vec![
-                "config-get",
-                "state-get",
-                "goal-state",
-                "status-set",
-                "is-leader"
-            ],
-            "{hook}"
-        );
+        assert_eq!(u.juju.calls, UPDATE_STATUS_CALLS, "{hook}");
     }
 }
 #[test]

@@ -167,16 +167,15 @@ mod tests {
         names.iter().map(|s| s.to_string()).collect()
     }
 
+    /// The automatic choice for keepalived/0 among `all`, `fast` offering it.
+    fn automatic(all: &[GoalUnit], fast: &[&str]) -> Timing {
+        choose(None, false, "keepalived/0", Some(all), &peers(fast))
+    }
+
     #[test]
     fn every_unit_offering_the_fast_profile_gives_vrrpv3_at_0_1_s() {
         let all = units(&["keepalived/0", "keepalived/1", "keepalived/2"]);
-        let t = choose(
-            None,
-            false,
-            "keepalived/0",
-            Some(&all),
-            &peers(&["keepalived/1", "keepalived/2"]),
-        );
+        let t = automatic(&all, &["keepalived/1", "keepalived/2"]);
         assert_eq!(
             (t.ipv4_version, t.advert_interval.centis()),
             (Version::V3, 10)
@@ -187,7 +186,7 @@ mod tests {
             "VRRPv3 0.1 s: every unit runs this charm's engine"
         );
         // Alone: nothing to wait for.
-        let alone = choose(None, false, "keepalived/0", Some(&all[..1]), &peers(&[]));
+        let alone = automatic(&all[..1], &[]);
         assert!(alone.is_fast());
     }
 
@@ -196,13 +195,7 @@ mod tests {
     #[test]
     fn a_unit_that_does_not_offer_it_keeps_the_compatible_profile() {
         let all = units(&["keepalived/0", "keepalived/1", "keepalived/2"]);
-        let t = choose(
-            None,
-            false,
-            "keepalived/0",
-            Some(&all),
-            &peers(&["keepalived/1"]),
-        );
+        let t = automatic(&all, &["keepalived/1"]);
         assert_eq!(
             (t.ipv4_version, t.advert_interval.centis()),
             (Version::V2, 100)

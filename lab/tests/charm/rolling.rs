@@ -41,22 +41,7 @@ fn a_rolling_virtual_ip_change_keeps_every_vip_on_one_unit() {
     j.listen(PORT);
     let a: IpAddr = j.lab.vip4().into();
     let b: IpAddr = j.lab.addr4(101).into();
-    j.model
-        .config(&[
-            ("virtual_ip", &format!("{a}/24")),
-            ("port", &PORT.to_string()),
-            ("network_interface", "eth0"),
-        ])
-        .unwrap();
-    let runs = j.model.deploy(3).unwrap();
-    assert!(runs.iter().all(|r| r.ok()), "deploy hooks failed");
-    j.start_prober(PORT);
-    j.settle_on(
-        "h1",
-        Instant::now(),
-        Duration::from_secs(15),
-        Duration::from_millis(500),
-    );
+    j.deploy_answering(3, PORT);
     let holders = j.lab.watch_holders();
     let t0 = Instant::now();
 
@@ -82,18 +67,7 @@ fn a_rolling_virtual_ip_change_keeps_every_vip_on_one_unit() {
     assert_eq!(report.additions_after(b, t0), 1, "{:?}", report.holdings(b));
     assert!(report.holdings(a).iter().all(|h| h.host == "h1"));
     // Clients of the first VIP lost nothing while it was configured.
-    let answers: Vec<Instant> = j
-        .report()
-        .answers()
-        .into_iter()
-        .map(|(t, _)| t)
-        .filter(|t| (t0..=t1).contains(t))
-        .collect();
-    let gap = answers
-        .windows(2)
-        .map(|w| w[1] - w[0])
-        .max()
-        .unwrap_or_default();
+    let gap = j.longest_answer_gap(t0, t1);
     eprintln!("rolling virtual_ip change: longest client gap on {a} while configured: {gap:?}");
     assert!(gap <= Duration::from_millis(300), "{gap:?}");
 }
@@ -108,31 +82,8 @@ fn a_rolling_timing_change_keeps_the_vip_on_one_unit() {
     let mut j = JujuLab::new("rtim", 3);
     j.listen(PORT);
     let a: IpAddr = j.lab.vip4().into();
-    j.model
-        .config(&[
-            ("virtual_ip", &format!("{a}/24")),
-            ("port", &PORT.to_string()),
-            ("network_interface", "eth0"),
-        ])
-        .unwrap();
-    let runs = j.model.deploy(3).unwrap();
-    assert!(runs.iter().all(|r| r.ok()), "deploy hooks failed");
-    j.start_prober(PORT);
-    j.settle_on(
-        "h1",
-        Instant::now(),
-        Duration::from_secs(15),
-        Duration::from_millis(500),
-    );
-    let conf = |j: &JujuLab, unit: &str| {
-        std::fs::read_to_string(
-            j.model
-                .unit(unit)
-                .root
-                .join("etc/keepalived-charm/keepalived.conf"),
-        )
-        .unwrap()
-    };
+    j.deploy_answering(3, PORT);
+    let conf = |j: &JujuLab, unit: &str| j.engine_config(unit);
     assert!(conf(&j, "keepalived/0").contains("    advert_int 0.1\n    version 3\n"));
     let holders = j.lab.watch_holders();
     let t0 = Instant::now();
@@ -166,18 +117,7 @@ fn a_rolling_timing_change_keeps_the_vip_on_one_unit() {
     );
     assert_eq!(report.additions_after(a, t0), 0, "{:?}", report.holdings(a));
     assert_eq!(report.holders_now(a), ["h1".to_string()].into());
-    let answers: Vec<Instant> = j
-        .report()
-        .answers()
-        .into_iter()
-        .map(|(t, _)| t)
-        .filter(|t| (t0..=t1).contains(t))
-        .collect();
-    let gap = answers
-        .windows(2)
-        .map(|w| w[1] - w[0])
-        .max()
-        .unwrap_or_default();
+    let gap = j.longest_answer_gap(t0, t1);
     eprintln!("rolling timing changes: longest client gap {gap:?}");
     assert!(gap <= Duration::from_millis(300), "{gap:?}");
 }

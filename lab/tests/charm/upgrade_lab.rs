@@ -251,13 +251,7 @@ fn a_rolling_refresh_from_the_original_charm_keeps_the_vip_answered_but_for_grac
             .take_while(|u| **u != unit)
             .chain([&unit]);
         for u in refreshed {
-            let conf = std::fs::read_to_string(
-                j.model
-                    .unit(u)
-                    .root
-                    .join("etc/keepalived-charm/keepalived.conf"),
-            )
-            .unwrap();
+            let conf = j.engine_config(u);
             let fast = conf.contains("    advert_int 0.1\n    version 3\n");
             let compatible = conf.contains("    advert_int 1\n") && !conf.contains("version 3");
             if unit == "keepalived/2" {
@@ -328,32 +322,9 @@ fn the_timing_follows_an_old_unit_joining_and_leaving_with_no_second_holder() {
     let mut j = JujuLab::new("tjoin", 3);
     j.listen(PORT);
     let vip: std::net::IpAddr = j.lab.vip4().into();
-    j.model
-        .config(&[
-            ("virtual_ip", &format!("{vip}/24")),
-            ("port", &PORT.to_string()),
-            ("network_interface", "eth0"),
-        ])
-        .unwrap();
     let ours = ["keepalived/0", "keepalived/1"];
-    let runs = j.model.deploy(2).unwrap();
-    assert!(runs.iter().all(|r| r.ok()), "deploy hooks failed");
-    j.start_prober(PORT);
-    j.settle_on(
-        "h1",
-        Instant::now(),
-        Duration::from_secs(15),
-        Duration::from_millis(500),
-    );
-    let conf = |j: &JujuLab, unit: &str| {
-        std::fs::read_to_string(
-            j.model
-                .unit(unit)
-                .root
-                .join("etc/keepalived-charm/keepalived.conf"),
-        )
-        .unwrap()
-    };
+    j.deploy_answering(2, PORT);
+    let conf = |j: &JujuLab, unit: &str| j.engine_config(unit);
     let is_fast = |c: &str| c.contains("    advert_int 0.1\n    version 3\n");
     let is_compatible = |c: &str| c.contains("    advert_int 1\n") && !c.contains("version 3");
     for u in ours {
