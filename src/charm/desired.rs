@@ -445,7 +445,7 @@ pub fn validate(o: &Options, net: &NetSnapshot) -> Result<ValidOptions, Vec<Stri
             healthcheck_interval,
             ipv4_version,
             advert_interval,
-            timing_pinned: o.vrrp_version.is_some() || o.advert_interval.is_some(),
+            timing_pinned: o.timing_pinned(),
             password,
             unicast: o.unicast,
             preempt: o.preempt,

@@ -68,17 +68,15 @@ impl Options {
         text("advert_interval", &mut interval);
         text("vrrp_password", &mut o.vrrp_password);
         text("metrics_address", &mut o.metrics_address);
-        let mut int = |key: &str, slot: &mut i64| match config.get(key) {
-            None | Some(Value::Null) => {}
-            Some(Value::Number(n)) => match n.as_i64().or_else(|| whole_float(n.as_f64())) {
-                Some(v) => *slot = v,
-                None => errors.push(type_error(key, &Value::Number(n.clone()), "an int")),
-            },
-            Some(other) => errors.push(type_error(key, other, "an int")),
-        };
-        int("port", &mut o.port);
-        int("router_id", &mut o.router_id);
-        int("healthcheck_interval", &mut o.healthcheck_interval);
+        for (key, slot) in [
+            ("port", &mut o.port),
+            ("router_id", &mut o.router_id),
+            ("healthcheck_interval", &mut o.healthcheck_interval),
+        ] {
+            if let Some(v) = int(config, key, &mut errors) {
+                *slot = v;
+            }
+        }
         let mut boolean = |key: &str, slot: &mut bool| match config.get(key) {
             None | Some(Value::Null) => {}
             Some(Value::Bool(b)) => *slot = *b,
@@ -89,24 +87,32 @@ impl Options {
         // Unset (absent or null) stays `None`; an empty string is unset too (what
         // `juju config keepalived advert_interval=""` leaves).
         o.advert_interval = (!interval.trim().is_empty()).then_some(interval);
-        o.vrrp_version = match config.get("vrrp_version") {
-            None | Some(Value::Null) => None,
-            Some(Value::Number(n)) => {
-                n.as_i64().or_else(|| whole_float(n.as_f64())).or_else(|| {
-                    errors.push(type_error(
-                        "vrrp_version",
-                        &Value::Number(n.clone()),
-                        "an int",
-                    ));
-                    None
-                })
-            }
-            Some(other) => {
-                errors.push(type_error("vrrp_version", other, "an int"));
-                None
-            }
-        };
+        o.vrrp_version = int(config, "vrrp_version", &mut errors);
         (o, errors)
+    }
+
+    /// The operator set `vrrp_version` or `advert_interval`: the timing is theirs,
+    /// not the automatic profile's (`super::timing`).
+    pub fn timing_pinned(&self) -> bool {
+        self.vrrp_version.is_some() || self.advert_interval.is_some()
+    }
+}
+
+/// An int option: `None` when unset, or when of another type (reported in `errors`).
+fn int(config: &Map<String, Value>, key: &str, errors: &mut Vec<String>) -> Option<i64> {
+    match config.get(key) {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => {
+            let v = n.as_i64().or_else(|| whole_float(n.as_f64()));
+            if v.is_none() {
+                errors.push(type_error(key, &Value::Number(n.clone()), "an int"));
+            }
+            v
+        }
+        Some(other) => {
+            errors.push(type_error(key, other, "an int"));
+            None
+        }
     }
 }
 

@@ -43,6 +43,7 @@ use super::service::{ServiceManager, Verb};
 use super::state::{CharmState, EngineFiles};
 use super::status;
 use super::sysctl::{self, Sysctl, KERNEL_DEFAULT};
+use super::timing;
 use super::HookError;
 use vrrp_core::proto::{Priority, Timers};
 
@@ -215,13 +216,8 @@ fn reconcile(
         .map(relation_data::peer_sources)
         .unwrap_or_default();
     let engine_binary = deps.paths.engine_binary();
-    // The automatic timing profile counts the application's units; pinned timing or
-    // a password never needs them (see `timing`).
-    let automatic = options.vrrp_version.is_none()
-        && options.advert_interval.is_none()
-        && options.vrrp_password.is_empty()
-        && !options.virtual_ip.trim().is_empty();
-    let app_units = if automatic {
+    // The automatic timing profile counts the application's units (`timing`).
+    let app_units = if timing::needs_units(&options) && !options.virtual_ip.trim().is_empty() {
         match deps.tools.goal_state_units() {
             Ok(units) => Some(units),
             Err(e) => {

@@ -30,6 +30,7 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
+use super::options::Options;
 use vrrp_core::proto::{AdvertInterval, Version};
 
 /// The profile this engine offers besides the compatible one, as announced in the
@@ -100,6 +101,12 @@ impl fmt::Display for Timing {
             Why::EveryUnit => f.write_str("every unit runs this charm's engine"),
         }
     }
+}
+
+/// Whether the choice for `options` needs the application's units (`goal-state`):
+/// only when neither the operator's timing nor a password decides it.
+pub fn needs_units(options: &Options) -> bool {
+    !options.timing_pinned() && options.vrrp_password.is_empty()
 }
 
 /// One unit of the application as `goal-state` lists it: name and status.

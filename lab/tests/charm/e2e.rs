@@ -234,6 +234,16 @@ pub fn fast(conf: String) -> String {
     conf.replace("    advert_int 1\n", "    advert_int 0.1\n    version 3\n")
 }
 
+/// Whether a rendered engine config runs the fast timing (VRRPv3 0.1 s).
+pub fn runs_fast_timing(conf: &str) -> bool {
+    conf.contains("    advert_int 0.1\n    version 3\n")
+}
+
+/// Whether a rendered engine config runs the compatible timing (VRRPv2 1 s).
+pub fn runs_compatible_timing(conf: &str) -> bool {
+    conf.contains("    advert_int 1\n") && !conf.contains("version 3")
+}
+
 pub fn golden(m: &Model, unit: &str, name: &str) -> String {
     let path = netns_lab::repo().join("tests/golden").join(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));

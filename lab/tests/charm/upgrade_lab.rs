@@ -10,6 +10,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::e2e::{runs_compatible_timing, runs_fast_timing};
 use netns_lab::juju::JujuLab;
 
 /// The principal's port: the health check's target and what the client probes.
@@ -252,12 +253,16 @@ fn a_rolling_refresh_from_the_original_charm_keeps_the_vip_answered_but_for_grac
             .chain([&unit]);
         for u in refreshed {
             let conf = j.engine_config(u);
-            let fast = conf.contains("    advert_int 0.1\n    version 3\n");
-            let compatible = conf.contains("    advert_int 1\n") && !conf.contains("version 3");
             if unit == "keepalived/2" {
-                assert!(fast, "after the last refresh {u} runs VRRPv3 0.1 s: {conf}");
+                assert!(
+                    runs_fast_timing(&conf),
+                    "after the last refresh {u} runs VRRPv3 0.1 s: {conf}"
+                );
             } else {
-                assert!(compatible, "{u} beside keepalived runs VRRPv2 1 s: {conf}");
+                assert!(
+                    runs_compatible_timing(&conf),
+                    "{u} beside keepalived runs VRRPv2 1 s: {conf}"
+                );
             }
         }
     }
@@ -325,10 +330,8 @@ fn the_timing_follows_an_old_unit_joining_and_leaving_with_no_second_holder() {
     let ours = ["keepalived/0", "keepalived/1"];
     j.deploy_answering(2, PORT);
     let conf = |j: &JujuLab, unit: &str| j.engine_config(unit);
-    let is_fast = |c: &str| c.contains("    advert_int 0.1\n    version 3\n");
-    let is_compatible = |c: &str| c.contains("    advert_int 1\n") && !c.contains("version 3");
     for u in ours {
-        assert!(is_fast(&conf(&j, u)), "{u}: {}", conf(&j, u));
+        assert!(runs_fast_timing(&conf(&j, u)), "{u}: {}", conf(&j, u));
     }
     let holders = j.lab.watch_holders();
     let t0 = Instant::now();
@@ -343,7 +346,7 @@ fn the_timing_follows_an_old_unit_joining_and_leaving_with_no_second_holder() {
     assert!(runs.iter().all(|r| r.ok()), "the old unit's hooks failed");
     assert!(j.model.services("keepalived/2").is_running(DISTRO));
     for u in ours {
-        assert!(is_compatible(&conf(&j, u)), "{u}: {}", conf(&j, u));
+        assert!(runs_compatible_timing(&conf(&j, u)), "{u}: {}", conf(&j, u));
     }
     // Longer than keepalived's first down interval (3.6 s): it heard our MASTER.
     let joined = j.settle_on(
@@ -358,7 +361,7 @@ fn the_timing_follows_an_old_unit_joining_and_leaving_with_no_second_holder() {
     let runs = j.model.remove_unit("keepalived/2").unwrap();
     assert!(runs.iter().all(|r| r.ok()), "removal hooks failed");
     for u in ours {
-        assert!(is_fast(&conf(&j, u)), "{u}: {}", conf(&j, u));
+        assert!(runs_fast_timing(&conf(&j, u)), "{u}: {}", conf(&j, u));
     }
     let left = j.settle_on(
         "h1",
