@@ -104,8 +104,11 @@ pub async fn recv_any(
 ) -> Received {
     std::future::poll_fn(|cx| {
         let n = receivers.len();
-        let from = *next % n.max(1);
-        for (at, r) in receivers.values().enumerate().cycle().skip(from).take(n) {
+        for step in 0..n {
+            let at = (*next + step) % n;
+            let Some(r) = receivers.values().nth(at) else {
+                continue;
+            };
             if let Poll::Ready(result) = r.socket.poll_recv(cx, buf) {
                 *next = at + 1;
                 return Poll::Ready((r.id, result));
