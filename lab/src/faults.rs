@@ -29,6 +29,23 @@ pub struct Timing {
     pub advert_int: &'static str,
     /// The same, as a duration.
     pub interval: Duration,
+    /// `down_timer_adverts`: missed adverts that make the Master down (the RFCs' 3).
+    pub down_adverts: u8,
+}
+
+impl Timing {
+    /// Writes this timing into a host's keepalived.conf.
+    pub fn apply(&self, c: &mut KeepalivedConf) {
+        c.version = self.version;
+        c.advert_int = self.advert_int.to_string();
+        c.down_timer_adverts = (self.down_adverts != 3).then_some(self.down_adverts);
+    }
+
+    /// How long the Master may be silent before a Backup takes over, without the
+    /// skew: `down_adverts` intervals.
+    pub fn down(&self) -> Duration {
+        self.interval * u32::from(self.down_adverts)
+    }
 }
 
 /// keepalived's and the charm's default: VRRPv2, adverts every second.
@@ -37,6 +54,7 @@ pub const V2_1S: Timing = Timing {
     version: 2,
     advert_int: "1",
     interval: Duration::from_secs(1),
+    down_adverts: 3,
 };
 
 /// VRRPv3 at 100 ms.
@@ -45,6 +63,17 @@ pub const V3_100MS: Timing = Timing {
     version: 3,
     advert_int: "0.1",
     interval: Duration::from_millis(100),
+    down_adverts: 3,
+};
+
+/// The charm's fast timing once every unit runs our engine (`src/charm/timing.rs`):
+/// VRRPv3 at 60 ms, the Master down after five missed adverts.
+pub const CHARM_FAST: Timing = Timing {
+    name: "v3 0.06 s, 5 missed",
+    version: 3,
+    advert_int: "0.06",
+    interval: Duration::from_millis(60),
+    down_adverts: 5,
 };
 
 /// The priorities of h1, h2, h3.
@@ -109,8 +138,7 @@ impl Scene {
         let holders = lab.watch_holders();
         for (i, prio) in PRIOS.into_iter().enumerate() {
             let mut c = lab.keepalived_conf(i, prio);
-            c.version = timing.version;
-            c.advert_int = timing.advert_int.to_string();
+            timing.apply(&mut c);
             c.realtime = realtime;
             lab.host(i).start_daemon(kind, &c.render());
         }
@@ -316,8 +344,7 @@ pub fn one_way_loss(scene: &Scene, duration: Duration, window: Duration) -> Outc
 pub fn foreign_cluster(scene: &Scene, foreign_vip: IpAddr, duration: Duration) -> Outcome {
     let h4 = scene.lab.host(3);
     let mut c = scene.lab.keepalived_conf(3, 200);
-    c.version = scene.timing.version;
-    c.advert_int = scene.timing.advert_int.to_string();
+    scene.timing.apply(&mut c);
     c.vips = vec![format!("{foreign_vip}/24")];
     let t0 = Instant::now();
     h4.start_daemon(DaemonKind::Keepalived, &c.render());
@@ -400,7 +427,7 @@ pub fn clock_step(scene: &Scene, by_secs: i64, hold: Duration) -> Outcome {
         let _step = ClockStep::new(by_secs);
         std::thread::sleep(hold);
     }
-    scene.observe(t0, hold + scene.timing.interval * 4, None)
+    scene.observe(t0, hold + scene.timing.down() + scene.timing.interval, None)
 }
 
 /// S15: a real-time busy loop (SCHED_FIFO 99) on the core the master's daemon is
@@ -496,8 +523,7 @@ impl ManyScene {
             let mut text = String::new();
             for (k, vip) in vips.iter().enumerate() {
                 let mut c: KeepalivedConf = lab.keepalived_conf(i, prio);
-                c.version = timing.version;
-                c.advert_int = timing.advert_int.to_string();
+                timing.apply(&mut c);
                 c.instance = format!("VI_{}", k + 1);
                 c.vrid = u8::try_from(k + 1).expect("VRIDs up to 255");
                 c.vips = vec![format!("{vip}/24")];

@@ -30,6 +30,8 @@ pub struct KeepalivedConf {
     pub track_interfaces: Vec<String>,
     /// `vrrp_rt_priority N` and `vrrp_no_swap` (the charm's starvation hardening).
     pub realtime: Option<u8>,
+    /// `down_timer_adverts N` (the charm's fast timing: 5); `None` = the RFCs' 3.
+    pub down_timer_adverts: Option<u8>,
 }
 
 /// A health check script: `vrrp_script NAME { script ...; interval; weight; rise; fall }`.
@@ -78,6 +80,7 @@ impl KeepalivedConf {
             check: None,
             track_interfaces: Vec::new(),
             realtime: None,
+            down_timer_adverts: None,
         }
     }
 
@@ -129,6 +132,9 @@ impl KeepalivedConf {
         let _ = writeln!(s, "    virtual_router_id {}", self.vrid);
         let _ = writeln!(s, "    priority {}", self.priority);
         let _ = writeln!(s, "    advert_int {}", self.advert_int);
+        if let Some(n) = self.down_timer_adverts {
+            let _ = writeln!(s, "    down_timer_adverts {n}");
+        }
         if self.nopreempt {
             let _ = writeln!(s, "    nopreempt");
         }

@@ -279,6 +279,7 @@ fn expected_instance_lines(config: &Config, i: &VrrpInstance) -> Vec<String> {
             "Gratuitous ARP refresh = {}",
             i.garp_master_refresh.map_or(0, |d| d.as_secs())
         ),
+        format!("Down timer adverts = {}", i.down_timer_adverts),
     ];
     if !i.preempt_delay.is_zero() {
         lines.push(format!(

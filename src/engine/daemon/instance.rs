@@ -79,6 +79,7 @@ pub fn router_config(config: &Config, instance: &VrrpInstance, source: IpAddr) -
         refresh: instance.garp_master_refresh.unwrap_or(Duration::ZERO),
         ..GarpConfig::default()
     };
+    rc.down_timer_adverts = instance.down_timer_adverts;
     rc.track_scripts = instance
         .track_scripts
         .iter()

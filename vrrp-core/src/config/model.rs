@@ -6,7 +6,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::proto::{AdvertInterval, Auth, Family, Priority, RangeError, Version, Vrid};
+use crate::proto::{AdvertInterval, Auth, Family, Priority, RangeError, Timers, Version, Vrid};
 
 /// A whole keepalived.conf.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -53,6 +53,9 @@ pub struct GlobalDefs {
     pub garp_master_repeat: Option<u32>,
     /// `vrrp_garp_master_refresh`, if given.
     pub garp_master_refresh: Option<Duration>,
+    /// `vrrp_down_timer_adverts`, if given: the default of the instances'
+    /// `down_timer_adverts` (already applied; kept to render the file back).
+    pub down_timer_adverts: Option<u8>,
     /// `vrrp_rt_priority 1..99`: run the VRRP loop with real-time scheduling
     /// (`SCHED_RR` at this priority), so a busy machine does not delay adverts.
     pub rt_priority: Option<u8>,
@@ -71,6 +74,7 @@ impl Default for GlobalDefs {
             garp_master_delay: None,
             garp_master_repeat: None,
             garp_master_refresh: None,
+            down_timer_adverts: None,
             rt_priority: None,
             no_swap: false,
         }
@@ -291,6 +295,9 @@ pub struct VrrpInstance {
     pub garp_master_repeat: u32,
     /// Periodic refresh while MASTER; None = off (keepalived default 0).
     pub garp_master_refresh: Option<Duration>,
+    /// `down_timer_adverts`, else `vrrp_down_timer_adverts`, else the RFCs' 3: the
+    /// advert intervals of silence (plus Skew_Time) that make the Master down.
+    pub down_timer_adverts: u8,
     /// The family of the VIPs (derived: the family of the first VIP).
     pub family: Family,
 }
@@ -327,6 +334,7 @@ impl VrrpInstance {
             garp_master_delay: VrrpInstance::DEFAULT_GARP_DELAY,
             garp_master_repeat: VrrpInstance::DEFAULT_GARP_REPEAT,
             garp_master_refresh: None,
+            down_timer_adverts: Timers::RFC_DOWN_ADVERTS,
             family,
         }
     }

@@ -117,6 +117,9 @@ fn global(f: &mut fmt::Formatter<'_>, g: &GlobalDefs) -> fmt::Result {
     if let Some(d) = g.garp_master_refresh {
         writeln!(f, "    vrrp_garp_master_refresh {}", d.as_secs())?;
     }
+    if let Some(n) = g.down_timer_adverts {
+        writeln!(f, "    vrrp_down_timer_adverts {n}")?;
+    }
     if let Some(p) = g.rt_priority {
         writeln!(f, "    vrrp_rt_priority {p}")?;
     }
@@ -231,6 +234,8 @@ fn instance(f: &mut fmt::Formatter<'_>, i: &VrrpInstance) -> fmt::Result {
         "    garp_master_refresh {}",
         i.garp_master_refresh.map_or(0, |d| d.as_secs())
     )?;
+    // Always written, like the refresh: an absent line would inherit the global.
+    writeln!(f, "    down_timer_adverts {}", i.down_timer_adverts)?;
     writeln!(f, "}}")
 }
 
@@ -303,6 +308,7 @@ vrrp_instance VI_1 {
     garp_master_delay 5
     garp_master_repeat 5
     garp_master_refresh 0
+    down_timer_adverts 3
 }
 "
         );

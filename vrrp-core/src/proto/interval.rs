@@ -145,15 +145,38 @@ impl fmt::Display for AdvertInterval {
 pub struct Timers {
     /// Skew_Time: ((256 - priority) × interval) / 256.
     pub skew_time: Duration,
-    /// Master_Down_Interval: 3 × interval + Skew_Time.
+    /// Master_Down_Interval: 3 × interval + Skew_Time (or `down_adverts` × interval
+    /// with keepalived's `down_timer_adverts`).
     pub master_down_interval: Duration,
 }
 
 impl Timers {
+    /// The RFCs' Master_Down_Interval: three advert intervals plus Skew_Time.
+    pub const RFC_DOWN_ADVERTS: u8 = 3;
+    /// keepalived's upper bound for `down_timer_adverts`.
+    pub const MAX_DOWN_ADVERTS: u8 = 100;
+
     /// RFC 3768 §6.1: `Skew_Time = (256 - Priority) / 256` seconds — not scaled by the
     /// interval. RFC 9568 §6.1: `Skew_Time = ((256 - Priority) * Active_Adver_Interval)
     /// / 256`. Both: `Down_Interval = 3 * interval + Skew_Time`.
     pub fn new(version: Version, priority: Priority, master_adver_int: AdvertInterval) -> Timers {
+        Timers::with_down_adverts(
+            version,
+            priority,
+            master_adver_int,
+            Timers::RFC_DOWN_ADVERTS,
+        )
+    }
+
+    /// As [`Timers::new`], with `down_adverts` intervals instead of the RFCs' 3
+    /// (keepalived's `down_timer_adverts`, docs/requirements.md K-16). Skew_Time is
+    /// unchanged: it only orders the Backups.
+    pub fn with_down_adverts(
+        version: Version,
+        priority: Priority,
+        master_adver_int: AdvertInterval,
+        down_adverts: u8,
+    ) -> Timers {
         let weight = 256 - u64::from(priority.get());
         let interval_ns = u64::from(master_adver_int.centis()) * NANOS_PER_CENTI;
         let skew_ns = match version {
@@ -162,7 +185,9 @@ impl Timers {
         };
         Timers {
             skew_time: Duration::from_nanos(skew_ns),
-            master_down_interval: Duration::from_nanos(3 * interval_ns + skew_ns),
+            master_down_interval: Duration::from_nanos(
+                u64::from(down_adverts) * interval_ns + skew_ns,
+            ),
         }
     }
 }
@@ -194,6 +219,19 @@ mod tests {
         // priority 254 at the 1 cs minimum: 78.125 µs, lost by ms arithmetic.
         let t = Timers::new(Version::V3, p(254), AdvertInterval::from_centis(1).unwrap());
         assert_eq!(t.skew_time, Duration::from_nanos(78_125));
+    }
+
+    #[test]
+    fn down_timer_adverts_scales_the_intervals_but_not_the_skew() {
+        let i = AdvertInterval::from_centis(8).unwrap();
+        let t = Timers::with_down_adverts(Version::V3, p(100), i, 4);
+        // 4 × 80 ms + (156 × 80 ms) / 256 = 320 ms + 48.75 ms.
+        assert_eq!(t.skew_time, Duration::from_nanos(48_750_000));
+        assert_eq!(t.master_down_interval, Duration::from_nanos(368_750_000));
+        assert_eq!(
+            Timers::with_down_adverts(Version::V2, p(100), AdvertInterval::DEFAULT, 3),
+            Timers::new(Version::V2, p(100), AdvertInterval::DEFAULT)
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::proto::{AdvertInterval, Auth, Family, Priority, Version, Vrid};
+use crate::proto::{AdvertInterval, Auth, Family, Priority, Timers, Version, Vrid};
 
 /// keepalived's `state` keyword: only a startup hint, never a guarantee.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,6 +132,11 @@ pub struct RouterConfig {
     pub auth: Auth,
     /// Gratuitous ARP / NA policy while Master.
     pub garp: GarpConfig,
+    /// keepalived `down_timer_adverts` (1..=100, RFC default 3): how many advert
+    /// intervals of silence, plus Skew_Time, make the Master down. A value other than
+    /// 3 is a deviation from the RFCs that every router of the instance must share
+    /// (docs/requirements.md K-16).
+    pub down_timer_adverts: u8,
     /// keepalived `lower_prio_no_advert`: a Master that hears a lower-priority advert
     /// stays silent (RFC 5798 behaviour) instead of re-advertising at once (RFC 9568).
     pub lower_prio_no_advert: bool,
@@ -172,6 +177,7 @@ impl RouterConfig {
             vips,
             auth: Auth::None,
             garp: GarpConfig::default(),
+            down_timer_adverts: Timers::RFC_DOWN_ADVERTS,
             lower_prio_no_advert: false,
             track_scripts: Vec::new(),
             track_interfaces: Vec::new(),
@@ -246,6 +252,13 @@ impl RouterConfig {
                 "preempt_delay",
                 format!("{}", self.preempt_delay.as_secs_f64()),
                 "0..1000 seconds",
+            ));
+        }
+        if !(1..=Timers::MAX_DOWN_ADVERTS).contains(&self.down_timer_adverts) {
+            return Err(err(
+                "down_timer_adverts",
+                self.down_timer_adverts.to_string(),
+                "1..100",
             ));
         }
         if self.garp.repeat == 0 {
@@ -379,5 +392,13 @@ mod tests {
         let mut c = v4();
         c.priority = Priority::RELEASE;
         assert_eq!(c.validate().unwrap_err().option, "priority");
+        for n in [0, 101] {
+            let mut c = v4();
+            c.down_timer_adverts = n;
+            assert_eq!(
+                c.validate().unwrap_err().to_string(),
+                format!("vrrp_instance VI_1: down_timer_adverts {n} is not allowed: use 1..100")
+            );
+        }
     }
 }

@@ -317,9 +317,14 @@ impl Router {
     }
 
     /// Skew_Time and Master_Down_Interval as they stand now (effective priority,
-    /// learned interval), RFC 3768 §6.1 / RFC 9568 §6.1.
+    /// learned interval, `down_timer_adverts`), RFC 3768 §6.1 / RFC 9568 §6.1.
     pub fn timers(&self) -> Timers {
-        Timers::new(self.config.version, self.effective, self.master_adver_int)
+        Timers::with_down_adverts(
+            self.config.version,
+            self.effective,
+            self.master_adver_int,
+            self.config.down_timer_adverts,
+        )
     }
 
     /// Another router that has kept claiming Master for our VRID while we are

@@ -47,10 +47,23 @@ fn global() -> impl Strategy<Value = GlobalDefs> {
         prop::option::of(secs(0, 4294)),
         prop::option::of(1u32..=255),
         prop::option::of(secs(0, 4294)),
-        (prop::option::of(1u8..=99), prop::bool::ANY),
+        (
+            prop::option::of(1u8..=99),
+            prop::bool::ANY,
+            prop::option::of(1u8..=100),
+        ),
     )
         .prop_map(
-            |(router_id, v3, script_user, security, delay, repeat, refresh, (rt, no_swap))| {
+            |(
+                router_id,
+                v3,
+                script_user,
+                security,
+                delay,
+                repeat,
+                refresh,
+                (rt, no_swap, down),
+            )| {
                 GlobalDefs {
                     router_id,
                     vrrp_version: if v3 { Version::V3 } else { Version::V2 },
@@ -59,6 +72,7 @@ fn global() -> impl Strategy<Value = GlobalDefs> {
                     garp_master_delay: delay,
                     garp_master_repeat: repeat,
                     garp_master_refresh: refresh,
+                    down_timer_adverts: down,
                     rt_priority: rt,
                     no_swap,
                 }
@@ -232,6 +246,7 @@ fn instance(name: String, vrid: u8, scripts: Vec<String>) -> impl Strategy<Value
                 1u32..=255,
                 prop::option::of(secs(1, 4294)),
                 1u16..=4095,
+                1u8..=100,
             ),
         )
             .prop_map(move |(basic, pre, addrs, tracks, garp)| {
@@ -239,7 +254,7 @@ fn instance(name: String, vrid: u8, scripts: Vec<String>) -> impl Strategy<Value
                 let (nopreempt, delay_ms, pass, with_auth) = pre;
                 let (unicast, vips, vips_excluded) = addrs;
                 let (track_ifaces, track_names, track_weights) = tracks;
-                let (garp_delay, garp_repeat, garp_refresh, centis) = garp;
+                let (garp_delay, garp_repeat, garp_refresh, centis, down_timer_adverts) = garp;
                 let priority = Priority::configured(priority).unwrap();
                 let initial_state = if master {
                     InitialState::Master
@@ -304,6 +319,7 @@ fn instance(name: String, vrid: u8, scripts: Vec<String>) -> impl Strategy<Value
                     garp_master_delay: garp_delay,
                     garp_master_repeat: garp_repeat,
                     garp_master_refresh: garp_refresh,
+                    down_timer_adverts,
                 }
             })
     })

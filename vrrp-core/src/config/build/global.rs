@@ -17,6 +17,7 @@ pub(super) const SUPPORTED: &[&str] = &[
     "vrrp_garp_master_refresh",
     "vrrp_rt_priority",
     "vrrp_no_swap",
+    "vrrp_down_timer_adverts",
 ];
 
 /// keepalived `global_defs` keywords this engine does not implement.
@@ -41,7 +42,6 @@ const UNSUPPORTED: &[&str] = &[
     "vrrp_lower_prio_no_advert",
     "vrrp_higher_prio_send_advert",
     "vrrp_min_garp",
-    "vrrp_down_timer_adverts",
     "vrrp_startup_delay",
     "vrrp_iptables",
     "vrrp_ipsets",
@@ -124,6 +124,15 @@ pub(super) fn global_defs(stmt: &Stmt, sink: &mut Sink) -> (GlobalDefs, Option<P
                 if let Some(w) = one(sink, s, "vrrp_garp_master_repeat COUNT") {
                     global.garp_master_repeat =
                         check(sink, w, uint(s.name(), &w.text, 1, GARP_MAX_REPEAT));
+                }
+            }
+            "vrrp_down_timer_adverts" => {
+                if let Some(w) = one(sink, s, "vrrp_down_timer_adverts COUNT") {
+                    global.down_timer_adverts = check(
+                        sink,
+                        w,
+                        super::instance::down_timer_adverts(s.name(), &w.text),
+                    );
                 }
             }
             "vrrp_rt_priority" => {

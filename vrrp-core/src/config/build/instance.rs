@@ -14,7 +14,7 @@ use crate::config::model::{
 };
 use crate::config::syntax::{Stmt, Word};
 use crate::config::values::{decimal_secs, interface_name, uint, unicast_addr, whole_secs};
-use crate::proto::{Auth, Priority, Version, Vrid};
+use crate::proto::{Auth, Priority, Timers, Version, Vrid};
 
 pub(super) const SUPPORTED: &[&str] = &[
     "state",
@@ -35,6 +35,7 @@ pub(super) const SUPPORTED: &[&str] = &[
     "garp_master_delay",
     "garp_master_repeat",
     "garp_master_refresh",
+    "down_timer_adverts",
 ];
 
 /// keepalived `vrrp_instance` keywords this engine does not implement.
@@ -70,7 +71,6 @@ const UNSUPPORTED: &[&str] = &[
     "garp_lower_prio_repeat",
     "lower_prio_no_advert",
     "higher_prio_send_advert",
-    "down_timer_adverts",
     "kernel_rx_buf_size",
     "lvs_sync_daemon_interface",
     "promote_secondaries",
@@ -104,6 +104,7 @@ pub(super) struct Draft {
     pub(super) garp_master_delay: Option<Duration>,
     pub(super) garp_master_repeat: Option<u32>,
     pub(super) garp_master_refresh: Option<Duration>,
+    pub(super) down_timer_adverts: Option<u8>,
 }
 
 pub(super) fn vrrp_instance(
@@ -314,6 +315,18 @@ fn directive(d: &mut Draft, s: &Stmt, scope: &str, sink: &mut Sink) {
                 d.garp_master_refresh = check(sink, w, whole_secs(name, &w.text, 0, GARP_MAX_SECS));
             }
         }
+        "down_timer_adverts" => {
+            if let Some(w) = one(sink, s, "down_timer_adverts COUNT") {
+                d.down_timer_adverts = check(sink, w, down_timer_adverts(name, &w.text));
+            }
+        }
         _ => {}
     }
+}
+
+/// keepalived's `down_timer_adverts` / `vrrp_down_timer_adverts`: 1..=100 advert
+/// intervals (docs/requirements.md K-16).
+pub(super) fn down_timer_adverts(name: &str, text: &str) -> Result<u8, String> {
+    let max = u32::from(Timers::MAX_DOWN_ADVERTS);
+    uint(name, text, 1, max).map(|n| u8::try_from(n).unwrap_or(u8::MAX))
 }

@@ -10,7 +10,7 @@ use super::instance::Draft;
 use super::{check, Once};
 use crate::config::diagnostic::{Pos, Sink};
 use crate::config::model::{GlobalDefs, InitialState, VrrpInstance};
-use crate::proto::{AdvertInterval, Auth, Family, Priority, Version};
+use crate::proto::{AdvertInterval, Auth, Family, Priority, Timers, Version};
 
 /// Applies keepalived's defaults and the checks that involve several directives.
 pub(super) fn resolve(
@@ -285,6 +285,10 @@ pub(super) fn resolve(
             .garp_master_refresh
             .or(global.garp_master_refresh)
             .filter(|d| !d.is_zero()),
+        down_timer_adverts: d
+            .down_timer_adverts
+            .or(global.down_timer_adverts)
+            .unwrap_or(Timers::RFC_DOWN_ADVERTS),
         family: family?,
     })
 }

@@ -526,6 +526,29 @@ fn track_lists_take_an_optional_weight() {
 }
 
 #[test]
+fn down_timer_adverts_defaults_from_global_defs_then_the_rfcs_three() {
+    assert_eq!(ok(&inst("")).config.instances[0].down_timer_adverts, 3);
+    let text = format!(
+        "global_defs {{\n    vrrp_down_timer_adverts 5\n}}\n{}",
+        inst("")
+    );
+    assert_eq!(ok(&text).config.instances[0].down_timer_adverts, 5);
+    let text = format!(
+        "global_defs {{\n    vrrp_down_timer_adverts 5\n}}\n{}",
+        inst("    down_timer_adverts 4")
+    );
+    assert_eq!(ok(&text).config.instances[0].down_timer_adverts, 4);
+    assert_eq!(
+        errors(&inst("    down_timer_adverts 0")),
+        vec!["k.conf:5:24: error: down_timer_adverts 0 is out of range: allowed 1..100"]
+    );
+    assert_eq!(
+        errors(&inst("    down_timer_adverts 101")),
+        vec!["k.conf:5:24: error: down_timer_adverts 101 is out of range: allowed 1..100"]
+    );
+}
+
+#[test]
 fn garp_settings_default_from_global_defs_then_keepalived() {
     let text = format!(
         "global_defs {{\n    vrrp_garp_master_delay 1\n    vrrp_garp_master_repeat 2\n    vrrp_garp_master_refresh 60\n}}\n{}",

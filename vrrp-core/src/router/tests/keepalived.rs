@@ -280,6 +280,27 @@ fn reconfigure_adding_an_unweighted_failed_tracker_enters_fault() {
     assert_eq!(sent_priorities(&actions), vec![0]);
 }
 
+// ----- K-16: down_timer_adverts -------------------------------------------------
+
+/// With `down_timer_adverts 4` at VRRPv3 80 ms, three lost adverts in a row are not
+/// a Master failure; the fourth makes it one, after 4 × 80 ms + (156 × 80 ms) / 256.
+#[test]
+fn k16_down_timer_adverts_sets_how_many_lost_adverts_make_the_master_down() {
+    let mut c = config_v3(100, "10.0.0.1", 8);
+    c.down_timer_adverts = 4;
+    let mut r = started(c);
+    assert_eq!(r.handle(at_ms(100), adv_v3("10.0.0.9", 200, 8)), vec![]);
+    assert_eq!(r.poll_timeout(), Some(at_ns(100_000_000 + 368_750_000)));
+    // The adverts at 180, 260 and 340 ms are lost; the one at 420 ms arrives.
+    assert_eq!(r.handle(at_ms(420), adv_v3("10.0.0.9", 200, 8)), vec![]);
+    assert_eq!(r.state(), State::Backup);
+    assert_eq!(r.poll_timeout(), Some(at_ns(420_000_000 + 368_750_000)));
+    // Then four are lost: Master at the deadline, not a nanosecond earlier.
+    assert_eq!(r.handle_timeout(at_ns(788_749_999)), vec![]);
+    let actions = r.handle_timeout(at_ns(788_750_000));
+    assert_eq!(changes(&actions), vec![(State::Backup, State::Master)]);
+}
+
 // ----- K-15: a cluster changing its timing unit by unit -------------------------
 
 /// A v3 Backup at 0.1 s whose Master still speaks v2 at 1 s times it by 1 s: no
