@@ -233,7 +233,7 @@ pub fn peer_addresses(state: &CharmState) -> Vec<PeerAddresses> {
                 .and_then(|a| a.parse().ok())
                 .filter(|a: &std::net::IpAddr| a.is_ipv6()),
             vips: super::relation_data::peer_vips(bag),
-            fast: super::timing::peer_can_run_fast(
+            timing_profiles: super::timing::offers(
                 bag.get(super::relation_data::TIMING_PROFILES)
                     .map(String::as_str),
             ),

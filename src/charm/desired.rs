@@ -127,6 +127,9 @@ pub struct Instance {
     /// VRRPv2 is keepalived's default for IPv4 and is not written, so the default file
     /// is the original charm's plus the priority.
     pub version: Version,
+    /// Missed adverts that make the Master down: 3 (the RFCs', not written) but in a
+    /// fast timing profile (docs/requirements.md K-16).
+    pub down_timer_adverts: u8,
     pub preempt: bool,
     pub password: Option<Password>,
     /// `None` while there is no peer to talk to or no source address.
@@ -211,8 +214,8 @@ pub struct PeerAddresses {
     pub v6: Option<IpAddr>,
     /// The VIPs the peer is configured with (its `virtual_ip`, as it published it).
     pub vips: Vec<Vip>,
-    /// Its engine offers the fast timing profile (`timing-profiles`).
-    pub fast: bool,
+    /// The timing profiles its engine offers (`timing-profiles`).
+    pub timing_profiles: BTreeSet<String>,
 }
 
 /// The facts the desired state depends on.
@@ -253,11 +256,10 @@ pub fn desired(facts: &Facts<'_>) -> Desired {
     let mut errors: Vec<String> = facts.option_errors.to_vec();
     match validate(o, facts.net) {
         Ok(valid) if errors.is_empty() => {
-            let fast_peers: BTreeSet<String> = facts
+            let peer_offers: timing::Offers = facts
                 .peers
                 .iter()
-                .filter(|p| p.fast)
-                .map(|p| p.unit.clone())
+                .map(|p| (p.unit.clone(), p.timing_profiles.clone()))
                 .collect();
             let timing = timing::choose(
                 valid
@@ -266,7 +268,7 @@ pub fn desired(facts: &Facts<'_>) -> Desired {
                 valid.password.is_some(),
                 facts.unit,
                 facts.app_units,
-                &fast_peers,
+                &peer_offers,
             );
             let mut plan = build(
                 &valid,
@@ -672,6 +674,7 @@ pub fn build(
                 Family::V4 => timing.ipv4_version,
                 Family::V6 => Version::V3,
             },
+            down_timer_adverts: timing.down_adverts,
             preempt: valid.preempt,
             password: match family {
                 Family::V4 => valid.password.clone(),
@@ -786,7 +789,7 @@ pub(crate) mod tests {
             v4: v4.map(|a| a.parse().unwrap()),
             v6: v6.map(|a| a.parse().unwrap()),
             vips: Vec::new(),
-            fast: false,
+            timing_profiles: BTreeSet::new(),
         }
     }
 
@@ -1204,7 +1207,13 @@ pub(crate) mod tests {
             .collect();
         assert_eq!(names, vec![(Family::V4, "eth1"), (Family::V6, "eth0")]);
         let pinned = (valid.ipv4_version, valid.advert_interval);
-        let timing = timing::choose(Some(pinned), false, "keepalived/0", None, &BTreeSet::new());
+        let timing = timing::choose(
+            Some(pinned),
+            false,
+            "keepalived/0",
+            None,
+            &timing::Offers::new(),
+        );
         let built = build(
             &valid,
             &timing,

@@ -15,6 +15,7 @@ use crate::charm::iface::tests::snapshot;
 use crate::charm::paths::Paths;
 use crate::charm::service::ServiceError;
 use crate::charm::sysctl::SysctlError;
+use crate::charm::timing::OFFERED;
 
 // ---------------------------------------------------------------- fakes
 
@@ -448,7 +449,10 @@ const UPDATE_STATUS_CALLS: [&str; 5] = [
 /// A golden file (rendered at the compatible timing, VRRPv2 1 s) at the fast timing
 /// profile: what a unit runs once every unit of the application offers it.
 fn fast(conf: String) -> String {
-    conf.replace("    advert_int 1\n", "    advert_int 0.1\n    version 3\n")
+    conf.replace(
+        "    advert_int 1\n",
+        "    advert_int 0.06\n    version 3\n    down_timer_adverts 5\n",
+    )
 }
 
 fn golden(name: &str, root: &Path) -> String {
@@ -1381,7 +1385,7 @@ fn three_units_get_distinct_priorities_and_unicast_peers_and_a_departure_is_remo
         assert_eq!(
             u.local(&rid),
             format!(
-                r#"{{"priority":"{}","timing-profiles":"v2-1,v3-0.1","vips":"192.0.2.100/24","vrrp-address":"192.0.2.{n}"}}"#,
+                r#"{{"priority":"{}","timing-profiles":"{OFFERED}","vips":"192.0.2.100/24","vrrp-address":"192.0.2.{n}"}}"#,
                 264 - n
             )
         );
@@ -1495,7 +1499,9 @@ fn a_conflicting_claim_moves_only_the_newer_unit() {
     assert_eq!(b.service_actions(), vec!["reload keepalived-charm.service"]);
     assert_eq!(
         b.local(&rid),
-        r#"{"priority":"253","timing-profiles":"v2-1,v3-0.1","vips":"192.0.2.100/24","vrrp-address":"192.0.2.11"}"#
+        format!(
+            r#"{{"priority":"253","timing-profiles":"{OFFERED}","vips":"192.0.2.100/24","vrrp-address":"192.0.2.11"}}"#
+        )
     );
     assert!(
         b.juju.logs[0].contains("VRRP priority claim 254 is taken by an older unit; claimed 253")
@@ -1512,7 +1518,7 @@ fn cluster_changed_reads_only_the_remote_unit() {
         "keepalived/1".into(),
         [
             ("priority".to_string(), "253".to_string()),
-            ("timing-profiles".to_string(), "v2-1,v3-0.1".to_string()),
+            ("timing-profiles".to_string(), OFFERED.to_string()),
         ]
         .into(),
     );
@@ -1876,7 +1882,7 @@ fn the_timing_profile_follows_goal_state_and_explicit_settings_win() {
     u.assert_reloaded_once("to the fast profile");
     assert_eq!(
         u.state().timing.as_deref(),
-        Some("VRRPv3 0.1 s: every unit runs this charm's engine")
+        Some("VRRPv3 0.06 s, down after 5 missed adverts: every unit runs this charm's engine")
     );
     // An old unit appears again: back, with one reload.
     u.juju.app_units = vec!["keepalived/8".into()];

@@ -82,6 +82,8 @@ struct InstanceContext {
     /// `Some(3)` renders `version 3`; `None` leaves keepalived's default (v2 for IPv4),
     /// so the default file is the original charm's plus the priority.
     version: Option<u8>,
+    /// `Some(n)` renders `down_timer_adverts n`; the RFCs' 3 is not written.
+    down_timer_adverts: Option<u8>,
     nopreempt: bool,
     auth_pass: Option<String>,
     unicast_src_ip: Option<String>,
@@ -109,6 +111,8 @@ fn instance_context(i: &Instance) -> InstanceContext {
         priority: i.priority.get(),
         advert_int: advert_int_text(i.advert_interval),
         version: (i.version == Version::V3).then_some(3),
+        down_timer_adverts: Some(i.down_timer_adverts)
+            .filter(|n| *n != vrrp_core::proto::Timers::RFC_DOWN_ADVERTS),
         nopreempt: !i.preempt,
         auth_pass: i.password.as_ref().map(|p| p.expose().to_string()),
         unicast_src_ip: i.unicast.as_ref().map(|u| u.source.to_string()),
@@ -228,7 +232,7 @@ mod tests {
             v4: Some(v4.parse().unwrap()),
             v6: None,
             vips: Vec::new(),
-            fast: false,
+            timing_profiles: Default::default(),
         };
         vec![
             ("default-ipv4.conf", o("10.10.74.250"), vec![]),

@@ -231,12 +231,16 @@ pub fn engine_config(m: &Model, unit: &str) -> String {
 /// A golden file (rendered at the compatible timing, VRRPv2 1 s) at the fast timing
 /// profile, what every unit runs once all of them run this charm (`timing`).
 pub fn fast(conf: String) -> String {
-    conf.replace("    advert_int 1\n", "    advert_int 0.1\n    version 3\n")
+    conf.replace("    advert_int 1\n", FAST_TIMING)
 }
 
-/// Whether a rendered engine config runs the fast timing (VRRPv3 0.1 s).
+/// The fast timing's lines in a rendered engine config: VRRPv3 60 ms, the Master down
+/// after five missed adverts (`src/charm/timing.rs`).
+pub const FAST_TIMING: &str = "    advert_int 0.06\n    version 3\n    down_timer_adverts 5\n";
+
+/// Whether a rendered engine config runs the fast timing.
 pub fn runs_fast_timing(conf: &str) -> bool {
-    conf.contains("    advert_int 0.1\n    version 3\n")
+    conf.contains(FAST_TIMING)
 }
 
 /// Whether a rendered engine config runs the compatible timing (VRRPv2 1 s).

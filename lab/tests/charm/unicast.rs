@@ -82,7 +82,7 @@ fn a_master_holding_the_vip_still_publishes_its_own_address() {
             "192.0.2.10",
             &[
                 ("priority", "254"),
-                ("timing-profiles", "v2-1,v3-0.1"),
+                ("timing-profiles", keepalived_charm::charm::timing::OFFERED),
                 ("vips", "fd00::6/64,10.10.74.251/32"),
                 ("vrrp-address", "192.0.2.10"),
                 ("vrrp-address-v6", "fd00::10")

@@ -181,9 +181,10 @@ fn refreshing_from_the_original_charm_stops_the_distro_keepalived_and_takes_over
     // cluster of the rolling refresh is `upgrade_lab`'s).
     let conf = engine_config(&m, UNIT0);
     assert_eq!(conf, fast(golden(&m, UNIT0, "default-ipv4.conf")));
-    assert!(conf.contains(
-        "    virtual_router_id 23\n    priority 254\n    advert_int 0.1\n    version 3\n"
-    ));
+    assert!(conf.contains(&format!(
+        "    virtual_router_id 23\n    priority 254\n{}",
+        crate::e2e::FAST_TIMING
+    )));
     assert!(!conf.contains("unicast"));
     assert_eq!(m.unit(UNIT0).status(), active("VIP 10.10.74.250 ready"));
     // The contract is published again, unchanged.

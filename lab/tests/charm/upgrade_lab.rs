@@ -246,7 +246,7 @@ fn a_rolling_refresh_from_the_original_charm_keeps_the_vip_answered_but_for_grac
         figures.push((unit, outage.longest));
 
         // The automatic timing (`timing`): VRRPv2 1 s, keepalived's, while a unit
-        // still runs it; VRRPv3 0.1 s on every unit once the last one is refreshed.
+        // still runs it; the fast timing on every unit once the last one is refreshed.
         let refreshed = ["keepalived/0", "keepalived/1", "keepalived/2"]
             .iter()
             .take_while(|u| **u != unit)
@@ -256,7 +256,7 @@ fn a_rolling_refresh_from_the_original_charm_keeps_the_vip_answered_but_for_grac
             if unit == "keepalived/2" {
                 assert!(
                     runs_fast_timing(&conf),
-                    "after the last refresh {u} runs VRRPv3 0.1 s: {conf}"
+                    "after the last refresh {u} runs the fast timing: {conf}"
                 );
             } else {
                 assert!(
@@ -318,10 +318,10 @@ fn a_rolling_refresh_from_the_original_charm_keeps_the_vip_answered_but_for_grac
 }
 
 /// The automatic timing both ways (`src/charm/timing.rs`): two units of this charm run
-/// VRRPv3 0.1 s; a unit of the original charm joins (distro keepalived, VRRPv2 1 s)
+/// the fast timing (VRRPv3 60 ms); a unit of the original charm joins (distro keepalived, VRRPv2 1 s)
 /// and both go back to VRRPv2 1 s at their next hook, before its keepalived's first
-/// down interval ends, so it stays BACKUP; when it is removed they return to VRRPv3
-/// 0.1 s. Not one instant with two holders, and clients lose nothing.
+/// down interval ends, so it stays BACKUP; when it is removed they return to the
+/// fast timing. Not one instant with two holders, and clients lose nothing.
 #[test]
 fn the_timing_follows_an_old_unit_joining_and_leaving_with_no_second_holder() {
     let mut j = JujuLab::new("tjoin", 3);
