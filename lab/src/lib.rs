@@ -377,7 +377,8 @@ impl Drop for Lab {
             h.shutdown();
         }
         self.bridge.stop_worker();
-        if std::thread::panicking() {
+        // LAB_KEEP=1 keeps them after a pass too (daemon logs for a closer look).
+        if std::thread::panicking() || std::env::var_os("LAB_KEEP").is_some() {
             eprintln!("lab {}: artefacts kept in {}", self.id, self.dir.display());
         } else {
             let _ = std::fs::remove_dir_all(&self.dir);

@@ -130,7 +130,7 @@ impl Driver {
             .collect()
     }
 
-    fn send_advert(&mut self, idx: usize, advert: &Advert) {
+    pub(super) fn send_advert(&mut self, idx: usize, advert: &Advert) {
         self.counters_dirty = true;
         let inst = &mut self.instances[idx];
         let Some(src) = inst.source else {

@@ -25,13 +25,13 @@ use crate::engine::metrics::server::{Limits, MetricsServer};
 use crate::engine::metrics::{InstanceExtra, Published, Snapshot};
 use crate::engine::net::{LinkWatch, NetEvent, Netlink, PreciseTimer};
 use vrrp_core::config::Config;
-use vrrp_core::router::{Input, Time};
+use vrrp_core::router::{Action, Input, Time};
 
 use super::instance::{all_vips, router_config, Instance};
 use super::lifecycle::{dump, forward_link_events, remove_stale_vips, NetMsg};
 use super::links::HostView;
 use super::ratelimit::RateLimit;
-use super::sockets::{self, recv_any, LinkLayer, Receiver, ReceiverKey};
+use super::sockets::{self, recv_any, try_recv_any, LinkLayer, Receiver, ReceiverKey};
 use super::status::{self, Header, ReceiverView, StatusWriter};
 use super::tracking::{self, Scheduler, ScriptResult};
 
@@ -50,6 +50,9 @@ const DROP_LOG_PERIOD: Duration = Duration::from_secs(10);
 
 /// The loop's receive buffer (one datagram at a time; VRRP packets are far below
 /// 2 KiB) and where `recv_any` goes on polling.
+/// Datagrams read before the due timers fire, at most (`Driver::on_timers`).
+const DRAIN_BEFORE_TIMERS: usize = 64;
+
 struct RxBuffer {
     buf: Vec<u8>,
     next: usize,
@@ -245,7 +248,7 @@ impl Driver {
                     tracing::info!("SIGINT: shutting down");
                     break;
                 }
-                _ = timer => self.on_timers().await,
+                _ = timer => self.on_timers(&mut rx).await,
                 _ = inbox.hangup.recv() => {
                     self.reload().await;
                     self.configure_metrics();
@@ -337,7 +340,7 @@ impl Driver {
                 biased;
                 _ = inbox.terminate.recv() => self.input_all(Input::ShutdownNow).await,
                 _ = inbox.interrupt.recv() => self.input_all(Input::ShutdownNow).await,
-                _ = timer => self.on_timers().await,
+                _ = timer => self.on_timers(&mut rx).await,
                 received = recv_any(&self.receivers, &mut rx.buf, &mut rx.next) => {
                     self.on_received(received, &rx.buf).await
                 }
@@ -452,8 +455,25 @@ impl Driver {
         self.state_dirty = true;
     }
 
-    async fn on_timers(&mut self) {
+    /// The routers' due timers. Datagrams already queued are read first (at most
+    /// `DRAIN_BEFORE_TIMERS`): an advert that arrived while the loop was busy or
+    /// waking up must reach its router before that router's down timer is judged,
+    /// or a Backup claims over an advert waiting in its socket. Then every due
+    /// router decides, and the adverts each one lists before any other work (a
+    /// Master replaced after silence advertises first, `Router::become_master`) go
+    /// out before any instance's VIPs are added: with fifty instances promoted at
+    /// once, the fiftieth advert does not wait for 49 netlink round trips while a
+    /// lower Backup's timer runs out (docs/scenarios.md S21). Each instance's own
+    /// actions keep the router's order.
+    async fn on_timers(&mut self, rx: &mut RxBuffer) {
+        for _ in 0..DRAIN_BEFORE_TIMERS {
+            let Some(received) = try_recv_any(&self.receivers, &mut rx.buf, &mut rx.next) else {
+                break;
+            };
+            self.on_received(received, &rx.buf).await;
+        }
         let now = self.now();
+        let mut due = Vec::new();
         for idx in 0..self.instances.len() {
             if self.instances[idx]
                 .router
@@ -461,8 +481,23 @@ impl Driver {
                 .is_some_and(|t| t <= now)
             {
                 let actions = self.instances[idx].router.handle_timeout(now);
-                self.apply(idx, actions).await;
+                let mut rest = Vec::with_capacity(actions.len());
+                let mut leading = true;
+                for action in actions {
+                    match action {
+                        Action::SendAdvert(advert) if leading => self.send_advert(idx, &advert),
+                        Action::StateChanged { .. } => rest.push(action),
+                        _ => {
+                            leading = false;
+                            rest.push(action);
+                        }
+                    }
+                }
+                due.push((idx, rest));
             }
+        }
+        for (idx, actions) in due {
+            self.apply(idx, actions).await;
         }
     }
 

@@ -119,6 +119,30 @@ pub async fn recv_any(
     .await
 }
 
+/// As [`recv_any`], without waiting: the next datagram already queued on any of
+/// `receivers`, or `None` when every queue is empty.
+pub fn try_recv_any(
+    receivers: &BTreeMap<ReceiverKey, Receiver>,
+    buf: &mut [u8],
+    next: &mut usize,
+) -> Option<Received> {
+    let n = receivers.len();
+    for step in 0..n {
+        let at = (*next + step) % n;
+        let Some(r) = receivers.values().nth(at) else {
+            continue;
+        };
+        match r.socket.get_ref().recv(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            result => {
+                *next = at + 1;
+                return Some((r.id, result));
+            }
+        }
+    }
+    None
+}
+
 /// Which receive sockets the instances need: one per (interface, family), joined to
 /// the group when any instance there is multicast.
 pub fn wanted(instances: &[Instance]) -> BTreeMap<ReceiverKey, Delivery> {

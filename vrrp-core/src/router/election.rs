@@ -84,6 +84,7 @@ impl Router {
 
     /// RFC 9568 §6.4.2, Backup state.
     fn backup_receive(&mut self, now: Time, from: IpAddr, advert: &Advert) {
+        self.last_heard = Some(now);
         // The Master resigns: take over after Skew_Time only (C-21). The skew is
         // the one of the Master's interval we last learned.
         if advert.priority.is_release() {

@@ -108,6 +108,10 @@ pub struct Router {
     pub(super) preempt_hold_until: Option<Time>,
     /// The running down timer is the shortened `state MASTER` startup wait.
     pub(super) startup_wait: bool,
+    /// When this Backup last heard an advert of its cluster, of any priority (a
+    /// release, a lower-priority Master it is about to preempt): whether a claim
+    /// follows silence, see `become_master`.
+    pub(super) last_heard: Option<Time>,
     /// The VIPs a resigned Master still holds (make before break, see
     /// `Input::Shutdown`); `deadlines.release` is armed while this is `Some`.
     pub(super) held: Option<Vec<IpAddr>>,
@@ -146,6 +150,7 @@ impl Router {
             master: None,
             preempt_hold_until: None,
             startup_wait: false,
+            last_heard: None,
             held: None,
             rival: None,
             foreign: Vec::new(),
@@ -422,28 +427,45 @@ impl Router {
     }
 
     /// Any state → Master. The VIPs are added and announced (gratuitous ARP / NA)
-    /// *before* the first advert.
+    /// *before* the first advert — except after silence, see below.
     ///
-    /// Why: two Backups whose down timers expire within a millisecond of each other
-    /// (neighbouring priorities at VRRPv3 0.1 s are 0.4 ms apart) both claim (S-10).
-    /// The winner re-announces when it hears the loser's advert; if the loser's own
-    /// announcement followed its advert, it could reach the clients after the
-    /// winner's, leaving them on the loser's MAC. Announcing first puts the loser's
-    /// frames on the wire before the advert that triggers the winner's. It also
-    /// makes a preemption or a graceful stop make-before-break: clients follow the
-    /// new Master's announcement before its advert makes the old one drop the VIPs.
-    /// The cost is the driver's netlink round trip before the first advert.
+    /// Why announce first: a preemption or a graceful stop (the old Master still
+    /// holds the VIPs and drops them at our first advert) becomes make-before-break:
+    /// clients follow the new Master's announcement before its advert makes the old
+    /// one drop the VIPs. It also puts a loser's frames on the wire before the
+    /// advert that triggers the winner's re-announcement when two Backups claim at
+    /// once (S-10).
+    ///
+    /// After silence (the down timer ran out a full Master_Down_Interval after the
+    /// last advert heard: the Master crashed), nobody holds the VIPs to break
+    /// with, and the advert goes first, in RFC 5798 §6.4.2's order: the other
+    /// Backups hear it as early as possible. With many instances promoted at once
+    /// (fifty VIPs of one crashed Master, docs/scenarios.md S21) the driver can then
+    /// send every instance's advert before it adds any VIP, instead of making a
+    /// Backup of lower priority, whose timer runs out a skew later, wait for fifty
+    /// address additions. S-10's ordering is kept by the contention re-announcement
+    /// (`CONTENTION_REANNOUNCE`): the winner speaks last.
     pub(super) fn become_master(&mut self, now: Time, reason: Reason, out: &mut Vec<Action>) {
+        let after_silence = reason == Reason::MasterDown
+            && self
+                .last_heard
+                .map_or(true, |t| now >= t + self.timers().master_down_interval);
         self.transition(State::Master, reason, out);
         self.counters.became_master += 1;
         self.preempt_hold_until = None;
+        self.last_heard = None;
         self.master = Some(MasterInfo {
             address: self.config.primary_address,
             priority: self.effective,
         });
+        if after_silence {
+            self.send_advert(self.effective, out);
+        }
         out.push(Action::AddVips(self.config.vips.clone()));
         self.send_gratuitous(self.config.vips.clone(), self.config.garp.repeat, out);
-        self.send_advert(self.effective, out);
+        if !after_silence {
+            self.send_advert(self.effective, out);
+        }
         let garp = &self.config.garp;
         self.deadlines.advert = Some(now + self.config.advert_interval.as_duration());
         self.deadlines.garp_delayed = (!garp.delay.is_zero()).then(|| now + garp.delay);

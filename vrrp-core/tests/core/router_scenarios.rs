@@ -427,7 +427,7 @@ const SKEW_100: u64 = 609_375_000;
 const SKEW_1: u64 = 996_093_750;
 
 #[test]
-fn a_new_master_announces_its_vips_before_its_first_advert_on_the_wire() {
+fn a_new_master_after_silence_advertises_before_it_announces_on_the_wire() {
     let mut seg = Segment::new(vec![router(150, 1), router(100, 2)], LATENCY, 1);
     seg.start_all();
     seg.run_until(secs(10));
@@ -440,9 +440,9 @@ fn a_new_master_announces_its_vips_before_its_first_advert_on_the_wire() {
                 to: State::Master,
                 reason: Reason::MasterDown
             },
+            Record::Advert { priority: 150 },
             Record::VipsAdded,
             Record::Gratuitous { repeat: 5 },
-            Record::Advert { priority: 150 },
         ]
     );
 }

@@ -36,17 +36,53 @@ const SKEW_1: u64 = 996_093_750;
 /// `RELEASE_MARGIN`.
 const MARGIN: u64 = 50_000_000;
 
-// ----- wire order: announce before advert ------------------------------------------
+// ----- wire order: announce before advert, but advert first after silence ----------
 
+/// The Master went silent (a crash): nobody holds the VIPs, so the first advert
+/// goes first (RFC 5798 §6.4.2's order) and the other Backups hear it at once.
 #[test]
-fn a_new_master_announces_its_vips_before_its_first_advert() {
+fn a_master_gone_silent_is_replaced_advert_first() {
     let mut r = started(config(100, "10.0.0.1"));
     assert_eq!(r.poll_timeout(), Some(at_ns(DOWN_100)));
     let actions = r.handle_timeout(at_ns(DOWN_100));
     assert_eq!(actions, promotion(Reason::MasterDown, 100));
-    assert_eq!(kinds(&actions), vec!["to-master", "add", "garp", "advert"]);
+    assert_eq!(kinds(&actions), vec!["to-master", "advert", "add", "garp"]);
     // The next advert one interval after the first, on the same grid.
     assert_eq!(r.poll_timeout(), Some(at_ns(DOWN_100 + 1_000_000_000)));
+    // The same after an advert heard a full down interval before.
+    let mut r = started(config(100, "10.0.0.1"));
+    r.handle(at_ms(1_000), adv("10.0.0.9", 200));
+    let actions = r.handle_timeout(at_ns(1_000_000_000 + DOWN_100));
+    assert_eq!(kinds(&actions), vec!["to-master", "advert", "add", "garp"]);
+}
+
+/// A preemption: the lower-priority Master is still speaking and drops the VIPs
+/// at our first advert, so the VIPs are added and announced before it (make
+/// before break).
+#[test]
+fn a_preempting_backup_announces_its_vips_before_its_first_advert() {
+    let mut r = started(config(200, "10.0.0.1"));
+    let due = r.poll_timeout().unwrap();
+    let mut t = 0;
+    while at_ms(t + 1_000) < due {
+        t += 1_000;
+        assert_eq!(r.handle(at_ms(t), adv("10.0.0.9", 100)), vec![]);
+    }
+    let actions = r.handle_timeout(due);
+    assert_eq!(kinds(&actions), vec!["to-master", "add", "garp", "advert"]);
+}
+
+/// A graceful stop: the resigning Master (priority 0) keeps its VIPs until our
+/// first advert (K-14, `Input::Shutdown`), so we announce before it.
+#[test]
+fn the_successor_of_a_resigning_master_announces_before_its_first_advert() {
+    let mut r = started(config(100, "10.0.0.1"));
+    r.handle(at_ms(1_000), adv("10.0.0.9", 200));
+    r.handle(at_ms(1_500), adv("10.0.0.9", 0));
+    let due = r.poll_timeout().unwrap();
+    assert_eq!(due, at_ns(1_500_000_000 + SKEW_100));
+    let actions = r.handle_timeout(due);
+    assert_eq!(kinds(&actions), vec!["to-master", "add", "garp", "advert"]);
 }
 
 #[test]

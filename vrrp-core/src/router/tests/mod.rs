@@ -126,8 +126,9 @@ pub(super) fn release_advert() -> Action {
     Action::SendAdvert(advert(Version::V2, 0, AdvertInterval::DEFAULT))
 }
 
-/// What a Backup that becomes Master does, in wire order (`become_master`): the VIPs
-/// and their announcement before the first advert, at `priority` (v2, 1 s).
+/// What a Backup that becomes Master after silence (its Master crashed) does, in
+/// wire order (`become_master`): the first advert, then the VIPs and their
+/// announcement, at `priority` (v2, 1 s).
 pub(super) fn promotion(reason: Reason, priority: u8) -> Vec<Action> {
     vec![
         Action::StateChanged {
@@ -135,12 +136,12 @@ pub(super) fn promotion(reason: Reason, priority: u8) -> Vec<Action> {
             to: State::Master,
             reason,
         },
+        Action::SendAdvert(advert(Version::V2, priority, AdvertInterval::DEFAULT)),
         Action::AddVips(vec![ip(VIP)]),
         Action::SendGratuitous {
             vips: vec![ip(VIP)],
             repeat: 5,
         },
-        Action::SendAdvert(advert(Version::V2, priority, AdvertInterval::DEFAULT)),
     ]
 }
 
