@@ -32,7 +32,7 @@ const fn v3(name: &'static str, advert_int: &'static str, ms: u64, down_adverts:
 
 /// The RFCs' three missed adverts at each interval, then a longer down count at
 /// short intervals: the same crash failover as 0.1 s, with more adverts to lose.
-const OURS: [Timing; 8] = [
+const OURS: [Timing; 9] = [
     v3("v3 1 s", "1", 1000, 3),
     v3("v3 0.5 s", "0.5", 500, 3),
     v3("v3 0.3 s", "0.3", 300, 3),
@@ -40,6 +40,7 @@ const OURS: [Timing; 8] = [
     v3("v3 0.1 s", "0.1", 100, 3),
     v3("v3 0.05 s", "0.05", 50, 3),
     v3("v3 0.08 s, 4 missed", "0.08", 80, 4),
+    v3("v3 0.06 s, 5 missed", "0.06", 60, 5),
     CHARM_FAST,
 ];
 

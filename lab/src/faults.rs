@@ -67,12 +67,12 @@ pub const V3_100MS: Timing = Timing {
 };
 
 /// The charm's fast timing once every unit runs our engine (`src/charm/timing.rs`):
-/// VRRPv3 at 60 ms, the Master down after five missed adverts.
+/// VRRPv3 at 70 ms, the Master down after five missed adverts.
 pub const CHARM_FAST: Timing = Timing {
-    name: "v3 0.06 s, 5 missed",
+    name: "v3 0.07 s, 5 missed",
     version: 3,
-    advert_int: "0.06",
-    interval: Duration::from_millis(60),
+    advert_int: "0.07",
+    interval: Duration::from_millis(70),
     down_adverts: 5,
 };
 

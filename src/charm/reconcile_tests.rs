@@ -451,7 +451,7 @@ const UPDATE_STATUS_CALLS: [&str; 5] = [
 fn fast(conf: String) -> String {
     conf.replace(
         "    advert_int 1\n",
-        "    advert_int 0.06\n    version 3\n    down_timer_adverts 5\n",
+        "    advert_int 0.07\n    version 3\n    down_timer_adverts 5\n",
     )
 }
 
@@ -1882,7 +1882,7 @@ fn the_timing_profile_follows_goal_state_and_explicit_settings_win() {
     u.assert_reloaded_once("to the fast profile");
     assert_eq!(
         u.state().timing.as_deref(),
-        Some("VRRPv3 0.06 s, down after 5 missed adverts: every unit runs this charm's engine")
+        Some("VRRPv3 0.07 s, down after 5 missed adverts: every unit runs this charm's engine")
     );
     // An old unit appears again: back, with one reload.
     u.juju.app_units = vec!["keepalived/8".into()];

@@ -290,7 +290,7 @@ mod tests {
                 None,
                 &[]
             )),
-            r#"{"priority":"253","timing-profiles":"v2-1,v3-0.06x5,v3-0.1","vrrp-address":"192.0.2.10"}"#
+            r#"{"priority":"253","timing-profiles":"v2-1,v3-0.07x5,v3-0.1","vrrp-address":"192.0.2.10"}"#
         );
         let vips: Vec<Vip> = ["10.0.0.5/24", "fd00::5/64"]
             .iter()
@@ -304,7 +304,7 @@ mod tests {
         );
         assert_eq!(
             json(&b),
-            r#"{"priority":"254","timing-profiles":"v2-1,v3-0.06x5,v3-0.1","vips":"10.0.0.5/24,fd00::5/64","vrrp-address":"192.0.2.10","vrrp-address-v6":"fd00::10"}"#
+            r#"{"priority":"254","timing-profiles":"v2-1,v3-0.07x5,v3-0.1","vips":"10.0.0.5/24,fd00::5/64","vrrp-address":"192.0.2.10","vrrp-address-v6":"fd00::10"}"#
         );
         assert_eq!(peer_vips(&b), vips);
     }
@@ -319,7 +319,7 @@ mod tests {
         let b = with_maintenance(base.clone(), true, Some(&s));
         assert_eq!(
             json(&b),
-            r#"{"paused":"true","priority":"253","switchover":"keepalived/2@1700000000000","timing-profiles":"v2-1,v3-0.06x5,v3-0.1"}"#
+            r#"{"paused":"true","priority":"253","switchover":"keepalived/2@1700000000000","timing-profiles":"v2-1,v3-0.07x5,v3-0.1"}"#
         );
         assert!(peer_paused(&b));
         assert_eq!(Switchover::parse(&b["switchover"]), Some(s));

@@ -16,15 +16,15 @@
 //!   may sit in the relation with empty bags while still running keepalived. So a
 //!   unit added to a fast cluster takes the others through the compatible timing
 //!   until its first bag arrives: two hitless reloads on each (K-15).
-//! * **fast** — VRRPv3 at 60 ms, the Master down after five missed adverts instead
+//! * **fast** — VRRPv3 at 70 ms, the Master down after five missed adverts instead
 //!   of the RFCs' three (keepalived's `down_timer_adverts`, docs/requirements.md
-//!   K-16) — once every unit announces it. A crash fails over in about 0.3 s instead
-//!   of 3 s, and a false takeover needs five adverts lost in a row: under 5 % loss
-//!   that is rarer than three in a row at keepalived's 1 s (0.05⁵ every 60 ms against
-//!   0.05³ every second). The previous revision's fast profile (100 ms, three missed
-//!   adverts) had the same crash failover but 4 false transitions against
-//!   keepalived's 0 in ten minutes of 5 % loss (README, "Advert interval vs false
-//!   transitions"). While some units still offer only that one, the cluster runs it.
+//!   K-16) — once every unit announces it. A crash fails over in about 0.36 s instead
+//!   of 3 s; a false takeover needs five adverts lost in a row (under 5 % loss rarer
+//!   than three in a row at keepalived's 1 s) or adverts held up for 393 ms (a busy
+//!   core). docs/architecture.md, "The timing profile", gives the measurements that
+//!   ruled out 100 ms × 3 (packet loss) and 60 ms × 5 (a busy core). While some
+//!   units still offer only the previous revision's profile (100 ms × 3), the
+//!   cluster runs that.
 //!
 //! Units switch one hook at a time, in whatever order Juju runs them. The engine
 //! treats adverts of the other version from an unauthenticated cluster as its own
@@ -47,14 +47,14 @@ pub struct Profile {
 }
 
 /// The fast profiles this engine runs, best first. The first is the default:
-/// 60 ms adverts, down after five missed ones (0.3366 s at priority 100). The second
+/// 70 ms adverts, down after five missed ones (0.3927 s at priority 100). The second
 /// is what the previous revision of this charm ran (100 ms, three missed): kept, so a
 /// cluster refreshing from it stays fast on the common profile until every unit
 /// offers the first.
 pub const FAST: [Profile; 2] = [
     Profile {
-        name: "v3-0.06x5",
-        centis: 6,
+        name: "v3-0.07x5",
+        centis: 7,
         down_adverts: 5,
     },
     Profile {
@@ -64,7 +64,7 @@ pub const FAST: [Profile; 2] = [
     },
 ];
 /// Every profile this unit's engine can run, comma-separated, for its peer bag.
-pub const OFFERED: &str = "v2-1,v3-0.06x5,v3-0.1";
+pub const OFFERED: &str = "v2-1,v3-0.07x5,v3-0.1";
 
 /// Why the timing is what it is (for the `status` action and the log).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -266,14 +266,14 @@ mod tests {
     }
 
     #[test]
-    fn every_unit_offering_the_fast_profile_gives_vrrpv3_at_60_ms_down_after_5() {
+    fn every_unit_offering_the_fast_profile_gives_vrrpv3_at_70_ms_down_after_5() {
         let all = units(&["keepalived/0", "keepalived/1", "keepalived/2"]);
         let t = automatic(&all, &["keepalived/1", "keepalived/2"]);
-        assert_eq!(timing_of(&t), (Version::V3, 6, 5));
+        assert_eq!(timing_of(&t), (Version::V3, 7, 5));
         assert!(t.is_fast());
         assert_eq!(
             t.to_string(),
-            "VRRPv3 0.06 s, down after 5 missed adverts: every unit runs this charm's engine"
+            "VRRPv3 0.07 s, down after 5 missed adverts: every unit runs this charm's engine"
         );
         // Alone: nothing to wait for.
         let alone = automatic(&all[..1], &[]);
@@ -317,7 +317,7 @@ mod tests {
         assert_eq!(unknown.why, Why::UnitsUnknown);
         assert_eq!(unknown.ipv4_version, Version::V2);
         // Two units that share no fast profile: compatible, naming one of them.
-        let mut split = peers(&["keepalived/1"], "v2-1,v3-0.06x5");
+        let mut split = peers(&["keepalived/1"], "v2-1,v3-0.07x5");
         split.extend(peers(&["keepalived/2"], "v2-1,v3-0.1"));
         let t = choose(None, false, "keepalived/0", Some(&all), &split);
         assert_eq!(t.why, Why::NotEveryUnit("keepalived/2".into()));
@@ -363,7 +363,7 @@ mod tests {
     fn a_peer_offers_only_what_its_bag_lists() {
         assert_eq!(
             offers(Some(OFFERED)),
-            ["v2-1", "v3-0.06x5", "v3-0.1"]
+            ["v2-1", "v3-0.07x5", "v3-0.1"]
                 .map(String::from)
                 .into_iter()
                 .collect()

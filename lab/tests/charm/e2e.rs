@@ -234,9 +234,9 @@ pub fn fast(conf: String) -> String {
     conf.replace("    advert_int 1\n", FAST_TIMING)
 }
 
-/// The fast timing's lines in a rendered engine config: VRRPv3 60 ms, the Master down
+/// The fast timing's lines in a rendered engine config: VRRPv3 70 ms, the Master down
 /// after five missed adverts (`src/charm/timing.rs`).
-pub const FAST_TIMING: &str = "    advert_int 0.06\n    version 3\n    down_timer_adverts 5\n";
+pub const FAST_TIMING: &str = "    advert_int 0.07\n    version 3\n    down_timer_adverts 5\n";
 
 /// Whether a rendered engine config runs the fast timing.
 pub fn runs_fast_timing(conf: &str) -> bool {

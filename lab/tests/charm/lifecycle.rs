@@ -287,7 +287,7 @@ fn install_and_config_changed_send_exactly_these_command_lines() {
             "status-set active VIP 10.10.74.250 ready",
             "is-leader --format=json",
             "state-set --file -",
-            "juju-log -l INFO -- rendered a new engine config; timing VRRPv3 0.06 s, down after 5 missed adverts: every unit runs this charm's engine; metrics endpoint: 127.0.0.1:9165; applied {root}/etc/sysctl.d/50-keepalived.conf; started the engine",
+            "juju-log -l INFO -- rendered a new engine config; timing VRRPv3 0.07 s, down after 5 missed adverts: every unit runs this charm's engine; metrics endpoint: 127.0.0.1:9165; applied {root}/etc/sysctl.d/50-keepalived.conf; started the engine",
         ]
     );
     // What `relation-set --file -` carried on stdin, as Juju stored it.

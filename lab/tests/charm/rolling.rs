@@ -74,7 +74,7 @@ fn a_rolling_virtual_ip_change_keeps_every_vip_on_one_unit() {
 
 /// Rolling timing changes (docs/requirements.md K-15), each applied unit by unit with
 /// `GAP` between units: from the automatic fast timing (every unit runs this charm:
-/// VRRPv3 60 ms, down after five missed adverts) to VRRPv2 1 s pinned, to VRRPv3 1 s, to VRRPv2 at 2 s. While the
+/// VRRPv3 70 ms, down after five missed adverts) to VRRPv2 1 s pinned, to VRRPv3 1 s, to VRRPv2 at 2 s. While the
 /// units disagree each follows the Master's adverts whatever their version or
 /// interval: never a second holder, and the clients lose nothing.
 #[test]

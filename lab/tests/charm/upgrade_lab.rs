@@ -318,7 +318,7 @@ fn a_rolling_refresh_from_the_original_charm_keeps_the_vip_answered_but_for_grac
 }
 
 /// The automatic timing both ways (`src/charm/timing.rs`): two units of this charm run
-/// the fast timing (VRRPv3 60 ms); a unit of the original charm joins (distro keepalived, VRRPv2 1 s)
+/// the fast timing (VRRPv3 70 ms); a unit of the original charm joins (distro keepalived, VRRPv2 1 s)
 /// and both go back to VRRPv2 1 s at their next hook, before its keepalived's first
 /// down interval ends, so it stays BACKUP; when it is removed they return to the
 /// fast timing. Not one instant with two holders, and clients lose nothing.
