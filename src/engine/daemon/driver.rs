@@ -25,6 +25,7 @@ use crate::engine::metrics::server::{Limits, MetricsServer};
 use crate::engine::metrics::{InstanceExtra, Published, Snapshot};
 use crate::engine::net::{LinkWatch, NetEvent, Netlink, PreciseTimer};
 use vrrp_core::config::Config;
+use vrrp_core::proto::Advert;
 use vrrp_core::router::{Action, Input, Time};
 
 use super::instance::{all_vips, router_config, Instance};
@@ -481,17 +482,9 @@ impl Driver {
                 .is_some_and(|t| t <= now)
             {
                 let actions = self.instances[idx].router.handle_timeout(now);
-                let mut rest = Vec::with_capacity(actions.len());
-                let mut leading = true;
-                for action in actions {
-                    match action {
-                        Action::SendAdvert(advert) if leading => self.send_advert(idx, &advert),
-                        Action::StateChanged { .. } => rest.push(action),
-                        _ => {
-                            leading = false;
-                            rest.push(action);
-                        }
-                    }
+                let (adverts, rest) = leading_adverts(actions);
+                for advert in &adverts {
+                    self.send_advert(idx, advert);
                 }
                 due.push((idx, rest));
             }
@@ -773,6 +766,26 @@ pub(super) fn read_metrics_file(path: &std::path::Path) -> Result<Option<SocketA
 
 /// Sleeps until `deadline` on the timerfd (forever without one).
 /// The next tick of `flush`, or never.
+/// The adverts a router lists before any other work (its state changes aside),
+/// and the rest in order: `Driver::on_timers` sends the first of every due
+/// instance before it applies the rest of any.
+fn leading_adverts(actions: Vec<Action>) -> (Vec<Advert>, Vec<Action>) {
+    let mut adverts = Vec::new();
+    let mut rest = Vec::with_capacity(actions.len());
+    let mut leading = true;
+    for action in actions {
+        match action {
+            Action::SendAdvert(advert) if leading => adverts.push(advert),
+            Action::StateChanged { .. } => rest.push(action),
+            other => {
+                leading = false;
+                rest.push(other);
+            }
+        }
+    }
+    (adverts, rest)
+}
+
 async fn sleep_until(precise: &PreciseTimer, deadline: Option<Instant>) {
     match deadline {
         Some(at) => {

@@ -102,20 +102,12 @@ pub async fn recv_any(
     buf: &mut [u8],
     next: &mut usize,
 ) -> Received {
-    std::future::poll_fn(|cx| {
-        let n = receivers.len();
-        for step in 0..n {
-            let at = (*next + step) % n;
-            let Some(r) = receivers.values().nth(at) else {
-                continue;
-            };
-            if let Poll::Ready(result) = r.socket.poll_recv(cx, buf) {
-                *next = at + 1;
-                return Poll::Ready((r.id, result));
-            }
-        }
-        Poll::Pending
-    })
+    std::future::poll_fn(
+        |cx| match first_ready(receivers, next, |r| r.socket.poll_recv(cx, buf)) {
+            Some(received) => Poll::Ready(received),
+            None => Poll::Pending,
+        },
+    )
     .await
 }
 
@@ -126,18 +118,29 @@ pub fn try_recv_any(
     buf: &mut [u8],
     next: &mut usize,
 ) -> Option<Received> {
+    first_ready(receivers, next, |r| match r.socket.get_ref().recv(buf) {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Poll::Pending,
+        result => Poll::Ready(result),
+    })
+}
+
+/// The round robin of [`recv_any`] and [`try_recv_any`]: `read` each receiver from
+/// the one after `*next` on; the first that is ready gives the datagram and moves
+/// `*next` past itself.
+fn first_ready(
+    receivers: &BTreeMap<ReceiverKey, Receiver>,
+    next: &mut usize,
+    mut read: impl FnMut(&Receiver) -> Poll<std::io::Result<(usize, RecvMeta)>>,
+) -> Option<Received> {
     let n = receivers.len();
     for step in 0..n {
         let at = (*next + step) % n;
         let Some(r) = receivers.values().nth(at) else {
             continue;
         };
-        match r.socket.get_ref().recv(buf) {
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-            result => {
-                *next = at + 1;
-                return Some((r.id, result));
-            }
+        if let Poll::Ready(result) = read(r) {
+            *next = at + 1;
+            return Some((r.id, result));
         }
     }
     None
