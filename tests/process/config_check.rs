@@ -106,7 +106,7 @@ fn a_bad_file_gets_every_error_with_file_line_and_column_and_exit_1() {
     let expected = vec![
         format!("{p}:3:11: error: state \"master\" is not an initial state: allowed MASTER or BACKUP (upper case, as keepalived requires)"),
         format!("{p}:4:23: error: virtual_router_id 256 is out of range: allowed 1..255"),
-        format!("{p}:5:5: error: unsupported directive \"use_vmac\" in vrrp_instance VI_1: keepalived has it but this engine does not implement it (supported: state, interface, virtual_router_id, priority, advert_int, version, nopreempt, preempt_delay, authentication, unicast_src_ip, unicast_peer, virtual_ipaddress, virtual_ipaddress_excluded, track_interface, track_script, garp_master_delay, garp_master_repeat, garp_master_refresh, down_timer_adverts)"),
+        format!("{p}:5:5: error: unsupported directive \"use_vmac\" in vrrp_instance VI_1: keepalived has it but this engine does not implement it (supported: state, interface, virtual_router_id, priority, advert_int, version, nopreempt, preempt_delay, authentication, unicast_src_ip, unicast_peer, virtual_ipaddress, virtual_ipaddress_excluded, track_interface, track_script, garp_master_delay, garp_master_repeat, garp_master_refresh, down_timer_adverts, rolling_from)"),
         format!("{p}:6:16: error: advert_int 0.5 is out of range: allowed whole seconds 1..255 for VRRPv2"),
         format!("{p}:9:9: error: virtual_ipaddress fd00::1 is IPv6 but vrrp_instance VI_1 is IPv4 (from 10.1.2.3 at line 8): put each family in its own vrrp_instance"),
         format!("{p}:12:9: error: track_script \"chk_x\" names no vrrp_script (none is defined)"),

@@ -25,6 +25,8 @@ use vrrp_core::router::{
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct InstanceKey {
     pub vrid: Vrid,
+    /// The `rolling_from` VRID when it differs (K-17): the router answers to it too.
+    pub rolling_from: Option<Vrid>,
     pub family: Family,
     pub interface: String,
     pub unicast: bool,
@@ -35,12 +37,42 @@ impl InstanceKey {
     pub fn of(instance: &VrrpInstance) -> InstanceKey {
         InstanceKey {
             vrid: instance.vrid,
+            rolling_from: rolling_vrid(instance),
             family: instance.family,
             interface: instance.interface.clone(),
             unicast: instance.is_unicast(),
             unicast_src: instance.unicast_src_ip,
         }
     }
+
+    /// The same virtual router: the same family, interface and transport, and a VRID
+    /// in common — equal, or one side's `rolling_from` naming the other's (K-17).
+    pub fn same_router(&self, other: &InstanceKey) -> bool {
+        let vrids = |k: &InstanceKey| [Some(k.vrid), k.rolling_from];
+        let shared = vrids(self)
+            .iter()
+            .flatten()
+            .any(|v| vrids(other).contains(&Some(*v)));
+        shared
+            && self.family == other.family
+            && self.interface == other.interface
+            && self.unicast == other.unicast
+            && self.unicast_src == other.unicast_src
+    }
+
+    /// Whether the router answers to `vrid` (its own or its `rolling_from`).
+    pub fn answers_to(&self, vrid: u8) -> bool {
+        self.vrid.get() == vrid || self.rolling_from.is_some_and(|v| v.get() == vrid)
+    }
+}
+
+/// The `rolling_from` VRID of `instance`, when it differs from its own (K-17).
+pub fn rolling_vrid(instance: &VrrpInstance) -> Option<Vrid> {
+    instance
+        .rolling_from
+        .as_ref()
+        .map(|r| r.vrid)
+        .filter(|v| *v != instance.vrid)
 }
 
 /// The source address a router uses before the interface has one: the unspecified
@@ -80,6 +112,7 @@ pub fn router_config(config: &Config, instance: &VrrpInstance, source: IpAddr) -
         ..GarpConfig::default()
     };
     rc.down_timer_adverts = instance.down_timer_adverts;
+    rc.rolling_from = instance.rolling_from.clone();
     rc.track_scripts = instance
         .track_scripts
         .iter()
@@ -110,7 +143,8 @@ pub fn advertised(instance: &VrrpInstance) -> Vec<IpAddr> {
     instance.vips.iter().map(|v| v.addr).collect()
 }
 
-/// What the receive ladder expects of this instance's peers.
+/// What the receive ladder expects of this instance's peers (in its `rolling_from`
+/// identity too, K-17).
 pub fn rx_expect(instance: &VrrpInstance) -> RxExpect {
     let mut expect = RxExpect::new(
         instance.version,
@@ -121,6 +155,7 @@ pub fn rx_expect(instance: &VrrpInstance) -> RxExpect {
     );
     expect.auth = instance.auth;
     expect.owner = instance.priority.is_owner();
+    expect.rolling_from = instance.rolling_from.clone();
     if instance.is_unicast() {
         expect.transport = Transport::Unicast {
             peers: instance.unicast_peers.clone(),

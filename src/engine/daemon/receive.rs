@@ -58,7 +58,7 @@ impl Driver {
     }
     pub(super) fn instance_on(&self, iface: &str, family: Family, vrid: u8) -> Option<usize> {
         self.instances.iter().position(|i| {
-            i.config.interface == iface && i.config.family == family && i.config.vrid.get() == vrid
+            i.config.interface == iface && i.config.family == family && i.key.answers_to(vrid)
         })
     }
     async fn on_accepted(&mut self, now: Time, iface: &str, family: Family, accepted: Accepted) {
@@ -73,6 +73,7 @@ impl Driver {
             || notices.address_list_mismatch
             || notices.interval_mismatch
             || notices.version_mismatch
+            || notices.rolling_identity
         {
             let key = format!("notice {} {}", inst.config.name, received.src);
             if let Some(n) = self.log_limit.allow(&key, Instant::now()) {
@@ -85,6 +86,7 @@ impl Driver {
                     interval_mismatch = notices.interval_mismatch,
                     version = received.advert.version.wire(),
                     version_mismatch = notices.version_mismatch,
+                    rolling_identity = notices.rolling_identity,
                     suppressed = n,
                     "advert accepted with a notice"
                 );

@@ -29,7 +29,8 @@ pub struct Matching {
     pub added: Vec<usize>,
 }
 
-/// Matches `old` and `new` by [`InstanceKey`]; each instance matches at most once.
+/// Matches `old` and `new` by [`InstanceKey::same_router`]; each instance matches at
+/// most once.
 pub fn match_instances(old: &[InstanceKey], new: &[VrrpInstance]) -> Matching {
     let mut taken = vec![false; old.len()];
     let mut matching = Matching::default();
@@ -38,7 +39,7 @@ pub fn match_instances(old: &[InstanceKey], new: &[VrrpInstance]) -> Matching {
         match old
             .iter()
             .enumerate()
-            .find(|(o, k)| !taken[*o] && **k == key)
+            .find(|(o, k)| !taken[*o] && k.same_router(&key))
         {
             Some((o, _)) => {
                 taken[o] = true;
@@ -268,6 +269,27 @@ mod tests {
         assert!(m.kept.is_empty());
         assert_eq!(m.removed, vec![0, 1, 2, 3]);
         assert_eq!(m.added, vec![0, 1, 2, 3]);
+    }
+
+    /// K-17: a VRID change is the same router when the new instance names the old
+    /// VRID in `rolling_from` (and when the rolling identity is later dropped).
+    #[test]
+    fn a_vrid_change_rolling_from_the_old_vrid_is_the_same_router() {
+        let old = inst("V", "eth0", 51, "10.0.0.100", "");
+        let rolling = inst(
+            "V",
+            "eth0",
+            61,
+            "10.0.0.100",
+            "    rolling_from {\n        virtual_router_id 51\n    }\n",
+        );
+        let settled = inst("V", "eth0", 61, "10.0.0.100", "");
+        for (from, to) in [(&old, &rolling), (&rolling, &settled)] {
+            let m = match_instances(&keys(from), &instances(to));
+            assert_eq!(m.kept, vec![(0, 0)], "{from}\n->\n{to}");
+        }
+        let m = match_instances(&keys(&old), &instances(&settled));
+        assert_eq!((m.removed, m.added), (vec![0], vec![0]));
     }
 
     #[test]

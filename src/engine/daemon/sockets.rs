@@ -78,7 +78,10 @@ impl Receiver {
 
     /// Makes the ladder expect exactly `expects` (counters are kept).
     pub fn expect(&mut self, expects: Vec<RxExpect>) {
-        let wanted: BTreeSet<(Family, Vrid)> = expects.iter().map(|e| (e.family, e.vrid)).collect();
+        let wanted: BTreeSet<(Family, Vrid)> = expects
+            .iter()
+            .flat_map(|e| e.vrids().map(move |v| (e.family, v)))
+            .collect();
         for (family, vrid) in self.expected.difference(&wanted) {
             self.demux.remove(*family, *vrid);
         }

@@ -6,7 +6,9 @@ use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::proto::{AdvertInterval, Auth, Family, Priority, RangeError, Timers, Version, Vrid};
+use crate::proto::{
+    AdvertInterval, Auth, Family, Priority, RangeError, RollingFrom, Timers, Version, Vrid,
+};
 
 /// A whole keepalived.conf.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -298,6 +300,10 @@ pub struct VrrpInstance {
     /// `down_timer_adverts`, else `vrrp_down_timer_adverts`, else the RFCs' 3: the
     /// advert intervals of silence (plus Skew_Time) that make the Master down.
     pub down_timer_adverts: u8,
+    /// Ours, not keepalived's: `rolling_from {}`, the identity the cluster is moving
+    /// from while a `virtual_router_id` or password change reaches its routers one by
+    /// one (docs/requirements.md K-17).
+    pub rolling_from: Option<RollingFrom>,
     /// The family of the VIPs (derived: the family of the first VIP).
     pub family: Family,
 }
@@ -335,6 +341,7 @@ impl VrrpInstance {
             garp_master_repeat: VrrpInstance::DEFAULT_GARP_REPEAT,
             garp_master_refresh: None,
             down_timer_adverts: Timers::RFC_DOWN_ADVERTS,
+            rolling_from: None,
             family,
         }
     }

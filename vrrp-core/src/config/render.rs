@@ -184,11 +184,9 @@ fn instance(f: &mut fmt::Formatter<'_>, i: &VrrpInstance) -> fmt::Result {
         writeln!(f, "    preempt_delay {}", format_secs(i.preempt_delay))?;
     }
     if let Auth::Pass(bytes) = &i.auth {
-        let len = bytes.iter().rposition(|b| *b != 0).map_or(0, |p| p + 1);
-        let pass = String::from_utf8_lossy(&bytes[..len]);
         writeln!(f, "    authentication {{")?;
         writeln!(f, "        auth_type PASS")?;
-        writeln!(f, "        auth_pass {}", word(&pass))?;
+        writeln!(f, "        auth_pass {}", word(&password(bytes)))?;
         writeln!(f, "    }}")?;
     }
     if let Some(src) = i.unicast_src_ip {
@@ -236,7 +234,24 @@ fn instance(f: &mut fmt::Formatter<'_>, i: &VrrpInstance) -> fmt::Result {
     )?;
     // Always written, like the refresh: an absent line would inherit the global.
     writeln!(f, "    down_timer_adverts {}", i.down_timer_adverts)?;
+    if let Some(from) = &i.rolling_from {
+        writeln!(f, "    rolling_from {{")?;
+        writeln!(f, "        virtual_router_id {}", from.vrid)?;
+        if let Auth::Pass(bytes) = &from.auth {
+            writeln!(f, "        authentication {{")?;
+            writeln!(f, "            auth_type PASS")?;
+            writeln!(f, "            auth_pass {}", word(&password(bytes)))?;
+            writeln!(f, "        }}")?;
+        }
+        writeln!(f, "    }}")?;
+    }
     writeln!(f, "}}")
+}
+
+/// The password of a PASS authentication, without its zero padding.
+fn password(bytes: &[u8; 8]) -> std::borrow::Cow<'_, str> {
+    let len = bytes.iter().rposition(|b| *b != 0).map_or(0, |p| p + 1);
+    String::from_utf8_lossy(&bytes[..len])
 }
 
 #[cfg(test)]

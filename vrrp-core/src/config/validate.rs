@@ -37,18 +37,24 @@ pub(crate) fn validate(config: &Config, outline: &Outline, sink: &mut Sink) {
             );
             names.insert(inst.name.as_str(), first);
         }
-        if let Some(key) = &inst.key {
+        // A rolling_from VRID is the router's too (K-17): no other may use it.
+        let keys = inst.key.iter().map(|k| (k, inst.header, "uses")).chain(
+            inst.rolling_key
+                .iter()
+                .map(|(k, pos)| (k, *pos, "rolls from")),
+        );
+        for (key, pos, verb) in keys {
             if let Some((other, line)) = routers.get(key) {
                 let (vrid, family, iface) = key;
                 sink.error(
-                    inst.header,
+                    pos,
                     format!(
-                        "vrrp_instance {} uses VRID {vrid} for {family} on {iface}, like vrrp_instance {other} (line {line}): give each router its own virtual_router_id",
+                        "vrrp_instance {} {verb} VRID {vrid} for {family} on {iface}, like vrrp_instance {other} (line {line}): give each router its own virtual_router_id",
                         inst.name
                     ),
                 );
             } else {
-                routers.insert(key.clone(), (inst.name.as_str(), inst.header.line));
+                routers.insert(key.clone(), (inst.name.as_str(), pos.line));
             }
         }
         for (addr, pos) in &inst.vips {

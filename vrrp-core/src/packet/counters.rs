@@ -20,6 +20,9 @@ pub struct Notices {
     pub owner_conflict: bool,
     /// Address list differs: sender is the owner, or the policy is log-only (C-15).
     pub address_list_mismatch: bool,
+    /// The advert came in the instance's `rolling_from` identity (the old VRID or
+    /// password of a rolling change, K-17) and is taken as the instance's own.
+    pub rolling_identity: bool,
 }
 
 /// Accepted adverts that are worth knowing about: the RFC says log, not drop.
@@ -35,6 +38,9 @@ pub struct NoticeCounters {
     /// Advert of the other VRRP version, accepted (K-15: no authentication).
     #[serde(default)]
     pub version_mismatch: u64,
+    /// Advert in the instance's `rolling_from` identity, accepted as its own (K-17).
+    #[serde(default)]
+    pub rolling_identity: u64,
     /// VRRPv3/IPv4 adverts checksummed without pseudo-header (RFC 9568 form).
     pub checksum_no_pseudo_header: u64,
     /// VRRPv3/IPv4 unicast adverts checksummed on 224.0.0.18 (keepalived < 1.3.6).
@@ -51,6 +57,7 @@ impl NoticeCounters {
         };
         bump(&mut self.interval_mismatch, notices.interval_mismatch);
         bump(&mut self.version_mismatch, notices.version_mismatch);
+        bump(&mut self.rolling_identity, notices.rolling_identity);
         bump(&mut self.owner_conflict, notices.owner_conflict);
         bump(
             &mut self.address_list_mismatch,

@@ -10,7 +10,9 @@
 //! 8298, C-14); an address-list mismatch from the owner, or under the log-only policy.
 //! Ours, not the RFCs': when neither side authenticates, another version or a v2
 //! interval that differs from ours is our own cluster changing its timing, accepted
-//! with a notice (K-15, see [`crate::proto::Auth::tolerates_other_timing`]).
+//! with a notice (K-15, see [`crate::proto::Auth::tolerates_other_timing`]). An advert
+//! in an instance's `rolling_from` identity (the old VRID or password of a rolling
+//! change) is handed on in the instance's own identity, with a notice (K-17).
 
 mod expect;
 
@@ -48,10 +50,32 @@ pub struct Dropped {
     pub src: Option<IpAddr>,
 }
 
-/// The instance-specific rungs, for an advert that decoded and matched `expect`'s VRID.
+/// The instance-specific rungs, for an advert that decoded and matched one of
+/// `expect`'s VRIDs ([`RxExpect::vrids`]): in the instance's own identity, else in its
+/// `rolling_from` one (K-17), which is noted. When neither passes, the own
+/// identity's reason is reported if the VRID is the instance's own.
 pub fn check(expect: &RxExpect, received: &Received) -> Result<Notices, DropReason> {
+    let vrid = received.advert.vrid;
+    let own = (vrid == expect.vrid).then(|| check_as(expect, expect.auth, received));
+    let rolling = expect.rolling_from.as_ref().filter(|r| r.vrid == vrid);
+    match (own, rolling) {
+        (Some(Ok(notices)), _) => Ok(notices),
+        (own, Some(from)) => match check_as(expect, from.auth, received) {
+            Ok(notices) => Ok(Notices {
+                rolling_identity: true,
+                ..notices
+            }),
+            Err(e) => Err(own.map_or(e, |o| o.err().unwrap_or(e))),
+        },
+        (Some(Err(e)), None) => Err(e),
+        (None, None) => Err(DropReason::UnknownVrid(vrid.get())),
+    }
+}
+
+/// [`check`] in one identity: `expect` with the authentication `auth`.
+fn check_as(expect: &RxExpect, auth: Auth, received: &Received) -> Result<Notices, DropReason> {
     let advert = &received.advert;
-    let tolerant = expect.auth.tolerates_other_timing(&advert.auth);
+    let tolerant = auth.tolerates_other_timing(&advert.auth);
     if advert.version != expect.version && !tolerant {
         return Err(DropReason::Version(advert.version.wire()));
     }
@@ -77,7 +101,7 @@ pub fn check(expect: &RxExpect, received: &Received) -> Result<Notices, DropReas
     };
     match advert.version {
         Version::V2 => {
-            check_v2_auth(expect.auth, advert.auth)?;
+            check_v2_auth(auth, advert.auth)?;
             if notices.interval_mismatch && !tolerant {
                 return Err(DropReason::IntervalMismatch {
                     got: advert.interval,
@@ -151,12 +175,18 @@ impl Demux {
         Demux::default()
     }
 
-    /// Adds or replaces the instance `(expect.family, expect.vrid)`.
+    /// Adds or replaces the instance `(expect.family, expect.vrid)`, under each of its
+    /// VRIDs ([`RxExpect::vrids`]).
     pub fn insert(&mut self, expect: RxExpect) -> Option<RxExpect> {
+        let rolling = expect.vrids().skip(1).collect::<Vec<_>>();
+        for vrid in rolling {
+            self.instances.insert((expect.family, vrid), expect.clone());
+        }
         self.instances.insert((expect.family, expect.vrid), expect)
     }
 
-    /// Removes the instance `(family, vrid)`, returning what it expected.
+    /// Stops expecting anything for `(family, vrid)` (an instance's own or
+    /// `rolling_from` VRID), returning what was expected there.
     pub fn remove(&mut self, family: Family, vrid: Vrid) -> Option<RxExpect> {
         self.instances.remove(&(family, vrid))
     }

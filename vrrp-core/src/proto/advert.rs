@@ -76,3 +76,32 @@ impl Advert {
         }
     }
 }
+
+/// `rolling_from { virtual_router_id N [authentication {...}] }` (ours, not
+/// keepalived's; docs/requirements.md K-17): a second wire identity of the same
+/// virtual router. While some routers of the cluster still run the old
+/// `virtual_router_id` or password, the instance also sends each advert in the old
+/// identity and accepts adverts in it as its own, so old and new routers keep one
+/// election and one Master. Written in full: no `authentication` block means the
+/// old identity had none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RollingFrom {
+    /// The VRID the cluster is moving from (may equal the instance's).
+    pub vrid: Vrid,
+    /// The authentication the cluster is moving from (VRRPv2 only).
+    pub auth: Auth,
+}
+
+impl RollingFrom {
+    /// `advert` (as the router built it) in the old identity.
+    pub fn advert(&self, advert: &Advert) -> Advert {
+        Advert {
+            vrid: self.vrid,
+            auth: match advert.version {
+                Version::V2 => self.auth,
+                Version::V3 => Auth::None,
+            },
+            ..advert.clone()
+        }
+    }
+}

@@ -10,7 +10,7 @@ mod mac;
 mod priority;
 mod vrid;
 
-pub use advert::{Advert, Auth};
+pub use advert::{Advert, Auth, RollingFrom};
 pub use interval::{AdvertInterval, Timers};
 pub use mac::MacAddr;
 pub use priority::Priority;

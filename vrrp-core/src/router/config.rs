@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::proto::{AdvertInterval, Auth, Family, Priority, Timers, Version, Vrid};
+use crate::proto::{AdvertInterval, Auth, Family, Priority, RollingFrom, Timers, Version, Vrid};
 
 /// keepalived's `state` keyword: only a startup hint, never a guarantee.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,6 +137,10 @@ pub struct RouterConfig {
     /// 3 is a deviation from the RFCs that every router of the instance must share
     /// (docs/requirements.md K-16).
     pub down_timer_adverts: u8,
+    /// The identity a rolling `virtual_router_id` or password change moves from
+    /// (K-17): every advert also goes out in it, an advert for its VRID is the
+    /// router's own, and a reconfigure from or to its VRID keeps the state.
+    pub rolling_from: Option<RollingFrom>,
     /// keepalived `lower_prio_no_advert`: a Master that hears a lower-priority advert
     /// stays silent (RFC 5798 behaviour) instead of re-advertising at once (RFC 9568).
     pub lower_prio_no_advert: bool,
@@ -178,6 +182,7 @@ impl RouterConfig {
             auth: Auth::None,
             garp: GarpConfig::default(),
             down_timer_adverts: Timers::RFC_DOWN_ADVERTS,
+            rolling_from: None,
             lower_prio_no_advert: false,
             track_scripts: Vec::new(),
             track_interfaces: Vec::new(),
@@ -218,6 +223,18 @@ impl RouterConfig {
                 "advert_int",
                 self.advert_interval.to_string(),
                 "whole seconds 1..255 for VRRPv2",
+            ));
+        }
+        if self.version == Version::V3
+            && self
+                .rolling_from
+                .as_ref()
+                .is_some_and(|r| r.auth != Auth::None)
+        {
+            return Err(err(
+                "rolling_from",
+                "authentication PASS".into(),
+                "no authentication with VRRPv3 (keep version 2 while the cluster moves from a password)",
             ));
         }
         if self.version == Version::V3 && self.auth != Auth::None {

@@ -31,7 +31,10 @@ impl Router {
         // Another version is our own cluster changing its timing only when neither
         // side authenticates (K-15); the ladder applies the same rule first.
         let tolerant = self.config.auth.tolerates_other_timing(&advert.auth);
-        let foreign = advert.vrid != self.config.vrid
+        // An advert in the `rolling_from` identity is ours (K-17); the ladder has
+        // checked its authentication.
+        let rolling = self.config.rolling_from.as_ref().map(|r| r.vrid);
+        let foreign = (advert.vrid != self.config.vrid && Some(advert.vrid) != rolling)
             || (advert.version != self.config.version && !tolerant)
             || advert.family() != self.config.family;
         // Our own packet looped back, or an address conflict: never an election

@@ -658,7 +658,7 @@ impl Router {
         if priority.is_release() {
             self.counters.priority_zero_sent += 1;
         }
-        out.push(Action::SendAdvert(Advert {
+        let advert = Advert {
             version: self.config.version,
             vrid: self.config.vrid,
             priority,
@@ -668,7 +668,12 @@ impl Router {
                 Version::V2 => self.config.auth,
                 Version::V3 => Auth::None,
             },
-        }));
+        };
+        // During a rolling VRID or password change the advert also goes out in the
+        // old identity, so routers still on it keep one election with us (K-17).
+        let rolling = self.config.rolling_from.as_ref().map(|r| r.advert(&advert));
+        out.push(Action::SendAdvert(advert));
+        out.extend(rolling.map(Action::SendAdvert));
     }
 
     pub(super) fn send_gratuitous(

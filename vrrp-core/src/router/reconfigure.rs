@@ -1,7 +1,8 @@
 //! Live reconfiguration (what makes SIGHUP hitless, docs/requirements.md K-07, docs/scenarios.md S14):
 //! a priority or VIP change is applied without a state transition. A Master stays
 //! Master, announces added VIPs and drops removed ones; its next advert carries
-//! the new priority. Only a change of identity (VRID, family) stops the
+//! the new priority. Only a change of identity (VRID, family; a VRID change with
+//! `rolling_from` naming the old one is not, K-17) stops the
 //! old instance (a Master resigns with priority 0) and starts the new one, like
 //! keepalived does for instances it cannot match across a reload.
 
@@ -25,7 +26,15 @@ impl Router {
         // The version is timing, not identity (K-15): a VRRPv2 → v3 change (the
         // charm's automatic timing profile) keeps the state, as an interval change
         // does; the next advert goes out in the new version.
-        let same_identity = config.vrid == self.config.vrid && config.family == self.config.family;
+        // A VRID change is the same router when either side names the other's VRID
+        // as its `rolling_from` identity (K-17): the cluster is moving from one VRID
+        // to the other unit by unit, and this router keeps its state throughout.
+        let vrids = |c: &RouterConfig| [Some(c.vrid), c.rolling_from.as_ref().map(|r| r.vrid)];
+        let same_vrid = vrids(&config)
+            .iter()
+            .flatten()
+            .any(|v| vrids(&self.config).contains(&Some(*v)));
+        let same_identity = same_vrid && config.family == self.config.family;
         if !same_identity {
             let was_running = self.state != State::Initialize;
             self.stop(Reason::IdentityChanged, &mut out);

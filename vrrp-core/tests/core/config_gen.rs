@@ -300,6 +300,8 @@ fn instance(name: String, vrid: u8, scripts: Vec<String>) -> impl Strategy<Value
                     },
                     unicast_src_ip: unicast.0,
                     unicast_peers: unicast.1,
+                    // Ours, not keepalived's (K-17): these configs go to keepalived too.
+                    rolling_from: None,
                     family: vips[0].family(),
                     vips,
                     vips_excluded,

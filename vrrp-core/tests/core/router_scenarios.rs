@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::router_sim::{Record, Segment};
-use vrrp_core::proto::{AdvertInterval, Priority, Version, Vrid};
+use vrrp_core::proto::{AdvertInterval, Auth, Priority, RollingFrom, Version, Vrid};
 use vrrp_core::router::{
     InitialState, Input, Reason, RouterConfig, State, Time, CONTENTION_REANNOUNCE, RELEASE_MARGIN,
 };
@@ -613,5 +613,68 @@ fn k15_after_a_rolling_change_to_v3_at_0_1_s_a_crash_fails_over_in_0_3_s() {
     assert_eq!(
         took_over,
         last + Duration::from_nanos(LAT + 300_000_000 + 60_937_500)
+    );
+}
+
+/// K-17: a rolling `router_id` change (VRID 51 → 52) as the charm makes it: each
+/// unit in turn moves to 52 keeping 51 as its `rolling_from` identity, then, once
+/// every unit has moved, each drops 51, both in every order, 2.5 s apart. One
+/// Master throughout, and the VIPs never move or go dark. Without `rolling_from`
+/// the first unit to move is alone on VRID 52 and takes the VIPs too.
+#[test]
+fn k17_a_rolling_router_id_change_in_any_order_keeps_one_master_and_never_moves_the_vip() {
+    let orders = [
+        [0, 1, 2],
+        [0, 2, 1],
+        [1, 0, 2],
+        [1, 2, 0],
+        [2, 0, 1],
+        [2, 1, 0],
+    ];
+    let prios = [150, 100, 50];
+    let on = |node: usize, vrid: u8, rolling: Option<u8>| {
+        let mut c = router(prios[node], node as u8 + 1);
+        c.vrid = Vrid::new(vrid).unwrap();
+        c.rolling_from = rolling.map(|v| RollingFrom {
+            vrid: Vrid::new(v).unwrap(),
+            auth: Auth::None,
+        });
+        c
+    };
+    let run = |moving: [usize; 3], settling: [usize; 3], rolling: Option<u8>| {
+        let configs = (0..3).map(|n| on(n, 51, None)).collect();
+        let mut seg = Segment::new(configs, LATENCY, 7);
+        seg.start_all();
+        seg.run_until(secs(10));
+        assert_eq!(seg.masters(), vec![0]);
+        let mut at = secs(10);
+        for node in moving {
+            seg.run_until(at);
+            seg.reconfigure(node, on(node, 52, rolling));
+            at += Duration::from_millis(2_500);
+        }
+        for node in settling {
+            seg.run_until(at);
+            seg.reconfigure(node, on(node, 52, None));
+            at += Duration::from_millis(2_500);
+        }
+        seg.run_until(at + Duration::from_secs(5));
+        seg
+    };
+    for moving in orders {
+        for settling in orders {
+            let seg = run(moving, settling, Some(51));
+            let case = format!("moving {moving:?}, settling {settling:?}");
+            assert_eq!(seg.multi_master_windows(), vec![], "{case}");
+            assert_eq!(seg.became_master(0).len(), 1, "{case}");
+            assert_eq!(seg.vip_gaps(), vec![], "{case}");
+            assert_eq!(seg.masters(), vec![0], "{case}");
+        }
+    }
+    let without = run([2, 1, 0], [0, 1, 2], None);
+    assert_ne!(
+        without.multi_master_windows(),
+        vec![],
+        "the test would see a second Master"
     );
 }

@@ -12,9 +12,9 @@ use crate::config::diagnostic::{Pos, Sink};
 use crate::config::model::{
     GlobalDefs, InitialState, TrackInterface, TrackScript, VirtualAddress, VrrpInstance,
 };
-use crate::config::syntax::{Stmt, Word};
+use crate::config::syntax::{Block, Stmt, Word};
 use crate::config::values::{decimal_secs, interface_name, uint, unicast_addr, whole_secs};
-use crate::proto::{Auth, Priority, Timers, Version, Vrid};
+use crate::proto::{Auth, Priority, RollingFrom, Timers, Version, Vrid};
 
 pub(super) const SUPPORTED: &[&str] = &[
     "state",
@@ -36,6 +36,7 @@ pub(super) const SUPPORTED: &[&str] = &[
     "garp_master_repeat",
     "garp_master_refresh",
     "down_timer_adverts",
+    "rolling_from",
 ];
 
 /// keepalived `vrrp_instance` keywords this engine does not implement.
@@ -105,6 +106,7 @@ pub(super) struct Draft {
     pub(super) garp_master_repeat: Option<u32>,
     pub(super) garp_master_refresh: Option<Duration>,
     pub(super) down_timer_adverts: Option<u8>,
+    pub(super) rolling_from: Option<(RollingFrom, Pos)>,
 }
 
 pub(super) fn vrrp_instance(
@@ -140,6 +142,14 @@ pub(super) fn vrrp_instance(
         header,
         key: match (draft.vrid, family, &draft.interface) {
             (Some(vrid), Some(family), Some((iface, _))) => Some((vrid, family, iface.clone())),
+            _ => None,
+        },
+        rolling_key: match (&draft.rolling_from, draft.vrid, family, &draft.interface) {
+            (Some((from, pos)), Some(vrid), Some(family), Some((iface, _)))
+                if from.vrid != vrid =>
+            {
+                Some(((from.vrid, family, iface.clone()), *pos))
+            }
             _ => None,
         },
         track_scripts: draft
@@ -320,8 +330,61 @@ fn directive(d: &mut Draft, s: &Stmt, scope: &str, sink: &mut Sink) {
                 d.down_timer_adverts = check(sink, w, down_timer_adverts(name, &w.text));
             }
         }
+        "rolling_from" => {
+            if let Some(b) = block(
+                sink,
+                s,
+                "rolling_from { virtual_router_id 1..255 [authentication { auth_type PASS auth_pass PASSWORD }] }",
+            ) {
+                d.rolling_from = rolling_from(sink, s, b, scope).map(|r| (r, s.pos()));
+            }
+        }
         _ => {}
     }
+}
+
+/// Ours, not keepalived's: `rolling_from { virtual_router_id N [authentication {...}] }`,
+/// the identity a rolling `virtual_router_id` or password change moves from
+/// (docs/requirements.md K-17). Written in full: the VRID is required, and no
+/// `authentication` block means the old identity had none.
+fn rolling_from(sink: &mut Sink, stmt: &Stmt, b: &Block, scope: &str) -> Option<RollingFrom> {
+    const KEYWORDS: &[&str] = &["virtual_router_id", "authentication"];
+    let scope = format!("rolling_from of {scope}");
+    let mut once = Once::default();
+    let mut vrid = None;
+    let mut vrid_written = false;
+    let mut auth = Some(Auth::None);
+    let mut ok = true;
+    for s in &b.stmts {
+        if !KEYWORDS.contains(&s.name()) {
+            unknown(sink, s, &scope, KEYWORDS, &[]);
+            ok = false;
+            continue;
+        }
+        if !once.first(sink, s, &scope) {
+            ok = false;
+            continue;
+        }
+        let mut draft = Draft::default();
+        directive(&mut draft, s, &scope, sink);
+        match s.name() {
+            "virtual_router_id" => {
+                vrid_written = true;
+                vrid = draft.vrid;
+            }
+            _ => auth = draft.auth.map(|(a, _)| a),
+        }
+    }
+    let Some(vrid) = vrid else {
+        if ok && !vrid_written {
+            sink.error(
+                stmt.pos(),
+                format!("{scope} has no virtual_router_id: write the VRID the cluster moves from (1..255)"),
+            );
+        }
+        return None;
+    };
+    Some(RollingFrom { vrid, auth: auth? }).filter(|_| ok)
 }
 
 /// keepalived's `down_timer_adverts` / `vrrp_down_timer_adverts`: 1..=100 advert

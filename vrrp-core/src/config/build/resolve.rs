@@ -162,6 +162,18 @@ pub(super) fn resolve(
         }
         None => Auth::None,
     };
+    let rolling_from = match &d.rolling_from {
+        Some((from, pos)) => {
+            if from.vrid == d.vrid.unwrap_or(from.vrid) && from.auth == auth {
+                sink.error(*pos, format!("rolling_from names the identity {scope} already has (the same virtual_router_id and authentication): remove it, or write the VRID and password the cluster moves from"));
+            }
+            if from.auth != Auth::None && version == Version::V3 {
+                sink.error(*pos, format!("rolling_from has authentication, which VRRPv3 cannot carry ({scope} is {version}): keep version 2 until every router has the new password"));
+            }
+            Some(from.clone())
+        }
+        None => None,
+    };
 
     // keepalived: no priority -> 255 with state MASTER, else 100; no state -> MASTER
     // if the priority is 255, else BACKUP.
@@ -289,6 +301,7 @@ pub(super) fn resolve(
             .down_timer_adverts
             .or(global.down_timer_adverts)
             .unwrap_or(Timers::RFC_DOWN_ADVERTS),
+        rolling_from,
         family: family?,
     })
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::config::{
     parse, InitialState, Loaded, ScriptUser, TrackInterface, TrackScript, VirtualAddress, Weight,
 };
-use crate::proto::{AdvertInterval, Auth, Family, Priority, Version, Vrid};
+use crate::proto::{AdvertInterval, Auth, Family, Priority, RollingFrom, Version, Vrid};
 
 /// Every diagnostic (errors and warnings) as displayed.
 fn diags(text: &str) -> Vec<String> {
@@ -749,4 +749,54 @@ fn a_file_that_is_not_utf8_is_an_error_at_the_bad_byte() {
     let all = parse("k.conf", &bytes).unwrap_err();
     let all: Vec<String> = all.iter().map(|d| d.to_string()).collect();
     assert_eq!(all, vec!["k.conf:5:15: error: the file is not valid UTF-8"]);
+}
+
+/// K-17: `rolling_from` (ours, not keepalived's) names the VRID, and the password if
+/// there was one, that a rolling change moves from; it is written in full, must
+/// differ from the instance's own identity, carries a password only in VRRPv2, and
+/// its VRID belongs to no other router on the interface.
+#[test]
+fn k17_rolling_from_names_the_identity_a_rolling_change_moves_from() {
+    let text = inst("    rolling_from {\n        virtual_router_id 4\n        authentication {\n            auth_type PASS\n            auth_pass old\n        }\n    }");
+    let from = ok(&text).config.instances[0].rolling_from.clone();
+    assert_eq!(
+        from,
+        Some(RollingFrom {
+            vrid: Vrid::new(4).unwrap(),
+            auth: Auth::pass("old")
+        })
+    );
+    // No authentication block: the old identity had none (a password was added).
+    let text = inst("    authentication {\n        auth_type PASS\n        auth_pass new\n    }\n    rolling_from {\n        virtual_router_id 5\n    }");
+    let i = ok(&text).config.instances[0].clone();
+    assert_eq!(
+        i.rolling_from.as_ref().map(|r| (r.vrid.get(), r.auth)),
+        Some((5, Auth::None))
+    );
+    assert_eq!(
+        errors(&inst("    rolling_from {\n        virtual_router_id 5\n    }")),
+        vec!["k.conf:5:5: error: rolling_from names the identity vrrp_instance VI_1 already has (the same virtual_router_id and authentication): remove it, or write the VRID and password the cluster moves from"]
+    );
+    assert_eq!(
+        errors(&inst("    rolling_from {\n        authentication {\n            auth_type PASS\n            auth_pass old\n        }\n    }")),
+        vec!["k.conf:5:5: error: rolling_from of vrrp_instance VI_1 has no virtual_router_id: write the VRID the cluster moves from (1..255)"]
+    );
+    assert_eq!(
+        errors(&inst("    version 3\n    rolling_from {\n        virtual_router_id 4\n        authentication {\n            auth_type PASS\n            auth_pass old\n        }\n    }")),
+        vec!["k.conf:6:5: error: rolling_from has authentication, which VRRPv3 cannot carry (vrrp_instance VI_1 is VRRPv3): keep version 2 until every router has the new password"]
+    );
+    let two = format!(
+        "{}vrrp_instance VI_2 {{\n    interface eth0\n    virtual_router_id 4\n    virtual_ipaddress {{ 10.1.2.4 }}\n}}\n",
+        inst("    rolling_from {\n        virtual_router_id 4\n    }")
+    );
+    assert_eq!(
+        errors(&two),
+        vec!["k.conf:9:1: error: vrrp_instance VI_2 uses VRID 4 for IPv4 on eth0, like vrrp_instance VI_1 (line 5): give each router its own virtual_router_id"]
+    );
+    // What the renderer writes, the parser reads back.
+    let rendered = ok(&text).config.to_keepalived_conf();
+    assert_eq!(
+        ok(&rendered).config.instances[0].rolling_from,
+        i.rolling_from
+    );
 }

@@ -4,7 +4,7 @@ use std::net::IpAddr;
 
 use crate::packet::addresses::Ipv6FirstAddress;
 use crate::packet::wire::{MCAST_GROUP_V4, MCAST_GROUP_V6};
-use crate::proto::{AdvertInterval, Auth, Family, Version, Vrid};
+use crate::proto::{AdvertInterval, Auth, Family, RollingFrom, Version, Vrid};
 
 /// How an instance's adverts travel.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,6 +86,9 @@ pub struct RxExpect {
     pub address_mismatch: AddressMismatchPolicy,
     /// What the first address of a VRRPv3/IPv6 advert must be.
     pub ipv6_first_address: Ipv6FirstAddress,
+    /// The identity a rolling VRID or password change moves from (K-17): adverts in
+    /// it are the instance's too, accepted with a notice.
+    pub rolling_from: Option<RollingFrom>,
 }
 
 impl RxExpect {
@@ -110,6 +113,14 @@ impl RxExpect {
             owner: false,
             transport: Transport::multicast(family),
             address_mismatch: AddressMismatchPolicy::default(),
+            rolling_from: None,
         }
+    }
+
+    /// The VRIDs the instance answers to: its own, and its `rolling_from` one when
+    /// that differs.
+    pub fn vrids(&self) -> impl Iterator<Item = Vrid> + '_ {
+        let rolling = self.rolling_from.as_ref().map(|r| r.vrid);
+        std::iter::once(self.vrid).chain(rolling.filter(|v| *v != self.vrid))
     }
 }

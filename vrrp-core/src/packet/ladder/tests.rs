@@ -10,7 +10,7 @@ use crate::packet::ipv4::build_ipv4_header;
 use crate::packet::reason::DropCounters;
 use crate::packet::test_support::ip;
 use crate::packet::wire::CHECKSUM_OFFSET;
-use crate::proto::{Advert, AdvertInterval, Priority};
+use crate::proto::{Advert, AdvertInterval, Priority, RollingFrom};
 
 const H1: &str = "10.99.0.11";
 const H2: &str = "10.99.0.12";
@@ -873,6 +873,74 @@ fn demux_instances_can_be_replaced_and_removed() {
         d.receive_ipv4(&ipv4(H1, GROUP, 255, &good_v2()))
             .unwrap_err()
             .reason,
+        DropReason::UnknownVrid(51)
+    );
+}
+
+/// K-17: an instance moving from VRID 51 with password "old" to VRID 52 with "new"
+/// takes adverts in either identity as its own (the old one with a notice), and
+/// nothing in between: the old VRID with the new password, or the new VRID with the
+/// old password, is a stranger's.
+#[test]
+fn k17_an_advert_in_the_rolling_from_identity_is_accepted_with_a_notice() {
+    let vrid_52 = Vrid::new(52).unwrap();
+    let mut expect = v2_instance();
+    expect.vrid = vrid_52;
+    expect.auth = Auth::pass("new");
+    expect.rolling_from = Some(RollingFrom {
+        vrid: vrid(),
+        auth: Auth::pass("old"),
+    });
+    let mut d = demux(expect.clone());
+    let send = |d: &mut Demux, vrid: Vrid, pass: &str| {
+        let mut a = advert(Version::V2, 150, secs(1), &[VIP]);
+        a.vrid = vrid;
+        a.auth = Auth::pass(pass);
+        d.receive_ipv4(&ipv4(H1, GROUP, 255, &pdu(&a, H1, GROUP)))
+    };
+    let own = send(&mut d, vrid_52, "new").unwrap();
+    assert!(!own.notices.rolling_identity);
+    let old = send(&mut d, vrid(), "old").unwrap();
+    assert!(old.notices.rolling_identity);
+    assert_eq!(old.received.advert.vrid, vrid(), "handed on as it came");
+    for (v, pass) in [(vrid(), "new"), (vrid_52, "old")] {
+        assert_eq!(
+            send(&mut d, v, pass).unwrap_err().reason,
+            DropReason::AuthPass,
+            "VRID {v} with {pass}"
+        );
+    }
+    assert_eq!(d.counters().notices.rolling_identity, 1);
+
+    // A password change alone: one VRID, either password.
+    expect.vrid = vrid();
+    let mut d = demux(expect.clone());
+    assert!(
+        !send(&mut d, vrid(), "new")
+            .unwrap()
+            .notices
+            .rolling_identity
+    );
+    assert!(
+        send(&mut d, vrid(), "old")
+            .unwrap()
+            .notices
+            .rolling_identity
+    );
+    assert_eq!(
+        send(&mut d, vrid(), "other").unwrap_err().reason,
+        DropReason::AuthPass
+    );
+
+    // Once the instance stops rolling (the driver removes the VRIDs it no longer
+    // answers to), the old VRID is unknown again.
+    expect.vrid = vrid_52;
+    let mut d = demux(expect.clone());
+    d.remove(Family::V4, vrid());
+    expect.rolling_from = None;
+    d.insert(expect);
+    assert_eq!(
+        send(&mut d, vrid(), "old").unwrap_err().reason,
         DropReason::UnknownVrid(51)
     );
 }

@@ -371,3 +371,45 @@ fn k15_with_a_password_another_version_is_ignored() {
     assert_eq!(r.poll_timeout(), Some(at_ns(DOWN_100)));
     assert_eq!(r.counters().adverts_ignored, 1);
 }
+
+/// K-17: a Master moved from VRID 51 to 52 with `rolling_from` 51 keeps its state,
+/// sends every advert in both identities, and hears a Backup still on 51 as its own
+/// cluster; once `rolling_from` is dropped it speaks 52 only, still Master.
+#[test]
+fn k17_a_vrid_change_with_rolling_from_keeps_the_master_and_speaks_both_vrids() {
+    let vrid = |n| Vrid::new(n).unwrap();
+    let mut r = master(100, "10.0.0.1");
+    let mut moved = config(100, "10.0.0.1");
+    moved.vrid = vrid(52);
+    moved.rolling_from = Some(RollingFrom {
+        vrid: vrid(51),
+        auth: Auth::None,
+    });
+    assert_eq!(r.reconfigure(at_ms(10_000), moved.clone()).unwrap(), vec![]);
+    assert_eq!(r.state(), State::Master);
+    let due = r.poll_timeout().unwrap();
+    let sent: Vec<u8> = r
+        .handle_timeout(due)
+        .iter()
+        .filter_map(|a| match a {
+            Action::SendAdvert(a) => Some(a.vrid.get()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sent, vec![52, 51]);
+    // A higher-priority router still on VRID 51 is heard: this Master steps down.
+    let actions = r.handle(due + Duration::from_millis(10), adv("10.0.0.2", 200));
+    assert_eq!(changes(&actions), vec![(State::Master, State::Backup)]);
+    assert_eq!(r.master_address(), Some(ip("10.0.0.2")));
+
+    // Without the rolling identity a VRID-51 advert is another router's.
+    let mut r = master(100, "10.0.0.1");
+    r.reconfigure(at_ms(10_000), moved.clone()).unwrap();
+    let mut done = moved;
+    done.rolling_from = None;
+    assert_eq!(r.reconfigure(at_ms(11_000), done).unwrap(), vec![]);
+    assert_eq!(r.state(), State::Master);
+    assert_eq!(r.handle(at_ms(11_100), adv("10.0.0.2", 200)), vec![]);
+    assert_eq!(r.state(), State::Master);
+    assert_eq!(r.counters().adverts_ignored, 1);
+}

@@ -14,7 +14,7 @@ mod keepalived;
 mod visibility;
 
 pub(super) use super::*;
-pub(super) use crate::proto::{Advert, AdvertInterval, Auth, Priority, Version, Vrid};
+pub(super) use crate::proto::{Advert, AdvertInterval, Auth, Priority, RollingFrom, Version, Vrid};
 pub(super) use std::net::IpAddr;
 pub(super) use std::time::Duration;
 
