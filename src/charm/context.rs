@@ -237,6 +237,7 @@ pub fn peer_addresses(state: &CharmState) -> Vec<PeerAddresses> {
                 bag.get(super::relation_data::TIMING_PROFILES)
                     .map(String::as_str),
             ),
+            identity: bag.get(super::identity::PEER_KEY).cloned(),
         })
         .collect()
 }

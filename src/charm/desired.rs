@@ -21,6 +21,7 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
+use super::identity::{self, Identity};
 use super::iface::{valid_interface_name, Link, NetSnapshot};
 use super::options::Options;
 use super::priority::HEALTH_CHECK_WEIGHT;
@@ -135,6 +136,9 @@ pub struct Instance {
     /// `None` while there is no peer to talk to or no source address.
     pub unicast: Option<Unicast>,
     pub vips: Vec<Vip>,
+    /// The VRID and password a rolling `router_id`/`vrrp_password` change moves
+    /// from, while a peer may still run them (the engine's `rolling_from`, K-17).
+    pub rolling_from: Option<(Vrid, Option<Password>)>,
 }
 
 /// Unicast adverts (keepalived's `unicast_src_ip` and `unicast_peer`).
@@ -164,7 +168,9 @@ pub struct EngineConfig {
 impl EngineConfig {
     /// Whether the rendered file carries a secret (then it is written mode 0600).
     pub fn has_secret(&self) -> bool {
-        self.instances.iter().any(|i| i.password.is_some())
+        self.instances.iter().any(|i| {
+            i.password.is_some() || i.rolling_from.as_ref().is_some_and(|(_, p)| p.is_some())
+        })
     }
 }
 
@@ -183,6 +189,10 @@ pub struct Plan {
     pub metrics_address: Option<SocketAddr>,
     /// The VRRP timing the instances run, and why (`super::timing`).
     pub timing: Timing,
+    /// This unit's VRID and password, as it publishes them (fingerprinted) to peers.
+    pub identity: Identity,
+    /// The identity a rolling change still bridges, to remember for the next hook.
+    pub rolling_from: Option<Identity>,
 }
 
 impl Plan {
@@ -216,6 +226,8 @@ pub struct PeerAddresses {
     pub vips: Vec<Vip>,
     /// The timing profiles its engine offers (`timing-profiles`).
     pub timing_profiles: BTreeSet<String>,
+    /// Its identity fingerprint (`vrrp-identity`), when it publishes one.
+    pub identity: Option<String>,
 }
 
 /// The facts the desired state depends on.
@@ -238,6 +250,10 @@ pub struct Facts<'a> {
     pub app_units: Option<&'a [timing::GoalUnit]>,
     /// The `pause` action is in force on this unit.
     pub paused: bool,
+    /// The identity of the engine config this unit last rendered, and the one it was
+    /// still bridging (charm state; see `super::identity`).
+    pub identity_ran: Option<&'a Identity>,
+    pub identity_rolling: Option<&'a Identity>,
     /// A `switchover` made another unit the preferred one: this unit does not
     /// preempt (`nopreempt`), so only the preferred unit takes the VIPs from a live
     /// Master and a switchover moves them once, not through every unit whose
@@ -261,11 +277,27 @@ pub fn desired(facts: &Facts<'_>) -> Desired {
                 .iter()
                 .map(|p| (p.unit.clone(), p.timing_profiles.clone()))
                 .collect();
+            let identity = identity_of(&valid);
+            let peer_prints: Vec<Option<&str>> =
+                facts.peers.iter().map(|p| p.identity.as_deref()).collect();
+            let rolling = identity::rolling_from(
+                &identity,
+                facts.identity_ran,
+                facts.identity_rolling,
+                &peer_prints,
+            );
+            let password = if valid.password.is_some() {
+                timing::PasswordUse::Set
+            } else if rolling.as_ref().is_some_and(|r| r.password.is_some()) {
+                timing::PasswordUse::RollingFrom
+            } else {
+                timing::PasswordUse::None
+            };
             let timing = timing::choose(
                 valid
                     .timing_pinned
                     .then_some((valid.ipv4_version, valid.advert_interval)),
-                valid.password.is_some(),
+                password,
                 facts.unit,
                 facts.app_units,
                 &peer_offers,
@@ -278,6 +310,7 @@ pub fn desired(facts: &Facts<'_>) -> Desired {
                 facts.published_sources,
                 facts.engine_binary,
             );
+            bridge(&mut plan, rolling);
             plan.engine.paused = facts.paused;
             if facts.yield_to_preferred {
                 for i in &mut plan.engine.instances {
@@ -682,6 +715,7 @@ pub fn build(
             },
             unicast,
             vips: rolling_union(&valid.vips, peers, family),
+            rolling_from: None,
         });
     }
     Plan {
@@ -703,7 +737,40 @@ pub fn build(
         vrrp_address_v4,
         vrrp_address_v6,
         timing: timing.clone(),
+        identity: identity_of(valid),
+        rolling_from: None,
     }
+}
+
+/// This unit's identity under `valid` options (see `super::identity`).
+fn identity_of(valid: &ValidOptions) -> Identity {
+    Identity {
+        vrid: valid.vrid.get(),
+        password: valid.password.as_ref().map(|p| p.expose().to_string()),
+    }
+}
+
+/// Makes every instance of `plan` also speak the identity `rolling` (K-17), where it
+/// differs from the instance's own: the VRID, and the password where the instance
+/// runs VRRPv2 (VRRPv3 carries none; the timing keeps IPv4 on VRRPv2 while the
+/// cluster moves from a password, `timing::PasswordUse::RollingFrom`).
+fn bridge(plan: &mut Plan, rolling: Option<Identity>) {
+    if let Some(old) = &rolling {
+        for i in &mut plan.engine.instances {
+            let Ok(vrid) = Vrid::new(old.vrid) else {
+                continue;
+            };
+            let password = old
+                .password
+                .clone()
+                .filter(|_| i.version == Version::V2)
+                .map(Password);
+            if vrid != i.vrid || password != i.password {
+                i.rolling_from = Some((vrid, password));
+            }
+        }
+    }
+    plan.rolling_from = rolling;
 }
 
 fn password_problem(password: &str) -> Option<String> {
@@ -750,6 +817,8 @@ pub(crate) mod tests {
             yield_to_preferred: false,
             unit: "keepalived/0",
             app_units: None,
+            identity_ran: None,
+            identity_rolling: None,
         })
     }
 
@@ -790,6 +859,7 @@ pub(crate) mod tests {
             v6: v6.map(|a| a.parse().unwrap()),
             vips: Vec::new(),
             timing_profiles: BTreeSet::new(),
+            identity: None,
         }
     }
 
@@ -1179,6 +1249,8 @@ pub(crate) mod tests {
             yield_to_preferred: false,
             unit: "keepalived/0",
             app_units: None,
+            identity_ran: None,
+            identity_rolling: None,
         });
         assert_eq!(blocked(d), "invalid port \"x\": expected an int");
     }
@@ -1209,7 +1281,7 @@ pub(crate) mod tests {
         let pinned = (valid.ipv4_version, valid.advert_interval);
         let timing = timing::choose(
             Some(pinned),
-            false,
+            timing::PasswordUse::None,
             "keepalived/0",
             None,
             &timing::Offers::new(),
@@ -1269,6 +1341,8 @@ pub(crate) mod tests {
             yield_to_preferred,
             unit: "keepalived/0",
             app_units: None,
+            identity_ran: None,
+            identity_rolling: None,
         };
         let plan = |d: Desired| match d {
             Desired::Configured(p) => p,

@@ -29,6 +29,7 @@ pub mod cos;
 pub mod desired;
 pub mod hook;
 pub mod hooktools;
+pub mod identity;
 pub mod iface;
 pub mod install;
 pub mod maintenance;

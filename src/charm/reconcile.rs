@@ -31,6 +31,7 @@ use super::context::{self, Relations};
 use super::desired::{self, Desired, Facts, Plan};
 use super::hook::{Hook, HookContext};
 use super::hooktools::{Bag, HookTools, LogLevel, RelationId, ToolError};
+use super::identity;
 use super::iface::{NetSnapshot, NetlinkError};
 use super::install;
 use super::maintenance::{self, Done, Intent};
@@ -230,6 +231,8 @@ fn reconcile(
     } else {
         None
     };
+    // What the engine config on disk runs and still bridges (`identity`).
+    let (ran, rolling) = identity::of_engine_config(&deps.paths.engine_config());
     let desired = desired::desired(&Facts {
         options: &options,
         option_errors: &option_errors,
@@ -242,6 +245,8 @@ fn reconcile(
         yield_to_preferred: preferred == priority::Preferred::Another,
         unit: &ctx.unit,
         app_units: app_units.as_deref(),
+        identity_ran: ran.as_ref(),
+        identity_rolling: rolling.as_ref(),
     });
     // Said once, when the config arrives; the status keeps showing it.
     if let Desired::Blocked(message) = &desired {
@@ -255,6 +260,17 @@ fn reconcile(
     // 5. Engine config.
     if let Desired::Configured(plan) = &desired {
         state.timing = Some(plan.timing.to_string());
+        if let Some(old) = &plan.rolling_from {
+            if rolling.as_ref() != Some(old) {
+                journal.info(format!(
+                    "router_id or vrrp_password changed while a peer may still run VRID {}{}: the engine speaks both until every peer publishes the new one",
+                    old.vrid,
+                    if old.password.is_some() { " with the previous password" } else { "" }
+                ));
+            }
+        } else if rolling.is_some() {
+            journal.info("every peer runs the new router_id and vrrp_password: the previous one is no longer spoken".to_string());
+        }
     }
     let config_changed = apply_engine_config(&desired, deps.paths)?;
     if config_changed {
@@ -654,12 +670,19 @@ fn publish(
         let key = rid.to_string();
         let wanted = relation_data::with_maintenance(
             match desired {
-                Desired::Configured(plan) => relation_data::peer_payload(
-                    claim,
-                    plan.vrrp_address_v4,
-                    plan.vrrp_address_v6,
-                    &plan.vips,
-                ),
+                Desired::Configured(plan) => {
+                    let mut bag = relation_data::peer_payload(
+                        claim,
+                        plan.vrrp_address_v4,
+                        plan.vrrp_address_v6,
+                        &plan.vips,
+                    );
+                    bag.insert(
+                        super::identity::PEER_KEY.into(),
+                        plan.identity.fingerprint(),
+                    );
+                    bag
+                }
                 Desired::Unconfigured => relation_data::peer_payload(claim, None, None, &[]),
                 Desired::Blocked(_) => {
                     let mut bag = state.published.get(&key).cloned().unwrap_or_default();

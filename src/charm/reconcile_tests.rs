@@ -1385,7 +1385,7 @@ fn three_units_get_distinct_priorities_and_unicast_peers_and_a_departure_is_remo
         assert_eq!(
             u.local(&rid),
             format!(
-                r#"{{"priority":"{}","timing-profiles":"{OFFERED}","vips":"192.0.2.100/24","vrrp-address":"192.0.2.{n}"}}"#,
+                r#"{{"priority":"{}","timing-profiles":"{OFFERED}","vips":"192.0.2.100/24","vrrp-address":"192.0.2.{n}","vrrp-identity":"23"}}"#,
                 264 - n
             )
         );
@@ -1500,7 +1500,7 @@ fn a_conflicting_claim_moves_only_the_newer_unit() {
     assert_eq!(
         b.local(&rid),
         format!(
-            r#"{{"priority":"253","timing-profiles":"{OFFERED}","vips":"192.0.2.100/24","vrrp-address":"192.0.2.11"}}"#
+            r#"{{"priority":"253","timing-profiles":"{OFFERED}","vips":"192.0.2.100/24","vrrp-address":"192.0.2.11","vrrp-identity":"23"}}"#
         )
     );
     assert!(
@@ -1908,4 +1908,116 @@ fn the_timing_profile_follows_goal_state_and_explicit_settings_win() {
     assert!(u.engine_config().unwrap().contains("advert_int 1\n"));
     assert!(!u.engine_config().unwrap().contains("version 3"));
     assert!(!u.juju.calls.iter().any(|c| c == "goal-state"));
+}
+
+/// K-17: a `router_id` change reaches the units one by one. A unit that moved speaks
+/// the old VRID too (`rolling_from`) while some peer still publishes it, publishes
+/// only its new identity, and drops the old one once every peer publishes the new.
+#[test]
+fn a_rolling_router_id_change_bridges_the_old_vrid_until_every_peer_moved() {
+    let rid = RelationId::new("cluster", 1);
+    let mut a = peer_unit("keepalived/0", "192.0.2.10", &rid);
+    let mut b = peer_unit("keepalived/1", "192.0.2.11", &rid);
+    let mut c = peer_unit("keepalived/2", "192.0.2.12", &rid);
+    for u in [&mut a, &mut b, &mut c] {
+        u.hook("install");
+        u.relation_hook("cluster-relation-created", &rid, None);
+        u.hook("config-changed");
+        u.hook("start");
+    }
+    sync_peers(&mut [&mut a, &mut b, &mut c], &rid);
+    let bridged = |u: &Unit| {
+        let text = u.engine_config().unwrap();
+        let vrid = text.contains("virtual_router_id 24\n");
+        let rolling = text.contains("    rolling_from {\n        virtual_router_id 23\n    }\n");
+        (vrid, rolling)
+    };
+    let identity = |u: &Unit| {
+        let bag: Bag = serde_json::from_str(&u.local(&rid)).unwrap();
+        bag["vrrp-identity"].clone()
+    };
+    a.set_config(json!({"router_id": 24}));
+    assert_eq!(bridged(&a), (true, true), "{:?}", a.engine_config());
+    assert_eq!(identity(&a), "24");
+    assert!(a.juju.logs.iter().any(|l| l.contains(
+        "router_id or vrrp_password changed while a peer may still run VRID 23: the engine speaks both"
+    )));
+    sync_peers(&mut [&mut a, &mut b, &mut c], &rid);
+    // A unit still on 23 hears a peer on 24: nothing to change on its side.
+    b.relation_hook("cluster-relation-changed", &rid, Some("keepalived/0"));
+    assert_eq!(bridged(&b), (false, false));
+    b.set_config(json!({"router_id": 24}));
+    assert_eq!(bridged(&b), (true, true), "c still publishes 23");
+    sync_peers(&mut [&mut a, &mut b, &mut c], &rid);
+    for other in ["keepalived/0", "keepalived/1"] {
+        c.relation_hook("cluster-relation-changed", &rid, Some(other));
+    }
+    c.set_config(json!({"router_id": 24}));
+    assert_eq!(bridged(&c), (true, false), "every peer already runs 24");
+    sync_peers(&mut [&mut a, &mut b, &mut c], &rid);
+    for (u, others) in [
+        (&mut a, ["keepalived/1", "keepalived/2"]),
+        (&mut b, ["keepalived/0", "keepalived/2"]),
+    ] {
+        for other in others {
+            u.relation_hook("cluster-relation-changed", &rid, Some(other));
+        }
+        assert_eq!(bridged(u), (true, false), "{}", u.juju.unit);
+    }
+}
+
+/// K-17: a `vrrp_password` change is bridged the same way; the old password goes
+/// into the engine config (mode 0600) only, while the peer bag carries a
+/// fingerprint, and the timing stays on VRRPv2 while the old password is spoken.
+#[test]
+fn a_rolling_password_change_bridges_the_old_password_and_never_publishes_it() {
+    let rid = RelationId::new("cluster", 1);
+    let mut a = peer_unit("keepalived/0", "192.0.2.10", &rid);
+    let mut b = peer_unit("keepalived/1", "192.0.2.11", &rid);
+    for u in [&mut a, &mut b] {
+        u.juju
+            .config
+            .insert("vrrp_password".into(), json!("oldpass"));
+        u.hook("install");
+        u.relation_hook("cluster-relation-created", &rid, None);
+        u.hook("config-changed");
+        u.hook("start");
+    }
+    sync_peers(&mut [&mut a, &mut b], &rid);
+    a.set_config(json!({"vrrp_password": ""}));
+    let text = a.engine_config().unwrap();
+    assert!(!text.contains("\n    authentication {"), "{text}");
+    assert!(
+        text.contains("    rolling_from {\n        virtual_router_id 23\n        authentication {\n            auth_type PASS\n            auth_pass oldpass\n        }\n    }\n"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("version 3"),
+        "VRRPv2 while the old password goes out"
+    );
+    let mode = fs::metadata(a.paths().engine_config())
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let texts = a
+        .juju
+        .statuses
+        .iter()
+        .map(|s| s.message.clone())
+        .chain(a.juju.history.iter().cloned())
+        .chain(a.juju.calls.iter().cloned())
+        .chain(a.juju.logs.iter().cloned())
+        .chain(a.juju.state.values().cloned())
+        .chain([a.local(&rid)]);
+    for text in texts {
+        assert!(!text.contains("oldpass"), "{text}");
+    }
+    // The peer moves too: both drop the old password.
+    sync_peers(&mut [&mut a, &mut b], &rid);
+    b.set_config(json!({"vrrp_password": ""}));
+    assert!(!b.engine_config().unwrap().contains("rolling_from"));
+    sync_peers(&mut [&mut a, &mut b], &rid);
+    a.relation_hook("cluster-relation-changed", &rid, Some("keepalived/1"));
+    assert!(!a.engine_config().unwrap().contains("rolling_from"));
 }

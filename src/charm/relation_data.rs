@@ -57,6 +57,7 @@ pub fn contract_keys(endpoint: &str) -> &'static [&'static str] {
             "vrrp-address",
             "vrrp-address-v6",
             "vips",
+            super::identity::PEER_KEY,
         ],
         _ => &[],
     }

@@ -89,6 +89,9 @@ struct InstanceContext {
     unicast_src_ip: Option<String>,
     unicast_peers: Vec<String>,
     vips: Vec<String>,
+    /// `rolling_from { virtual_router_id N [authentication] }` (K-17).
+    rolling_vrid: Option<u8>,
+    rolling_auth_pass: Option<String>,
 }
 
 fn engine_context(config: &EngineConfig) -> EngineContext {
@@ -122,6 +125,12 @@ fn instance_context(i: &Instance) -> InstanceContext {
             .map(|u| show(&u.peers))
             .unwrap_or_default(),
         vips: i.vips.iter().map(ToString::to_string).collect(),
+        rolling_vrid: i.rolling_from.as_ref().map(|(vrid, _)| vrid.get()),
+        rolling_auth_pass: i
+            .rolling_from
+            .as_ref()
+            .and_then(|(_, p)| p.as_ref())
+            .map(|p| p.expose().to_string()),
     }
 }
 
@@ -233,6 +242,7 @@ mod tests {
             v6: None,
             vips: Vec::new(),
             timing_profiles: Default::default(),
+            identity: None,
         };
         vec![
             ("default-ipv4.conf", o("10.10.74.250"), vec![]),
@@ -301,6 +311,8 @@ mod tests {
             yield_to_preferred: false,
             unit: "keepalived/0",
             app_units: None,
+            identity_ran: None,
+            identity_rolling: None,
         });
         match d {
             Desired::Configured(plan) => engine_config(&plan.engine).unwrap(),
@@ -323,6 +335,8 @@ mod tests {
             yield_to_preferred: false,
             unit: "keepalived/0",
             app_units: None,
+            identity_ran: None,
+            identity_rolling: None,
         });
         match d {
             Desired::Configured(plan) => engine_config(&plan.engine).unwrap(),

@@ -73,6 +73,9 @@ pub enum Why {
     Pinned,
     /// `vrrp_password` is set and only VRRPv2 carries it.
     Password,
+    /// The cluster is moving from a `vrrp_password` (a rolling change, K-17): the
+    /// old password still goes out, and only VRRPv2 carries it.
+    RollingPassword,
     /// This unit of the application does not announce the fast profile (not yet
     /// joined the peer relation, or on the original charm).
     NotEveryUnit(String),
@@ -138,6 +141,9 @@ impl fmt::Display for Timing {
         match &self.why {
             Why::Pinned => f.write_str("set by vrrp_version/advert_interval"),
             Why::Password => f.write_str("vrrp_password needs VRRPv2"),
+            Why::RollingPassword => {
+                f.write_str("some unit still runs the previous vrrp_password, which needs VRRPv2")
+            }
             Why::NotEveryUnit(unit) => {
                 write!(f, "{unit} does not run this charm's engine yet")
             }
@@ -157,6 +163,17 @@ pub fn needs_units(options: &Options) -> bool {
     !options.timing_pinned() && options.vrrp_password.is_empty()
 }
 
+/// Whether a password decides the timing (only VRRPv2 carries one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordUse {
+    /// No password, now or in the identity the cluster moves from.
+    None,
+    /// `vrrp_password` is set.
+    Set,
+    /// The cluster is moving from a `vrrp_password` (`super::identity`).
+    RollingFrom,
+}
+
 /// One unit of the application as `goal-state` lists it: name and status.
 pub type GoalUnit = (String, String);
 
@@ -169,7 +186,7 @@ pub type Offers = BTreeMap<String, BTreeSet<String>>;
 /// in `peer_offers`, not counting units still `allocating` or `dying`.
 pub fn choose(
     pinned: Option<(Version, AdvertInterval)>,
-    password: bool,
+    password: PasswordUse,
     me: &str,
     app_units: Option<&[GoalUnit]>,
     peer_offers: &Offers,
@@ -182,8 +199,10 @@ pub fn choose(
             why: Why::Pinned,
         };
     }
-    if password {
-        return Timing::compatible(Why::Password);
+    match password {
+        PasswordUse::Set => return Timing::compatible(Why::Password),
+        PasswordUse::RollingFrom => return Timing::compatible(Why::RollingPassword),
+        PasswordUse::None => {}
     }
     let Some(units) = app_units else {
         return Timing::compatible(Why::UnitsUnknown);
@@ -254,7 +273,7 @@ mod tests {
     fn automatic(all: &[GoalUnit], fast: &[&str]) -> Timing {
         choose(
             None,
-            false,
+            PasswordUse::None,
             "keepalived/0",
             Some(all),
             &peers(fast, OFFERED),
@@ -287,7 +306,7 @@ mod tests {
         let all = units(&["keepalived/0", "keepalived/1", "keepalived/2"]);
         let mut offers = peers(&["keepalived/1"], OFFERED);
         offers.extend(peers(&["keepalived/2"], "v2-1,v3-0.1"));
-        let t = choose(None, false, "keepalived/0", Some(&all), &offers);
+        let t = choose(None, PasswordUse::None, "keepalived/0", Some(&all), &offers);
         assert_eq!(timing_of(&t), (Version::V3, 10, 3));
         assert!(t.is_fast());
         assert_eq!(
@@ -309,7 +328,7 @@ mod tests {
         );
         let unknown = choose(
             None,
-            false,
+            PasswordUse::None,
             "keepalived/0",
             None,
             &peers(&["keepalived/1"], OFFERED),
@@ -319,7 +338,7 @@ mod tests {
         // Two units that share no fast profile: compatible, naming one of them.
         let mut split = peers(&["keepalived/1"], "v2-1,v3-0.07x5");
         split.extend(peers(&["keepalived/2"], "v2-1,v3-0.1"));
-        let t = choose(None, false, "keepalived/0", Some(&all), &split);
+        let t = choose(None, PasswordUse::None, "keepalived/0", Some(&all), &split);
         assert_eq!(t.why, Why::NotEveryUnit("keepalived/2".into()));
     }
 
@@ -330,10 +349,24 @@ mod tests {
         let mut all = units(&["keepalived/0", "keepalived/1", "keepalived/2"]);
         all[1].1 = "allocating".into();
         all[2].1 = "dying".into();
-        assert!(choose(None, false, "keepalived/0", Some(&all), &Offers::new()).is_fast());
+        assert!(choose(
+            None,
+            PasswordUse::None,
+            "keepalived/0",
+            Some(&all),
+            &Offers::new()
+        )
+        .is_fast());
         all[2].1 = "waiting".into();
         assert_eq!(
-            choose(None, false, "keepalived/0", Some(&all), &Offers::new()).why,
+            choose(
+                None,
+                PasswordUse::None,
+                "keepalived/0",
+                Some(&all),
+                &Offers::new()
+            )
+            .why,
             Why::NotEveryUnit("keepalived/2".into())
         );
     }
@@ -344,7 +377,7 @@ mod tests {
         let two = AdvertInterval::from_secs(2).unwrap();
         let t = choose(
             Some((Version::V2, two)),
-            false,
+            PasswordUse::None,
             "keepalived/0",
             Some(&all),
             &Offers::new(),
@@ -353,8 +386,30 @@ mod tests {
             (t.ipv4_version, t.advert_interval, t.down_adverts, t.why),
             (Version::V2, two, 3, Why::Pinned)
         );
-        let t = choose(None, true, "keepalived/0", Some(&all), &Offers::new());
+        let t = choose(
+            None,
+            PasswordUse::Set,
+            "keepalived/0",
+            Some(&all),
+            &Offers::new(),
+        );
         assert_eq!((t.ipv4_version, t.why), (Version::V2, Why::Password));
+        // Moving from a password (K-17): the old one still goes out, in VRRPv2.
+        let t = choose(
+            None,
+            PasswordUse::RollingFrom,
+            "keepalived/0",
+            Some(&all),
+            &Offers::new(),
+        );
+        assert_eq!(
+            (t.ipv4_version, t.to_string()),
+            (
+                Version::V2,
+                "VRRPv2 1 s: some unit still runs the previous vrrp_password, which needs VRRPv2"
+                    .to_string()
+            )
+        );
     }
 
     /// Only an explicit offer counts: an earlier revision of this charm, or a unit

@@ -10,7 +10,6 @@ use std::fmt::{self, Write};
 
 use super::model::{Config, GlobalDefs, ScriptUser, VirtualAddress, VrrpInstance, VrrpScript};
 use super::values::format_secs;
-use crate::proto::Auth;
 
 /// A word as the lexer reads it back: quoted when it holds a blank, a brace, a quote
 /// or a comment character, or is empty.
@@ -183,10 +182,10 @@ fn instance(f: &mut fmt::Formatter<'_>, i: &VrrpInstance) -> fmt::Result {
     if !i.preempt_delay.is_zero() {
         writeln!(f, "    preempt_delay {}", format_secs(i.preempt_delay))?;
     }
-    if let Auth::Pass(bytes) = &i.auth {
+    if let Some(pass) = i.auth.password() {
         writeln!(f, "    authentication {{")?;
         writeln!(f, "        auth_type PASS")?;
-        writeln!(f, "        auth_pass {}", word(&password(bytes)))?;
+        writeln!(f, "        auth_pass {}", word(&pass))?;
         writeln!(f, "    }}")?;
     }
     if let Some(src) = i.unicast_src_ip {
@@ -237,21 +236,15 @@ fn instance(f: &mut fmt::Formatter<'_>, i: &VrrpInstance) -> fmt::Result {
     if let Some(from) = &i.rolling_from {
         writeln!(f, "    rolling_from {{")?;
         writeln!(f, "        virtual_router_id {}", from.vrid)?;
-        if let Auth::Pass(bytes) = &from.auth {
+        if let Some(pass) = from.auth.password() {
             writeln!(f, "        authentication {{")?;
             writeln!(f, "            auth_type PASS")?;
-            writeln!(f, "            auth_pass {}", word(&password(bytes)))?;
+            writeln!(f, "            auth_pass {}", word(&pass))?;
             writeln!(f, "        }}")?;
         }
         writeln!(f, "    }}")?;
     }
     writeln!(f, "}}")
-}
-
-/// The password of a PASS authentication, without its zero padding.
-fn password(bytes: &[u8; 8]) -> std::borrow::Cow<'_, str> {
-    let len = bytes.iter().rposition(|b| *b != 0).map_or(0, |p| p + 1);
-    String::from_utf8_lossy(&bytes[..len])
 }
 
 #[cfg(test)]

@@ -43,6 +43,17 @@ impl Auth {
     pub fn tolerates_other_timing(&self, theirs: &Auth) -> bool {
         *self == Auth::None && *theirs == Auth::None
     }
+
+    /// A PASS password without its zero padding, as keepalived.conf writes it.
+    pub fn password(&self) -> Option<std::borrow::Cow<'_, str>> {
+        match self {
+            Auth::None => None,
+            Auth::Pass(bytes) => {
+                let len = bytes.iter().rposition(|b| *b != 0).map_or(0, |p| p + 1);
+                Some(String::from_utf8_lossy(&bytes[..len]))
+            }
+        }
+    }
 }
 
 /// The content of one VRRP advertisement, as the codec decodes it and a router

@@ -1,0 +1,209 @@
+//! Rolling `router_id` and `vrrp_password` changes (docs/requirements.md K-17).
+//!
+//! Juju runs config-changed unit by unit. A unit on the new VRID or password and one
+//! still on the old would each drop the other's adverts (another VRID is another
+//! router; another password is a stranger, RFC 3768 §7.1) and both hold the VIPs.
+//! So a unit whose identity changed keeps speaking the old one too (the engine's
+//! `rolling_from`: every advert goes out in both, adverts in either are its own)
+//! while some peer still publishes the old identity in the peer relation.
+//!
+//! Why that is enough: a unit publishes its new identity only in the hook that
+//! reloaded its engine onto it (with `rolling_from`), so while any unit still runs
+//! the old identity alone, every unit on the new one still speaks the old one; once
+//! every peer publishes the new identity, no unit runs the old one alone, and each
+//! drops `rolling_from` in its own time (those still carrying it speak the new
+//! identity too). One change at a time is bridged: a second change before the
+//! first has reached every unit bridges the newest identity still published.
+//!
+//! The peer bag carries a fingerprint, never the password: the VRID, and 16 hex
+//! digits of SHA-256 over a fixed tag and the password. The old identity itself is
+//! read back from the engine config this unit last rendered (root-only, mode 0600
+//! when it holds a password), never kept in charm state or relation data.
+
+use std::fmt;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// The peer-bag key of a unit's identity fingerprint ([`Identity::fingerprint`]).
+pub const PEER_KEY: &str = "vrrp-identity";
+
+/// What makes two VRRP routers one cluster, beside the VIPs: the VRID and the
+/// VRRPv2 password.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    pub vrid: u8,
+    pub password: Option<String>,
+}
+
+impl fmt::Debug for Identity {
+    /// The password is never shown, in logs or test output.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Identity")
+            .field("vrid", &self.vrid)
+            .field("password", &self.password.as_ref().map(|_| "(not shown)"))
+            .finish()
+    }
+}
+
+impl Identity {
+    /// What the peer bag carries: `23` without a password, `23:` and 16 hex digits
+    /// of SHA-256 over `keepalived-charm vrrp_password ` and the password with one.
+    pub fn fingerprint(&self) -> String {
+        match &self.password {
+            None => self.vrid.to_string(),
+            Some(password) => {
+                let digest = Sha256::new()
+                    .chain_update(b"keepalived-charm vrrp_password ")
+                    .chain_update(password.as_bytes())
+                    .finalize();
+                let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+                format!("{}:{hex}", self.vrid)
+            }
+        }
+    }
+}
+
+/// The identity the engine config at `path` runs (its IPv4 instance, else its first)
+/// and the one it still bridges (that instance's `rolling_from`); `None`s when there
+/// is no file or it cannot be read (a first install: nothing to bridge).
+pub fn of_engine_config(path: &Path) -> (Option<Identity>, Option<Identity>) {
+    let Ok(text) = std::fs::read(path) else {
+        return (None, None);
+    };
+    let Ok(loaded) = vrrp_core::config::parse(&path.display().to_string(), &text) else {
+        return (None, None);
+    };
+    let instances = &loaded.config.instances;
+    let Some(instance) = instances
+        .iter()
+        .find(|i| i.family == vrrp_core::proto::Family::V4)
+        .or(instances.first())
+    else {
+        return (None, None);
+    };
+    let identity = |vrid: vrrp_core::proto::Vrid, auth: &vrrp_core::proto::Auth| Identity {
+        vrid: vrid.get(),
+        password: auth.password().map(|p| p.into_owned()),
+    };
+    (
+        Some(identity(instance.vrid, &instance.auth)),
+        instance
+            .rolling_from
+            .as_ref()
+            .map(|r| identity(r.vrid, &r.auth)),
+    )
+}
+
+/// The identity this unit should also speak (`rolling_from`), or `None`.
+///
+/// `ran` is the identity of the engine config this unit last rendered, `rolling`
+/// the one it was still speaking besides; `peers` holds each peer's published
+/// fingerprint (`None`: the peer publishes none yet, so it may run anything). Of
+/// `ran` and `rolling` (in that order), the first that differs from `current` and
+/// that some peer may still run.
+pub fn rolling_from(
+    current: &Identity,
+    ran: Option<&Identity>,
+    rolling: Option<&Identity>,
+    peers: &[Option<&str>],
+) -> Option<Identity> {
+    let unknown = peers.iter().any(Option::is_none);
+    [ran, rolling]
+        .into_iter()
+        .flatten()
+        .filter(|old| *old != current)
+        .find(|old| {
+            let print = old.fingerprint();
+            unknown || peers.iter().flatten().any(|p| *p == print)
+        })
+        .cloned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(vrid: u8, password: Option<&str>) -> Identity {
+        Identity {
+            vrid,
+            password: password.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn the_fingerprint_carries_the_vrid_and_never_the_password() {
+        assert_eq!(id(23, None).fingerprint(), "23");
+        let print = id(23, Some("s3cr3t")).fingerprint();
+        assert!(print.starts_with("23:") && print.len() == 3 + 16, "{print}");
+        assert!(!print.contains("s3cr3t"));
+        assert_ne!(print, id(23, Some("s3cr3T")).fingerprint());
+        assert_eq!(print, id(23, Some("s3cr3t")).fingerprint(), "stable");
+        assert!(!format!("{:?}", id(23, Some("s3cr3t"))).contains("s3cr3t"));
+    }
+
+    #[test]
+    fn a_unit_speaks_its_old_identity_while_a_peer_still_publishes_it() {
+        let old = id(23, None);
+        let new = id(24, None);
+        let (o, n) = (old.fingerprint(), new.fingerprint());
+        // The hook that applies the change: a peer still on 23.
+        assert_eq!(
+            rolling_from(&new, Some(&old), None, &[Some(&o), Some(&n)]),
+            Some(old.clone())
+        );
+        // Later hooks remember it while a peer still publishes it...
+        assert_eq!(
+            rolling_from(&new, Some(&new), Some(&old), &[Some(&n), Some(&o)]),
+            Some(old.clone())
+        );
+        // ...or a peer publishes nothing yet (it may still run 23).
+        assert_eq!(
+            rolling_from(&new, Some(&new), Some(&old), &[Some(&n), None]),
+            Some(old.clone())
+        );
+        // Every peer on 24: done.
+        assert_eq!(
+            rolling_from(&new, Some(&new), Some(&old), &[Some(&n), Some(&n)]),
+            None
+        );
+        // Alone, or nothing changed: nothing to bridge.
+        assert_eq!(rolling_from(&new, Some(&old), None, &[]), None);
+        assert_eq!(rolling_from(&old, Some(&old), None, &[Some(&o)]), None);
+    }
+
+    #[test]
+    fn a_password_change_is_bridged_like_a_vrid_change() {
+        let old = id(23, Some("old"));
+        let new = id(23, Some("new"));
+        let removed = id(23, None);
+        let o = old.fingerprint();
+        assert_eq!(
+            rolling_from(&new, Some(&old), None, &[Some(&o)]),
+            Some(old.clone())
+        );
+        assert_eq!(
+            rolling_from(&removed, Some(&old), None, &[Some(&o)]),
+            Some(old.clone())
+        );
+        let added = id(23, Some("new"));
+        assert_eq!(
+            rolling_from(&added, Some(&removed), None, &[Some("23")]),
+            Some(removed)
+        );
+    }
+
+    #[test]
+    fn of_two_changes_in_flight_the_newest_still_published_is_bridged() {
+        let (a, b, c) = (id(23, None), id(24, None), id(25, None));
+        let (pa, pb) = (a.fingerprint(), b.fingerprint());
+        // 23 → 24 → 25 before the peers caught up: one peer on 23, one on 24.
+        assert_eq!(
+            rolling_from(&c, Some(&b), Some(&a), &[Some(&pa), Some(&pb)]),
+            Some(b.clone())
+        );
+        // Only 23 is still published.
+        assert_eq!(rolling_from(&c, Some(&b), Some(&a), &[Some(&pa)]), Some(a));
+    }
+}
