@@ -121,3 +121,46 @@ fn a_rolling_timing_change_keeps_the_vip_on_one_unit() {
     eprintln!("rolling timing changes: longest client gap {gap:?}");
     assert!(gap <= Duration::from_millis(300), "{gap:?}");
 }
+
+/// Rolling `router_id` and `vrrp_password` changes (docs/requirements.md K-17), each
+/// applied unit by unit with `GAP` between units: first a new VRID together with a
+/// first password (which also moves the cluster from the fast timing to VRRPv2 1 s),
+/// then another password. A unit that moved speaks the old identity too while a
+/// peer still publishes it: never a second holder, the VIP never moves, the clients
+/// lose nothing, and once every unit moved nobody speaks the old identity.
+#[test]
+fn a_rolling_router_id_and_password_change_keeps_the_vip_on_one_unit() {
+    let mut j = JujuLab::new("rid", 3);
+    j.listen(PORT);
+    let a: IpAddr = j.lab.vip4().into();
+    j.deploy_answering(3, PORT);
+    let holders = j.lab.watch_holders();
+    let t0 = Instant::now();
+    for (router_id, password, expect) in [
+        ("24", "s3cr3t", "virtual_router_id 24\n"),
+        ("24", "n3wpass", "auth_pass n3wpass\n"),
+    ] {
+        j.model.set_config_value("router_id", router_id).unwrap();
+        j.model.set_config_value("vrrp_password", password).unwrap();
+        roll(&mut j, &format!("{a}/24"), GAP);
+        for unit in ["keepalived/0", "keepalived/1", "keepalived/2"] {
+            let conf = j.engine_config(unit);
+            assert!(conf.contains(expect), "{unit}: {conf}");
+            assert!(!conf.contains("rolling_from"), "{unit}: {conf}");
+        }
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    let t1 = Instant::now();
+    let report = holders.report();
+    assert_eq!(
+        report.two_holders_after(a, t0),
+        Duration::ZERO,
+        "{:?}",
+        report.holdings(a)
+    );
+    assert_eq!(report.additions_after(a, t0), 0, "{:?}", report.holdings(a));
+    assert_eq!(report.holders_now(a), ["h1".to_string()].into());
+    let gap = j.longest_answer_gap(t0, t1);
+    eprintln!("rolling router_id and vrrp_password changes: longest client gap {gap:?}");
+    assert!(gap <= Duration::from_millis(300), "{gap:?}");
+}

@@ -28,13 +28,17 @@ impl Router {
         if advert.priority.is_release() {
             self.counters.priority_zero_received += 1;
         }
-        // Another version is our own cluster changing its timing only when neither
-        // side authenticates (K-15); the ladder applies the same rule first.
-        let tolerant = self.config.auth.tolerates_other_timing(&advert.auth);
         // An advert in the `rolling_from` identity is ours (K-17); the ladder has
         // checked its authentication.
-        let rolling = self.config.rolling_from.as_ref().map(|r| r.vrid);
-        let foreign = (advert.vrid != self.config.vrid && Some(advert.vrid) != rolling)
+        let rolling = self.config.rolling_from.as_ref().filter(|r| {
+            r.vrid == advert.vrid && (r.vrid != self.config.vrid || r.auth == advert.auth)
+        });
+        // Another version is our own cluster changing its timing only when neither
+        // side authenticates (K-15), in whichever identity the advert came; the
+        // ladder applies the same rule first.
+        let tolerant = self.config.auth.tolerates_other_timing(&advert.auth)
+            || rolling.is_some_and(|r| r.auth.tolerates_other_timing(&advert.auth));
+        let foreign = (advert.vrid != self.config.vrid && rolling.is_none())
             || (advert.version != self.config.version && !tolerant)
             || advert.family() != self.config.family;
         // Our own packet looped back, or an address conflict: never an election

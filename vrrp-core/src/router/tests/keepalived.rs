@@ -413,3 +413,25 @@ fn k17_a_vrid_change_with_rolling_from_keeps_the_master_and_speaks_both_vrids() 
     assert_eq!(r.state(), State::Master);
     assert_eq!(r.counters().adverts_ignored, 1);
 }
+
+/// K-17 with K-15: a router that gained a password (VRRPv2, `rolling_from` without
+/// one) still follows a Master on the old identity that runs VRRPv3 without a
+/// password (the charm's fast timing before the change): that advert came in the
+/// rolling identity, where neither side authenticates.
+#[test]
+fn k17_a_v3_advert_without_a_password_is_heard_in_the_rolling_identity() {
+    let mut c = config(100, "10.0.0.1");
+    c.auth = Auth::pass("s3cr3t");
+    c.rolling_from = Some(RollingFrom {
+        vrid: Vrid::new(51).unwrap(),
+        auth: Auth::None,
+    });
+    let mut r = started(c.clone());
+    r.handle(at_ms(100), adv_v3("10.0.0.9", 200, 10));
+    assert_eq!(r.master_address(), Some(ip("10.0.0.9")));
+    // Without the rolling identity it is another router's (K-15 needs no password).
+    c.rolling_from = None;
+    let mut r = started(c);
+    assert_eq!(r.handle(at_ms(100), adv_v3("10.0.0.9", 200, 10)), vec![]);
+    assert_eq!(r.master_address(), None);
+}
