@@ -136,9 +136,18 @@ pub struct Instance {
     /// `None` while there is no peer to talk to or no source address.
     pub unicast: Option<Unicast>,
     pub vips: Vec<Vip>,
-    /// The VRID and password a rolling `router_id`/`vrrp_password` change moves
-    /// from, while a peer may still run them (the engine's `rolling_from`, K-17).
-    pub rolling_from: Option<(Vrid, Option<Password>)>,
+    /// The identity a rolling `router_id`/`vrrp_password`/`unicast` change moves
+    /// from, while a peer may still run it (the engine's `rolling_from`, K-17).
+    pub rolling_from: Option<Rolling>,
+}
+
+/// The engine's `rolling_from`: the VRID, password and unicast peers (none:
+/// multicast) of the identity a rolling change moves from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rolling {
+    pub vrid: Vrid,
+    pub password: Option<Password>,
+    pub unicast_peers: Vec<IpAddr>,
 }
 
 /// Unicast adverts (keepalived's `unicast_src_ip` and `unicast_peer`).
@@ -169,7 +178,10 @@ impl EngineConfig {
     /// Whether the rendered file carries a secret (then it is written mode 0600).
     pub fn has_secret(&self) -> bool {
         self.instances.iter().any(|i| {
-            i.password.is_some() || i.rolling_from.as_ref().is_some_and(|(_, p)| p.is_some())
+            i.password.is_some()
+                || i.rolling_from
+                    .as_ref()
+                    .is_some_and(|r| r.password.is_some())
         })
     }
 }
@@ -277,7 +289,7 @@ pub fn desired(facts: &Facts<'_>) -> Desired {
                 .iter()
                 .map(|p| (p.unit.clone(), p.timing_profiles.clone()))
                 .collect();
-            let identity = identity_of(&valid);
+            let identity = identity_of(&valid, facts.peers);
             let peer_prints: Vec<Option<&str>> =
                 facts.peers.iter().map(|p| p.identity.as_deref()).collect();
             let rolling = identity::rolling_from(
@@ -310,7 +322,7 @@ pub fn desired(facts: &Facts<'_>) -> Desired {
                 facts.published_sources,
                 facts.engine_binary,
             );
-            bridge(&mut plan, rolling);
+            bridge(&mut plan, rolling, facts.peers);
             plan.engine.paused = facts.paused;
             if facts.yield_to_preferred {
                 for i in &mut plan.engine.instances {
@@ -674,16 +686,7 @@ pub fn build(
             Family::V4 => vrrp_address_v4 = source,
             Family::V6 => vrrp_address_v6 = source,
         }
-        let mut peer_addrs: Vec<IpAddr> = peers
-            .iter()
-            .filter_map(|p| match family {
-                Family::V4 => p.v4,
-                Family::V6 => p.v6,
-            })
-            .filter(|a| Some(*a) != source)
-            .collect();
-        peer_addrs.sort();
-        peer_addrs.dedup();
+        let peer_addrs = peer_addresses(peers, family, source);
         // keepalived falls back to multicast (with a deprecation warning) when a
         // unicast keyword has no peer; say nothing until there is a peer to talk to.
         let unicast = match source {
@@ -737,24 +740,48 @@ pub fn build(
         vrrp_address_v4,
         vrrp_address_v6,
         timing: timing.clone(),
-        identity: identity_of(valid),
+        identity: identity_of(valid, peers),
         rolling_from: None,
     }
 }
 
+/// The `family` VRRP addresses of `peers`, but `source` (ours), sorted, once each.
+fn peer_addresses(peers: &[PeerAddresses], family: Family, source: Option<IpAddr>) -> Vec<IpAddr> {
+    let mut addrs: Vec<IpAddr> = peers
+        .iter()
+        .filter_map(|p| match family {
+            Family::V4 => p.v4,
+            Family::V6 => p.v6,
+        })
+        .filter(|a| Some(*a) != source)
+        .collect();
+    addrs.sort();
+    addrs.dedup();
+    addrs
+}
+
 /// This unit's identity under `valid` options (see `super::identity`).
-fn identity_of(valid: &ValidOptions) -> Identity {
+/// What it runs, not what it is configured with: `unicast=true` renders multicast
+/// until a peer publishes an address to send to (see `build`).
+fn identity_of(valid: &ValidOptions, peers: &[PeerAddresses]) -> Identity {
+    let family = valid.links.first().map_or(Family::V4, |(f, _)| *f);
+    let has_peer = peers.iter().any(|p| match family {
+        Family::V4 => p.v4.is_some(),
+        Family::V6 => p.v6.is_some(),
+    });
     Identity {
         vrid: valid.vrid.get(),
         password: valid.password.as_ref().map(|p| p.expose().to_string()),
+        unicast: valid.unicast && has_peer,
     }
 }
 
 /// Makes every instance of `plan` also speak the identity `rolling` (K-17), where it
-/// differs from the instance's own: the VRID, and the password where the instance
-/// runs VRRPv2 (VRRPv3 carries none; the timing keeps IPv4 on VRRPv2 while the
-/// cluster moves from a password, `timing::PasswordUse::RollingFrom`).
-fn bridge(plan: &mut Plan, rolling: Option<Identity>) {
+/// differs from the instance's own: the VRID; the password where the instance runs
+/// VRRPv2 (VRRPv3 carries none; the timing keeps IPv4 on VRRPv2 while the cluster
+/// moves from a password, `timing::PasswordUse::RollingFrom`); the transport (to
+/// the `peers` when the old identity was unicast).
+fn bridge(plan: &mut Plan, rolling: Option<Identity>, peers: &[PeerAddresses]) {
     if let Some(old) = &rolling {
         for i in &mut plan.engine.instances {
             let Ok(vrid) = Vrid::new(old.vrid) else {
@@ -765,8 +792,22 @@ fn bridge(plan: &mut Plan, rolling: Option<Identity>) {
                 .clone()
                 .filter(|_| i.version == Version::V2)
                 .map(Password);
-            if vrid != i.vrid || password != i.password {
-                i.rolling_from = Some((vrid, password));
+            let source = match i.family {
+                Family::V4 => plan.vrrp_address_v4,
+                Family::V6 => plan.vrrp_address_v6,
+            };
+            let unicast_peers = if old.unicast {
+                peer_addresses(peers, i.family, source)
+            } else {
+                Vec::new()
+            };
+            let transport_changed = unicast_peers.is_empty() != i.unicast.is_none();
+            if vrid != i.vrid || password != i.password || transport_changed {
+                i.rolling_from = Some(Rolling {
+                    vrid,
+                    password,
+                    unicast_peers,
+                });
             }
         }
     }

@@ -1,8 +1,11 @@
-//! Rolling `router_id` and `vrrp_password` changes (docs/requirements.md K-17).
+//! Rolling `router_id`, `vrrp_password` and `unicast` changes (docs/requirements.md
+//! K-17).
 //!
-//! Juju runs config-changed unit by unit. A unit on the new VRID or password and one
-//! still on the old would each drop the other's adverts (another VRID is another
-//! router; another password is a stranger, RFC 3768 §7.1) and both hold the VIPs.
+//! Juju runs config-changed unit by unit. A unit on the new VRID, password or
+//! transport and one still on the old would each drop or miss the other's adverts
+//! (another VRID is another router; another password is a stranger, RFC 3768 §7.1;
+//! a multicast router does not take unicast adverts, nor a unicast router group
+//! adverts) and both hold the VIPs.
 //! So a unit whose identity changed keeps speaking the old one too (the engine's
 //! `rolling_from`: every advert goes out in both, adverts in either are its own)
 //! while some peer still publishes the old identity in the peer relation.
@@ -23,18 +26,19 @@
 use std::fmt;
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// The peer-bag key of a unit's identity fingerprint ([`Identity::fingerprint`]).
 pub const PEER_KEY: &str = "vrrp-identity";
 
-/// What makes two VRRP routers one cluster, beside the VIPs: the VRID and the
-/// VRRPv2 password.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// What makes two VRRP routers one cluster, beside the VIPs: the VRID, the VRRPv2
+/// password and the transport.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Identity {
     pub vrid: u8,
     pub password: Option<String>,
+    /// Unicast (`unicast=true`) rather than multicast adverts.
+    pub unicast: bool,
 }
 
 impl fmt::Debug for Identity {
@@ -43,25 +47,29 @@ impl fmt::Debug for Identity {
         f.debug_struct("Identity")
             .field("vrid", &self.vrid)
             .field("password", &self.password.as_ref().map(|_| "(not shown)"))
+            .field("unicast", &self.unicast)
             .finish()
     }
 }
 
 impl Identity {
-    /// What the peer bag carries: `23` without a password, `23:` and 16 hex digits
-    /// of SHA-256 over `keepalived-charm vrrp_password ` and the password with one.
+    /// What the peer bag carries: the VRID; with a password, `:` and 16 hex digits
+    /// of SHA-256 over `keepalived-charm vrrp_password ` and the password; with
+    /// unicast, `/unicast`. `23`, `23:9f86d081884c7d65/unicast`.
     pub fn fingerprint(&self) -> String {
-        match &self.password {
-            None => self.vrid.to_string(),
-            Some(password) => {
-                let digest = Sha256::new()
-                    .chain_update(b"keepalived-charm vrrp_password ")
-                    .chain_update(password.as_bytes())
-                    .finalize();
-                let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-                format!("{}:{hex}", self.vrid)
-            }
+        let mut print = self.vrid.to_string();
+        if let Some(password) = &self.password {
+            let digest = Sha256::new()
+                .chain_update(b"keepalived-charm vrrp_password ")
+                .chain_update(password.as_bytes())
+                .finalize();
+            print.push(':');
+            print.extend(digest[..8].iter().map(|b| format!("{b:02x}")));
         }
+        if self.unicast {
+            print.push_str("/unicast");
+        }
+        print
     }
 }
 
@@ -83,16 +91,22 @@ pub fn of_engine_config(path: &Path) -> (Option<Identity>, Option<Identity>) {
     else {
         return (None, None);
     };
-    let identity = |vrid: vrrp_core::proto::Vrid, auth: &vrrp_core::proto::Auth| Identity {
-        vrid: vrid.get(),
-        password: auth.password().map(|p| p.into_owned()),
-    };
+    let identity =
+        |vrid: vrrp_core::proto::Vrid, auth: &vrrp_core::proto::Auth, unicast| Identity {
+            vrid: vrid.get(),
+            password: auth.password().map(|p| p.into_owned()),
+            unicast,
+        };
     (
-        Some(identity(instance.vrid, &instance.auth)),
+        Some(identity(
+            instance.vrid,
+            &instance.auth,
+            instance.is_unicast(),
+        )),
         instance
             .rolling_from
             .as_ref()
-            .map(|r| identity(r.vrid, &r.auth)),
+            .map(|r| identity(r.vrid, &r.auth, !r.unicast_peers.is_empty())),
     )
 }
 
@@ -129,6 +143,7 @@ mod tests {
         Identity {
             vrid,
             password: password.map(str::to_string),
+            unicast: false,
         }
     }
 
@@ -141,6 +156,11 @@ mod tests {
         assert_ne!(print, id(23, Some("s3cr3T")).fingerprint());
         assert_eq!(print, id(23, Some("s3cr3t")).fingerprint(), "stable");
         assert!(!format!("{:?}", id(23, Some("s3cr3t"))).contains("s3cr3t"));
+        let unicast = Identity {
+            unicast: true,
+            ..id(23, None)
+        };
+        assert_eq!(unicast.fingerprint(), "23/unicast");
     }
 
     #[test]

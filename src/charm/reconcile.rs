@@ -263,13 +263,14 @@ fn reconcile(
         if let Some(old) = &plan.rolling_from {
             if rolling.as_ref() != Some(old) {
                 journal.info(format!(
-                    "router_id or vrrp_password changed while a peer may still run VRID {}{}: the engine speaks both until every peer publishes the new one",
+                    "router_id, vrrp_password or unicast changed while a peer may still run VRID {}{}{}: the engine speaks both until every peer publishes the new one",
                     old.vrid,
-                    if old.password.is_some() { " with the previous password" } else { "" }
+                    if old.password.is_some() { " with the previous password" } else { "" },
+                    if old.unicast { " over unicast" } else { " over multicast" }
                 ));
             }
         } else if rolling.is_some() {
-            journal.info("every peer runs the new router_id and vrrp_password: the previous one is no longer spoken".to_string());
+            journal.info("every peer runs the new router_id, vrrp_password and unicast: the previous identity is no longer spoken".to_string());
         }
     }
     let config_changed = apply_engine_config(&desired, deps.paths)?;

@@ -1378,6 +1378,20 @@ fn three_units_get_distinct_priorities_and_unicast_peers_and_a_departure_is_remo
             peer_arrives(u, &rid, other);
         }
     }
+    // Each went from multicast (alone) to unicast on hearing its peers, and spoke the
+    // group too while a peer still published multicast (K-17); a second round of
+    // peer hooks shows every peer on unicast, and the group is dropped.
+    assert!(a.engine_config().unwrap().contains("rolling_from"));
+    sync_peers(&mut [&mut a, &mut b, &mut c], &rid);
+    for (u, others) in [
+        (&mut a, ["keepalived/1", "keepalived/2"]),
+        (&mut b, ["keepalived/0", "keepalived/2"]),
+        (&mut c, ["keepalived/0", "keepalived/1"]),
+    ] {
+        for other in others {
+            u.relation_hook("cluster-relation-changed", &rid, Some(other));
+        }
+    }
     let prio = |u: &Unit| u.state().priority.unwrap();
     assert_eq!((prio(&a), prio(&b), prio(&c)), (254, 253, 252));
     // What each unit published for the others.
@@ -1385,7 +1399,7 @@ fn three_units_get_distinct_priorities_and_unicast_peers_and_a_departure_is_remo
         assert_eq!(
             u.local(&rid),
             format!(
-                r#"{{"priority":"{}","timing-profiles":"{OFFERED}","vips":"192.0.2.100/24","vrrp-address":"192.0.2.{n}","vrrp-identity":"23"}}"#,
+                r#"{{"priority":"{}","timing-profiles":"{OFFERED}","vips":"192.0.2.100/24","vrrp-address":"192.0.2.{n}","vrrp-identity":"23/unicast"}}"#,
                 264 - n
             )
         );
@@ -1910,6 +1924,22 @@ fn the_timing_profile_follows_goal_state_and_explicit_settings_win() {
     assert!(!u.juju.calls.iter().any(|c| c == "goal-state"));
 }
 
+/// Every unit publishes, then hears every other (each peer's joined and changed
+/// hooks, twice: the second round sees what the first made the others publish).
+fn converge(units: &mut [&mut Unit], rid: &RelationId) {
+    for _ in 0..2 {
+        sync_peers(units, rid);
+        let names: Vec<String> = units.iter().map(|u| u.juju.unit.clone()).collect();
+        for u in units.iter_mut() {
+            let me = u.juju.unit.clone();
+            for other in names.iter().filter(|n| **n != me) {
+                peer_arrives(u, rid, other);
+            }
+        }
+    }
+    sync_peers(units, rid);
+}
+
 /// K-17: a `router_id` change reaches the units one by one. A unit that moved speaks
 /// the old VRID too (`rolling_from`) while some peer still publishes it, publishes
 /// only its new identity, and drops the old one once every peer publishes the new.
@@ -1925,11 +1955,12 @@ fn a_rolling_router_id_change_bridges_the_old_vrid_until_every_peer_moved() {
         u.hook("config-changed");
         u.hook("start");
     }
-    sync_peers(&mut [&mut a, &mut b, &mut c], &rid);
+    converge(&mut [&mut a, &mut b, &mut c], &rid);
     let bridged = |u: &Unit| {
         let text = u.engine_config().unwrap();
         let vrid = text.contains("virtual_router_id 24\n");
-        let rolling = text.contains("    rolling_from {\n        virtual_router_id 23\n    }\n");
+        let rolling = text
+            .contains("    rolling_from {\n        virtual_router_id 23\n        unicast_peer {");
         (vrid, rolling)
     };
     let identity = |u: &Unit| {
@@ -1938,9 +1969,9 @@ fn a_rolling_router_id_change_bridges_the_old_vrid_until_every_peer_moved() {
     };
     a.set_config(json!({"router_id": 24}));
     assert_eq!(bridged(&a), (true, true), "{:?}", a.engine_config());
-    assert_eq!(identity(&a), "24");
+    assert_eq!(identity(&a), "24/unicast");
     assert!(a.juju.logs.iter().any(|l| l.contains(
-        "router_id or vrrp_password changed while a peer may still run VRID 23: the engine speaks both"
+        "router_id, vrrp_password or unicast changed while a peer may still run VRID 23 over unicast: the engine speaks both"
     )));
     sync_peers(&mut [&mut a, &mut b, &mut c], &rid);
     // A unit still on 23 hears a peer on 24: nothing to change on its side.
@@ -1983,12 +2014,12 @@ fn a_rolling_password_change_bridges_the_old_password_and_never_publishes_it() {
         u.hook("config-changed");
         u.hook("start");
     }
-    sync_peers(&mut [&mut a, &mut b], &rid);
+    converge(&mut [&mut a, &mut b], &rid);
     a.set_config(json!({"vrrp_password": ""}));
     let text = a.engine_config().unwrap();
     assert!(!text.contains("\n    authentication {"), "{text}");
     assert!(
-        text.contains("    rolling_from {\n        virtual_router_id 23\n        authentication {\n            auth_type PASS\n            auth_pass oldpass\n        }\n    }\n"),
+        text.contains("    rolling_from {\n        virtual_router_id 23\n        authentication {\n            auth_type PASS\n            auth_pass oldpass\n        }\n        unicast_peer {\n            192.0.2.11\n        }\n    }\n"),
         "{text}"
     );
     assert!(
@@ -2016,6 +2047,39 @@ fn a_rolling_password_change_bridges_the_old_password_and_never_publishes_it() {
     // The peer moves too: both drop the old password.
     sync_peers(&mut [&mut a, &mut b], &rid);
     b.set_config(json!({"vrrp_password": ""}));
+    assert!(!b.engine_config().unwrap().contains("rolling_from"));
+    sync_peers(&mut [&mut a, &mut b], &rid);
+    a.relation_hook("cluster-relation-changed", &rid, Some("keepalived/1"));
+    assert!(!a.engine_config().unwrap().contains("rolling_from"));
+}
+
+/// K-17: switching `unicast` on is bridged too: the first unit to switch sends to
+/// the group and to its peers and hears both, until every peer publishes unicast.
+#[test]
+fn a_rolling_unicast_change_bridges_the_multicast_group_until_every_peer_moved() {
+    let rid = RelationId::new("cluster", 1);
+    let mut a = peer_unit("keepalived/0", "192.0.2.10", &rid);
+    let mut b = peer_unit("keepalived/1", "192.0.2.11", &rid);
+    for u in [&mut a, &mut b] {
+        u.juju.config.insert("unicast".into(), json!(false));
+        u.hook("install");
+        u.relation_hook("cluster-relation-created", &rid, None);
+        u.hook("config-changed");
+        u.hook("start");
+    }
+    sync_peers(&mut [&mut a, &mut b], &rid);
+    a.relation_hook("cluster-relation-changed", &rid, Some("keepalived/1"));
+    assert!(!a.engine_config().unwrap().contains("unicast_peer"));
+    a.set_config(json!({"unicast": true}));
+    let text = a.engine_config().unwrap();
+    assert!(
+        text.contains("    unicast_peer {\n        192.0.2.11\n    }\n    # A rolling")
+            && text.contains("    rolling_from {\n        virtual_router_id 23\n    }\n"),
+        "{text}"
+    );
+    sync_peers(&mut [&mut a, &mut b], &rid);
+    b.relation_hook("cluster-relation-changed", &rid, Some("keepalived/0"));
+    b.set_config(json!({"unicast": true}));
     assert!(!b.engine_config().unwrap().contains("rolling_from"));
     sync_peers(&mut [&mut a, &mut b], &rid);
     a.relation_hook("cluster-relation-changed", &rid, Some("keepalived/1"));

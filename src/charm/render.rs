@@ -89,9 +89,10 @@ struct InstanceContext {
     unicast_src_ip: Option<String>,
     unicast_peers: Vec<String>,
     vips: Vec<String>,
-    /// `rolling_from { virtual_router_id N [authentication] }` (K-17).
+    /// `rolling_from { virtual_router_id N [authentication] [unicast_peer] }` (K-17).
     rolling_vrid: Option<u8>,
     rolling_auth_pass: Option<String>,
+    rolling_unicast_peers: Vec<String>,
 }
 
 fn engine_context(config: &EngineConfig) -> EngineContext {
@@ -125,12 +126,17 @@ fn instance_context(i: &Instance) -> InstanceContext {
             .map(|u| show(&u.peers))
             .unwrap_or_default(),
         vips: i.vips.iter().map(ToString::to_string).collect(),
-        rolling_vrid: i.rolling_from.as_ref().map(|(vrid, _)| vrid.get()),
+        rolling_vrid: i.rolling_from.as_ref().map(|r| r.vrid.get()),
         rolling_auth_pass: i
             .rolling_from
             .as_ref()
-            .and_then(|(_, p)| p.as_ref())
+            .and_then(|r| r.password.as_ref())
             .map(|p| p.expose().to_string()),
+        rolling_unicast_peers: i
+            .rolling_from
+            .as_ref()
+            .map(|r| show(&r.unicast_peers))
+            .unwrap_or_default(),
     }
 }
 

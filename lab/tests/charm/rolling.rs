@@ -122,26 +122,31 @@ fn a_rolling_timing_change_keeps_the_vip_on_one_unit() {
     assert!(gap <= Duration::from_millis(300), "{gap:?}");
 }
 
-/// Rolling `router_id` and `vrrp_password` changes (docs/requirements.md K-17), each
-/// applied unit by unit with `GAP` between units: first a new VRID together with a
-/// first password (which also moves the cluster from the fast timing to VRRPv2 1 s),
-/// then another password. A unit that moved speaks the old identity too while a
+/// Rolling `router_id`, `vrrp_password` and `unicast` changes (docs/requirements.md
+/// K-17), each applied unit by unit with `GAP` between units: first a new VRID
+/// together with a first password (which also moves the cluster from the fast timing
+/// to VRRPv2 1 s), then another password, then unicast. A unit that moved speaks the old identity too while a
 /// peer still publishes it: never a second holder, the VIP never moves, the clients
 /// lose nothing, and once every unit moved nobody speaks the old identity.
 #[test]
-fn a_rolling_router_id_and_password_change_keeps_the_vip_on_one_unit() {
+fn a_rolling_router_id_password_and_unicast_change_keeps_the_vip_on_one_unit() {
     let mut j = JujuLab::new("rid", 3);
     j.listen(PORT);
     let a: IpAddr = j.lab.vip4().into();
     j.deploy_answering(3, PORT);
     let holders = j.lab.watch_holders();
     let t0 = Instant::now();
-    for (router_id, password, expect) in [
-        ("24", "s3cr3t", "virtual_router_id 24\n"),
-        ("24", "n3wpass", "auth_pass n3wpass\n"),
+    for (changes, expect) in [
+        (
+            &[("router_id", "24"), ("vrrp_password", "s3cr3t")][..],
+            "virtual_router_id 24\n",
+        ),
+        (&[("vrrp_password", "n3wpass")][..], "auth_pass n3wpass\n"),
+        (&[("unicast", "true")][..], "    unicast_peer {\n"),
     ] {
-        j.model.set_config_value("router_id", router_id).unwrap();
-        j.model.set_config_value("vrrp_password", password).unwrap();
+        for (key, value) in changes {
+            j.model.set_config_value(key, value).unwrap();
+        }
         roll(&mut j, &format!("{a}/24"), GAP);
         for unit in ["keepalived/0", "keepalived/1", "keepalived/2"] {
             let conf = j.engine_config(unit);
@@ -161,6 +166,6 @@ fn a_rolling_router_id_and_password_change_keeps_the_vip_on_one_unit() {
     assert_eq!(report.additions_after(a, t0), 0, "{:?}", report.holdings(a));
     assert_eq!(report.holders_now(a), ["h1".to_string()].into());
     let gap = j.longest_answer_gap(t0, t1);
-    eprintln!("rolling router_id and vrrp_password changes: longest client gap {gap:?}");
+    eprintln!("rolling router_id, vrrp_password and unicast changes: longest client gap {gap:?}");
     assert!(gap <= Duration::from_millis(300), "{gap:?}");
 }

@@ -85,7 +85,8 @@ fn a_master_holding_the_vip_still_publishes_its_own_address() {
                 ("timing-profiles", keepalived_charm::charm::timing::OFFERED),
                 ("vips", "fd00::6/64,10.10.74.251/32"),
                 ("vrrp-address", "192.0.2.10"),
-                ("vrrp-address-v6", "fd00::10")
+                ("vrrp-address-v6", "fd00::10"),
+                ("vrrp-identity", "23/unicast")
             ]
         )
     );

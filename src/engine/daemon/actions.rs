@@ -143,11 +143,11 @@ impl Driver {
             self.notable_dirty = true;
             return;
         };
-        for dst in &inst.destinations {
+        let mut errors = 0;
+        for dst in inst.destinations_of(advert) {
             self.buf.clear();
-            if let Err(e) = encode_advert_into(advert, src, *dst, &inst.encode, &mut self.buf) {
-                inst.send_errors += 1;
-                self.notable_dirty = true;
+            if let Err(e) = encode_advert_into(advert, src, dst, &inst.encode, &mut self.buf) {
+                errors += 1;
                 if let Some(n) = self
                     .log_limit
                     .allow(&format!("encode {}", inst.config.name), Instant::now())
@@ -156,9 +156,8 @@ impl Driver {
                 }
                 continue;
             }
-            if let Err(e) = receiver.send(&self.buf, *dst, src) {
-                inst.send_errors += 1;
-                self.notable_dirty = true;
+            if let Err(e) = receiver.send(&self.buf, dst, src) {
+                errors += 1;
                 if let Some(n) = self
                     .log_limit
                     .allow(&format!("send {} {dst}", inst.config.name), Instant::now())
@@ -166,6 +165,10 @@ impl Driver {
                     tracing::warn!(instance = %inst.config.name, to = %dst, error = %e, suppressed = n, "cannot send the advert");
                 }
             }
+        }
+        if errors > 0 {
+            inst.send_errors += errors;
+            self.notable_dirty = true;
         }
     }
 

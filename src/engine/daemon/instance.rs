@@ -15,7 +15,7 @@ use vrrp_core::packet::{
     ChecksumForm, DropCounters, EncodeOptions, Ipv6FirstAddress, RxExpect, Transport,
     V3Ipv4Checksum,
 };
-use vrrp_core::proto::{Family, Vrid};
+use vrrp_core::proto::{Advert, Auth, Family, Version, Vrid};
 use vrrp_core::router::{
     GarpConfig, InitialState, Router, RouterConfig, Time, TrackInterface, TrackScript,
 };
@@ -27,6 +27,8 @@ pub struct InstanceKey {
     pub vrid: Vrid,
     /// The `rolling_from` VRID when it differs (K-17): the router answers to it too.
     pub rolling_from: Option<Vrid>,
+    /// Whether the `rolling_from` identity is unicast, when there is one.
+    pub rolling_unicast: Option<bool>,
     pub family: Family,
     pub interface: String,
     pub unicast: bool,
@@ -38,6 +40,10 @@ impl InstanceKey {
         InstanceKey {
             vrid: instance.vrid,
             rolling_from: rolling_vrid(instance),
+            rolling_unicast: instance
+                .rolling_from
+                .as_ref()
+                .map(|r| !r.unicast_peers.is_empty()),
             family: instance.family,
             interface: instance.interface.clone(),
             unicast: instance.is_unicast(),
@@ -45,19 +51,20 @@ impl InstanceKey {
         }
     }
 
-    /// The same virtual router: the same family, interface and transport, and a VRID
-    /// in common — equal, or one side's `rolling_from` naming the other's (K-17).
+    /// The same virtual router: the same family and interface, a VRID in common and
+    /// a transport in common (equal, or one side's `rolling_from` naming the other's,
+    /// K-17), and the same unicast source when both are unicast.
     pub fn same_router(&self, other: &InstanceKey) -> bool {
+        fn shared<T: PartialEq + Copy>(a: [Option<T>; 2], b: [Option<T>; 2]) -> bool {
+            a.iter().flatten().any(|x| b.contains(&Some(*x)))
+        }
         let vrids = |k: &InstanceKey| [Some(k.vrid), k.rolling_from];
-        let shared = vrids(self)
-            .iter()
-            .flatten()
-            .any(|v| vrids(other).contains(&Some(*v)));
-        shared
+        let transports = |k: &InstanceKey| [Some(k.unicast), k.rolling_unicast];
+        shared(vrids(self), vrids(other))
+            && shared(transports(self), transports(other))
             && self.family == other.family
             && self.interface == other.interface
-            && self.unicast == other.unicast
-            && self.unicast_src == other.unicast_src
+            && (!(self.unicast && other.unicast) || self.unicast_src == other.unicast_src)
     }
 
     /// Whether the router answers to `vrid` (its own or its `rolling_from`).
@@ -185,6 +192,19 @@ pub fn destinations(instance: &VrrpInstance) -> Vec<IpAddr> {
     }
 }
 
+/// Where adverts in the `rolling_from` identity go (K-17): its unicast peers, or
+/// the group; nowhere without one.
+pub fn rolling_destinations(instance: &VrrpInstance) -> Vec<IpAddr> {
+    match &instance.rolling_from {
+        None => Vec::new(),
+        Some(r) if !r.unicast_peers.is_empty() => r.unicast_peers.clone(),
+        Some(_) => match Transport::multicast(instance.family) {
+            Transport::Multicast { group } => vec![group],
+            Transport::Unicast { peers } => peers,
+        },
+    }
+}
+
 /// Every address the instance puts on an interface while MASTER (advertised and
 /// `virtual_ipaddress_excluded`), with its prefix, device and label.
 pub fn all_vips(instance: &VrrpInstance) -> impl Iterator<Item = &VirtualAddress> {
@@ -207,6 +227,8 @@ pub struct Instance {
     pub expect: RxExpect,
     pub encode: EncodeOptions,
     pub destinations: Vec<IpAddr>,
+    /// Where adverts in the `rolling_from` identity go (K-17).
+    pub rolling_destinations: Vec<IpAddr>,
     /// Interface names last reported down to the router (own interface without a
     /// usable link or source address, tracked interfaces without a link).
     pub reported_down: BTreeSet<String>,
@@ -243,6 +265,7 @@ impl Instance {
             expect: rx_expect(instance),
             encode: encode_options(instance),
             destinations: destinations(instance),
+            rolling_destinations: rolling_destinations(instance),
             reported_down: BTreeSet::new(),
             last_transition: None,
             transitions_by_reason: BTreeMap::new(),
@@ -252,6 +275,33 @@ impl Instance {
             send_errors: 0,
             retired: Vec::new(),
         })
+    }
+
+    /// Where `advert` goes: to this identity's destinations when it is in the
+    /// instance's own identity, to the `rolling_from` identity's when it is in that
+    /// one, to both when both are the same VRID and password on two transports.
+    pub fn destinations_of<'a>(&'a self, advert: &Advert) -> impl Iterator<Item = IpAddr> + 'a {
+        let speaks = |vrid: Vrid, auth: &Auth| {
+            advert.vrid == vrid && (advert.version == Version::V3 || advert.auth == *auth)
+        };
+        let own = speaks(self.config.vrid, &self.config.auth);
+        let rolling = self
+            .config
+            .rolling_from
+            .as_ref()
+            .is_some_and(|r| speaks(r.vrid, &r.auth));
+        let own_list = if own { &self.destinations[..] } else { &[] };
+        let rolling_list = if rolling {
+            &self.rolling_destinations[..]
+        } else {
+            &[]
+        };
+        own_list.iter().copied().chain(
+            rolling_list
+                .iter()
+                .copied()
+                .filter(move |d| !(own && self.destinations.contains(d))),
+        )
     }
 
     /// The `VirtualAddress` entry of `addr` (advertised or excluded).
@@ -401,6 +451,34 @@ vrrp_instance VI_1 {
         let key = InstanceKey::of(inst);
         assert!(key.unicast);
         assert_eq!(key.unicast_src, Some("192.0.2.10".parse().unwrap()));
+    }
+
+    /// K-17: an advert goes where its identity's routers listen: a transport change
+    /// alone sends the one advert to the group and to the old peers; a VRID change
+    /// sends the router's advert and its old-VRID copy each to their own.
+    #[test]
+    fn a_rolling_instance_sends_each_identity_to_its_own_destinations() {
+        let text = |rolling: &str| {
+            format!("vrrp_instance VI_1 {{\n    interface eth0\n    virtual_router_id 23\n    virtual_ipaddress {{\n        10.0.0.100\n    }}\n    rolling_from {{\n{rolling}    }}\n}}\n")
+        };
+        let group: IpAddr = "224.0.0.18".parse().unwrap();
+        let peer: IpAddr = "10.0.0.2".parse().unwrap();
+        let transport = load(&text("        virtual_router_id 23\n        unicast_peer {\n            10.0.0.2\n        }\n"));
+        let inst = Instance::new(&transport, &transport.instances[0], None).unwrap();
+        let advert = |vrid: u8| vrrp_core::proto::Advert {
+            version: Version::V2,
+            vrid: Vrid::new(vrid).unwrap(),
+            priority: Priority::from_wire(100),
+            interval: AdvertInterval::DEFAULT,
+            addresses: vec!["10.0.0.100".parse().unwrap()],
+            auth: Auth::None,
+        };
+        let to = |inst: &Instance, vrid| inst.destinations_of(&advert(vrid)).collect::<Vec<_>>();
+        assert_eq!(to(&inst, 23), vec![group, peer]);
+        let vrid = load(&text("        virtual_router_id 22\n"));
+        let inst = Instance::new(&vrid, &vrid.instances[0], None).unwrap();
+        assert_eq!((to(&inst, 23), to(&inst, 22)), (vec![group], vec![group]));
+        assert_eq!(to(&inst, 21), Vec::<IpAddr>::new());
     }
 
     #[test]

@@ -14,8 +14,8 @@ use vrrp_core::router::{Input, State};
 
 use super::driver::Driver;
 use super::instance::{
-    all_vips, destinations, encode_options, placeholder_source, router_config, rx_expect,
-    vip_device, Instance, InstanceKey,
+    all_vips, destinations, encode_options, placeholder_source, rolling_destinations,
+    router_config, rx_expect, vip_device, Instance, InstanceKey,
 };
 
 /// The outcome of matching a running config against a new one, by index.
@@ -122,6 +122,7 @@ impl Driver {
                     inst.expect = rx_expect(cfg);
                     inst.encode = encode_options(cfg);
                     inst.destinations = destinations(cfg);
+                    inst.rolling_destinations = rolling_destinations(cfg);
                     inst.config = cfg.clone();
                     inst.source = source;
                     pending.push((n, actions, was_master.then_some(old_excluded)));
@@ -290,6 +291,16 @@ mod tests {
         }
         let m = match_instances(&keys(&old), &instances(&settled));
         assert_eq!((m.removed, m.added), (vec![0], vec![0]));
+        // A transport change the same way: multicast, then unicast rolling from it.
+        let unicast = inst(
+            "V",
+            "eth0",
+            51,
+            "10.0.0.100",
+            "    unicast_peer {\n        10.0.0.2\n    }\n    rolling_from {\n        virtual_router_id 51\n    }\n",
+        );
+        let m = match_instances(&keys(&old), &instances(&unicast));
+        assert_eq!(m.kept, vec![(0, 0)]);
     }
 
     #[test]

@@ -150,12 +150,18 @@ fn first_ready(
 }
 
 /// Which receive sockets the instances need: one per (interface, family), joined to
-/// the group when any instance there is multicast.
+/// the group when any instance there is multicast (or rolls from or to multicast).
 pub fn wanted(instances: &[Instance]) -> BTreeMap<ReceiverKey, Delivery> {
     let mut out: BTreeMap<ReceiverKey, Delivery> = BTreeMap::new();
     for i in instances {
         let key = (i.config.interface.clone(), i.config.family);
-        let delivery = if i.config.is_unicast() {
+        // A rolling change from or to multicast listens to the group too (K-17).
+        let rolling_multicast = i
+            .config
+            .rolling_from
+            .as_ref()
+            .is_some_and(|r| r.unicast_peers.is_empty());
+        let delivery = if i.config.is_unicast() && !rolling_multicast {
             Delivery::Unicast
         } else {
             Delivery::Multicast

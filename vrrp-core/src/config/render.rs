@@ -242,6 +242,13 @@ fn instance(f: &mut fmt::Formatter<'_>, i: &VrrpInstance) -> fmt::Result {
             writeln!(f, "            auth_pass {}", word(&pass))?;
             writeln!(f, "        }}")?;
         }
+        if !from.unicast_peers.is_empty() {
+            writeln!(f, "        unicast_peer {{")?;
+            for p in &from.unicast_peers {
+                writeln!(f, "            {p}")?;
+            }
+            writeln!(f, "        }}")?;
+        }
         writeln!(f, "    }}")?;
     }
     writeln!(f, "}}")

@@ -56,30 +56,38 @@ pub struct Dropped {
 /// identity's reason is reported if the VRID is the instance's own.
 pub fn check(expect: &RxExpect, received: &Received) -> Result<Notices, DropReason> {
     let vrid = received.advert.vrid;
-    let own = (vrid == expect.vrid).then(|| check_as(expect, expect.auth, received));
+    let own =
+        (vrid == expect.vrid).then(|| check_as(expect, expect.auth, &expect.transport, received));
     let rolling = expect.rolling_from.as_ref().filter(|r| r.vrid == vrid);
     match (own, rolling) {
         (Some(Ok(notices)), _) => Ok(notices),
-        (own, Some(from)) => match check_as(expect, from.auth, received) {
-            Ok(notices) => Ok(Notices {
-                rolling_identity: true,
-                ..notices
-            }),
-            Err(e) => Err(own.map_or(e, |o| o.err().unwrap_or(e))),
-        },
+        (own, Some(from)) => {
+            match check_as(expect, from.auth, &expect.rolling_transport(from), received) {
+                Ok(notices) => Ok(Notices {
+                    rolling_identity: true,
+                    ..notices
+                }),
+                Err(e) => Err(own.map_or(e, |o| o.err().unwrap_or(e))),
+            }
+        }
         (Some(Err(e)), None) => Err(e),
         (None, None) => Err(DropReason::UnknownVrid(vrid.get())),
     }
 }
 
-/// [`check`] in one identity: `expect` with the authentication `auth`.
-fn check_as(expect: &RxExpect, auth: Auth, received: &Received) -> Result<Notices, DropReason> {
+/// [`check`] in one identity: `expect` with the authentication `auth` and `transport`.
+fn check_as(
+    expect: &RxExpect,
+    auth: Auth,
+    transport: &Transport,
+    received: &Received,
+) -> Result<Notices, DropReason> {
     let advert = &received.advert;
     let tolerant = auth.tolerates_other_timing(&advert.auth);
     if advert.version != expect.version && !tolerant {
         return Err(DropReason::Version(advert.version.wire()));
     }
-    match &expect.transport {
+    match transport {
         Transport::Multicast { group } => {
             if received.dst != *group {
                 return Err(DropReason::Destination(received.dst));
@@ -256,7 +264,9 @@ fn ladder(
     // The VRID byte is peeked before anything is trusted, only to know whether the
     // instance is unicast (no TTL rule); every other check comes after the checksum.
     let expect = vrid.and_then(|v| instances.get(&(family, v)));
-    let unicast = expect.is_some_and(|e| e.transport.is_unicast());
+    // Only a unicast identity skips the TTL rule, and only for a datagram sent to us
+    // rather than to a group (an identity in a rolling change may be either, K-17).
+    let unicast = !meta.dst.is_multicast() && expect.is_some_and(RxExpect::any_unicast);
     if meta.ttl != VRRP_TTL && !unicast {
         return Err(drop(DropReason::Ttl(meta.ttl)));
     }

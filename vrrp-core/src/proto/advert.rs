@@ -88,19 +88,21 @@ impl Advert {
     }
 }
 
-/// `rolling_from { virtual_router_id N [authentication {...}] }` (ours, not
-/// keepalived's; docs/requirements.md K-17): a second wire identity of the same
-/// virtual router. While some routers of the cluster still run the old
-/// `virtual_router_id` or password, the instance also sends each advert in the old
-/// identity and accepts adverts in it as its own, so old and new routers keep one
-/// election and one Master. Written in full: no `authentication` block means the
-/// old identity had none.
+/// `rolling_from { virtual_router_id N [authentication {...}] [unicast_peer {...}] }`
+/// (ours, not keepalived's; docs/requirements.md K-17): a second wire identity of the
+/// same virtual router. While some routers of the cluster still run the old
+/// `virtual_router_id`, password or transport, the instance also sends each advert
+/// in the old identity and accepts adverts in it as its own, so old and new routers
+/// keep one election and one Master. Written in full: no `authentication` block
+/// means the old identity had none, no `unicast_peer` block that it was multicast.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RollingFrom {
     /// The VRID the cluster is moving from (may equal the instance's).
     pub vrid: Vrid,
     /// The authentication the cluster is moving from (VRRPv2 only).
     pub auth: Auth,
+    /// The unicast peers of the old identity; empty: it was multicast.
+    pub unicast_peers: Vec<IpAddr>,
 }
 
 impl RollingFrom {

@@ -670,8 +670,15 @@ impl Router {
             },
         };
         // During a rolling VRID or password change the advert also goes out in the
-        // old identity, so routers still on it keep one election with us (K-17).
-        let rolling = self.config.rolling_from.as_ref().map(|r| r.advert(&advert));
+        // old identity, so routers still on it keep one election with us (K-17). A
+        // change of transport alone changes where it goes, not what it says: the
+        // driver sends the one advert to both identities' destinations.
+        let rolling = self
+            .config
+            .rolling_from
+            .as_ref()
+            .map(|r| r.advert(&advert))
+            .filter(|copy| *copy != advert);
         out.push(Action::SendAdvert(advert));
         out.extend(rolling.map(Action::SendAdvert));
     }

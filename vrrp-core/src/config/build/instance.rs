@@ -334,7 +334,7 @@ fn directive(d: &mut Draft, s: &Stmt, scope: &str, sink: &mut Sink) {
             if let Some(b) = block(
                 sink,
                 s,
-                "rolling_from { virtual_router_id 1..255 [authentication { auth_type PASS auth_pass PASSWORD }] }",
+                "rolling_from { virtual_router_id 1..255 [authentication { ... }] [unicast_peer { ADDRESS ... }] }",
             ) {
                 d.rolling_from = rolling_from(sink, s, b, scope).map(|r| (r, s.pos()));
             }
@@ -343,17 +343,19 @@ fn directive(d: &mut Draft, s: &Stmt, scope: &str, sink: &mut Sink) {
     }
 }
 
-/// Ours, not keepalived's: `rolling_from { virtual_router_id N [authentication {...}] }`,
-/// the identity a rolling `virtual_router_id` or password change moves from
-/// (docs/requirements.md K-17). Written in full: the VRID is required, and no
-/// `authentication` block means the old identity had none.
+/// Ours, not keepalived's: `rolling_from { virtual_router_id N [authentication {...}]
+/// [unicast_peer {...}] }`, the identity a rolling `virtual_router_id`, password or
+/// transport change moves from (docs/requirements.md K-17). Written in full: the VRID
+/// is required, no `authentication` block means the old identity had none, and no
+/// `unicast_peer` block that it was multicast.
 fn rolling_from(sink: &mut Sink, stmt: &Stmt, b: &Block, scope: &str) -> Option<RollingFrom> {
-    const KEYWORDS: &[&str] = &["virtual_router_id", "authentication"];
+    const KEYWORDS: &[&str] = &["virtual_router_id", "authentication", "unicast_peer"];
     let scope = format!("rolling_from of {scope}");
     let mut once = Once::default();
     let mut vrid = None;
     let mut vrid_written = false;
     let mut auth = Some(Auth::None);
+    let mut unicast_peers = Vec::new();
     let mut ok = true;
     for s in &b.stmts {
         if !KEYWORDS.contains(&s.name()) {
@@ -372,6 +374,12 @@ fn rolling_from(sink: &mut Sink, stmt: &Stmt, b: &Block, scope: &str) -> Option<
                 vrid_written = true;
                 vrid = draft.vrid;
             }
+            "unicast_peer" => {
+                unicast_peers = draft
+                    .peers
+                    .map(|(peers, _)| peers.into_iter().map(|(p, _)| p).collect())
+                    .unwrap_or_default();
+            }
             _ => auth = draft.auth.map(|(a, _)| a),
         }
     }
@@ -384,7 +392,12 @@ fn rolling_from(sink: &mut Sink, stmt: &Stmt, b: &Block, scope: &str) -> Option<
         }
         return None;
     };
-    Some(RollingFrom { vrid, auth: auth? }).filter(|_| ok)
+    Some(RollingFrom {
+        vrid,
+        auth: auth?,
+        unicast_peers,
+    })
+    .filter(|_| ok)
 }
 
 /// keepalived's `down_timer_adverts` / `vrrp_down_timer_adverts`: 1..=100 advert

@@ -164,8 +164,27 @@ pub(super) fn resolve(
     };
     let rolling_from = match &d.rolling_from {
         Some((from, pos)) => {
-            if from.vrid == d.vrid.unwrap_or(from.vrid) && from.auth == auth {
-                sink.error(*pos, format!("rolling_from names the identity {scope} already has (the same virtual_router_id and authentication): remove it, or write the VRID and password the cluster moves from"));
+            let unicast = d.peers.as_ref().is_some_and(|(p, _)| !p.is_empty());
+            if from.vrid == d.vrid.unwrap_or(from.vrid)
+                && from.auth == auth
+                && from.unicast_peers.is_empty() != unicast
+            {
+                sink.error(*pos, format!("rolling_from names the identity {scope} already has (the same virtual_router_id, authentication and transport): remove it, or write the VRID, password and unicast peers the cluster moves from"));
+            }
+            let stranger = family.and_then(|f| {
+                from.unicast_peers
+                    .iter()
+                    .find(|p| Family::of(p) != f)
+                    .map(|p| (f, p))
+            });
+            if let Some((family, peer)) = stranger {
+                sink.error(
+                    *pos,
+                    format!(
+                        "rolling_from has unicast_peer {peer}, which is {} but {scope} is {family}",
+                        Family::of(peer)
+                    ),
+                );
             }
             if from.auth != Auth::None && version == Version::V3 {
                 sink.error(*pos, format!("rolling_from has authentication, which VRRPv3 cannot carry ({scope} is {version}): keep version 2 until every router has the new password"));

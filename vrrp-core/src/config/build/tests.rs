@@ -763,7 +763,8 @@ fn k17_rolling_from_names_the_identity_a_rolling_change_moves_from() {
         from,
         Some(RollingFrom {
             vrid: Vrid::new(4).unwrap(),
-            auth: Auth::pass("old")
+            auth: Auth::pass("old"),
+            unicast_peers: Vec::new(),
         })
     );
     // No authentication block: the old identity had none (a password was added).
@@ -775,7 +776,7 @@ fn k17_rolling_from_names_the_identity_a_rolling_change_moves_from() {
     );
     assert_eq!(
         errors(&inst("    rolling_from {\n        virtual_router_id 5\n    }")),
-        vec!["k.conf:5:5: error: rolling_from names the identity vrrp_instance VI_1 already has (the same virtual_router_id and authentication): remove it, or write the VRID and password the cluster moves from"]
+        vec!["k.conf:5:5: error: rolling_from names the identity vrrp_instance VI_1 already has (the same virtual_router_id, authentication and transport): remove it, or write the VRID, password and unicast peers the cluster moves from"]
     );
     assert_eq!(
         errors(&inst("    rolling_from {\n        authentication {\n            auth_type PASS\n            auth_pass old\n        }\n    }")),
@@ -792,6 +793,16 @@ fn k17_rolling_from_names_the_identity_a_rolling_change_moves_from() {
     assert_eq!(
         errors(&two),
         vec!["k.conf:9:1: error: vrrp_instance VI_2 uses VRID 4 for IPv4 on eth0, like vrrp_instance VI_1 (line 5): give each router its own virtual_router_id"]
+    );
+    // From unicast to multicast: the old peers, of the instance's family.
+    let uni = inst("    rolling_from {\n        virtual_router_id 5\n        unicast_peer {\n            10.1.2.7\n        }\n    }");
+    let from = ok(&uni).config.instances[0].rolling_from.clone().unwrap();
+    assert_eq!(from.unicast_peers, vec![ip("10.1.2.7")]);
+    let rendered = ok(&uni).config.to_keepalived_conf();
+    assert_eq!(ok(&rendered).config.instances[0].rolling_from, Some(from));
+    assert_eq!(
+        errors(&inst("    rolling_from {\n        virtual_router_id 5\n        unicast_peer {\n            fd00::7\n        }\n    }")),
+        vec!["k.conf:5:5: error: rolling_from has unicast_peer fd00::7, which is IPv6 but vrrp_instance VI_1 is IPv4"]
     );
     // What the renderer writes, the parser reads back.
     let rendered = ok(&text).config.to_keepalived_conf();

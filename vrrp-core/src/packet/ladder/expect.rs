@@ -117,6 +117,29 @@ impl RxExpect {
         }
     }
 
+    /// How adverts of the `rolling_from` identity `from` travel.
+    pub fn rolling_transport(&self, from: &RollingFrom) -> Transport {
+        if from.unicast_peers.is_empty() {
+            match &self.transport {
+                multicast @ Transport::Multicast { .. } => multicast.clone(),
+                Transport::Unicast { .. } => Transport::multicast(self.family),
+            }
+        } else {
+            Transport::Unicast {
+                peers: from.unicast_peers.clone(),
+            }
+        }
+    }
+
+    /// Whether the instance, in its own or its `rolling_from` identity, is unicast.
+    pub fn any_unicast(&self) -> bool {
+        self.transport.is_unicast()
+            || self
+                .rolling_from
+                .as_ref()
+                .is_some_and(|r| !r.unicast_peers.is_empty())
+    }
+
     /// The VRIDs the instance answers to: its own, and its `rolling_from` one when
     /// that differs.
     pub fn vrids(&self) -> impl Iterator<Item = Vrid> + '_ {

@@ -890,6 +890,7 @@ fn k17_an_advert_in_the_rolling_from_identity_is_accepted_with_a_notice() {
     expect.rolling_from = Some(RollingFrom {
         vrid: vrid(),
         auth: Auth::pass("old"),
+        unicast_peers: Vec::new(),
     });
     let mut d = demux(expect.clone());
     let send = |d: &mut Demux, vrid: Vrid, pass: &str| {
@@ -942,5 +943,57 @@ fn k17_an_advert_in_the_rolling_from_identity_is_accepted_with_a_notice() {
     assert_eq!(
         send(&mut d, vrid(), "old").unwrap_err().reason,
         DropReason::UnknownVrid(51)
+    );
+}
+
+/// K-17, transport: a multicast instance rolling from unicast takes the unicast
+/// adverts of its old peers as its own (and no one else's), a unicast instance
+/// rolling from multicast takes group adverts, which keep the TTL rule.
+#[test]
+fn k17_an_advert_on_the_rolling_from_transport_is_accepted_with_a_notice() {
+    let own = pdu(&advert(Version::V2, 150, secs(1), &[VIP]), H1, GROUP);
+    let to_us = pdu(&advert(Version::V2, 150, secs(1), &[VIP]), H1, H2);
+    let mut expect = v2_instance();
+    expect.rolling_from = Some(RollingFrom {
+        vrid: vrid(),
+        auth: Auth::None,
+        unicast_peers: vec![ip(H1)],
+    });
+    let mut d = demux(expect.clone());
+    let ok = d.receive_ipv4(&ipv4(H1, GROUP, 255, &own)).unwrap();
+    assert!(!ok.notices.rolling_identity);
+    let ok = d.receive_ipv4(&ipv4(H1, H2, 255, &to_us)).unwrap();
+    assert!(ok.notices.rolling_identity);
+    let stranger = pdu(&advert(Version::V2, 150, secs(1), &[VIP]), "10.99.0.13", H2);
+    assert_eq!(
+        dropped_v4(&mut d, &ipv4("10.99.0.13", H2, 255, &stranger)),
+        DropReason::Destination(ip(H2)),
+        "the own identity's reason: not to the group"
+    );
+
+    expect.transport = Transport::Unicast {
+        peers: vec![ip(H1)],
+    };
+    expect.rolling_from = Some(RollingFrom {
+        vrid: vrid(),
+        auth: Auth::None,
+        unicast_peers: Vec::new(),
+    });
+    let mut d = demux(expect);
+    assert!(
+        !d.receive_ipv4(&ipv4(H1, H2, 62, &to_us))
+            .unwrap()
+            .notices
+            .rolling_identity
+    );
+    assert!(
+        d.receive_ipv4(&ipv4(H1, GROUP, 255, &own))
+            .unwrap()
+            .notices
+            .rolling_identity
+    );
+    assert_eq!(
+        dropped_v4(&mut d, &ipv4(H1, GROUP, 254, &own)),
+        DropReason::Ttl(254)
     );
 }

@@ -384,6 +384,7 @@ fn k17_a_vrid_change_with_rolling_from_keeps_the_master_and_speaks_both_vrids() 
     moved.rolling_from = Some(RollingFrom {
         vrid: vrid(51),
         auth: Auth::None,
+        unicast_peers: Vec::new(),
     });
     assert_eq!(r.reconfigure(at_ms(10_000), moved.clone()).unwrap(), vec![]);
     assert_eq!(r.state(), State::Master);
@@ -425,6 +426,7 @@ fn k17_a_v3_advert_without_a_password_is_heard_in_the_rolling_identity() {
     c.rolling_from = Some(RollingFrom {
         vrid: Vrid::new(51).unwrap(),
         auth: Auth::None,
+        unicast_peers: Vec::new(),
     });
     let mut r = started(c.clone());
     r.handle(at_ms(100), adv_v3("10.0.0.9", 200, 10));
