@@ -14,7 +14,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use netns_lab::faults::{self, Outcome, Scene, Timing, V2_1S, V3_100MS};
+use netns_lab::faults::{self, Outcome, Scene, Timing, CHARM_FAST, V2_1S, V3_100MS};
 use netns_lab::DaemonKind;
 
 struct Scenario {
@@ -78,7 +78,8 @@ fn scenarios(loss_secs: u64) -> Vec<Scenario> {
             Box::new(move |sc| faults::clock_step(sc, -3600, secs(3))),
         ),
     ];
-    for timing in [V2_1S, V3_100MS] {
+    // The charm's fast timing too: keepalived runs it as well (`down_timer_adverts`).
+    for timing in [V2_1S, V3_100MS, CHARM_FAST] {
         for pct in [5u8, 20] {
             out.push(s(
                 &format!("S16 {pct} % loss on every link, {loss_secs} s"),
