@@ -49,11 +49,11 @@ pub const ADOPT_MARKER: &str = "adopt-vips";
 /// How often a line about the same dropped-packet reason and sender may be logged.
 const DROP_LOG_PERIOD: Duration = Duration::from_secs(10);
 
-/// The loop's receive buffer (one datagram at a time; VRRP packets are far below
-/// 2 KiB) and where `recv_any` goes on polling.
 /// Datagrams read before the due timers fire, at most (`Driver::on_timers`).
 const DRAIN_BEFORE_TIMERS: usize = 64;
 
+/// The loop's receive buffer (one datagram at a time; VRRP packets are far below
+/// 2 KiB) and where `recv_any` goes on polling.
 struct RxBuffer {
     buf: Vec<u8>,
     next: usize,
@@ -464,9 +464,37 @@ impl Driver {
     /// Master replaced after silence advertises first, `Router::become_master`) go
     /// out before any instance's VIPs are added: with fifty instances promoted at
     /// once, the fiftieth advert does not wait for 49 netlink round trips while a
-    /// lower Backup's timer runs out (docs/scenarios.md S21). Each instance's own
-    /// actions keep the router's order.
+    /// lower Backup's timer runs out (docs/scenarios.md S21). The same holds for a
+    /// timer that comes due while that work is done: between two instances' work
+    /// the queue is read and due timers fire again, so no advert waits behind
+    /// another instance's VIP additions. Each instance's own actions keep the
+    /// router's order.
     async fn on_timers(&mut self, rx: &mut RxBuffer) {
+        let mut work = std::collections::VecDeque::new();
+        self.fire_due(rx, &mut work).await;
+        while let Some((idx, actions)) = work.pop_front() {
+            self.apply(idx, actions).await;
+            if self.any_due() {
+                self.fire_due(rx, &mut work).await;
+            }
+        }
+    }
+
+    /// Whether some router's deadline has passed.
+    fn any_due(&self) -> bool {
+        let now = self.now();
+        self.instances
+            .iter()
+            .any(|i| i.router.poll_timeout().is_some_and(|t| t <= now))
+    }
+
+    /// Reads what is queued (at most `DRAIN_BEFORE_TIMERS`), then runs every due
+    /// router's timer: its leading adverts go out now, the rest joins `work`.
+    async fn fire_due(
+        &mut self,
+        rx: &mut RxBuffer,
+        work: &mut std::collections::VecDeque<(usize, Vec<Action>)>,
+    ) {
         for _ in 0..DRAIN_BEFORE_TIMERS {
             let Some(received) = try_recv_any(&self.receivers, &mut rx.buf, &mut rx.next) else {
                 break;
@@ -474,7 +502,6 @@ impl Driver {
             self.on_received(received, &rx.buf).await;
         }
         let now = self.now();
-        let mut due = Vec::new();
         for idx in 0..self.instances.len() {
             if self.instances[idx]
                 .router
@@ -486,11 +513,10 @@ impl Driver {
                 for advert in &adverts {
                     self.send_advert(idx, advert);
                 }
-                due.push((idx, rest));
+                if !rest.is_empty() {
+                    work.push_back((idx, rest));
+                }
             }
-        }
-        for (idx, actions) in due {
-            self.apply(idx, actions).await;
         }
     }
 
