@@ -201,7 +201,8 @@ pub struct Plan {
     pub metrics_address: Option<SocketAddr>,
     /// The VRRP timing the instances run, and why (`super::timing`).
     pub timing: Timing,
-    /// This unit's VRID and password, as it publishes them (fingerprinted) to peers.
+    /// This unit's VRID, password and transport, as it publishes them (fingerprinted)
+    /// to peers.
     pub identity: Identity,
     /// The identity a rolling change still bridges, to remember for the next hook.
     pub rolling_from: Option<Identity>,
@@ -263,7 +264,7 @@ pub struct Facts<'a> {
     /// The `pause` action is in force on this unit.
     pub paused: bool,
     /// The identity of the engine config this unit last rendered, and the one it was
-    /// still bridging (charm state; see `super::identity`).
+    /// still bridging (read back from that file, `identity::of_engine_config`).
     pub identity_ran: Option<&'a Identity>,
     pub identity_rolling: Option<&'a Identity>,
     /// A `switchover` made another unit the preferred one: this unit does not
@@ -317,6 +318,7 @@ pub fn desired(facts: &Facts<'_>) -> Desired {
             let mut plan = build(
                 &valid,
                 &timing,
+                identity,
                 facts.priority,
                 facts.peers,
                 facts.published_sources,
@@ -665,11 +667,13 @@ fn rolling_union(ours: &[Vip], peers: &[PeerAddresses], family: Family) -> Vec<V
     vips
 }
 
-/// The plan for `valid` options on this unit: its `priority` claim, its `peers'`
-/// VRRP addresses (for unicast) and the sources it `published` before.
+/// The plan for `valid` options on this unit: its `identity` (`identity_of`), its
+/// `priority` claim, its `peers'` VRRP addresses (for unicast) and the sources it
+/// `published` before.
 pub fn build(
     valid: &ValidOptions,
     timing: &Timing,
+    identity: Identity,
     priority: Priority,
     peers: &[PeerAddresses],
     published: &[IpAddr],
@@ -740,7 +744,7 @@ pub fn build(
         vrrp_address_v4,
         vrrp_address_v6,
         timing: timing.clone(),
-        identity: identity_of(valid, peers),
+        identity,
         rolling_from: None,
     }
 }
@@ -1330,6 +1334,7 @@ pub(crate) mod tests {
         let built = build(
             &valid,
             &timing,
+            identity_of(&valid, &[]),
             Priority::from_wire(254),
             &[],
             &[],

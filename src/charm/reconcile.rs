@@ -671,19 +671,15 @@ fn publish(
         let key = rid.to_string();
         let wanted = relation_data::with_maintenance(
             match desired {
-                Desired::Configured(plan) => {
-                    let mut bag = relation_data::peer_payload(
+                Desired::Configured(plan) => relation_data::with_identity(
+                    relation_data::peer_payload(
                         claim,
                         plan.vrrp_address_v4,
                         plan.vrrp_address_v6,
                         &plan.vips,
-                    );
-                    bag.insert(
-                        super::identity::PEER_KEY.into(),
-                        plan.identity.fingerprint(),
-                    );
-                    bag
-                }
+                    ),
+                    &plan.identity,
+                ),
                 Desired::Unconfigured => relation_data::peer_payload(claim, None, None, &[]),
                 Desired::Blocked(_) => {
                     let mut bag = state.published.get(&key).cloned().unwrap_or_default();

@@ -352,6 +352,15 @@ impl Unit {
         self.hook("config-changed");
     }
 
+    /// install, the peer relation created, config-changed and start: a unit of a
+    /// cluster, up before it has heard any peer.
+    fn start_in_cluster(&mut self, rid: &RelationId) {
+        self.hook("install");
+        self.relation_hook("cluster-relation-created", rid, None);
+        self.hook("config-changed");
+        self.hook("start");
+    }
+
     fn deploy(&mut self) {
         self.hook("install");
         self.hook("leader-elected");
@@ -1363,35 +1372,14 @@ fn three_units_get_distinct_priorities_and_unicast_peers_and_a_departure_is_remo
     let mut b = peer_unit("keepalived/1", "192.0.2.11", &rid);
     let mut c = peer_unit("keepalived/2", "192.0.2.12", &rid);
     for u in [&mut a, &mut b, &mut c] {
-        u.hook("install");
-        u.relation_hook("cluster-relation-created", &rid, None);
-        u.hook("config-changed");
-        u.hook("start");
+        u.start_in_cluster(&rid);
     }
-    sync_peers(&mut [&mut a, &mut b, &mut c], &rid);
-    for (u, others) in [
-        (&mut a, ["keepalived/1", "keepalived/2"]),
-        (&mut b, ["keepalived/0", "keepalived/2"]),
-        (&mut c, ["keepalived/0", "keepalived/1"]),
-    ] {
-        for other in others {
-            peer_arrives(u, &rid, other);
-        }
-    }
+    peer_round(&mut [&mut a, &mut b, &mut c], &rid, true);
     // Each went from multicast (alone) to unicast on hearing its peers, and spoke the
     // group too while a peer still published multicast (K-17); a second round of
     // peer hooks shows every peer on unicast, and the group is dropped.
     assert!(a.engine_config().unwrap().contains("rolling_from"));
-    sync_peers(&mut [&mut a, &mut b, &mut c], &rid);
-    for (u, others) in [
-        (&mut a, ["keepalived/1", "keepalived/2"]),
-        (&mut b, ["keepalived/0", "keepalived/2"]),
-        (&mut c, ["keepalived/0", "keepalived/1"]),
-    ] {
-        for other in others {
-            u.relation_hook("cluster-relation-changed", &rid, Some(other));
-        }
-    }
+    peer_round(&mut [&mut a, &mut b, &mut c], &rid, false);
     let prio = |u: &Unit| u.state().priority.unwrap();
     assert_eq!((prio(&a), prio(&b), prio(&c)), (254, 253, 252));
     // What each unit published for the others.
@@ -1498,10 +1486,7 @@ fn a_conflicting_claim_moves_only_the_newer_unit() {
     for u in [&mut a, &mut b] {
         // Multicast: a peer's address alone does not change the config.
         u.juju.config.insert("unicast".into(), json!(false));
-        u.hook("install");
-        u.relation_hook("cluster-relation-created", &rid, None);
-        u.hook("config-changed");
-        u.hook("start");
+        u.start_in_cluster(&rid);
         assert_eq!(u.state().priority, Some(254));
     }
     sync_peers(&mut [&mut a, &mut b], &rid);
@@ -1588,10 +1573,7 @@ fn a_departing_unit_leaves_its_engine_alone_until_stop() {
     let mut a = peer_unit("keepalived/0", "192.0.2.10", &rid);
     let mut b = peer_unit("keepalived/1", "192.0.2.11", &rid);
     for u in [&mut a, &mut b] {
-        u.hook("install");
-        u.relation_hook("cluster-relation-created", &rid, None);
-        u.hook("config-changed");
-        u.hook("start");
+        u.start_in_cluster(&rid);
     }
     sync_peers(&mut [&mut a, &mut b], &rid);
     a.relation_hook("cluster-relation-changed", &rid, Some("keepalived/1"));
@@ -1927,17 +1909,26 @@ fn the_timing_profile_follows_goal_state_and_explicit_settings_win() {
 /// Every unit publishes, then hears every other (each peer's joined and changed
 /// hooks, twice: the second round sees what the first made the others publish).
 fn converge(units: &mut [&mut Unit], rid: &RelationId) {
-    for _ in 0..2 {
-        sync_peers(units, rid);
-        let names: Vec<String> = units.iter().map(|u| u.juju.unit.clone()).collect();
-        for u in units.iter_mut() {
-            let me = u.juju.unit.clone();
-            for other in names.iter().filter(|n| **n != me) {
+    peer_round(units, rid, true);
+    peer_round(units, rid, false);
+    sync_peers(units, rid);
+}
+
+/// Each unit publishes, then hears every other once: as arriving peers (joined and
+/// changed) on the `first` round, as a changed bag after.
+fn peer_round(units: &mut [&mut Unit], rid: &RelationId, first: bool) {
+    sync_peers(units, rid);
+    let names: Vec<String> = units.iter().map(|u| u.juju.unit.clone()).collect();
+    for u in units.iter_mut() {
+        let me = u.juju.unit.clone();
+        for other in names.iter().filter(|n| **n != me) {
+            if first {
                 peer_arrives(u, rid, other);
+            } else {
+                u.relation_hook("cluster-relation-changed", rid, Some(other));
             }
         }
     }
-    sync_peers(units, rid);
 }
 
 /// K-17: a `router_id` change reaches the units one by one. A unit that moved speaks
@@ -1950,10 +1941,7 @@ fn a_rolling_router_id_change_bridges_the_old_vrid_until_every_peer_moved() {
     let mut b = peer_unit("keepalived/1", "192.0.2.11", &rid);
     let mut c = peer_unit("keepalived/2", "192.0.2.12", &rid);
     for u in [&mut a, &mut b, &mut c] {
-        u.hook("install");
-        u.relation_hook("cluster-relation-created", &rid, None);
-        u.hook("config-changed");
-        u.hook("start");
+        u.start_in_cluster(&rid);
     }
     converge(&mut [&mut a, &mut b, &mut c], &rid);
     let bridged = |u: &Unit| {
@@ -2009,10 +1997,7 @@ fn a_rolling_password_change_bridges_the_old_password_and_never_publishes_it() {
         u.juju
             .config
             .insert("vrrp_password".into(), json!("oldpass"));
-        u.hook("install");
-        u.relation_hook("cluster-relation-created", &rid, None);
-        u.hook("config-changed");
-        u.hook("start");
+        u.start_in_cluster(&rid);
     }
     converge(&mut [&mut a, &mut b], &rid);
     a.set_config(json!({"vrrp_password": ""}));
@@ -2062,10 +2047,7 @@ fn a_rolling_unicast_change_bridges_the_multicast_group_until_every_peer_moved()
     let mut b = peer_unit("keepalived/1", "192.0.2.11", &rid);
     for u in [&mut a, &mut b] {
         u.juju.config.insert("unicast".into(), json!(false));
-        u.hook("install");
-        u.relation_hook("cluster-relation-created", &rid, None);
-        u.hook("config-changed");
-        u.hook("start");
+        u.start_in_cluster(&rid);
     }
     sync_peers(&mut [&mut a, &mut b], &rid);
     a.relation_hook("cluster-relation-changed", &rid, Some("keepalived/1"));

@@ -138,6 +138,14 @@ pub fn peer_payload(priority: u8, v4: Option<IpAddr>, v6: Option<IpAddr>, vips: 
     b
 }
 
+/// Adds this unit's identity fingerprint to a peer bag (`vrrp-identity`, see
+/// `super::identity`): what lets the others ride out a rolling `router_id`,
+/// `vrrp_password` or `unicast` change.
+pub fn with_identity(mut bag: Bag, identity: &super::identity::Identity) -> Bag {
+    bag.insert(super::identity::PEER_KEY.into(), identity.fingerprint());
+    bag
+}
+
 /// Adds the maintenance keys to a peer bag: `paused` (`true`) while the `pause` action
 /// is in force, `switchover` (`<unit>@<seq>`, see `priority::preferred`) once asked.
 pub fn with_maintenance(mut bag: Bag, paused: bool, switchover: Option<&Switchover>) -> Bag {

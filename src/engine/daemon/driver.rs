@@ -509,10 +509,7 @@ impl Driver {
                 .is_some_and(|t| t <= now)
             {
                 let actions = self.instances[idx].router.handle_timeout(now);
-                let (adverts, rest) = leading_adverts(actions);
-                for advert in &adverts {
-                    self.send_advert(idx, advert);
-                }
+                let rest = send_leading_adverts(actions, |advert| self.send_advert(idx, advert));
                 if !rest.is_empty() {
                     work.push_back((idx, rest));
                 }
@@ -790,18 +787,16 @@ pub(super) fn read_metrics_file(path: &std::path::Path) -> Result<Option<SocketA
     })
 }
 
-/// Sleeps until `deadline` on the timerfd (forever without one).
-/// The next tick of `flush`, or never.
-/// The adverts a router lists before any other work (its state changes aside),
-/// and the rest in order: `Driver::on_timers` sends the first of every due
-/// instance before it applies the rest of any.
-fn leading_adverts(actions: Vec<Action>) -> (Vec<Advert>, Vec<Action>) {
-    let mut adverts = Vec::new();
-    let mut rest = Vec::with_capacity(actions.len());
+/// Hands the adverts a router lists before any other work (its state changes
+/// aside) to `send`, and returns the rest in order: `Driver::on_timers` sends the
+/// first of every due instance before it applies the rest of any. A Master's plain
+/// advert timer leaves nothing to return, and nothing is allocated for it.
+fn send_leading_adverts(actions: Vec<Action>, mut send: impl FnMut(&Advert)) -> Vec<Action> {
+    let mut rest = Vec::new();
     let mut leading = true;
     for action in actions {
         match action {
-            Action::SendAdvert(advert) if leading => adverts.push(advert),
+            Action::SendAdvert(advert) if leading => send(&advert),
             Action::StateChanged { .. } => rest.push(action),
             other => {
                 leading = false;
@@ -809,9 +804,10 @@ fn leading_adverts(actions: Vec<Action>) -> (Vec<Advert>, Vec<Action>) {
             }
         }
     }
-    (adverts, rest)
+    rest
 }
 
+/// Sleeps until `deadline` on the timerfd (forever without one).
 async fn sleep_until(precise: &PreciseTimer, deadline: Option<Instant>) {
     match deadline {
         Some(at) => {

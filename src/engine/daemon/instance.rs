@@ -78,8 +78,7 @@ pub fn rolling_vrid(instance: &VrrpInstance) -> Option<Vrid> {
     instance
         .rolling_from
         .as_ref()
-        .map(|r| r.vrid)
-        .filter(|v| *v != instance.vrid)
+        .and_then(|r| r.other_vrid(instance.vrid))
 }
 
 /// The source address a router uses before the interface has one: the unspecified
@@ -163,11 +162,7 @@ pub fn rx_expect(instance: &VrrpInstance) -> RxExpect {
     expect.auth = instance.auth;
     expect.owner = instance.priority.is_owner();
     expect.rolling_from = instance.rolling_from.clone();
-    if instance.is_unicast() {
-        expect.transport = Transport::Unicast {
-            peers: instance.unicast_peers.clone(),
-        };
-    }
+    expect.transport = Transport::of(instance.family, &instance.unicast_peers);
     expect
 }
 
@@ -182,27 +177,17 @@ pub fn encode_options(instance: &VrrpInstance) -> EncodeOptions {
 
 /// Where the adverts go: the VRRP group, or one copy to each unicast peer.
 pub fn destinations(instance: &VrrpInstance) -> Vec<IpAddr> {
-    if instance.is_unicast() {
-        instance.unicast_peers.clone()
-    } else {
-        match Transport::multicast(instance.family) {
-            Transport::Multicast { group } => vec![group],
-            Transport::Unicast { peers } => peers,
-        }
-    }
+    Transport::of(instance.family, &instance.unicast_peers).destinations()
 }
 
 /// Where adverts in the `rolling_from` identity go (K-17): its unicast peers, or
 /// the group; nowhere without one.
 pub fn rolling_destinations(instance: &VrrpInstance) -> Vec<IpAddr> {
-    match &instance.rolling_from {
-        None => Vec::new(),
-        Some(r) if !r.unicast_peers.is_empty() => r.unicast_peers.clone(),
-        Some(_) => match Transport::multicast(instance.family) {
-            Transport::Multicast { group } => vec![group],
-            Transport::Unicast { peers } => peers,
-        },
-    }
+    instance
+        .rolling_from
+        .as_ref()
+        .map(|r| Transport::of(instance.family, &r.unicast_peers).destinations())
+        .unwrap_or_default()
 }
 
 /// Every address the instance puts on an interface while MASTER (advertised and

@@ -106,6 +106,12 @@ pub struct RollingFrom {
 }
 
 impl RollingFrom {
+    /// The VRID this identity adds to a router on `own`: none when only the password
+    /// or the transport changes.
+    pub fn other_vrid(&self, own: Vrid) -> Option<Vrid> {
+        (self.vrid != own).then_some(self.vrid)
+    }
+
     /// `advert` (as the router built it) in the old identity.
     pub fn advert(&self, advert: &Advert) -> Advert {
         Advert {

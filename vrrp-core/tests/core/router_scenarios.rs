@@ -536,6 +536,16 @@ fn graceful_stop_without_a_successors_advert_releases_at_the_bound() {
 // ----- K-15: timing changes applied unit by unit ----------------------------------
 
 /// `router(p, host)` at another timing.
+/// Every order in which three units can take a change, one at a time.
+const ORDERS: [[usize; 3]; 6] = [
+    [0, 1, 2],
+    [0, 2, 1],
+    [1, 0, 2],
+    [1, 2, 0],
+    [2, 0, 1],
+    [2, 1, 0],
+];
+
 fn timed(priority: u8, host: u8, version: Version, centis: u16) -> RouterConfig {
     let mut c = router(priority, host);
     c.version = version;
@@ -556,17 +566,9 @@ fn k15_a_rolling_timing_change_in_any_order_keeps_one_master_and_never_moves_the
         ((Version::V3, 100), (Version::V3, 10)),
         ((Version::V3, 10), (Version::V3, 100)),
     ];
-    let orders = [
-        [0, 1, 2],
-        [0, 2, 1],
-        [1, 0, 2],
-        [1, 2, 0],
-        [2, 0, 1],
-        [2, 1, 0],
-    ];
     let prios = [150, 100, 50];
     for ((v0, c0), (v1, c1)) in changes {
-        for order in orders {
+        for order in ORDERS {
             let configs = (0..3)
                 .map(|n| timed(prios[n], n as u8 + 1, v0, c0))
                 .collect();
@@ -623,14 +625,6 @@ fn k15_after_a_rolling_change_to_v3_at_0_1_s_a_crash_fails_over_in_0_3_s() {
 /// the first unit to move is alone on VRID 52 and takes the VIPs too.
 #[test]
 fn k17_a_rolling_router_id_change_in_any_order_keeps_one_master_and_never_moves_the_vip() {
-    let orders = [
-        [0, 1, 2],
-        [0, 2, 1],
-        [1, 0, 2],
-        [1, 2, 0],
-        [2, 0, 1],
-        [2, 1, 0],
-    ];
     let prios = [150, 100, 50];
     let on = |node: usize, vrid: u8, rolling: Option<u8>| {
         let mut c = router(prios[node], node as u8 + 1);
@@ -662,8 +656,8 @@ fn k17_a_rolling_router_id_change_in_any_order_keeps_one_master_and_never_moves_
         seg.run_until(at + Duration::from_secs(5));
         seg
     };
-    for moving in orders {
-        for settling in orders {
+    for moving in ORDERS {
+        for settling in ORDERS {
             let seg = run(moving, settling, Some(51));
             let case = format!("moving {moving:?}, settling {settling:?}");
             assert_eq!(seg.multi_master_windows(), vec![], "{case}");

@@ -145,11 +145,9 @@ pub(super) fn vrrp_instance(
             _ => None,
         },
         rolling_key: match (&draft.rolling_from, draft.vrid, family, &draft.interface) {
-            (Some((from, pos)), Some(vrid), Some(family), Some((iface, _)))
-                if from.vrid != vrid =>
-            {
-                Some(((from.vrid, family, iface.clone()), *pos))
-            }
+            (Some((from, pos)), Some(vrid), Some(family), Some((iface, _))) => from
+                .other_vrid(vrid)
+                .map(|other| ((other, family, iface.clone()), *pos)),
             _ => None,
         },
         track_scripts: draft

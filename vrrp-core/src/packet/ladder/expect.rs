@@ -36,6 +36,26 @@ impl Transport {
         }
     }
 
+    /// keepalived's rule: one copy to each of `peers` when there are any, else the
+    /// standard group of `family`.
+    pub fn of(family: Family, peers: &[IpAddr]) -> Transport {
+        if peers.is_empty() {
+            Transport::multicast(family)
+        } else {
+            Transport::Unicast {
+                peers: peers.to_vec(),
+            }
+        }
+    }
+
+    /// Where adverts go: the group, or each peer.
+    pub fn destinations(&self) -> Vec<IpAddr> {
+        match self {
+            Transport::Multicast { group } => vec![*group],
+            Transport::Unicast { peers } => peers.clone(),
+        }
+    }
+
     /// Whether adverts go to listed peers rather than a group.
     pub fn is_unicast(&self) -> bool {
         matches!(self, Transport::Unicast { .. })
@@ -119,16 +139,7 @@ impl RxExpect {
 
     /// How adverts of the `rolling_from` identity `from` travel.
     pub fn rolling_transport(&self, from: &RollingFrom) -> Transport {
-        if from.unicast_peers.is_empty() {
-            match &self.transport {
-                multicast @ Transport::Multicast { .. } => multicast.clone(),
-                Transport::Unicast { .. } => Transport::multicast(self.family),
-            }
-        } else {
-            Transport::Unicast {
-                peers: from.unicast_peers.clone(),
-            }
-        }
+        Transport::of(self.family, &from.unicast_peers)
     }
 
     /// Whether the instance, in its own or its `rolling_from` identity, is unicast.
@@ -143,7 +154,10 @@ impl RxExpect {
     /// The VRIDs the instance answers to: its own, and its `rolling_from` one when
     /// that differs.
     pub fn vrids(&self) -> impl Iterator<Item = Vrid> + '_ {
-        let rolling = self.rolling_from.as_ref().map(|r| r.vrid);
-        std::iter::once(self.vrid).chain(rolling.filter(|v| *v != self.vrid))
+        let rolling = self
+            .rolling_from
+            .as_ref()
+            .and_then(|r| r.other_vrid(self.vrid));
+        std::iter::once(self.vrid).chain(rolling)
     }
 }
