@@ -115,6 +115,10 @@ pub struct Counters {
     /// Link losses ridden out as MASTER (the link came back within two intervals).
     #[serde(default)]
     pub link_flaps_absorbed: u64,
+    /// Claims withdrawn: the down timer ran out, but the Master answered our claim,
+    /// so this BACKUP never took the VIPs (adverts are being lost).
+    #[serde(default)]
+    pub claims_withdrawn: u64,
     /// Priority-0 adverts received (a Master resigning).
     #[serde(default)]
     pub priority_zero_received: u64,

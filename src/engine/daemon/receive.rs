@@ -101,7 +101,24 @@ impl Driver {
         };
         let known = inst.router.master_address();
         let split_before = inst.router.dual_master(now);
+        let withdrawn_before = inst.router.counters().claims_withdrawn;
         let actions = inst.router.handle(now, input);
+        if inst.router.counters().claims_withdrawn != withdrawn_before {
+            // K-18: the down timer ran out, the Master answered the claim. Worth
+            // an operator's look (adverts are being lost), not a transition.
+            let key = format!("claim {}", inst.config.name);
+            if let Some(n) = self.log_limit.allow(&key, Instant::now()) {
+                tracing::warn!(
+                    instance = %inst.config.name,
+                    vrid = inst.config.vrid.get(),
+                    master = %from,
+                    withdrawn = inst.router.counters().claims_withdrawn,
+                    suppressed = n,
+                    "no advert heard for the master down interval, but the MASTER answered our claim: stayed BACKUP, VIPs untouched (adverts are being lost on this link)"
+                );
+            }
+            self.notable_dirty = true;
+        }
         // The age of the Master's last advert (metrics): a Backup that follows it.
         if !resigning
             && inst.router.state() == State::Backup

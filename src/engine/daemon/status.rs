@@ -153,6 +153,7 @@ pub fn instance_state(instance: &Instance, clock: Clock) -> InstanceState {
             send_errors: instance.send_errors,
             vips_restored: c.vips_restored,
             link_flaps_absorbed: c.link_flaps_absorbed,
+            claims_withdrawn: c.claims_withdrawn,
             dual_master_seen: c.dual_master_seen,
             foreign_adverts: c.foreign_adverts,
         },

@@ -130,6 +130,7 @@ pub enum Id {
     ForeignRouters,
     ForeignAdverts,
     VipsRestored,
+    ClaimsWithdrawn,
     EffectivePriority,
     BasePriority,
     MasterAdvertAge,
@@ -345,6 +346,13 @@ pub const METRICS: &[Metric] = &[
         id: Id::VipsRestored,
     },
     Metric {
+        name: "keepalived_vrrp_claims_withdrawn",
+        kind: Kind::Counter,
+        labels: INST,
+        help: "Claims withdrawn: the down timer ran out but the MASTER answered, so the VIPs stayed put (adverts being lost)",
+        id: Id::ClaimsWithdrawn,
+    },
+    Metric {
         name: "keepalived_vrrp_effective_priority",
         kind: Kind::Gauge,
         labels: INST,
@@ -482,6 +490,7 @@ fn samples(metric: &Metric, snap: &Snapshot, now: Instant) -> Vec<(Labels, Value
         }),
         Id::ForeignAdverts => counter(|i| i.counters.foreign_adverts),
         Id::VipsRestored => counter(|i| i.counters.vips_restored),
+        Id::ClaimsWithdrawn => counter(|i| i.counters.claims_withdrawn),
         Id::EffectivePriority => {
             per_instance(&|i, _| Some(Value::Gauge(i64::from(i.effective_priority))))
         }

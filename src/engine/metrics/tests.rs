@@ -49,6 +49,7 @@ fn snapshot(now: Instant) -> Snapshot {
     backup.family = "ipv6".into();
     backup.counters.adverts_received = 80;
     backup.counters.foreign_adverts = 9;
+    backup.counters.claims_withdrawn = 4;
     backup.counters.drops = BTreeMap::from([
         ("interval_mismatch".to_string(), 3),
         ("address_list_mismatch".to_string(), 9),
@@ -129,6 +130,7 @@ fn a_master_and_a_backup_in_the_prometheus_text_format() {
         format!("keepalived_vrrp_foreign_routers{{{b}}} 1"),
         format!("keepalived_vrrp_foreign_adverts_total{{{b}}} 9"),
         format!("keepalived_vrrp_vips_restored_total{{{m}}} 5"),
+        format!("keepalived_vrrp_claims_withdrawn_total{{{b}}} 4"),
         format!("keepalived_vrrp_effective_priority{{{m}}} 150"),
         format!("keepalived_vrrp_effective_priority{{{b}}} 200"),
         format!("keepalived_vrrp_base_priority{{{m}}} 200"),

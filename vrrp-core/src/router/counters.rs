@@ -20,8 +20,13 @@ pub struct Counters {
     pub priority_zero_received: u64,
     /// Adverts whose interval differs from ours (v3: adopted and counted; v2: dropped).
     pub interval_mismatches: u64,
+    /// Claims withdrawn: this Backup's down timer ran out, but a better Master
+    /// answered its advert within `CLAIM_WAIT`, so it stayed Backup and never took
+    /// the VIPs (adverts are being lost on the segment, S-16).
+    pub claims_withdrawn: u64,
     /// Adverts a Backup discarded because their priority is lower and it preempts
-    /// (RFC 9568 §6.4.2): the down timer keeps running and this router takes over.
+    /// (RFC 9568 §6.4.2), or, while it claims (K-18), because they would lose to
+    /// it: the down timer or the claim keeps running and this router takes over.
     pub lower_priority_discarded: u64,
     /// Adverts that could not affect the state: our own source address (a looped
     /// packet or an address conflict), another VRID / version / family, a v2

@@ -25,6 +25,18 @@ pub const CONTENTION_REANNOUNCE: Duration = Duration::from_millis(50);
 /// one-way latency of our priority-0 advert and of the successor's first advert.
 pub const RELEASE_MARGIN: Duration = Duration::from_millis(50);
 
+/// Ask before taking: a Backup whose down timer runs out after silence first sends
+/// its advert and adds the VIPs only when no better Master has answered within
+/// this long (`Router::claim_wait`, docs/requirements.md K-18).
+///
+/// Why: under packet loss a Backup's timer runs out while its Master is alive
+/// (S-16). That Master answers a lower-priority advert at once (RFC 9568 §6.4.3,
+/// keepalived does too), so a live Master's answer is back within a LAN round
+/// trip plus its wake-up; the Backup then stays Backup and the VIP never has two
+/// holders. After a real crash nobody answers, and the failover costs this much
+/// more. At most a quarter of the advert interval.
+pub const CLAIM_WAIT: Duration = Duration::from_millis(10);
+
 /// Another router claiming Master while we are is a split brain, not a contention,
 /// once its claims have gone on this many of our advert intervals: in a contention
 /// the loser hears our advert and steps down within one round trip (RFC 9568
@@ -45,7 +57,8 @@ pub const REPORT_AT_LEAST: Duration = Duration::from_secs(10);
 pub const FOREIGN_MAX: usize = 8;
 
 /// Every timer a router may have armed. Which ones are armed depends on the state:
-/// Backup arms only `master_down`; Master arms `advert`, the GARP timers, after a
+/// Backup arms `master_down`, and `claim` while it waits for an answer to its
+/// claim; Master arms `advert`, the GARP timers, after a
 /// won contention `reannounce`, and while its link is down `link_fault`; Initialize
 /// arms only `release` (while a resigned Master still holds its VIPs) and FAULT arms
 /// nothing.
@@ -53,6 +66,9 @@ pub const FOREIGN_MAX: usize = 8;
 pub(super) struct Deadlines {
     /// RFC Master_Down_Timer (Backup).
     pub master_down: Option<Time>,
+    /// A Backup that has claimed (sent its advert after silence) becomes Master at
+    /// this instant unless a better Master answers first (`CLAIM_WAIT`).
+    pub claim: Option<Time>,
     /// RFC Adver_Timer (Master).
     pub advert: Option<Time>,
     /// keepalived `garp_master_delay`: the second GARP burst (Master).
@@ -75,6 +91,7 @@ impl Deadlines {
     pub fn next(&self) -> Option<Time> {
         [
             self.master_down,
+            self.claim,
             self.advert,
             self.garp_delayed,
             self.garp_refresh,

@@ -96,8 +96,19 @@ impl Router {
         // the one of the Master's interval we last learned.
         if advert.priority.is_release() {
             self.startup_wait = false;
+            // A claim in flight gives way: the resigning Master's successor is
+            // chosen by Skew_Time, as RFC 9568 §6.4.2 says.
+            self.deadlines.claim = None;
             let skew = self.timers().skew_time;
             self.arm_master_down(now, skew);
+            return;
+        }
+        // While this Backup claims (K-18) it is in the election as a Master would
+        // be (RFC 9568 §6.4.3): an advert that would lose to it, another Backup's
+        // claim of lower priority or of equal priority from a lower address, does
+        // not hold it back; the sender hears our claim and gives way.
+        if self.deadlines.claim.is_some() && !self.beaten_by(from, advert) {
+            self.counters.lower_priority_discarded += 1;
             return;
         }
         let lower = advert.priority < self.effective;
@@ -114,6 +125,8 @@ impl Router {
             // next time a lower-priority Master shows up.
             self.preempt_hold_until = None;
         }
+        // It answered our claim (or spoke just in time): we stay Backup (K-18).
+        self.withdraw_claim();
         // Adopt the Master's interval and recompute Skew_Time and the down interval
         // from it (RFC 9568 §6.4.2, C-13, C-22). A v2 router only hears its own
         // interval, or one the ladder let through as our cluster's timing change
@@ -126,6 +139,16 @@ impl Router {
         self.startup_wait = false;
         let down = self.timers().master_down_interval;
         self.arm_master_down(now, down);
+    }
+
+    /// Whether `advert` from `from` wins the election against this router as a
+    /// Master (RFC 9568 §6.4.3): a higher priority, or the same from a higher
+    /// address. Unsigned compare in network byte order: `Ipv4Addr`/`Ipv6Addr` order
+    /// their octets lexicographically, which is exactly that. Two owners (255) run
+    /// the same election (erratum 8298: log, do not drop, C-14).
+    fn beaten_by(&self, from: IpAddr, advert: &Advert) -> bool {
+        advert.priority > self.effective
+            || (advert.priority == self.effective && from > self.config.primary_address)
     }
 
     /// keepalived `preempt_delay`: after startup, after FAULT, or on first seeing a
@@ -153,12 +176,7 @@ impl Router {
             return;
         }
         let ours = self.effective;
-        // Unsigned compare in network byte order: `Ipv4Addr`/`Ipv6Addr` order their
-        // octets lexicographically, which is exactly that. Two owners (255) run the
-        // same election (erratum 8298: log, do not drop, C-14).
-        let loses = advert.priority > ours
-            || (advert.priority == ours && from > self.config.primary_address);
-        if loses {
+        if self.beaten_by(from, advert) {
             let reason = if advert.priority > ours {
                 Reason::HigherPriority {
                     from,

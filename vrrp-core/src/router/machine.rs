@@ -15,8 +15,8 @@ use super::action::{Action, FaultCause, ForeignReason, ForeignRouter, Reason, St
 use super::config::{ConfigError, InitialState, RouterConfig};
 use super::counters::Counters;
 use super::deadlines::{
-    take_once, take_periodic, Deadlines, DUAL_MASTER_AFTER, FOREIGN_MAX, RELEASE_MARGIN,
-    REPORT_AT_LEAST, REPORT_INTERVALS,
+    take_once, take_periodic, Deadlines, CLAIM_WAIT, DUAL_MASTER_AFTER, FOREIGN_MAX,
+    RELEASE_MARGIN, REPORT_AT_LEAST, REPORT_INTERVALS,
 };
 use super::time::Time;
 use super::tracking::{ScriptStatus, Tracking};
@@ -207,13 +207,17 @@ impl Router {
         let mut out = Vec::new();
         match self.state {
             State::Backup => {
-                if take_once(&mut self.deadlines.master_down, now) {
-                    let reason = if self.startup_wait {
-                        Reason::InitialStateMaster
+                if take_once(&mut self.deadlines.claim, now) {
+                    // Nobody better answered the claim: the Master is gone.
+                    self.become_master(now, Reason::MasterDown, &mut out);
+                } else if take_once(&mut self.deadlines.master_down, now) {
+                    if self.startup_wait {
+                        self.become_master(now, Reason::InitialStateMaster, &mut out);
+                    } else if self.after_silence(now) {
+                        self.claim(now, &mut out);
                     } else {
-                        Reason::MasterDown
-                    };
-                    self.become_master(now, reason, &mut out);
+                        self.become_master(now, Reason::MasterDown, &mut out);
+                    }
                 }
             }
             State::Master => {
@@ -280,6 +284,38 @@ impl Router {
     /// over, so a real loss hands over exactly as before.
     pub fn flap_debounce(&self) -> Duration {
         self.config.advert_interval.as_duration() * 2
+    }
+
+    /// How long a Backup that has claimed after silence waits for a better Master
+    /// to answer before it adds the VIPs: `CLAIM_WAIT`, at most a quarter of the
+    /// advert interval (docs/requirements.md K-18).
+    pub fn claim_wait(&self) -> Duration {
+        CLAIM_WAIT.min(self.config.advert_interval.as_duration() / 4)
+    }
+
+    /// Whether the down timer ran out after silence: no advert heard for a whole
+    /// Master_Down_Interval (the Master crashed, or its adverts are being lost),
+    /// rather than Skew_Time after a priority 0 or on a preemption.
+    fn after_silence(&self, now: Time) -> bool {
+        self.last_heard
+            .map_or(true, |t| now >= t + self.timers().master_down_interval)
+    }
+
+    /// The down timer ran out after silence: ask before taking (K-18). The advert
+    /// goes out now, as RFC 9568 §6.4.2 sends it on the way to Master, so the other
+    /// Backups reset their timers; a live Master answers it at once (§6.4.3) and
+    /// `backup_receive` withdraws the claim. The VIPs come with `claim_wait`'s
+    /// deadline, when nobody better has spoken.
+    fn claim(&mut self, now: Time, out: &mut Vec<Action>) {
+        self.send_advert(self.effective, out);
+        self.deadlines.claim = Some(now + self.claim_wait());
+    }
+
+    /// A better Master spoke while this Backup's claim was pending: it stays Backup.
+    pub(super) fn withdraw_claim(&mut self) {
+        if self.deadlines.claim.take().is_some() {
+            self.counters.claims_withdrawn += 1;
+        }
     }
 
     /// How long after its priority-0 advert a resigning Master keeps its VIPs when
@@ -446,10 +482,7 @@ impl Router {
     /// address additions. S-10's ordering is kept by the contention re-announcement
     /// (`CONTENTION_REANNOUNCE`): the winner speaks last.
     pub(super) fn become_master(&mut self, now: Time, reason: Reason, out: &mut Vec<Action>) {
-        let after_silence = reason == Reason::MasterDown
-            && self
-                .last_heard
-                .map_or(true, |t| now >= t + self.timers().master_down_interval);
+        let after_silence = reason == Reason::MasterDown && self.after_silence(now);
         self.transition(State::Master, reason, out);
         self.counters.became_master += 1;
         self.preempt_hold_until = None;

@@ -10,7 +10,8 @@ use std::time::Duration;
 use crate::router_sim::{Record, Segment};
 use vrrp_core::proto::{AdvertInterval, Auth, Priority, RollingFrom, Version, Vrid};
 use vrrp_core::router::{
-    InitialState, Input, Reason, RouterConfig, State, Time, CONTENTION_REANNOUNCE, RELEASE_MARGIN,
+    InitialState, Input, Reason, RouterConfig, State, Time, CLAIM_WAIT, CONTENTION_REANNOUNCE,
+    RELEASE_MARGIN,
 };
 
 /// A switched LAN: 100 µs one way.
@@ -47,6 +48,17 @@ fn down(priority: u64) -> u64 {
     3_000_000_000 + (256 - priority) * 1_000_000_000 / 256
 }
 
+/// `CLAIM_WAIT` at 1 s adverts, in ns: a Backup whose down timer runs out after
+/// silence claims, and takes the VIPs this much later when nobody better
+/// answered (K-18).
+const CLAIM: u64 = 10_000_000;
+
+/// When a v2, 1 s Backup that heard nothing since `t = 0` becomes Master: its down
+/// interval, then its unanswered claim.
+fn claimed(priority: u64) -> u64 {
+    down(priority) + CLAIM
+}
+
 // ----- S1: election -------------------------------------------------------------
 
 #[test]
@@ -54,19 +66,24 @@ fn s1_two_routers_distinct_priorities_highest_wins_at_its_down_interval() {
     let mut seg = Segment::new(vec![router(150, 1), router(100, 2)], LATENCY, 1);
     seg.start_all();
     seg.run_until(secs(60));
-    assert_eq!(seg.became_master(0), vec![at_ns(down(150))]);
+    assert_eq!(CLAIM_WAIT, Duration::from_nanos(CLAIM));
+    assert_eq!(seg.became_master(0), vec![at_ns(claimed(150))]);
     assert_eq!(seg.became_master(1), vec![]);
     assert_eq!(seg.masters(), vec![0]);
     assert_eq!(seg.multi_master_windows(), vec![]);
-    // Settled once, at 3.4140625 s: below the largest down interval (3.609375 s).
+    // Settled once, at 3.4240625 s: below the largest down interval (3.609375 s),
+    // whose Backup heard the claim at 3.4141625 s.
     let last_change = seg.transitions().last().unwrap().0;
-    assert_eq!(last_change, at_ns(3_414_062_500));
+    assert_eq!(last_change, at_ns(3_424_062_500));
     assert!(last_change <= at_ns(down(100)));
-    // A single advertiser on the wire from then on, every second on the dot.
+    // A single advertiser on the wire from then on: the claim, then every second
+    // on the dot from the promotion.
     assert_eq!(seg.adverts_sent(1, Time::ZERO, secs(60)), vec![]);
     let adverts = seg.adverts_sent(0, Time::ZERO, secs(60));
-    assert_eq!(adverts.len(), 57);
-    assert_eq!(adverts[56], at_ns(down(150) + 56_000_000_000));
+    assert_eq!(adverts.len(), 58);
+    assert_eq!(adverts[0], at_ns(down(150)));
+    assert_eq!(adverts[1], at_ns(claimed(150)));
+    assert_eq!(adverts[57], at_ns(claimed(150) + 56_000_000_000));
 }
 
 #[test]
@@ -78,53 +95,42 @@ fn s1_three_routers_distinct_priorities_highest_wins() {
     );
     seg.start_all();
     seg.run_until(secs(60));
-    assert_eq!(seg.became_master(1), vec![at_ns(down(200))]);
+    assert_eq!(seg.became_master(1), vec![at_ns(claimed(200))]);
     assert_eq!(seg.became_master(0), vec![]);
     assert_eq!(seg.became_master(2), vec![]);
     assert_eq!(seg.multi_master_windows(), vec![]);
 }
 
 #[test]
-fn s1_all_equal_priorities_highest_address_wins_after_contention() {
+fn s1_all_equal_priorities_claim_together_and_only_the_highest_address_takes_the_vips() {
     // The original charm's non-leaders: every unit at 100.
     for n in [2u8, 3] {
         let configs = (1..=n).map(|host| router(100, host)).collect();
         let mut seg = Segment::new(configs, LATENCY, 1);
         seg.start_all();
         seg.run_until(secs(60));
-        let promoted = at_ns(down(100));
-        for node in 0..n as usize {
-            assert_eq!(seg.became_master(node), vec![promoted], "n={n} node={node}");
+        // Equal Backups time out together and claim; the claims cross one latency
+        // later, and as in a Master's election (RFC 9568 §6.4.3) the higher
+        // address wins: the others withdraw before they take anything (K-18).
+        let winner = n as usize - 1;
+        assert_eq!(seg.became_master(winner), vec![at_ns(claimed(100))]);
+        for node in 0..winner {
+            assert_eq!(seg.became_master(node), vec![], "n={n} node={node}");
+            let c = seg.nodes[node].router.counters();
+            assert_eq!(c.claims_withdrawn, 1, "n={n} node={node}");
         }
-        // Equal Backups time out together; the tie-break resolves it in Master as
-        // soon as the adverts cross: one latency later.
+        assert_eq!(seg.multi_master_windows(), vec![], "n={n}");
+        assert_eq!(seg.masters(), vec![winner], "highest address wins, n={n}");
+        assert_eq!(seg.transitions().last().unwrap().0, at_ns(claimed(100)));
+        // Only the winner announced: at promotion and 5 s later
+        // (garp_master_delay).
         assert_eq!(
-            seg.multi_master_windows(),
-            vec![(promoted, at_ns(down(100) + LAT))],
+            seg.gratuitous_senders(),
+            vec![
+                (at_ns(claimed(100)), winner),
+                (at_ns(claimed(100) + 5_000_000_000), winner)
+            ],
             "n={n}"
-        );
-        assert_eq!(
-            seg.masters(),
-            vec![n as usize - 1],
-            "highest address wins, n={n}"
-        );
-        assert_eq!(seg.transitions().last().unwrap().0, at_ns(down(100) + LAT));
-        // The winner re-announced after winning the contention, so clients end on
-        // its MAC (its second burst 5 s later is garp_master_delay).
-        let contention: Vec<_> = seg
-            .gratuitous_senders()
-            .into_iter()
-            .filter(|(t, _)| *t < at_ns(down(100) + 1_000_000_000))
-            .collect();
-        let (last_at, last_node) = *contention.last().unwrap();
-        assert_eq!(last_node, n as usize - 1, "n={n}");
-        assert!(
-            last_at > promoted,
-            "re-announced after the contention, n={n}"
-        );
-        assert_eq!(
-            seg.gratuitous_senders().last().unwrap(),
-            &(at_ns(down(100) + 5_000_000_000), n as usize - 1)
         );
     }
 }
@@ -140,16 +146,17 @@ fn s4_returning_higher_priority_router_waits_its_own_down_interval_then_takes_ov
     // Last advert of node 0 before the crash: sent 9.21875 s, heard 9.21885 s.
     seg.crash(0);
     seg.run_until(secs(20));
-    let heard = down(200) + 6_000_000_000 + LAT;
-    assert_eq!(seg.became_master(1), vec![at_ns(heard + down(100))]);
+    let heard = claimed(200) + 6_000_000_000 + LAT;
+    assert_eq!(seg.became_master(1), vec![at_ns(heard + claimed(100))]);
     // Node 0 comes back at 20 s: it hears the lower-priority Master, discards its
-    // adverts, and claims after its own full down interval.
+    // adverts, and takes over after its own full down interval. Not after
+    // silence (it hears the Master it preempts), so it takes at once (K-18).
     seg.reboot(0);
     seg.start(0);
     seg.run_until(secs(40));
     assert_eq!(
         seg.became_master(0),
-        vec![at_ns(down(200)), at_ns(20_000_000_000 + down(200))]
+        vec![at_ns(claimed(200)), at_ns(20_000_000_000 + down(200))]
     );
     let yielded = seg
         .transitions()
@@ -191,10 +198,10 @@ fn s4_preempt_delay_is_honoured() {
     seg.run_until(secs(10));
     seg.start(0);
     seg.run_until(secs(60));
-    // Node 1 advertises at 3.609375 + k s. Heard at +100 µs, the ones before 15 s
-    // are accepted (the last at 14.609475 s); then the delay is over, adverts are
+    // Node 1 advertises at 3.619375 + k s. Heard at +100 µs, the ones before 15 s
+    // are accepted (the last at 14.619475 s); then the delay is over, adverts are
     // discarded and the down timer runs out.
-    let last_accepted = down(100) + 11_000_000_000 + LAT;
+    let last_accepted = claimed(100) + 11_000_000_000 + LAT;
     assert_eq!(seg.became_master(0), vec![at_ns(last_accepted + down(200))]);
     assert!(seg.became_master(0)[0] >= at_ns(15_000_000_000));
     assert_eq!(seg.masters(), vec![0]);
@@ -203,8 +210,8 @@ fn s4_preempt_delay_is_honoured() {
 // ----- S10: N equal-priority backups after master death ---------------------------
 
 #[test]
-fn s10_equal_priority_backups_contend_for_one_latency_and_the_highest_address_wins() {
-    for (backups, flips) in [(2u8, 2), (3, 5), (5, 14)] {
+fn s10_equal_priority_backups_claim_together_and_only_the_highest_address_takes_the_vips() {
+    for backups in [2u8, 3, 5] {
         // The original charm's leader: `state MASTER`, 101; the others 100.
         let mut leader = router(101, 1);
         leader.initial_state = InitialState::Master;
@@ -213,56 +220,40 @@ fn s10_equal_priority_backups_contend_for_one_latency_and_the_highest_address_wi
         let mut seg = Segment::new(configs, LATENCY, 7);
         seg.start_all();
         seg.run_until(secs(20));
-        // The leader claimed after one interval + 1/256 s: nobody else advertised.
+        // The leader took over after one interval + 1/256 s, without a claim
+        // (`state MASTER` is not silence): nobody else advertised.
         assert_eq!(seg.became_master(0), vec![at_ns(1_003_906_250)]);
         seg.crash(0);
         seg.run_until(secs(60));
         // Last advert sent at 19.00390625 s, heard 100 µs later by every backup;
-        // all time out at the same instant: Backups never compare addresses.
-        let promoted = at_ns(19_003_906_250 + LAT + down(100));
-        for node in 1..=backups as usize {
-            assert_eq!(
-                seg.became_master(node),
-                vec![promoted],
-                "N={backups} node={node}"
-            );
+        // all time out and claim at the same instant. The claims cross one latency
+        // later: the highest address keeps its claim, the others withdraw (K-18).
+        let claims = 19_003_906_250 + LAT + down(100);
+        let winner = backups as usize;
+        let promoted = at_ns(claims + CLAIM);
+        assert_eq!(seg.became_master(winner), vec![promoted], "N={backups}");
+        for node in 1..winner {
+            assert_eq!(seg.became_master(node), vec![], "N={backups} node={node}");
+            let c = seg.nodes[node].router.counters();
+            assert_eq!(c.claims_withdrawn, 1, "N={backups} node={node}");
         }
-        let windows = seg.multi_master_windows();
-        assert_eq!(
-            windows,
-            vec![(promoted, at_ns(19_003_906_250 + 2 * LAT + down(100)))]
-        );
-        let window = windows[0].1.saturating_since(windows[0].0);
-        assert_eq!(window, LATENCY, "dual-master window = one one-way latency");
-        assert_eq!(
-            seg.masters(),
-            vec![backups as usize],
-            "highest address wins"
-        );
-        // Everyone sent a burst at promotion; the winner's re-announcements come last.
-        let senders = seg.gratuitous_senders();
-        let after: Vec<_> = senders.iter().filter(|(t, _)| *t >= promoted).collect();
-        assert_eq!(after.last().unwrap().1, backups as usize);
-        // Intermediate Masters also win against lower addresses and re-announce
-        // before they lose to the highest: the bursts grow with N², but the
-        // winner's come last (one latency after everyone else's).
-        assert_eq!(seg.gratuitous_flips(), flips, "N={backups}");
-        let contention_end = at_ns(19_003_906_250 + 3 * LAT + down(100));
-        // The winner first wins one latency after the claims and re-announces
-        // once more exactly CONTENTION_REANNOUNCE (50 ms) later, whatever N: the
-        // later wins do not multiply it.
-        let reannounce = at_ns(19_003_906_250 + 2 * LAT + down(100) + 50_000_000);
-        let late: Vec<_> = after
-            .iter()
-            .filter(|(t, _)| *t > contention_end && *t < secs(27))
-            .copied()
+        assert_eq!(seg.multi_master_windows(), vec![], "N={backups}");
+        assert_eq!(seg.masters(), vec![winner], "highest address wins");
+        // One announcer: the winner, at promotion and 5 s later.
+        let after: Vec<_> = seg
+            .gratuitous_senders()
+            .into_iter()
+            .filter(|(t, _)| *t >= at_ns(claims))
             .collect();
-        assert_eq!(late, vec![&(reannounce, backups as usize)], "N={backups}");
-        assert!(after
-            .iter()
-            .filter(|(t, _)| *t > at_ns(19_003_906_250 + 2 * LAT + down(100)))
-            .all(|(t, n)| *n == backups as usize
-                && (*t == contention_end || *t == reannounce || *t > secs(27))));
+        assert_eq!(
+            after,
+            vec![
+                (promoted, winner),
+                (at_ns(claims + CLAIM + 5_000_000_000), winner)
+            ],
+            "N={backups}"
+        );
+        assert_eq!(seg.gratuitous_flips(), 1, "leader, then the winner");
     }
 }
 
@@ -308,25 +299,29 @@ fn five_percent_loss_causes_no_false_failover_in_an_hour() {
     seg.start_all();
     seg.run_until(secs(3_600));
     assert_eq!(seg.lost(), 181);
-    assert_eq!(seg.became_master(0), vec![at_ns(down(150))]);
+    assert_eq!(seg.became_master(0), vec![at_ns(claimed(150))]);
     assert_eq!(seg.became_master(1), vec![]);
 }
 
 #[test]
 fn thirty_percent_loss_false_claims_end_at_the_first_advert_that_gets_through() {
-    // At 30 % three consecutive losses (2.7 % per interval) do happen: the backup
-    // claims. It yields at the first advert that crosses. Either its own advert
-    // reaches the Master, which re-advertises at once: the window is k s + 2
-    // latencies. Or the Master's periodic advert reaches it: it promoted one
-    // latency + 3.609375 s after an advert sent on the Master's 1 s grid, so the
-    // window is k s + 4 s − 3.609375 s = k s + 390.625 ms.
+    // At 30 % three consecutive losses (2.7 % per interval) do happen: the Backup's
+    // timer runs out and it claims (K-18). When its claim reaches the Master and
+    // the Master's immediate answer reaches it (49 %), it withdraws and never holds
+    // the VIPs. Otherwise it takes them 10 ms later and yields at the first advert
+    // that crosses: the Master's answer to one of its adverts (k s + 2 latencies);
+    // the Master's periodic advert, when it promoted one latency + 3.619375 s
+    // after one on the Master's 1 s grid (k s + 380.625 ms); or the Master's
+    // periodic advert restarted by its lost answer to the claim (k s + 1 s − 10 ms
+    // + 2 latencies).
     let mut seg = Segment::new(vec![router(150, 1), router(100, 2)], LATENCY, 42);
     seg.set_loss_everywhere(300_000);
     seg.start_all();
     seg.run_until(secs(3_600));
-    assert_eq!(seg.lost(), 1145);
-    let false_claims = seg.became_master(1);
-    assert_eq!(false_claims.len(), 69);
+    assert_eq!(seg.lost(), 1152);
+    let withdrawn = seg.nodes[1].router.counters().claims_withdrawn;
+    let false_promotions = seg.became_master(1);
+    assert_eq!((withdrawn, false_promotions.len()), (29, 40));
     assert_eq!(
         seg.became_master(0).len(),
         1,
@@ -337,17 +332,17 @@ fn thirty_percent_loss_false_claims_end_at_the_first_advert_that_gets_through() 
         .iter()
         .map(|(a, b)| b.saturating_since(*a))
         .collect();
-    assert_eq!(windows.len(), 69);
+    assert_eq!(windows.len(), 40);
     for w in &windows {
         let frac = w.as_nanos() % 1_000_000_000;
         assert!(
-            frac == 2 * LAT as u128 || frac == 390_625_000,
+            frac == 2 * LAT as u128 || frac == 380_625_000 || frac == 990_200_000,
             "window {w:?}"
         );
     }
     assert_eq!(
         windows.iter().max(),
-        Some(&Duration::from_nanos(4_000_000_000 + 2 * LAT))
+        Some(&Duration::from_nanos(2_000_000_000 + 2 * LAT))
     );
     assert_eq!(seg.masters(), vec![0]);
 }
@@ -359,17 +354,17 @@ fn partition_gives_a_documented_dual_master_and_heal_converges_with_re_announcem
     seg.run_until(secs(10));
     seg.partition(0, 1);
     seg.run_until(secs(20));
-    // Last advert heard by node 1: sent 9.4140625 s.
-    let last_heard = down(150) + 6_000_000_000 + LAT;
-    let split = at_ns(last_heard + down(100));
+    // Last advert heard by node 1: sent 9.4240625 s.
+    let last_heard = claimed(150) + 6_000_000_000 + LAT;
+    let split = at_ns(last_heard + claimed(100));
     assert_eq!(seg.became_master(1), vec![split]);
     assert_eq!(seg.masters(), vec![0, 1], "dual master while partitioned");
     seg.heal(0, 1);
     seg.run_until(secs(60));
     // After the heal node 1's next advert (on its own grid) reaches node 0, which
     // re-advertises and re-announces; node 1 yields one latency later.
-    let loser_advert = last_heard + down(100) + 7_000_000_000;
-    assert_eq!(loser_advert, 20_023_537_500);
+    let loser_advert = last_heard + claimed(100) + 7_000_000_000;
+    assert_eq!(loser_advert, 20_043_537_500);
     let healed = at_ns(loser_advert + 2 * LAT);
     assert_eq!(seg.multi_master_windows(), vec![(split, healed)]);
     assert!(healed.saturating_since(secs(20)) < Duration::from_secs(1));
@@ -396,7 +391,8 @@ fn one_way_loss_keeps_a_dual_master_but_the_real_master_re_announces_after_every
     seg.block(0, 1);
     seg.start_all();
     seg.run_until(secs(60));
-    assert_eq!(seg.became_master(1), vec![at_ns(down(100))]);
+    // Node 1's claim reaches node 0, whose answer is lost: it takes over.
+    assert_eq!(seg.became_master(1), vec![at_ns(claimed(100))]);
     assert_eq!(
         seg.masters(),
         vec![0, 1],
@@ -431,7 +427,13 @@ fn a_new_master_after_silence_advertises_before_it_announces_on_the_wire() {
     let mut seg = Segment::new(vec![router(150, 1), router(100, 2)], LATENCY, 1);
     seg.start_all();
     seg.run_until(secs(10));
-    let promoted = at_ns(down(150));
+    // The claim: the advert alone (K-18)...
+    assert_eq!(
+        seg.records_at(0, at_ns(down(150))),
+        vec![Record::Advert { priority: 150 }]
+    );
+    // ...and, nobody better having answered, the promotion, advert first.
+    let promoted = at_ns(claimed(150));
     assert_eq!(
         seg.records_at(0, promoted),
         vec![
@@ -450,13 +452,20 @@ fn a_new_master_after_silence_advertises_before_it_announces_on_the_wire() {
 #[test]
 fn a_contention_winner_re_announces_at_once_and_exactly_50_ms_later() {
     assert_eq!(CONTENTION_REANNOUNCE, Duration::from_millis(50));
+    // Two equal Backups that cannot hear each other (a partition until 6 s) both
+    // claim unanswered and become Master on the same grid.
     let mut seg = Segment::new(vec![router(100, 1), router(100, 2)], LATENCY, 1);
+    seg.partition(0, 1);
     seg.start_all();
-    seg.run_until(secs(10));
-    // Both claim at the same instant; the adverts cross one latency later: node 0
-    // yields, node 1 (higher address) wins, re-advertises and re-announces.
-    let promoted = down(100);
-    let won = promoted + LAT;
+    seg.run_until(secs(6));
+    assert_eq!(seg.masters(), vec![0, 1]);
+    seg.heal(0, 1);
+    seg.run_until(secs(12));
+    // Their adverts at 6.619375 s cross one latency later: node 0 yields, node 1
+    // (higher address) wins, re-advertises and re-announces.
+    let promoted = claimed(100);
+    let crossed = promoted + 3_000_000_000;
+    let won = crossed + LAT;
     assert_eq!(
         seg.gratuitous_senders(),
         vec![
@@ -491,7 +500,7 @@ fn graceful_stop_releases_the_vips_exactly_when_the_successors_first_advert_arri
     assert_eq!(seg.became_master(1), vec![at_ns(successor)]);
     assert_eq!(
         seg.vip_changes(0),
-        vec![(at_ns(down(150)), true), (at_ns(t), false)]
+        vec![(at_ns(claimed(150)), true), (at_ns(t), false)]
     );
     assert_eq!(seg.vip_changes(1), vec![(at_ns(successor), true)]);
     // Make before break: no instant without a holder; both hold for one latency.
@@ -515,7 +524,7 @@ fn graceful_stop_without_a_successors_advert_releases_at_the_bound() {
     let bound = stop + SKEW_1 + 50_000_000;
     assert_eq!(
         seg.vip_changes(0),
-        vec![(at_ns(down(150)), true), (at_ns(bound), false)]
+        vec![(at_ns(claimed(150)), true), (at_ns(bound), false)]
     );
     assert_eq!(seg.became_master(1), vec![at_ns(stop + LAT + SKEW_100)]);
     assert_eq!(seg.vip_gaps(), vec![]);
@@ -528,7 +537,7 @@ fn graceful_stop_without_a_successors_advert_releases_at_the_bound() {
     seg.run_until(secs(20));
     assert_eq!(
         seg.vip_changes(0),
-        vec![(at_ns(down(150)), true), (at_ns(bound), false)]
+        vec![(at_ns(claimed(150)), true), (at_ns(bound), false)]
     );
     assert_eq!(seg.vip_gaps(), vec![(at_ns(bound), secs(20))]);
 }
@@ -611,10 +620,11 @@ fn k15_after_a_rolling_change_to_v3_at_0_1_s_a_crash_fails_over_in_0_3_s() {
     seg.run_until(seg.now + Duration::from_secs(2));
     let took_over = *seg.became_master(1).last().unwrap();
     // Node 1 (priority 100) heard the last advert one latency after it left:
-    // 3 × 100 ms + (156 × 100 ms) / 256 = 360.9375 ms later.
+    // 3 × 100 ms + (156 × 100 ms) / 256 = 360.9375 ms later it claims, and takes
+    // over 10 ms later (`CLAIM_WAIT`, under a quarter of 100 ms).
     assert_eq!(
         took_over,
-        last + Duration::from_nanos(LAT + 300_000_000 + 60_937_500)
+        last + Duration::from_nanos(LAT + 300_000_000 + 60_937_500 + CLAIM)
     );
 }
 

@@ -81,8 +81,7 @@ fn c06_failed_unweighted_script_on_master_sends_priority_zero() {
             ok: true,
         },
     );
-    r.handle_timeout(r.poll_timeout().unwrap());
-    assert_eq!(r.state(), State::Master);
+    promote(&mut r);
     let actions = r.handle(
         at_ms(5_000),
         Input::ScriptResult {
@@ -217,7 +216,12 @@ fn c20_backup_promotes_exactly_at_down_interval_after_last_advert_never_before()
         vec![]
     );
     assert_eq!(r.state(), State::Backup);
-    let actions = r.handle_timeout(due);
+    // The down timer sends the advert at once; the VIPs wait for the claim (K-18).
+    assert_eq!(r.handle_timeout(due), claim(100));
+    let taken = at_ns(1_000_000_000 + DOWN_100 + CLAIM);
+    assert_eq!(r.poll_timeout(), Some(taken));
+    assert_eq!(r.state(), State::Backup);
+    let actions = r.handle_timeout(taken);
     assert_eq!(actions, promotion(Reason::MasterDown, 100));
     assert_eq!(r.master_address(), Some(ip("10.0.0.1")));
 }

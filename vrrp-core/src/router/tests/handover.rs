@@ -1,6 +1,7 @@
-//! The three decisions around a change of Master that the router owns (they used
-//! to be the daemon's, invisible to exact-time tests): the wire order of a new
-//! Master's actions, the second re-announcement after a won contention
+//! The decisions around a change of Master that the router owns (they used
+//! to be the daemon's, invisible to exact-time tests): asking before taking after
+//! silence (K-18), the wire order of a new Master's actions, the second
+//! re-announcement after a won contention
 //! (`CONTENTION_REANNOUNCE`) and the make-before-break release on shutdown
 //! (`Input::Shutdown`, `RELEASE_MARGIN`) and on a script FAULT (K-14: the
 //! charm's `pause`, a failing unweighted health check).
@@ -36,6 +37,118 @@ const SKEW_1: u64 = 996_093_750;
 /// `RELEASE_MARGIN`.
 const MARGIN: u64 = 50_000_000;
 
+// ----- ask before taking: the claim after silence (K-18) ---------------------------
+
+/// A priority-100 Backup that heard 10.0.0.9 (200) at 1 s and nothing since: it
+/// claims at 1 s + DOWN_100.
+fn claiming() -> (Router, u64) {
+    let mut r = started(config(100, "10.0.0.1"));
+    r.handle(at_ms(1_000), adv("10.0.0.9", 200));
+    let t = 1_000_000_000 + DOWN_100;
+    assert_eq!(r.handle_timeout(at_ns(t)), claim(100));
+    (r, t)
+}
+
+/// Packet loss made the down timer run out while the Master lives: its answer to
+/// the claim keeps this router a Backup that never touched the VIPs, timing the
+/// Master again from its answer.
+#[test]
+fn a_claim_answered_by_a_better_master_is_withdrawn_without_taking_anything() {
+    let (mut r, t) = claiming();
+    assert_eq!(r.poll_timeout(), Some(at_ns(t + CLAIM)));
+    let answer = t + 300_000; // a LAN round trip later
+    assert_eq!(r.handle(at_ns(answer), adv("10.0.0.9", 200)), vec![]);
+    assert_eq!(r.state(), State::Backup);
+    assert_eq!(r.counters().claims_withdrawn, 1);
+    assert_eq!(r.counters().became_master, 0);
+    assert_eq!(r.master_address(), Some(ip("10.0.0.9")));
+    assert_eq!(r.poll_timeout(), Some(at_ns(answer + DOWN_100)));
+    assert_eq!(r.handle_timeout(at_ns(t + CLAIM)), vec![], "claim disarmed");
+    // The same for an equal priority from a higher address (RFC 9568 §6.4.3's
+    // tie-break, as a Master would lose it).
+    let (mut r, t) = claiming();
+    r.handle(at_ns(t + 100_000), adv("10.0.0.2", 100));
+    assert_eq!(r.counters().claims_withdrawn, 1);
+    assert_eq!(r.master_address(), Some(ip("10.0.0.2")));
+}
+
+/// Another Backup's claim that would lose to ours (lower priority, or equal from a
+/// lower address) does not hold ours back, with or without preemption: the claim
+/// is in the election as a Master is.
+#[test]
+fn a_claim_that_would_win_goes_on_past_losing_claims() {
+    for preempt in [true, false] {
+        let mut c = config(100, "10.0.0.5");
+        c.preempt = preempt;
+        let mut r = started(c);
+        r.handle(at_ms(1_000), adv("10.0.0.9", 200));
+        let t = 1_000_000_000 + DOWN_100;
+        r.handle_timeout(at_ns(t));
+        assert_eq!(r.handle(at_ns(t + 1_000), adv("10.0.0.3", 50)), vec![]);
+        assert_eq!(r.handle(at_ns(t + 2_000), adv("10.0.0.4", 100)), vec![]);
+        assert_eq!(
+            r.poll_timeout(),
+            Some(at_ns(t + CLAIM)),
+            "preempt {preempt}"
+        );
+        // Others were heard just now: announce first, as on a preemption.
+        let actions = r.handle_timeout(at_ns(t + CLAIM));
+        assert_eq!(kinds(&actions), vec!["to-master", "add", "garp", "advert"]);
+        assert_eq!(r.counters().claims_withdrawn, 0);
+    }
+}
+
+/// A priority 0 while the claim is pending: the resigning Master's successor is
+/// chosen by Skew_Time (RFC 9568 §6.4.2), so the claim gives way to that timer.
+#[test]
+fn a_release_heard_while_claiming_leaves_the_choice_to_the_skew_time() {
+    let (mut r, t) = claiming();
+    let release = t + 1_000_000;
+    r.handle(at_ns(release), adv("10.0.0.9", 0));
+    assert_eq!(r.poll_timeout(), Some(at_ns(release + SKEW_100)));
+    // Not after silence (it just heard the release): it takes at once.
+    let actions = r.handle_timeout(at_ns(release + SKEW_100));
+    assert_eq!(kinds(&actions), vec!["to-master", "add", "garp", "advert"]);
+}
+
+/// Only silence is answered by a claim: a Backup preempting a live lower-priority
+/// Master, a successor after priority 0 and a `state MASTER` start take at once.
+#[test]
+fn only_a_down_timer_run_out_after_silence_claims() {
+    // Preemption: it hears the lower Master all along.
+    let mut r = started(config(100, "10.0.0.1"));
+    for k in 0..4 {
+        r.handle(at_ms(1_000 + 1_000 * k), adv("10.0.0.9", 50));
+    }
+    let actions = r.handle_timeout(at_ns(1_000_000_000 + DOWN_100));
+    assert_eq!(kinds(&actions), vec!["to-master", "add", "garp", "advert"]);
+    // `state MASTER`: one interval plus the smallest skew, then Master.
+    let mut c = config(100, "10.0.0.1");
+    c.initial_state = InitialState::Master;
+    let mut r = started(c);
+    r.handle_timeout(r.poll_timeout().unwrap());
+    assert_eq!(r.state(), State::Master);
+}
+
+/// 10 ms, and never more than a quarter of the advert interval: the claim must
+/// end long before the next advert of a live Master is due.
+#[test]
+fn the_claim_wait_is_10_ms_and_at_most_a_quarter_interval() {
+    assert_eq!(CLAIM, 10_000_000);
+    assert_eq!(
+        master(100, "10.0.0.1").claim_wait(),
+        Duration::from_millis(10)
+    );
+    for (centis, wait_us) in [(10u16, 10_000u64), (4, 10_000), (2, 5_000), (1, 2_500)] {
+        let r = Router::new(config_v3(100, "10.0.0.1", centis)).unwrap();
+        assert_eq!(
+            r.claim_wait(),
+            Duration::from_micros(wait_us),
+            "{centis} cs"
+        );
+    }
+}
+
 // ----- wire order: announce before advert, but advert first after silence ----------
 
 /// The Master went silent (a crash): nobody holds the VIPs, so the first advert
@@ -44,15 +157,18 @@ const MARGIN: u64 = 50_000_000;
 fn a_master_gone_silent_is_replaced_advert_first() {
     let mut r = started(config(100, "10.0.0.1"));
     assert_eq!(r.poll_timeout(), Some(at_ns(DOWN_100)));
-    let actions = r.handle_timeout(at_ns(DOWN_100));
+    // The claim (K-18), then, unanswered, the promotion.
+    assert_eq!(r.handle_timeout(at_ns(DOWN_100)), claim(100));
+    let actions = r.handle_timeout(at_ns(MASTER_100));
     assert_eq!(actions, promotion(Reason::MasterDown, 100));
     assert_eq!(kinds(&actions), vec!["to-master", "advert", "add", "garp"]);
     // The next advert one interval after the first, on the same grid.
-    assert_eq!(r.poll_timeout(), Some(at_ns(DOWN_100 + 1_000_000_000)));
+    assert_eq!(r.poll_timeout(), Some(at_ns(MASTER_100 + 1_000_000_000)));
     // The same after an advert heard a full down interval before.
     let mut r = started(config(100, "10.0.0.1"));
     r.handle(at_ms(1_000), adv("10.0.0.9", 200));
-    let actions = r.handle_timeout(at_ns(1_000_000_000 + DOWN_100));
+    r.handle_timeout(at_ns(1_000_000_000 + DOWN_100));
+    let actions = r.handle_timeout(at_ns(1_000_000_000 + MASTER_100));
     assert_eq!(kinds(&actions), vec!["to-master", "advert", "add", "garp"]);
 }
 
@@ -166,7 +282,7 @@ fn no_re_announcement_when_garp_lower_prio_repeat_is_zero() {
     let mut c = config(100, "10.0.0.5");
     c.garp.lower_prio_repeat = 0;
     let mut r = started(c);
-    r.handle_timeout(at_ns(DOWN_100));
+    promote(&mut r);
     let actions = r.handle(at_ms(4_000), adv("10.0.0.4", 100));
     assert_eq!(sent_priorities(&actions), vec![100]);
     assert_eq!(r.poll_timeout(), Some(at_ms(5_000)));
@@ -224,8 +340,7 @@ fn shutdown_releases_the_vips_at_the_bound_when_no_successor_speaks() {
 fn the_release_bound_follows_the_advert_interval() {
     // v3 at 0.1 s: the skew of priority 1 is 255/256 of 100 ms.
     let mut r = started(config_v3(100, "10.0.0.1", 10));
-    r.handle_timeout(r.poll_timeout().unwrap());
-    assert_eq!(r.state(), State::Master);
+    promote(&mut r);
     r.handle(at_ms(1_000), Input::Shutdown);
     assert_eq!(
         r.poll_timeout(),

@@ -83,8 +83,8 @@ fn a_link_back_within_the_debounce_keeps_the_master_and_re_announces_at_once() {
     assert_eq!(r.handle(t_down, down()), vec![]);
     assert_eq!(r.state(), State::Master);
     // The debounce deadline is armed; the advert due meanwhile does not go out.
-    assert_eq!(r.poll_timeout(), Some(at_ns(DOWN_100 + 1_000_000_000)));
-    let advert_due = at_ns(DOWN_100 + 1_000_000_000);
+    assert_eq!(r.poll_timeout(), Some(at_ns(MASTER_100 + 1_000_000_000)));
+    let advert_due = at_ns(MASTER_100 + 1_000_000_000);
     assert_eq!(r.handle_timeout(advert_due), vec![]);
     let t_up = at_ms(4_200);
     assert_eq!(
@@ -129,9 +129,7 @@ fn a_failed_script_still_takes_a_master_to_fault_at_once() {
         init_fail: false,
     }];
     let mut r = started(c);
-    let due = r.poll_timeout().unwrap();
-    r.handle_timeout(due);
-    assert_eq!(r.state(), State::Master);
+    promote(&mut r);
     let actions = r.handle(
         at_ms(5_000),
         Input::ScriptResult {

@@ -141,7 +141,7 @@ fn tracking_weights_change_the_advertised_priority_clamped() {
         254,
         "never 255 for a non-owner"
     );
-    let actions = r.handle_timeout(r.poll_timeout().unwrap());
+    let actions = promote(&mut r);
     assert_eq!(sent_priorities(&actions), vec![254]);
     let mut owner = config(255, "10.0.0.1");
     owner.track_scripts.push(TrackScript::new("chk", -100));
@@ -161,12 +161,12 @@ fn master_adverts_follow_the_interval_grid_and_garp_bursts_repeat_as_configured(
     let mut c = config(100, "10.0.0.1");
     c.garp.refresh = Duration::from_secs(60);
     let mut r = started(c);
-    r.handle_timeout(at_ns(DOWN_100));
+    promote(&mut r);
     let mut adverts = Vec::new();
     let mut garps = Vec::new();
     while let Some(t) = r
         .poll_timeout()
-        .filter(|t| *t <= at_ns(DOWN_100 + 61_000_000_000))
+        .filter(|t| *t <= at_ns(MASTER_100 + 61_000_000_000))
     {
         for a in r.handle_timeout(t) {
             match a {
@@ -177,13 +177,13 @@ fn master_adverts_follow_the_interval_grid_and_garp_bursts_repeat_as_configured(
         }
     }
     assert_eq!(adverts.len(), 61);
-    assert_eq!(adverts[0], at_ns(DOWN_100 + 1_000_000_000));
-    assert_eq!(adverts[60], at_ns(DOWN_100 + 61_000_000_000));
+    assert_eq!(adverts[0], at_ns(MASTER_100 + 1_000_000_000));
+    assert_eq!(adverts[60], at_ns(MASTER_100 + 61_000_000_000));
     assert_eq!(
         garps,
         vec![
-            (at_ns(DOWN_100 + 5_000_000_000), 5), // garp_master_delay: second burst
-            (at_ns(DOWN_100 + 60_000_000_000), 1), // garp_master_refresh
+            (at_ns(MASTER_100 + 5_000_000_000), 5), // garp_master_delay: second burst
+            (at_ns(MASTER_100 + 60_000_000_000), 1), // garp_master_refresh
         ]
     );
 }
@@ -193,7 +193,7 @@ fn lower_prio_no_advert_keeps_the_master_silent_but_still_re_announces() {
     let mut c = config(100, "10.0.0.5");
     c.lower_prio_no_advert = true;
     let mut r = started(c);
-    r.handle_timeout(at_ns(DOWN_100));
+    promote(&mut r);
     let actions = r.handle(at_ms(4_000), adv("10.0.0.9", 50));
     assert_eq!(
         actions,
@@ -225,7 +225,7 @@ fn reconfigure_on_master_is_hitless() {
     let mut c = config(100, "10.0.0.1");
     c.vips = vec![ip("10.0.0.100"), ip("10.0.0.101")];
     let mut r = started(c.clone());
-    r.handle_timeout(at_ns(DOWN_100));
+    promote(&mut r);
     let mut next = c;
     next.priority = Priority::from_wire(150);
     next.vips = vec![ip("10.0.0.100"), ip("10.0.0.102")];
@@ -295,9 +295,15 @@ fn k16_down_timer_adverts_sets_how_many_lost_adverts_make_the_master_down() {
     assert_eq!(r.handle(at_ms(420), adv_v3("10.0.0.9", 200, 8)), vec![]);
     assert_eq!(r.state(), State::Backup);
     assert_eq!(r.poll_timeout(), Some(at_ns(420_000_000 + 368_750_000)));
-    // Then four are lost: Master at the deadline, not a nanosecond earlier.
+    // Then four are lost: the claim at the deadline, not a nanosecond earlier,
+    // and Master when nobody answered it within 10 ms (K-18).
     assert_eq!(r.handle_timeout(at_ns(788_749_999)), vec![]);
-    let actions = r.handle_timeout(at_ns(788_750_000));
+    assert_eq!(
+        sent_priorities(&r.handle_timeout(at_ns(788_750_000))),
+        vec![100]
+    );
+    assert_eq!(r.state(), State::Backup);
+    let actions = r.handle_timeout(at_ns(798_750_000));
     assert_eq!(changes(&actions), vec![(State::Backup, State::Master)]);
 }
 

@@ -23,6 +23,12 @@ pub(super) const VIP: &str = "10.0.0.100";
 pub(super) const SKEW_100: u64 = 609_375_000;
 /// 3 s + SKEW_100.
 pub(super) const DOWN_100: u64 = 3_609_375_000;
+/// The claim wait at 1 s adverts (`CLAIM_WAIT`, K-18).
+pub(super) const CLAIM: u64 = 10_000_000;
+const _: () = assert!(CLAIM_WAIT.as_nanos() == CLAIM as u128);
+/// When a priority-100 Backup that heard nobody becomes Master: its down timer,
+/// then its unanswered claim.
+pub(super) const MASTER_100: u64 = DOWN_100 + CLAIM;
 
 pub(super) fn ip(text: &str) -> IpAddr {
     text.parse().unwrap()
@@ -93,13 +99,33 @@ pub(super) fn started(config: RouterConfig) -> Router {
     r
 }
 
-/// A non-owner that became Master by its down timer at DOWN_100.
+/// A non-owner that became Master by its down timer and an unanswered claim
+/// (MASTER_100 at priority 100).
 pub(super) fn master(priority: u8, addr: &str) -> Router {
     let mut r = started(config(priority, addr));
-    let due = r.poll_timeout().unwrap();
-    r.handle_timeout(due);
-    assert_eq!(r.state(), State::Master);
+    promote(&mut r);
     r
+}
+
+/// Runs a Backup that hears nobody through its down timer and its unanswered
+/// claim (K-18); returns what it did on becoming Master.
+pub(super) fn promote(r: &mut Router) -> Vec<Action> {
+    loop {
+        let due = r.poll_timeout().unwrap();
+        let actions = r.handle_timeout(due);
+        if r.state() == State::Master {
+            return actions;
+        }
+    }
+}
+
+/// A claim after silence (K-18): the advert alone, at `priority` (v2, 1 s).
+pub(super) fn claim(priority: u8) -> Vec<Action> {
+    vec![Action::SendAdvert(advert(
+        Version::V2,
+        priority,
+        AdvertInterval::DEFAULT,
+    ))]
 }
 
 pub(super) fn sent_priorities(actions: &[Action]) -> Vec<u8> {
