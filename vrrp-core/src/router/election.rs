@@ -195,7 +195,7 @@ impl Router {
             self.arm_master_down(now, down);
             return;
         }
-        self.rival_claims(now, from);
+        self.rival_claims(now, from, advert.interval.as_duration());
         // We win (lower priority, or a tie with a lower address). RFC 9568 adds an
         // immediate advert so the other side learns at once; keepalived#166: also
         // re-announce the VIPs, because the clients may have followed the loser's

@@ -630,10 +630,22 @@ impl Router {
 
     /// A Master won against `from`'s claim: a contention, or, if `from` keeps
     /// claiming for `DUAL_MASTER_AFTER` intervals, a split brain (`dual_master`).
-    pub(super) fn rival_claims(&mut self, now: Time, from: IpAddr) {
+    ///
+    /// "Keeps claiming" means at its advert cadence: a Master that does not hear
+    /// us advertises every interval (`its_interval`), so an episode goes on while
+    /// its claims come within `REPORT_INTERVALS` of the longer of the two intervals
+    /// of each other (and, once reported, within the report window). A Backup
+    /// whose timer runs out now and then under packet loss, and whose claim we
+    /// answer (K-18), claims once per episode: never a split brain.
+    pub(super) fn rival_claims(&mut self, now: Time, from: IpAddr, its_interval: Duration) {
         let interval = self.config.advert_interval.as_duration();
+        let cadence = interval.max(its_interval) * REPORT_INTERVALS;
         let episode = match self.rival {
-            Some(r) if r.address == from && now <= r.last + self.report_window() => {
+            Some(r)
+                if r.address == from
+                    && (now <= r.last + cadence
+                        || (r.split && now <= r.last + self.report_window())) =>
+            {
                 Rival { last: now, ..r }
             }
             _ => Rival {
