@@ -17,6 +17,9 @@
 //! drops `rolling_from` in its own time (those still carrying it speak the new
 //! identity too). One change at a time is bridged: a second change before the
 //! first has reached every unit bridges the newest identity still published.
+//! A unit that never ran the old identity (added mid-change) learns it from the
+//! peers' fingerprints, when they tell all of it: a VRID or transport change, not a
+//! password change (the old password is nowhere it can read it).
 //!
 //! The peer bag carries a fingerprint, never the password: the VRID, and 16 hex
 //! digits of SHA-256 over a fixed tag and the password. The old identity itself is
@@ -71,6 +74,32 @@ impl Identity {
         }
         print
     }
+
+    /// The identity a peer's fingerprint names, when this unit can speak it: the
+    /// VRID and the transport always; a password only when it is `current`'s (the
+    /// fingerprint carries a hash, never the password). `None` for another
+    /// password, or a fingerprint that is not one.
+    pub fn from_fingerprint(print: &str, current: &Identity) -> Option<Identity> {
+        let (rest, unicast) = match print.strip_suffix("/unicast") {
+            Some(rest) => (rest, true),
+            None => (print, false),
+        };
+        let (vrid, hashed) = match rest.split_once(':') {
+            Some((vrid, _)) => (vrid, true),
+            None => (rest, false),
+        };
+        let vrid = vrid.parse().ok()?;
+        let named = Identity {
+            vrid,
+            password: if hashed {
+                Some(current.password.clone()?)
+            } else {
+                None
+            },
+            unicast,
+        };
+        (named.fingerprint() == print).then_some(named)
+    }
 }
 
 /// The identity the engine config at `path` runs (its IPv4 instance, else its first)
@@ -116,7 +145,11 @@ pub fn of_engine_config(path: &Path) -> (Option<Identity>, Option<Identity>) {
 /// the one it was still speaking besides; `peers` holds each peer's published
 /// fingerprint (`None`: the peer publishes none yet, so it may run anything). Of
 /// `ran` and `rolling` (in that order), the first that differs from `current` and
-/// that some peer may still run.
+/// that some peer may still run; else another identity a peer publishes, when its
+/// fingerprint tells all of it (`Identity::from_fingerprint`): a unit added while a
+/// `router_id` or `unicast` change is under way has run nothing yet, and joins the
+/// peers still on the old identity. One that changes the password too cannot
+/// (the old password is nowhere this unit can read it).
 pub fn rolling_from(
     current: &Identity,
     ran: Option<&Identity>,
@@ -124,7 +157,7 @@ pub fn rolling_from(
     peers: &[Option<&str>],
 ) -> Option<Identity> {
     let unknown = peers.iter().any(Option::is_none);
-    [ran, rolling]
+    let remembered = [ran, rolling]
         .into_iter()
         .flatten()
         .filter(|old| *old != current)
@@ -132,7 +165,14 @@ pub fn rolling_from(
             let print = old.fingerprint();
             unknown || peers.iter().flatten().any(|p| *p == print)
         })
-        .cloned()
+        .cloned();
+    remembered.or_else(|| {
+        peers
+            .iter()
+            .flatten()
+            .filter_map(|p| Identity::from_fingerprint(p, current))
+            .find(|published| published != current)
+    })
 }
 
 #[cfg(test)]
@@ -212,6 +252,44 @@ mod tests {
             rolling_from(&added, Some(&removed), None, &[Some("23")]),
             Some(removed)
         );
+    }
+
+    #[test]
+    fn a_unit_added_mid_change_bridges_the_identity_its_peers_still_publish() {
+        let unicast = |vrid, password: Option<&str>| Identity {
+            unicast: true,
+            ..id(vrid, password)
+        };
+        // A router_id change: a fresh unit (it ran nothing) on 24, a peer on 23.
+        let new = id(24, None);
+        assert_eq!(
+            rolling_from(&new, None, None, &[Some("23"), Some("24")]),
+            Some(id(23, None))
+        );
+        // The same over unicast, and a unicast change with the password kept: the
+        // peer's hash is the hash of our own password.
+        assert_eq!(
+            rolling_from(&unicast(24, None), None, None, &[Some("23/unicast")]),
+            Some(unicast(23, None))
+        );
+        let kept = id(23, Some("s3cr3t"));
+        let print = unicast(23, Some("s3cr3t")).fingerprint();
+        assert_eq!(
+            rolling_from(&kept, None, None, &[Some(&print)]),
+            Some(unicast(23, Some("s3cr3t")))
+        );
+        // Another password cannot be spoken: its hash does not give it back.
+        let other = id(23, Some("old")).fingerprint();
+        assert_eq!(rolling_from(&kept, None, None, &[Some(&other)]), None);
+        // Every peer on ours, or a fingerprint that is none: nothing.
+        assert_eq!(rolling_from(&new, None, None, &[Some("24")]), None);
+        for junk in ["", "x", "300", "23:zz", "23/multicast"] {
+            assert_eq!(
+                rolling_from(&new, None, None, &[Some(junk)]),
+                None,
+                "{junk:?}"
+            );
+        }
     }
 
     #[test]

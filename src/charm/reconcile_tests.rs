@@ -1962,9 +1962,15 @@ fn a_rolling_router_id_change_bridges_the_old_vrid_until_every_peer_moved() {
         "router_id, vrrp_password or unicast changed while a peer may still run VRID 23 over unicast: the engine speaks both"
     )));
     sync_peers(&mut [&mut a, &mut b, &mut c], &rid);
-    // A unit still on 23 hears a peer on 24: nothing to change on its side.
+    // A unit still on 23 that hears a peer on 24 speaks 24 too (it can: the
+    // fingerprint tells all of it); either side's bridge keeps one election.
     b.relation_hook("cluster-relation-changed", &rid, Some("keepalived/0"));
-    assert_eq!(bridged(&b), (false, false));
+    let text = b.engine_config().unwrap();
+    assert!(text.contains("    virtual_router_id 23\n"), "{text}");
+    assert!(
+        text.contains("    rolling_from {\n        virtual_router_id 24\n"),
+        "{text}"
+    );
     b.set_config(json!({"router_id": 24}));
     assert_eq!(bridged(&b), (true, true), "c still publishes 23");
     sync_peers(&mut [&mut a, &mut b, &mut c], &rid);
@@ -1983,6 +1989,43 @@ fn a_rolling_router_id_change_bridges_the_old_vrid_until_every_peer_moved() {
         }
         assert_eq!(bridged(u), (true, false), "{}", u.juju.unit);
     }
+}
+
+/// K-17: a unit added while a `router_id` change is under way has run nothing to
+/// remember, and bridges the old VRID its peers still publish until they moved.
+#[test]
+fn a_unit_added_mid_router_id_change_bridges_the_vrid_its_peers_still_run() {
+    let rid = RelationId::new("cluster", 1);
+    let mut a = peer_unit("keepalived/0", "192.0.2.10", &rid);
+    let mut b = peer_unit("keepalived/1", "192.0.2.11", &rid);
+    for u in [&mut a, &mut b] {
+        u.start_in_cluster(&rid);
+    }
+    converge(&mut [&mut a, &mut b], &rid);
+    // `juju config keepalived router_id=24`, then `juju add-unit` before a and b
+    // ran config-changed.
+    let mut c = peer_unit("keepalived/2", "192.0.2.12", &rid);
+    c.juju.config.insert("router_id".into(), json!(24));
+    c.start_in_cluster(&rid);
+    sync_peers(&mut [&mut a, &mut b, &mut c], &rid);
+    for other in ["keepalived/0", "keepalived/1"] {
+        peer_arrives(&mut c, &rid, other);
+    }
+    let text = c.engine_config().unwrap();
+    assert!(text.contains("virtual_router_id 24\n"), "{text}");
+    assert!(
+        text.contains("    rolling_from {\n        virtual_router_id 23\n        unicast_peer {"),
+        "{text}"
+    );
+    // Once both peers publish 24, c drops the old VRID.
+    for u in [&mut a, &mut b] {
+        u.set_config(json!({"router_id": 24}));
+    }
+    sync_peers(&mut [&mut a, &mut b, &mut c], &rid);
+    for other in ["keepalived/0", "keepalived/1"] {
+        c.relation_hook("cluster-relation-changed", &rid, Some(other));
+    }
+    assert!(!c.engine_config().unwrap().contains("rolling_from"));
 }
 
 /// K-17: a `vrrp_password` change is bridged the same way; the old password goes
