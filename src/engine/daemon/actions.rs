@@ -133,36 +133,36 @@ impl Driver {
     pub(super) fn send_advert(&mut self, idx: usize, advert: &Advert) {
         self.counters_dirty = true;
         let inst = &mut self.instances[idx];
-        let Some(src) = inst.source else {
-            // Held in FAULT without a source; a Shutdown can still ask for a release.
-            return;
-        };
-        let key = (inst.config.interface.clone(), inst.config.family);
-        let Some(receiver) = self.receivers.get(&key) else {
-            inst.send_errors += 1;
-            self.notable_dirty = true;
-            return;
-        };
+        // Held in FAULT without a source, no legs; a Shutdown can still ask for a
+        // release.
+        let legs = inst.legs(advert);
         let mut errors = 0;
-        for dst in inst.destinations_of(advert) {
-            self.buf.clear();
-            if let Err(e) = encode_advert_into(advert, src, dst, &inst.encode, &mut self.buf) {
+        for (interface, src, dsts) in legs {
+            let key = (interface.to_string(), inst.config.family);
+            let Some(receiver) = self.receivers.get(&key) else {
                 errors += 1;
-                if let Some(n) = self
-                    .log_limit
-                    .allow(&format!("encode {}", inst.config.name), Instant::now())
-                {
-                    tracing::error!(instance = %inst.config.name, error = %e, suppressed = n, "cannot encode the advert");
-                }
                 continue;
-            }
-            if let Err(e) = receiver.send(&self.buf, dst, src) {
-                errors += 1;
-                if let Some(n) = self
-                    .log_limit
-                    .allow(&format!("send {} {dst}", inst.config.name), Instant::now())
-                {
-                    tracing::warn!(instance = %inst.config.name, to = %dst, error = %e, suppressed = n, "cannot send the advert");
+            };
+            for dst in dsts {
+                self.buf.clear();
+                if let Err(e) = encode_advert_into(advert, src, dst, &inst.encode, &mut self.buf) {
+                    errors += 1;
+                    if let Some(n) = self
+                        .log_limit
+                        .allow(&format!("encode {}", inst.config.name), Instant::now())
+                    {
+                        tracing::error!(instance = %inst.config.name, error = %e, suppressed = n, "cannot encode the advert");
+                    }
+                    continue;
+                }
+                if let Err(e) = receiver.send(&self.buf, dst, src) {
+                    errors += 1;
+                    if let Some(n) = self
+                        .log_limit
+                        .allow(&format!("send {} {dst}", inst.config.name), Instant::now())
+                    {
+                        tracing::warn!(instance = %inst.config.name, to = %dst, error = %e, suppressed = n, "cannot send the advert");
+                    }
                 }
             }
         }
@@ -179,7 +179,7 @@ impl Driver {
             .or_else(|| Interface::by_name(dev).ok())
     }
 
-    async fn add_vip(&mut self, idx: usize, dev: &str, vip: &VirtualAddress) {
+    pub(super) async fn add_vip(&mut self, idx: usize, dev: &str, vip: &VirtualAddress) {
         let name = self.instances[idx].config.name.clone();
         let Some(iface) = self.interface(dev) else {
             tracing::error!(instance = %name, vip = %vip.addr, dev, "cannot add the VIP: no such interface");
@@ -199,7 +199,7 @@ impl Driver {
         }
     }
 
-    async fn remove_vip(&mut self, idx: usize, dev: &str, addr: IpAddr) {
+    pub(super) async fn remove_vip(&mut self, idx: usize, dev: &str, addr: IpAddr) {
         let name = self.instances[idx].config.name.clone();
         let Some(iface) = self.interface(dev) else {
             return; // the interface is gone, and its addresses with it
@@ -209,7 +209,12 @@ impl Driver {
         }
     }
 
-    fn send_gratuitous(&mut self, idx: usize, specs: &[(String, VirtualAddress)], repeat: u32) {
+    pub(super) fn send_gratuitous(
+        &mut self,
+        idx: usize,
+        specs: &[(String, VirtualAddress)],
+        repeat: u32,
+    ) {
         let name = self.instances[idx].config.name.clone();
         for (dev, vip) in specs {
             let Some(iface) = self.interface(dev) else {

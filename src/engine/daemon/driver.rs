@@ -28,7 +28,7 @@ use vrrp_core::config::Config;
 use vrrp_core::proto::Advert;
 use vrrp_core::router::{Action, Input, Time};
 
-use super::instance::{all_vips, router_config, Instance};
+use super::instance::{all_vips, router_config, vip_device, Instance};
 use super::lifecycle::{dump, forward_link_events, remove_stale_vips, NetMsg};
 use super::links::HostView;
 use super::ratelimit::RateLimit;
@@ -588,6 +588,17 @@ impl Driver {
     async fn address_removed(&mut self, addr: IpAddr, ifindex: u32) {
         let now = self.now();
         for idx in 0..self.instances.len() {
+            // Gone from a device it is not configured on (a reload moved it to
+            // another): nothing of ours was lost.
+            let inst = &self.instances[idx];
+            let elsewhere = inst.vip(addr).is_some_and(|v| {
+                self.host
+                    .link(vip_device(&inst.config, v))
+                    .is_some_and(|l| l.index != ifindex)
+            });
+            if elsewhere {
+                continue;
+            }
             let actions = self.instances[idx]
                 .router
                 .handle(now, Input::AddressRemoved { addr });
@@ -624,7 +635,12 @@ impl Driver {
         let ours = self.our_addresses();
         for idx in 0..self.instances.len() {
             let inst = &self.instances[idx];
+            let rolling = self
+                .host
+                .rolling_source_for(&inst.config, inst.rolling_source, &ours);
             let source = self.host.source_for(&inst.config, inst.source, &ours);
+            self.instances[idx].rolling_source = rolling;
+            let inst = &self.instances[idx];
             if source == inst.source {
                 continue;
             }
@@ -742,7 +758,8 @@ impl Driver {
             }
             let source = self.host.source_for(cfg, None, &ours);
             match Instance::new(&config, cfg, source) {
-                Ok(inst) => {
+                Ok(mut inst) => {
+                    inst.rolling_source = self.host.rolling_source_for(cfg, None, &ours);
                     placed.insert(n, instances.len());
                     fresh.push(instances.len());
                     instances.push(inst);

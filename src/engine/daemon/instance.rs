@@ -31,6 +31,8 @@ pub struct InstanceKey {
     pub rolling_unicast: Option<bool>,
     pub family: Family,
     pub interface: String,
+    /// The `rolling_from` interface when it differs (K-17): the router runs there too.
+    pub rolling_interface: Option<String>,
     pub unicast: bool,
     pub unicast_src: Option<IpAddr>,
 }
@@ -46,13 +48,14 @@ impl InstanceKey {
                 .map(|r| !r.unicast_peers.is_empty()),
             family: instance.family,
             interface: instance.interface.clone(),
+            rolling_interface: rolling_interface(instance).map(str::to_string),
             unicast: instance.is_unicast(),
             unicast_src: instance.unicast_src_ip,
         }
     }
 
-    /// The same virtual router: the same family and interface, a VRID in common and
-    /// a transport in common (equal, or one side's `rolling_from` naming the other's,
+    /// The same virtual router: the same family, and a VRID, a transport and an
+    /// interface in common (equal, or one side's `rolling_from` naming the other's,
     /// K-17), and the same unicast source when both are unicast.
     pub fn same_router(&self, other: &InstanceKey) -> bool {
         fn shared<T: PartialEq + Copy>(a: [Option<T>; 2], b: [Option<T>; 2]) -> bool {
@@ -60,10 +63,13 @@ impl InstanceKey {
         }
         let vrids = |k: &InstanceKey| [Some(k.vrid), k.rolling_from];
         let transports = |k: &InstanceKey| [Some(k.unicast), k.rolling_unicast];
+        fn interfaces(k: &InstanceKey) -> [Option<&str>; 2] {
+            [Some(k.interface.as_str()), k.rolling_interface.as_deref()]
+        }
         shared(vrids(self), vrids(other))
             && shared(transports(self), transports(other))
+            && shared(interfaces(self), interfaces(other))
             && self.family == other.family
-            && self.interface == other.interface
             && (!(self.unicast && other.unicast) || self.unicast_src == other.unicast_src)
     }
 
@@ -79,6 +85,16 @@ pub fn rolling_vrid(instance: &VrrpInstance) -> Option<Vrid> {
         .rolling_from
         .as_ref()
         .and_then(|r| r.other_vrid(instance.vrid))
+}
+
+/// The interface `instance`'s `rolling_from` identity runs on, when not its own
+/// (K-17: a rolling `interface` change).
+pub fn rolling_interface(instance: &VrrpInstance) -> Option<&str> {
+    instance
+        .rolling_from
+        .as_ref()
+        .and_then(|r| r.interface.as_deref())
+        .filter(|i| *i != instance.interface)
 }
 
 /// The source address a router uses before the interface has one: the unspecified
@@ -209,6 +225,9 @@ pub struct Instance {
     pub router: Router,
     /// The address adverts leave from, once the interface has one.
     pub source: Option<IpAddr>,
+    /// The address adverts in the `rolling_from` identity leave from when it runs
+    /// on another interface and that interface has one (K-17).
+    pub rolling_source: Option<IpAddr>,
     pub expect: RxExpect,
     pub encode: EncodeOptions,
     pub destinations: Vec<IpAddr>,
@@ -247,6 +266,7 @@ impl Instance {
             key: InstanceKey::of(instance),
             router,
             source,
+            rolling_source: None,
             expect: rx_expect(instance),
             encode: encode_options(instance),
             destinations: destinations(instance),
@@ -262,10 +282,42 @@ impl Instance {
         })
     }
 
-    /// Where `advert` goes: to this identity's destinations when it is in the
-    /// instance's own identity, to the `rolling_from` identity's when it is in that
-    /// one, to both when both are the same VRID and password on two transports.
-    pub fn destinations_of<'a>(&'a self, advert: &Advert) -> impl Iterator<Item = IpAddr> + 'a {
+    /// How `advert` leaves: (interface, source address, destinations) for each
+    /// interface it goes out on. On the instance's own interface from its source,
+    /// to [`Instance::destinations_of`]; when the `rolling_from` identity runs on
+    /// another interface (K-17), an advert in that identity goes out there instead,
+    /// from that interface's address (nowhere while it has none), so an interface
+    /// change alone sends the one advert on both.
+    pub fn legs(&self, advert: &Advert) -> Vec<(&str, IpAddr, Vec<IpAddr>)> {
+        let mut legs = Vec::with_capacity(1);
+        let Some(source) = self.source else {
+            return legs;
+        };
+        let Some(elsewhere) = rolling_interface(&self.config) else {
+            legs.push((
+                self.config.interface.as_str(),
+                source,
+                self.destinations_of(advert).collect(),
+            ));
+            return legs;
+        };
+        let (own, rolling) = self.identities_of(advert);
+        if own {
+            legs.push((
+                self.config.interface.as_str(),
+                source,
+                self.destinations.clone(),
+            ));
+        }
+        if let (true, Some(rolling_source)) = (rolling, self.rolling_source) {
+            legs.push((elsewhere, rolling_source, self.rolling_destinations.clone()));
+        }
+        legs
+    }
+
+    /// Whether `advert` is in the instance's own identity, and whether it is in the
+    /// `rolling_from` one (both when they share VRID and password).
+    fn identities_of(&self, advert: &Advert) -> (bool, bool) {
         let speaks = |vrid: Vrid, auth: &Auth| {
             advert.vrid == vrid && (advert.version == Version::V3 || advert.auth == *auth)
         };
@@ -275,6 +327,15 @@ impl Instance {
             .rolling_from
             .as_ref()
             .is_some_and(|r| speaks(r.vrid, &r.auth));
+        (own, rolling)
+    }
+
+    /// Where `advert` goes on the instance's own interface: to this identity's
+    /// destinations when it is in the instance's own identity, to the `rolling_from`
+    /// identity's when it is in that one, to both when both are the same VRID and
+    /// password on two transports.
+    pub fn destinations_of<'a>(&'a self, advert: &Advert) -> impl Iterator<Item = IpAddr> + 'a {
+        let (own, rolling) = self.identities_of(advert);
         let own_list = if own { &self.destinations[..] } else { &[] };
         let rolling_list = if rolling {
             &self.rolling_destinations[..]
@@ -464,6 +525,51 @@ vrrp_instance VI_1 {
         let inst = Instance::new(&vrid, &vrid.instances[0], None).unwrap();
         assert_eq!((to(&inst, 23), to(&inst, 22)), (vec![group], vec![group]));
         assert_eq!(to(&inst, 21), Vec::<IpAddr>::new());
+    }
+
+    /// K-17, a rolling `interface` change: the one advert goes out on the new
+    /// interface from its address and on the old one from that one's; an advert in
+    /// an old VRID only on the old interface; nothing on the old interface while it
+    /// has no address.
+    #[test]
+    fn a_rolling_interface_sends_the_advert_on_both_interfaces_from_each_ones_address() {
+        let text = |vrid: u8| {
+            format!("vrrp_instance VI_1 {{\n    interface eth1\n    virtual_router_id 23\n    virtual_ipaddress {{\n        10.0.0.100\n    }}\n    rolling_from {{\n        virtual_router_id {vrid}\n        interface eth0\n    }}\n}}\n")
+        };
+        let group: IpAddr = "224.0.0.18".parse().unwrap();
+        let (new_src, old_src): (IpAddr, IpAddr) =
+            ("10.1.0.1".parse().unwrap(), "10.0.0.1".parse().unwrap());
+        let advert = |vrid: u8| vrrp_core::proto::Advert {
+            version: Version::V2,
+            vrid: Vrid::new(vrid).unwrap(),
+            priority: Priority::from_wire(100),
+            interval: AdvertInterval::DEFAULT,
+            addresses: vec!["10.0.0.100".parse().unwrap()],
+            auth: Auth::None,
+        };
+        let config = load(&text(23));
+        let mut inst = Instance::new(&config, &config.instances[0], Some(new_src)).unwrap();
+        assert_eq!(rolling_interface(&inst.config), Some("eth0"));
+        assert_eq!(
+            inst.legs(&advert(23)),
+            vec![("eth1", new_src, vec![group])],
+            "no address on eth0: nothing goes out there"
+        );
+        inst.rolling_source = Some(old_src);
+        assert_eq!(
+            inst.legs(&advert(23)),
+            vec![
+                ("eth1", new_src, vec![group]),
+                ("eth0", old_src, vec![group])
+            ]
+        );
+        let config = load(&text(22));
+        let mut inst = Instance::new(&config, &config.instances[0], Some(new_src)).unwrap();
+        inst.rolling_source = Some(old_src);
+        assert_eq!(inst.legs(&advert(23)), vec![("eth1", new_src, vec![group])]);
+        assert_eq!(inst.legs(&advert(22)), vec![("eth0", old_src, vec![group])]);
+        let key = InstanceKey::of(&config.instances[0]);
+        assert_eq!(key.rolling_interface.as_deref(), Some("eth0"));
     }
 
     #[test]

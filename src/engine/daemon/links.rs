@@ -131,12 +131,39 @@ impl HostView {
         if let Some(src) = instance.unicast_src_ip {
             return Some(src);
         }
-        let index = self.links.get(&instance.interface)?.index;
+        self.source_on(&instance.interface, instance.family, current, ours)
+    }
+
+    /// The address adverts in `instance`'s `rolling_from` identity leave from when
+    /// that identity runs on another interface (K-17): that interface's primary IPv4
+    /// / usable IPv6 link-local, chosen as [`HostView::source_for`] chooses; `None`
+    /// without such an interface or address (nothing goes out there then).
+    pub fn rolling_source_for(
+        &self,
+        instance: &VrrpInstance,
+        current: Option<IpAddr>,
+        ours: &BTreeSet<IpAddr>,
+    ) -> Option<IpAddr> {
+        let interface = super::instance::rolling_interface(instance)?;
+        if !self.usable(interface) {
+            return None;
+        }
+        self.source_on(interface, instance.family, current, ours)
+    }
+
+    fn source_on(
+        &self,
+        interface: &str,
+        family: Family,
+        current: Option<IpAddr>,
+        ours: &BTreeSet<IpAddr>,
+    ) -> Option<IpAddr> {
+        let index = self.links.get(interface)?.index;
         let candidates: Vec<&IfAddr> = self
             .addrs
             .iter()
             .filter(|a| a.ifindex == index && !ours.contains(&a.addr))
-            .filter(|a| match (instance.family, a.addr) {
+            .filter(|a| match (family, a.addr) {
                 (Family::V4, IpAddr::V4(_)) => !a.secondary,
                 (Family::V6, IpAddr::V6(v6)) => {
                     is_ipv6_link_local(&v6) && !a.tentative && !a.dad_failed
@@ -239,6 +266,39 @@ mod tests {
             view2.source_for(&inst, Some(ip("10.0.1.5")), &ours),
             Some(ip("10.0.0.11"))
         );
+    }
+
+    /// K-17, a rolling `interface` change: adverts in the old identity leave the
+    /// old interface from its own primary address, and not at all while that
+    /// interface is down or gone.
+    #[test]
+    fn a_rolling_interface_sends_from_its_own_primary_address_while_usable() {
+        let view = HostView::new(
+            vec![link(2, "eth0", true), link(3, "eth1", true)],
+            vec![addr(2, "10.0.0.11", false), addr(3, "10.1.0.11", false)],
+        );
+        let ours = BTreeSet::new();
+        let rolling = instance(
+            "    rolling_from {\n        virtual_router_id 51\n        interface eth1\n    }\n",
+            "10.0.0.100/24",
+        );
+        assert_eq!(
+            view.source_for(&rolling, None, &ours),
+            Some(ip("10.0.0.11"))
+        );
+        assert_eq!(
+            view.rolling_source_for(&rolling, None, &ours),
+            Some(ip("10.1.0.11"))
+        );
+        assert_eq!(
+            view.rolling_source_for(&instance("", "10.0.0.100/24"), None, &ours),
+            None
+        );
+        let down = HostView::new(
+            vec![link(2, "eth0", true), link(3, "eth1", false)],
+            vec![addr(2, "10.0.0.11", false), addr(3, "10.1.0.11", false)],
+        );
+        assert_eq!(down.rolling_source_for(&rolling, None, &ours), None);
     }
 
     #[test]

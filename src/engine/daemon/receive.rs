@@ -58,7 +58,9 @@ impl Driver {
     }
     pub(super) fn instance_on(&self, iface: &str, family: Family, vrid: u8) -> Option<usize> {
         self.instances.iter().position(|i| {
-            i.config.interface == iface && i.config.family == family && i.key.answers_to(vrid)
+            (i.config.interface == iface || i.key.rolling_interface.as_deref() == Some(iface))
+                && i.config.family == family
+                && i.key.answers_to(vrid)
         })
     }
     async fn on_accepted(&mut self, now: Time, iface: &str, family: Family, accepted: Accepted) {

@@ -117,15 +117,19 @@ impl Driver {
                 Ok(actions) => {
                     let was_master = inst.router.state() == State::Master;
                     let old_excluded: Vec<_> = inst.config.vips_excluded.clone();
+                    let old_placed = placements(&inst.config);
                     inst.retired = all_vips(&inst.config).cloned().collect();
                     inst.key = InstanceKey::of(cfg);
                     inst.expect = rx_expect(cfg);
                     inst.encode = encode_options(cfg);
                     inst.destinations = destinations(cfg);
                     inst.rolling_destinations = rolling_destinations(cfg);
+                    inst.rolling_source =
+                        self.host
+                            .rolling_source_for(cfg, inst.rolling_source, &ours);
                     inst.config = cfg.clone();
                     inst.source = source;
-                    pending.push((n, actions, was_master.then_some(old_excluded)));
+                    pending.push((n, actions, was_master.then_some((old_excluded, old_placed))));
                     kept.push((n, inst));
                 }
                 Err(e) => {
@@ -147,8 +151,9 @@ impl Driver {
                 continue;
             };
             self.apply(idx, actions).await;
-            if let Some(old_excluded) = old_excluded {
+            if let Some((old_excluded, old_placed)) = old_excluded {
                 self.update_excluded(idx, &old_excluded).await;
+                self.move_vips(idx, &old_excluded, &old_placed).await;
             }
             // Link reports for interfaces a matched instance newly tracks.
             self.report_links(idx, now).await;
@@ -164,6 +169,47 @@ impl Driver {
             "configuration reloaded"
         );
     }
+    /// A Master whose addresses a reload puts elsewhere (another device, prefix or
+    /// label; the router only knows the addresses, K-17's rolling `interface`
+    /// change moves them all): each goes on its new device first, then off the
+    /// old one, and is announced there. Excluded entries that changed as a whole are
+    /// `update_excluded`'s.
+    async fn move_vips(
+        &mut self,
+        idx: usize,
+        old_excluded: &[config::VirtualAddress],
+        old_placed: &[(String, config::VirtualAddress)],
+    ) {
+        if self.instances[idx].router.state() != State::Master {
+            return;
+        }
+        let cfg = self.instances[idx].config.clone();
+        let moved: Vec<(String, config::VirtualAddress, String)> = placements(&cfg)
+            .into_iter()
+            .filter(|(_, v)| cfg.vips.iter().any(|a| a.addr == v.addr) || old_excluded.contains(v))
+            .filter_map(|(dev, v)| {
+                let (old_dev, old) = old_placed.iter().find(|(_, o)| o.addr == v.addr)?;
+                let same =
+                    *old_dev == dev && old.prefix_len == v.prefix_len && old.label == v.label;
+                (!same).then(|| (dev, v, old_dev.clone()))
+            })
+            .collect();
+        if moved.is_empty() {
+            return;
+        }
+        for (dev, v, old_dev) in &moved {
+            tracing::info!(instance = %cfg.name, vip = %v.addr, from = %old_dev, to = %dev, "VIP moved by the reload");
+            self.add_vip(idx, dev, v).await;
+            if old_dev != dev {
+                self.remove_vip(idx, old_dev, v.addr).await;
+            }
+        }
+        let specs: Vec<(String, config::VirtualAddress)> =
+            moved.into_iter().map(|(dev, v, _)| (dev, v)).collect();
+        let repeat = cfg.garp_master_repeat.max(1);
+        self.send_gratuitous(idx, &specs, repeat);
+    }
+
     /// A Master's `virtual_ipaddress_excluded` changed by a reload: add the new
     /// entries, remove the dropped ones (the router only knows advertised VIPs).
     async fn update_excluded(&mut self, idx: usize, old: &[config::VirtualAddress]) {
@@ -192,6 +238,13 @@ impl Driver {
             }
         }
     }
+}
+
+/// Where each address of `instance` goes: (device, entry).
+fn placements(instance: &VrrpInstance) -> Vec<(String, config::VirtualAddress)> {
+    all_vips(instance)
+        .map(|v| (vip_device(instance, v).to_string(), v.clone()))
+        .collect()
 }
 
 #[cfg(test)]
@@ -301,6 +354,28 @@ mod tests {
         );
         let m = match_instances(&keys(&old), &instances(&unicast));
         assert_eq!(m.kept, vec![(0, 0)]);
+    }
+
+    /// K-17, a rolling `interface` change: eth0, then eth1 rolling from eth0, then
+    /// eth1 alone are one router at each step (a Master stays Master; its VIPs
+    /// move to the new device, `Driver::move_vips`); eth0 straight to eth1 is not.
+    #[test]
+    fn an_interface_change_rolling_from_the_old_interface_is_the_same_router() {
+        let old = inst("V", "eth0", 51, "10.0.0.100", "");
+        let rolling = inst(
+            "V",
+            "eth1",
+            51,
+            "10.0.0.100",
+            "    rolling_from {\n        virtual_router_id 51\n        interface eth0\n    }\n",
+        );
+        let settled = inst("V", "eth1", 51, "10.0.0.100", "");
+        for (from, to) in [(&old, &rolling), (&rolling, &settled)] {
+            let m = match_instances(&keys(from), &instances(to));
+            assert_eq!(m.kept, vec![(0, 0)], "{from}\n->\n{to}");
+        }
+        let m = match_instances(&keys(&old), &instances(&settled));
+        assert_eq!((m.removed, m.added), (vec![0], vec![0]));
     }
 
     #[test]

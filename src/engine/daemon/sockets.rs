@@ -19,7 +19,7 @@ use crate::engine::net::{
 use vrrp_core::packet::{Demux, RxExpect};
 use vrrp_core::proto::{Family, Vrid};
 
-use super::instance::Instance;
+use super::instance::{rolling_interface, Instance};
 
 /// A receive socket's identity: the interface name and the family.
 pub type ReceiverKey = (String, Family);
@@ -153,32 +153,63 @@ fn first_ready(
 /// the group when any instance there is multicast (or rolls from or to multicast).
 pub fn wanted(instances: &[Instance]) -> BTreeMap<ReceiverKey, Delivery> {
     let mut out: BTreeMap<ReceiverKey, Delivery> = BTreeMap::new();
+    let mut want = |interface: &str, family: Family, delivery: Delivery| {
+        let slot = out
+            .entry((interface.to_string(), family))
+            .or_insert(delivery);
+        if delivery == Delivery::Multicast {
+            *slot = Delivery::Multicast;
+        }
+    };
+    let delivery = |multicast: bool| {
+        if multicast {
+            Delivery::Multicast
+        } else {
+            Delivery::Unicast
+        }
+    };
     for i in instances {
-        let key = (i.config.interface.clone(), i.config.family);
-        // A rolling change from or to multicast listens to the group too (K-17).
+        let own_multicast = !i.config.is_unicast();
         let rolling_multicast = i
             .config
             .rolling_from
             .as_ref()
-            .is_some_and(|r| r.unicast_peers.is_empty());
-        let delivery = if i.config.is_unicast() && !rolling_multicast {
-            Delivery::Unicast
-        } else {
-            Delivery::Multicast
-        };
-        let slot = out.entry(key).or_insert(delivery);
-        if delivery == Delivery::Multicast {
-            *slot = Delivery::Multicast;
+            .map(|r| r.unicast_peers.is_empty());
+        match rolling_interface(&i.config) {
+            // A rolling change from or to multicast listens to the group too (K-17)...
+            None => want(
+                &i.config.interface,
+                i.config.family,
+                delivery(own_multicast || rolling_multicast == Some(true)),
+            ),
+            // ...on the interface the old identity runs on, when it is another.
+            Some(elsewhere) => {
+                want(
+                    &i.config.interface,
+                    i.config.family,
+                    delivery(own_multicast),
+                );
+                want(
+                    elsewhere,
+                    i.config.family,
+                    delivery(rolling_multicast == Some(true)),
+                );
+            }
         }
     }
     out
 }
 
-/// The expectations of the instances on `key`.
+/// The expectations of the instances on `key` (on their own interface, or on the
+/// interface their `rolling_from` identity runs on).
 pub fn expectations(instances: &[Instance], key: &ReceiverKey) -> Vec<RxExpect> {
     instances
         .iter()
-        .filter(|i| i.config.interface == key.0 && i.config.family == key.1)
+        .filter(|i| {
+            i.config.family == key.1
+                && (i.config.interface == key.0
+                    || rolling_interface(&i.config) == Some(key.0.as_str()))
+        })
         .map(|i| i.expect.clone())
         .collect()
 }
@@ -283,5 +314,41 @@ vrrp_instance D {
         let e = expectations(&inst, &("eth0".to_string(), Family::V4));
         let vrids: Vec<u8> = e.iter().map(|x| x.vrid.get()).collect();
         assert_eq!(vrids, vec![1, 2]);
+    }
+
+    /// K-17, a rolling `interface` change: the instance listens on the interface it
+    /// leaves too (joined to the group when the old identity was multicast), and
+    /// its expectation is in that socket's ladder.
+    #[test]
+    fn a_rolling_interface_listens_on_the_interface_it_leaves_too() {
+        let inst = instances(
+            r#"
+vrrp_instance A {
+    interface eth1
+    virtual_router_id 1
+    unicast_peer {
+        10.1.0.2
+    }
+    virtual_ipaddress {
+        10.0.0.100
+    }
+    rolling_from {
+        virtual_router_id 1
+        interface eth0
+    }
+}
+"#,
+        );
+        assert_eq!(
+            wanted(&inst),
+            BTreeMap::from([
+                (("eth0".to_string(), Family::V4), Delivery::Multicast),
+                (("eth1".to_string(), Family::V4), Delivery::Unicast),
+            ])
+        );
+        for iface in ["eth0", "eth1"] {
+            let e = expectations(&inst, &(iface.to_string(), Family::V4));
+            assert_eq!(e.len(), 1, "{iface}");
+        }
     }
 }

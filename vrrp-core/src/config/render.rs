@@ -249,6 +249,9 @@ fn instance(f: &mut fmt::Formatter<'_>, i: &VrrpInstance) -> fmt::Result {
             }
             writeln!(f, "        }}")?;
         }
+        if let Some(iface) = &from.interface {
+            writeln!(f, "        interface {}", word(iface))?;
+        }
         writeln!(f, "    }}")?;
     }
     writeln!(f, "}}")

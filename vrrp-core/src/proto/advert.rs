@@ -88,13 +88,15 @@ impl Advert {
     }
 }
 
-/// `rolling_from { virtual_router_id N [authentication {...}] [unicast_peer {...}] }`
-/// (ours, not keepalived's; docs/requirements.md K-17): a second wire identity of the
-/// same virtual router. While some routers of the cluster still run the old
-/// `virtual_router_id`, password or transport, the instance also sends each advert
-/// in the old identity and accepts adverts in it as its own, so old and new routers
-/// keep one election and one Master. Written in full: no `authentication` block
-/// means the old identity had none, no `unicast_peer` block that it was multicast.
+/// `rolling_from { virtual_router_id N [authentication {...}] [unicast_peer {...}]
+/// [interface NAME] }` (ours, not keepalived's; docs/requirements.md K-17): a second
+/// wire identity of the same virtual router. While some routers of the cluster still
+/// run the old `virtual_router_id`, password, transport or interface, the instance
+/// also sends each advert in the old identity (on the old interface) and accepts
+/// adverts in it as its own, so old and new routers keep one election and one
+/// Master. Written in full: no `authentication` block means the old identity had
+/// none, no `unicast_peer` block that it was multicast, no `interface` that it ran on
+/// the instance's own interface.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RollingFrom {
     /// The VRID the cluster is moving from (may equal the instance's).
@@ -103,6 +105,9 @@ pub struct RollingFrom {
     pub auth: Auth,
     /// The unicast peers of the old identity; empty: it was multicast.
     pub unicast_peers: Vec<IpAddr>,
+    /// The interface the old identity ran on, when not the instance's own: adverts
+    /// in it go out there (from that interface's address) and are heard there.
+    pub interface: Option<String>,
 }
 
 impl RollingFrom {

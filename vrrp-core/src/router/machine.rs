@@ -716,8 +716,8 @@ impl Router {
         };
         // During a rolling VRID or password change the advert also goes out in the
         // old identity, so routers still on it keep one election with us (K-17). A
-        // change of transport alone changes where it goes, not what it says: the
-        // driver sends the one advert to both identities' destinations.
+        // change of transport or interface alone changes where it goes, not what it
+        // says: the driver sends the one advert to both identities' destinations.
         let rolling = self
             .config
             .rolling_from

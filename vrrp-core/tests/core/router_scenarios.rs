@@ -643,6 +643,7 @@ fn k17_a_rolling_router_id_change_in_any_order_keeps_one_master_and_never_moves_
             vrid: Vrid::new(v).unwrap(),
             auth: Auth::None,
             unicast_peers: Vec::new(),
+            interface: None,
         });
         c
     };

@@ -145,9 +145,16 @@ pub(super) fn vrrp_instance(
             _ => None,
         },
         rolling_key: match (&draft.rolling_from, draft.vrid, family, &draft.interface) {
-            (Some((from, pos)), Some(vrid), Some(family), Some((iface, _))) => from
-                .other_vrid(vrid)
-                .map(|other| ((other, family, iface.clone()), *pos)),
+            (Some((from, pos)), Some(vrid), Some(family), Some((iface, _))) => {
+                match from.interface.as_ref().filter(|i| *i != iface) {
+                    // On another interface, even the instance's own VRID is taken
+                    // there (K-17).
+                    Some(other_iface) => Some(((from.vrid, family, other_iface.clone()), *pos)),
+                    None => from
+                        .other_vrid(vrid)
+                        .map(|other| ((other, family, iface.clone()), *pos)),
+                }
+            }
             _ => None,
         },
         track_scripts: draft
@@ -332,7 +339,7 @@ fn directive(d: &mut Draft, s: &Stmt, scope: &str, sink: &mut Sink) {
             if let Some(b) = block(
                 sink,
                 s,
-                "rolling_from { virtual_router_id 1..255 [authentication { ... }] [unicast_peer { ADDRESS ... }] }",
+                "rolling_from { virtual_router_id 1..255 [authentication { ... }] [unicast_peer { ADDRESS ... }] [interface NAME] }",
             ) {
                 d.rolling_from = rolling_from(sink, s, b, scope).map(|r| (r, s.pos()));
             }
@@ -342,18 +349,25 @@ fn directive(d: &mut Draft, s: &Stmt, scope: &str, sink: &mut Sink) {
 }
 
 /// Ours, not keepalived's: `rolling_from { virtual_router_id N [authentication {...}]
-/// [unicast_peer {...}] }`, the identity a rolling `virtual_router_id`, password or
-/// transport change moves from (docs/requirements.md K-17). Written in full: the VRID
-/// is required, no `authentication` block means the old identity had none, and no
-/// `unicast_peer` block that it was multicast.
+/// [unicast_peer {...}] [interface NAME] }`, the identity a rolling
+/// `virtual_router_id`, password, transport or interface change moves from
+/// (docs/requirements.md K-17). Written in full: the VRID is required, no
+/// `authentication` block means the old identity had none, no `unicast_peer` block
+/// that it was multicast, and no `interface` that it ran on the instance's own.
 fn rolling_from(sink: &mut Sink, stmt: &Stmt, b: &Block, scope: &str) -> Option<RollingFrom> {
-    const KEYWORDS: &[&str] = &["virtual_router_id", "authentication", "unicast_peer"];
+    const KEYWORDS: &[&str] = &[
+        "virtual_router_id",
+        "authentication",
+        "unicast_peer",
+        "interface",
+    ];
     let scope = format!("rolling_from of {scope}");
     let mut once = Once::default();
     let mut vrid = None;
     let mut vrid_written = false;
     let mut auth = Some(Auth::None);
     let mut unicast_peers = Vec::new();
+    let mut interface = None;
     let mut ok = true;
     for s in &b.stmts {
         if !KEYWORDS.contains(&s.name()) {
@@ -378,6 +392,10 @@ fn rolling_from(sink: &mut Sink, stmt: &Stmt, b: &Block, scope: &str) -> Option<
                     .map(|(peers, _)| peers.into_iter().map(|(p, _)| p).collect())
                     .unwrap_or_default();
             }
+            "interface" => match draft.interface {
+                Some((name, _)) => interface = Some(name),
+                None => ok = false,
+            },
             _ => auth = draft.auth.map(|(a, _)| a),
         }
     }
@@ -394,6 +412,7 @@ fn rolling_from(sink: &mut Sink, stmt: &Stmt, b: &Block, scope: &str) -> Option<
         vrid,
         auth: auth?,
         unicast_peers,
+        interface,
     })
     .filter(|_| ok)
 }

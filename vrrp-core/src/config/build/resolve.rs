@@ -165,11 +165,16 @@ pub(super) fn resolve(
     let rolling_from = match &d.rolling_from {
         Some((from, pos)) => {
             let unicast = d.peers.as_ref().is_some_and(|(p, _)| !p.is_empty());
+            let own_interface = d.interface.as_ref().map(|(i, _)| i.as_str());
             if from.vrid == d.vrid.unwrap_or(from.vrid)
                 && from.auth == auth
                 && from.unicast_peers.is_empty() != unicast
+                && from
+                    .interface
+                    .as_deref()
+                    .map_or(true, |i| Some(i) == own_interface)
             {
-                sink.error(*pos, format!("rolling_from names the identity {scope} already has (the same virtual_router_id, authentication and transport): remove it, or write the VRID, password and unicast peers the cluster moves from"));
+                sink.error(*pos, format!("rolling_from names the identity {scope} already has (the same virtual_router_id, authentication, transport and interface): remove it, or write the VRID, password, unicast peers or interface the cluster moves from"));
             }
             let stranger = family.and_then(|f| {
                 from.unicast_peers

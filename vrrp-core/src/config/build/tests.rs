@@ -765,6 +765,7 @@ fn k17_rolling_from_names_the_identity_a_rolling_change_moves_from() {
             vrid: Vrid::new(4).unwrap(),
             auth: Auth::pass("old"),
             unicast_peers: Vec::new(),
+            interface: None,
         })
     );
     // No authentication block: the old identity had none (a password was added).
@@ -776,7 +777,7 @@ fn k17_rolling_from_names_the_identity_a_rolling_change_moves_from() {
     );
     assert_eq!(
         errors(&inst("    rolling_from {\n        virtual_router_id 5\n    }")),
-        vec!["k.conf:5:5: error: rolling_from names the identity vrrp_instance VI_1 already has (the same virtual_router_id, authentication and transport): remove it, or write the VRID, password and unicast peers the cluster moves from"]
+        vec!["k.conf:5:5: error: rolling_from names the identity vrrp_instance VI_1 already has (the same virtual_router_id, authentication, transport and interface): remove it, or write the VRID, password, unicast peers or interface the cluster moves from"]
     );
     assert_eq!(
         errors(&inst("    rolling_from {\n        authentication {\n            auth_type PASS\n            auth_pass old\n        }\n    }")),
@@ -809,5 +810,40 @@ fn k17_rolling_from_names_the_identity_a_rolling_change_moves_from() {
     assert_eq!(
         ok(&rendered).config.instances[0].rolling_from,
         i.rolling_from
+    );
+}
+
+/// K-17 for a rolling `interface` change: `rolling_from { interface NAME }` with the
+/// instance's own VRID is the same router on the interface the cluster leaves; the
+/// VRID is then taken on that interface too, and naming the instance's own interface
+/// changes nothing (an error, like any identity it already has).
+#[test]
+fn k17_rolling_from_an_interface_names_the_one_the_cluster_leaves() {
+    let text =
+        inst("    rolling_from {\n        virtual_router_id 5\n        interface eth1\n    }");
+    let from = ok(&text).config.instances[0].rolling_from.clone();
+    assert_eq!(
+        from,
+        Some(RollingFrom {
+            vrid: Vrid::new(5).unwrap(),
+            auth: Auth::None,
+            unicast_peers: Vec::new(),
+            interface: Some("eth1".to_string()),
+        })
+    );
+    let rendered = ok(&text).config.to_keepalived_conf();
+    assert!(rendered.contains("        interface eth1\n"), "{rendered}");
+    assert_eq!(ok(&rendered).config.instances[0].rolling_from, from);
+    assert_eq!(
+        errors(&inst("    rolling_from {\n        virtual_router_id 5\n        interface eth0\n    }")),
+        vec!["k.conf:5:5: error: rolling_from names the identity vrrp_instance VI_1 already has (the same virtual_router_id, authentication, transport and interface): remove it, or write the VRID, password, unicast peers or interface the cluster moves from"]
+    );
+    let taken = format!(
+        "{}vrrp_instance VI_2 {{\n    interface eth1\n    virtual_router_id 5\n    virtual_ipaddress {{ 10.1.2.4 }}\n}}\n",
+        text
+    );
+    assert_eq!(
+        errors(&taken),
+        vec!["k.conf:10:1: error: vrrp_instance VI_2 uses VRID 5 for IPv4 on eth1, like vrrp_instance VI_1 (line 5): give each router its own virtual_router_id"]
     );
 }

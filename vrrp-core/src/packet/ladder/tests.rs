@@ -891,6 +891,7 @@ fn k17_an_advert_in_the_rolling_from_identity_is_accepted_with_a_notice() {
         vrid: vrid(),
         auth: Auth::pass("old"),
         unicast_peers: Vec::new(),
+        interface: None,
     });
     let mut d = demux(expect.clone());
     let send = |d: &mut Demux, vrid: Vrid, pass: &str| {
@@ -958,6 +959,7 @@ fn k17_an_advert_on_the_rolling_from_transport_is_accepted_with_a_notice() {
         vrid: vrid(),
         auth: Auth::None,
         unicast_peers: vec![ip(H1)],
+        interface: None,
     });
     let mut d = demux(expect.clone());
     let ok = d.receive_ipv4(&ipv4(H1, GROUP, 255, &own)).unwrap();
@@ -978,6 +980,7 @@ fn k17_an_advert_on_the_rolling_from_transport_is_accepted_with_a_notice() {
         vrid: vrid(),
         auth: Auth::None,
         unicast_peers: Vec::new(),
+        interface: None,
     });
     let mut d = demux(expect);
     assert!(

@@ -391,6 +391,7 @@ fn k17_a_vrid_change_with_rolling_from_keeps_the_master_and_speaks_both_vrids() 
         vrid: vrid(51),
         auth: Auth::None,
         unicast_peers: Vec::new(),
+        interface: None,
     });
     assert_eq!(r.reconfigure(at_ms(10_000), moved.clone()).unwrap(), vec![]);
     assert_eq!(r.state(), State::Master);
@@ -433,6 +434,7 @@ fn k17_a_v3_advert_without_a_password_is_heard_in_the_rolling_identity() {
         vrid: Vrid::new(51).unwrap(),
         auth: Auth::None,
         unicast_peers: Vec::new(),
+        interface: None,
     });
     let mut r = started(c.clone());
     r.handle(at_ms(100), adv_v3("10.0.0.9", 200, 10));
