@@ -1,8 +1,10 @@
 //! Who holds a VIP, and when: a netlink watch in every host namespace records each
-//! address added to or removed from `eth0` and each change of its link state, stamped
-//! on arrival. A host *holds* a VIP while the address is on its `eth0` and the link is
-//! usable (up, with carrier): a crashed host that was unplugged keeps the address but
-//! no longer answers for it, so it does not count.
+//! address added to or removed from `eth0` (or each of the interfaces named, for a
+//! lab with two segments) and each change of its link state, stamped on arrival. A
+//! host *holds* a VIP while the address is on one of those interfaces and that link
+//! is usable (up, with carrier): a crashed host that was unplugged keeps the address
+//! but no longer answers for it, so it does not count. A VIP on two interfaces of one
+//! host is one holder.
 //!
 //! From that record a test reads what the fault scenarios of `docs/scenarios.md`
 //! measure: the time with two holders, how many times a VIP was added, who held it
@@ -36,6 +38,8 @@ pub struct HolderEvent {
     pub at: Instant,
     /// The host's index in the lab.
     pub host: usize,
+    /// Which of the watched interfaces, by its index in the list watched.
+    pub interface: usize,
     /// What changed.
     pub change: Change,
 }
@@ -54,17 +58,25 @@ impl HolderWatch {
     /// state are recorded first (as events at the start instant), so the record is
     /// complete from then on.
     pub fn start(lab: &Lab) -> HolderWatch {
+        HolderWatch::start_on(lab, &["eth0"])
+    }
+
+    /// As [`HolderWatch::start`], watching each of `interfaces` on every host.
+    pub fn start_on(lab: &Lab, interfaces: &[&str]) -> HolderWatch {
         let log: Log = Arc::new(Mutex::new(Vec::new()));
         let mut tasks = Vec::new();
         for (index, host) in lab.hosts().iter().enumerate() {
-            let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-            let shared = Arc::clone(&log);
-            tasks.push(host.ns.spawn(move || async move {
-                watch(index, shared, ready_tx).await;
-            }));
-            ready_rx
-                .recv_timeout(Duration::from_secs(10))
-                .unwrap_or_else(|_| panic!("the holder watch of {} did not start", host.name));
+            for (nth, name) in interfaces.iter().enumerate() {
+                let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+                let shared = Arc::clone(&log);
+                let name = name.to_string();
+                tasks.push(host.ns.spawn(move || async move {
+                    watch((index, nth), &name, shared, ready_tx).await;
+                }));
+                ready_rx
+                    .recv_timeout(Duration::from_secs(10))
+                    .unwrap_or_else(|_| panic!("the holder watch of {} did not start", host.name));
+            }
         }
         HolderWatch {
             log,
@@ -93,19 +105,25 @@ impl Drop for HolderWatch {
     }
 }
 
-fn push(log: &Log, host: usize, change: Change) {
+fn push(log: &Log, (host, interface): (usize, usize), change: Change) {
     log.lock()
         .unwrap_or_else(|p| p.into_inner())
         .push(HolderEvent {
             at: Instant::now(),
             host,
+            interface,
             change,
         });
 }
 
 /// Subscribes first, then reads the current state, so no change between the two is
 /// lost; a lost subscription (the kernel dropped notifications) is renewed the same way.
-async fn watch(host: usize, log: Log, ready: std::sync::mpsc::Sender<()>) {
+async fn watch(
+    host: (usize, usize),
+    interface: &str,
+    log: Log,
+    ready: std::sync::mpsc::Sender<()>,
+) {
     let mut ready = Some(ready);
     loop {
         let Ok(mut sub) = LinkWatch::subscribe() else {
@@ -114,7 +132,7 @@ async fn watch(host: usize, log: Log, ready: std::sync::mpsc::Sender<()>) {
         let Ok(netlink) = Netlink::connect() else {
             return;
         };
-        let Ok(link) = netlink.link("eth0").await else {
+        let Ok(link) = netlink.link(interface).await else {
             return;
         };
         let eth0 = link.index;
@@ -160,18 +178,22 @@ pub struct HolderReport {
 impl HolderReport {
     /// Who held `vip` when, in time order of the start.
     pub fn holdings(&self, vip: IpAddr) -> Vec<Holding> {
-        let mut has = vec![false; self.hosts.len()];
-        let mut usable = vec![false; self.hosts.len()];
+        use std::collections::BTreeMap;
+        // (host, interface) -> (has the VIP, usable).
+        let mut slots: BTreeMap<(usize, usize), (bool, bool)> = BTreeMap::new();
         let mut since: Vec<Option<Instant>> = vec![None; self.hosts.len()];
         let mut out = Vec::new();
         for e in &self.events {
+            let slot = slots.entry((e.host, e.interface)).or_default();
             match e.change {
-                Change::Added(a) if a == vip => has[e.host] = true,
-                Change::Removed(a) if a == vip => has[e.host] = false,
-                Change::Usable(u) => usable[e.host] = u,
+                Change::Added(a) if a == vip => slot.0 = true,
+                Change::Removed(a) if a == vip => slot.0 = false,
+                Change::Usable(u) => slot.1 = u,
                 _ => continue,
             }
-            let holds = has[e.host] && usable[e.host];
+            let holds = slots
+                .range((e.host, 0)..=(e.host, usize::MAX))
+                .any(|(_, (has, usable))| *has && *usable);
             match (since[e.host], holds) {
                 (None, true) => since[e.host] = Some(e.at),
                 (Some(from), false) => {
@@ -258,12 +280,22 @@ mod tests {
     use super::*;
 
     fn report(events: &[(u64, usize, Change)]) -> (HolderReport, Instant) {
+        let on_eth0: Vec<(u64, (usize, usize), Change)> = events
+            .iter()
+            .map(|&(ms, host, change)| (ms, (host, 0), change))
+            .collect();
+        report_on(&on_eth0)
+    }
+
+    /// Events of (host, interface) slots.
+    fn report_on(events: &[(u64, (usize, usize), Change)]) -> (HolderReport, Instant) {
         let t0 = Instant::now();
         let events = events
             .iter()
-            .map(|&(ms, host, change)| HolderEvent {
+            .map(|&(ms, (host, interface), change)| HolderEvent {
                 at: t0 + Duration::from_millis(ms),
                 host,
+                interface,
                 change,
             })
             .collect();
@@ -296,6 +328,27 @@ mod tests {
             r.first_held_after(vip, t0 + Duration::from_millis(200)),
             Some(t0 + Duration::from_millis(200))
         );
+    }
+
+    /// A VIP moved from one interface of a host to another (added there first) is
+    /// one holder throughout; a link down on one interface leaves the other holding.
+    #[test]
+    fn a_vip_on_two_interfaces_of_one_host_is_one_holder() {
+        let vip: IpAddr = "10.0.0.100".parse().unwrap();
+        let (r, t0) = report_on(&[
+            (0, (0, 0), Change::Usable(true)),
+            (0, (0, 1), Change::Usable(true)),
+            (0, (1, 0), Change::Usable(true)),
+            (10, (0, 0), Change::Added(vip)),
+            (100, (0, 1), Change::Added(vip)),
+            (110, (0, 0), Change::Removed(vip)),
+            (200, (0, 0), Change::Added(vip)),
+            (210, (0, 1), Change::Usable(false)),
+        ]);
+        assert_eq!(r.two_holders_after(vip, t0), Duration::ZERO);
+        assert_eq!(r.holdings(vip).len(), 1, "{:?}", r.holdings(vip));
+        assert_eq!(r.additions_after(vip, t0), 3);
+        assert_eq!(r.holders_now(vip), BTreeSet::from(["h1".to_string()]));
     }
 
     #[test]

@@ -238,6 +238,16 @@ pub fn peer_addresses(state: &CharmState) -> Vec<PeerAddresses> {
                     .map(String::as_str),
             ),
             identity: bag.get(super::identity::PEER_KEY).cloned(),
+            segments: bag
+                .get(super::identity::SEGMENTS_KEY)
+                .map(|s| {
+                    s.split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default(),
         })
         .collect()
 }

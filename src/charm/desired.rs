@@ -148,6 +148,9 @@ pub struct Rolling {
     pub vrid: Vrid,
     pub password: Option<Password>,
     pub unicast_peers: Vec<IpAddr>,
+    /// The interface the old identity runs on, when not the instance's own (a
+    /// rolling `network_interface` change).
+    pub interface: Option<String>,
 }
 
 /// Unicast adverts (keepalived's `unicast_src_ip` and `unicast_peer`).
@@ -206,6 +209,8 @@ pub struct Plan {
     pub identity: Identity,
     /// The identity a rolling change still bridges, to remember for the next hook.
     pub rolling_from: Option<Identity>,
+    /// The segments the instances run on, as peers compare them (`vrrp-segments`).
+    pub segments: Vec<String>,
 }
 
 impl Plan {
@@ -241,6 +246,8 @@ pub struct PeerAddresses {
     pub timing_profiles: BTreeSet<String>,
     /// Its identity fingerprint (`vrrp-identity`), when it publishes one.
     pub identity: Option<String>,
+    /// The segments its instances run on (`vrrp-segments`, `iface::Link::segment`).
+    pub segments: Vec<String>,
 }
 
 /// The facts the desired state depends on.
@@ -325,6 +332,7 @@ pub fn desired(facts: &Facts<'_>) -> Desired {
                 facts.engine_binary,
             );
             bridge(&mut plan, rolling, facts.peers);
+            bridge_interfaces(&mut plan, facts.net, facts.peers);
             plan.engine.paused = facts.paused;
             if facts.yield_to_preferred {
                 for i in &mut plan.engine.instances {
@@ -683,8 +691,10 @@ pub fn build(
     let mut instances = Vec::new();
     let mut vrrp_address_v4 = None;
     let mut vrrp_address_v6 = None;
+    let mut segments = Vec::new();
     for (family, link) in &valid.links {
         let family = *family;
+        segments.extend(link.segment(family, &all_vip_addrs));
         let source = link.vrrp_source(family, &all_vip_addrs, published);
         match family {
             Family::V4 => vrrp_address_v4 = source,
@@ -746,6 +756,7 @@ pub fn build(
         timing: timing.clone(),
         identity,
         rolling_from: None,
+        segments,
     }
 }
 
@@ -811,11 +822,58 @@ fn bridge(plan: &mut Plan, rolling: Option<Identity>, peers: &[PeerAddresses]) {
                     vrid,
                     password,
                     unicast_peers,
+                    interface: None,
                 });
             }
         }
     }
     plan.rolling_from = rolling;
+}
+
+/// Makes every multicast instance of `plan` also speak on the interface its cluster
+/// is leaving (K-17, a rolling `network_interface` change): when a peer publishes a
+/// segment of the instance's family other than the instance's own, and another link
+/// of this machine is on it, the instance rolls from that link. That covers a unit
+/// that moved (its old link is on the peers' old segment), a unit added mid-change
+/// (it never ran the old link but has it) and a unit that has not moved yet; a peer
+/// on a routed segment this machine has no link on (unicast across subnets) bridges
+/// nothing. Unicast instances are not bridged: their peers' addresses are on either
+/// segment, and a socket bound to one interface reaches only the peers on it.
+fn bridge_interfaces(plan: &mut Plan, net: &NetSnapshot, peers: &[PeerAddresses]) {
+    let vips: Vec<IpAddr> = plan.vips.iter().map(|v| v.addr).collect();
+    for i in &mut plan.engine.instances {
+        if i.unicast.is_some() {
+            continue;
+        }
+        let Some(own) = net
+            .links
+            .iter()
+            .find(|l| l.name == i.interface)
+            .and_then(|l| l.segment(i.family, &vips))
+        else {
+            continue;
+        };
+        let elsewhere = peers
+            .iter()
+            .flat_map(|p| p.segments.iter())
+            .filter(|s| **s != own)
+            .find_map(|s| {
+                net.links
+                    .iter()
+                    .filter(|l| !l.loopback && l.name != i.interface)
+                    .find(|l| l.segment(i.family, &vips).as_ref() == Some(s))
+            });
+        let Some(link) = elsewhere else {
+            continue;
+        };
+        let rolling = i.rolling_from.get_or_insert_with(|| Rolling {
+            vrid: i.vrid,
+            password: i.password.clone(),
+            unicast_peers: Vec::new(),
+            interface: None,
+        });
+        rolling.interface = Some(link.name.clone());
+    }
 }
 
 fn password_problem(password: &str) -> Option<String> {
@@ -905,6 +963,7 @@ pub(crate) mod tests {
             vips: Vec::new(),
             timing_profiles: BTreeSet::new(),
             identity: None,
+            segments: Vec::new(),
         }
     }
 
@@ -1435,5 +1494,56 @@ pub(crate) mod tests {
         // What we publish and tell clients stays our own list.
         let ours: Vec<String> = plan.vips.iter().map(Vip::to_string).collect();
         assert_eq!(ours, ["192.0.2.100/24"]);
+    }
+
+    /// K-17, a rolling `network_interface` change: a peer still publishing the
+    /// segment of another of our links (eth0's 192.0.2.0/24, we moved to eth1)
+    /// makes the instance roll from that link, with its own VRID and password; a
+    /// peer on our segment, on a segment we have no link on (routed), or a unicast
+    /// instance bridges nothing. We publish the segment we run on.
+    #[test]
+    fn a_peer_on_a_segment_of_another_link_makes_the_instance_roll_from_that_link() {
+        let on = |segments: &[&str]| PeerAddresses {
+            segments: segments.iter().map(|s| s.to_string()).collect(),
+            ..peer("keepalived/1", Some("192.0.2.11"), None)
+        };
+        let moved = Options {
+            network_interface: "eth1".into(),
+            ..opts("192.0.2.100/24")
+        };
+        let rolling = |o: &Options, peers: &[PeerAddresses]| {
+            let p = plan(run_with(o, peers, &snapshot()));
+            (
+                p.segments.clone(),
+                p.engine.instances[0].rolling_from.clone(),
+            )
+        };
+        let (segments, from) = rolling(&moved, &[on(&["192.0.2.0/24"])]);
+        assert_eq!(segments, ["10.20.0.0/16"]);
+        assert_eq!(
+            from,
+            Some(Rolling {
+                vrid: Vrid::new(23).unwrap(),
+                password: None,
+                unicast_peers: Vec::new(),
+                interface: Some("eth0".into()),
+            })
+        );
+        // A unit not moved yet hears a peer that did: it speaks on eth1 too.
+        let (segments, from) = rolling(&opts("192.0.2.100/24"), &[on(&["10.20.0.0/16"])]);
+        assert_eq!(segments, ["192.0.2.0/24"]);
+        assert_eq!(from.and_then(|r| r.interface).as_deref(), Some("eth1"));
+        for peers in [
+            vec![on(&["10.20.0.0/16"])],
+            vec![on(&["10.99.0.0/24"])],
+            vec![on(&[])],
+        ] {
+            assert_eq!(rolling(&moved, &peers).1, None, "{peers:?}");
+        }
+        let unicast = Options {
+            unicast: true,
+            ..moved.clone()
+        };
+        assert_eq!(rolling(&unicast, &[on(&["192.0.2.0/24"])]).1, None);
     }
 }

@@ -34,6 +34,11 @@ use sha2::{Digest, Sha256};
 /// The peer-bag key of a unit's identity fingerprint ([`Identity::fingerprint`]).
 pub const PEER_KEY: &str = "vrrp-identity";
 
+/// The peer-bag key of the segments a unit's instances run on, comma-separated
+/// (`192.0.2.0/24,fd00::/64`, `super::iface::Link::segment`): what lets the others
+/// ride out a rolling `network_interface` change (`desired::bridge_interfaces`).
+pub const SEGMENTS_KEY: &str = "vrrp-segments";
+
 /// What makes two VRRP routers one cluster, beside the VIPs: the VRID, the VRRPv2
 /// password and the transport.
 #[derive(Clone, PartialEq, Eq)]

@@ -149,6 +149,42 @@ impl Link {
     }
 }
 
+impl Link {
+    /// The segment this link is on for `family`, as peers compare it (docs/requirements.md
+    /// K-17, a rolling `network_interface` change): the subnet of its primary
+    /// address of that family (the first non-secondary IPv4, the first global
+    /// IPv6), `network/prefix` (`192.0.2.0/24`, `2001:db8::/64`); `None` without one.
+    /// `vips` (ours) are never the link's own address.
+    pub fn segment(&self, family: Family, vips: &[IpAddr]) -> Option<String> {
+        self.addresses
+            .iter()
+            .find(|a| {
+                Family::of(&a.addr) == family
+                    && !a.local_scope
+                    && !a.secondary
+                    && !vips.contains(&a.addr)
+            })
+            .map(|a| subnet(a.addr, a.prefix_len))
+    }
+}
+
+/// `addr`'s subnet at `prefix_len` as `network/prefix` text.
+pub fn subnet(addr: IpAddr, prefix_len: u8) -> String {
+    let network = match addr {
+        IpAddr::V4(a) => {
+            let bits = u32::from(prefix_len.min(32));
+            let mask = u32::MAX.checked_shl(32 - bits).unwrap_or(0);
+            IpAddr::V4((u32::from(a) & mask).into())
+        }
+        IpAddr::V6(a) => {
+            let bits = u32::from(prefix_len.min(128));
+            let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
+            IpAddr::V6((u128::from(a) & mask).into())
+        }
+    };
+    format!("{network}/{prefix_len}")
+}
+
 /// Reading the snapshot failed: the runtime that drives netlink, or a dump.
 #[derive(Debug, thiserror::Error)]
 pub enum NetlinkError {
@@ -259,6 +295,28 @@ pub(crate) mod tests {
 
     fn ip(text: &str) -> IpAddr {
         text.parse().unwrap()
+    }
+
+    /// K-17: a link's segment is the subnet of its primary address of the family,
+    /// never of a VIP, a link-local or a secondary address.
+    #[test]
+    fn a_links_segment_is_the_subnet_of_its_primary_address() {
+        let net = snapshot();
+        let eth0 = &net.links[1];
+        assert_eq!(
+            eth0.segment(Family::V4, &[]).as_deref(),
+            Some("192.0.2.0/24")
+        );
+        assert_eq!(eth0.segment(Family::V6, &[]).as_deref(), Some("fd00::/64"));
+        assert_eq!(
+            net.links[2].segment(Family::V4, &[]).as_deref(),
+            Some("10.20.0.0/16")
+        );
+        assert_eq!(net.links[2].segment(Family::V6, &[]), None);
+        assert_eq!(eth0.segment(Family::V4, &[ip("192.0.2.10")]), None);
+        assert_eq!(subnet(ip("10.1.2.3"), 0), "0.0.0.0/0");
+        assert_eq!(subnet(ip("10.1.2.3"), 32), "10.1.2.3/32");
+        assert_eq!(subnet(ip("2001:db8::1:2"), 112), "2001:db8::1:0/112");
     }
 
     #[test]

@@ -679,6 +679,7 @@ fn publish(
                         &plan.vips,
                     ),
                     &plan.identity,
+                    &plan.segments,
                 ),
                 Desired::Unconfigured => relation_data::peer_payload(claim, None, None, &[]),
                 Desired::Blocked(_) => {

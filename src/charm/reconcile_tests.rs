@@ -1387,7 +1387,7 @@ fn three_units_get_distinct_priorities_and_unicast_peers_and_a_departure_is_remo
         assert_eq!(
             u.local(&rid),
             format!(
-                r#"{{"priority":"{}","timing-profiles":"{OFFERED}","vips":"192.0.2.100/24","vrrp-address":"192.0.2.{n}","vrrp-identity":"23/unicast"}}"#,
+                r#"{{"priority":"{}","timing-profiles":"{OFFERED}","vips":"192.0.2.100/24","vrrp-address":"192.0.2.{n}","vrrp-identity":"23/unicast","vrrp-segments":"192.0.2.0/24"}}"#,
                 264 - n
             )
         );
@@ -1499,7 +1499,7 @@ fn a_conflicting_claim_moves_only_the_newer_unit() {
     assert_eq!(
         b.local(&rid),
         format!(
-            r#"{{"priority":"253","timing-profiles":"{OFFERED}","vips":"192.0.2.100/24","vrrp-address":"192.0.2.11","vrrp-identity":"23"}}"#
+            r#"{{"priority":"253","timing-profiles":"{OFFERED}","vips":"192.0.2.100/24","vrrp-address":"192.0.2.11","vrrp-identity":"23","vrrp-segments":"192.0.2.0/24"}}"#
         )
     );
     assert!(

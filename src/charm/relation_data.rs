@@ -58,6 +58,7 @@ pub fn contract_keys(endpoint: &str) -> &'static [&'static str] {
             "vrrp-address-v6",
             "vips",
             super::identity::PEER_KEY,
+            super::identity::SEGMENTS_KEY,
         ],
         _ => &[],
     }
@@ -138,11 +139,19 @@ pub fn peer_payload(priority: u8, v4: Option<IpAddr>, v6: Option<IpAddr>, vips: 
     b
 }
 
-/// Adds this unit's identity fingerprint to a peer bag (`vrrp-identity`, see
+/// Adds this unit's identity fingerprint (`vrrp-identity`) and the segments its
+/// instances run on (`vrrp-segments`, when known) to a peer bag (see
 /// `super::identity`): what lets the others ride out a rolling `router_id`,
-/// `vrrp_password` or `unicast` change.
-pub fn with_identity(mut bag: Bag, identity: &super::identity::Identity) -> Bag {
+/// `vrrp_password`, `unicast` or `network_interface` change.
+pub fn with_identity(
+    mut bag: Bag,
+    identity: &super::identity::Identity,
+    segments: &[String],
+) -> Bag {
     bag.insert(super::identity::PEER_KEY.into(), identity.fingerprint());
+    if !segments.is_empty() {
+        bag.insert(super::identity::SEGMENTS_KEY.into(), segments.join(","));
+    }
     bag
 }
 

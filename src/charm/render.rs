@@ -89,10 +89,12 @@ struct InstanceContext {
     unicast_src_ip: Option<String>,
     unicast_peers: Vec<String>,
     vips: Vec<String>,
-    /// `rolling_from { virtual_router_id N [authentication] [unicast_peer] }` (K-17).
+    /// `rolling_from { virtual_router_id N [authentication] [unicast_peer]
+    /// [interface] }` (K-17).
     rolling_vrid: Option<u8>,
     rolling_auth_pass: Option<String>,
     rolling_unicast_peers: Vec<String>,
+    rolling_interface: Option<String>,
 }
 
 fn engine_context(config: &EngineConfig) -> EngineContext {
@@ -137,6 +139,7 @@ fn instance_context(i: &Instance) -> InstanceContext {
             .as_ref()
             .map(|r| show(&r.unicast_peers))
             .unwrap_or_default(),
+        rolling_interface: i.rolling_from.as_ref().and_then(|r| r.interface.clone()),
     }
 }
 
@@ -249,6 +252,7 @@ mod tests {
             vips: Vec::new(),
             timing_profiles: Default::default(),
             identity: None,
+            segments: Vec::new(),
         };
         vec![
             ("default-ipv4.conf", o("10.10.74.250"), vec![]),

@@ -152,6 +152,72 @@ fn a_rolling_router_id_password_and_unicast_change_keeps_the_vip_on_one_unit() {
     );
 }
 
+/// A rolling `network_interface` change (docs/requirements.md K-17) between two
+/// segments: every host has `eth1` on a second bridge too, and the cluster moves to
+/// it and back, unit by unit with `GAP` between units. A unit on the new interface
+/// also speaks on the one it leaves while a peer still publishes that segment
+/// (`vrrp-segments`), and the peers not moved yet speak on the new one: one
+/// election throughout, so the VIP is never on two units; the MASTER (h1) keeps it,
+/// moving it from one device to the other in its own reload (one addition per
+/// move), and the clients, on the first segment, lose nothing.
+#[test]
+fn a_rolling_network_interface_change_keeps_the_vip_on_one_unit() {
+    let mut j = JujuLab::new("rnif", 3);
+    let bridge = j.lab.bridge();
+    bridge.ip("link add br1 type bridge mcast_snooping 0");
+    bridge.ip("link set br1 up");
+    for (i, h) in j.lab.hosts().iter().enumerate() {
+        bridge.ip(&format!(
+            "link add q{} type veth peer name eth1 netns {}",
+            h.name, h.ns.name
+        ));
+        bridge.ip(&format!("link set q{} master br1 up", h.name));
+        h.ns.ip(&format!("addr add 172.31.0.{}/24 dev eth1", 10 + i));
+        h.ns.ip("link set eth1 up");
+    }
+    j.listen(PORT);
+    let a: IpAddr = j.lab.vip4().into();
+    j.deploy_answering(3, PORT);
+    let holders = HolderWatch::start_on(&j.lab, &["eth0", "eth1"]);
+    let t0 = Instant::now();
+    for iface in ["eth1", "eth0"] {
+        j.model
+            .set_config_value("network_interface", iface)
+            .unwrap();
+        roll(&mut j, &format!("{a}/24"), GAP);
+        for unit in ["keepalived/0", "keepalived/1", "keepalived/2"] {
+            let conf = j.engine_config(unit);
+            assert!(
+                conf.contains(&format!("    interface {iface}\n")),
+                "{unit}: {conf}"
+            );
+            assert!(!conf.contains("rolling_from"), "{unit}: {conf}");
+        }
+        let h1 = j.lab.host(0);
+        let on = h1.ns.ip(&format!("-o addr show dev {iface}"));
+        assert!(on.contains(&format!(" {a}/")), "h1 {iface}: {on}");
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    let t1 = Instant::now();
+    let report = holders.report();
+    assert_eq!(
+        report.two_holders_after(a, t0),
+        Duration::ZERO,
+        "{:?}",
+        report.holdings(a)
+    );
+    assert!(
+        report.holdings(a).iter().all(|h| h.host == "h1"),
+        "{:?}",
+        report.holdings(a)
+    );
+    assert_eq!(report.holders_now(a), ["h1".to_string()].into());
+    assert_eq!(report.additions_after(a, t0), 2, "one per move");
+    let gap = j.longest_answer_gap(t0, t1);
+    eprintln!("rolling network_interface change: longest client gap {gap:?}");
+    assert!(gap <= Duration::from_millis(300), "{gap:?}");
+}
+
 /// A second later: `vip` was never on two units since `t0`, never added again, is on
 /// h1 (priority 254) now, and the clients lost at most 300 ms (printed as `what`).
 fn h1_held_it_throughout(j: &JujuLab, holders: &HolderWatch, vip: IpAddr, t0: Instant, what: &str) {

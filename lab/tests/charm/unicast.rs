@@ -86,7 +86,8 @@ fn a_master_holding_the_vip_still_publishes_its_own_address() {
                 ("vips", "fd00::6/64,10.10.74.251/32"),
                 ("vrrp-address", "192.0.2.10"),
                 ("vrrp-address-v6", "fd00::10"),
-                ("vrrp-identity", "23/unicast")
+                ("vrrp-identity", "23/unicast"),
+                ("vrrp-segments", "192.0.2.0/24,fd00::/64")
             ]
         )
     );
