@@ -37,6 +37,19 @@ pub const RELEASE_MARGIN: Duration = Duration::from_millis(50);
 /// more. At most a quarter of the advert interval.
 pub const CLAIM_WAIT: Duration = Duration::from_millis(10);
 
+/// A Backup that took the VIPs after an unanswered claim repeats its advert this
+/// many times, `Router::claim_wait` apart, after the one it sends as it takes them
+/// (docs/requirements.md K-18).
+///
+/// Why: a claim goes unanswered after a crash, but also when packet loss ate the
+/// claim or the answer (S-16). A live Master answers each advert at once and the
+/// taker gives the VIPs back at the first answer that gets through; without the
+/// repeats the next exchange is a whole advert interval later, and the VIP has two
+/// holders meanwhile. Three exchanges within `3 × claim_wait`: at 20 % loss each
+/// way all three fail about one time in twenty. After a real crash they are two
+/// adverts more for the other Backups, which only reset their timers.
+pub const TAKE_CONFIRMS: u8 = 2;
+
 /// Another router claiming Master while we are is a split brain, not a contention,
 /// once its claims have gone on this many of our advert intervals: in a contention
 /// the loser hears our advert and steps down within one round trip (RFC 9568
@@ -71,6 +84,9 @@ pub(super) struct Deadlines {
     pub claim: Option<Time>,
     /// RFC Adver_Timer (Master).
     pub advert: Option<Time>,
+    /// A Master that took the VIPs after an unanswered claim repeats its advert
+    /// here (`TAKE_CONFIRMS`).
+    pub confirm: Option<Time>,
     /// keepalived `garp_master_delay`: the second GARP burst (Master).
     pub garp_delayed: Option<Time>,
     /// keepalived `garp_master_refresh`: the next periodic GARP burst (Master).
@@ -93,6 +109,7 @@ impl Deadlines {
             self.master_down,
             self.claim,
             self.advert,
+            self.confirm,
             self.garp_delayed,
             self.garp_refresh,
             self.reannounce,

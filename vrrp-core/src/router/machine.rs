@@ -16,7 +16,7 @@ use super::config::{ConfigError, InitialState, RouterConfig};
 use super::counters::Counters;
 use super::deadlines::{
     take_once, take_periodic, Deadlines, CLAIM_WAIT, DUAL_MASTER_AFTER, FOREIGN_MAX,
-    RELEASE_MARGIN, REPORT_AT_LEAST, REPORT_INTERVALS,
+    RELEASE_MARGIN, REPORT_AT_LEAST, REPORT_INTERVALS, TAKE_CONFIRMS,
 };
 use super::time::Time;
 use super::tracking::{ScriptStatus, Tracking};
@@ -108,6 +108,9 @@ pub struct Router {
     pub(super) preempt_hold_until: Option<Time>,
     /// The running down timer is the shortened `state MASTER` startup wait.
     pub(super) startup_wait: bool,
+    /// Repeats of the advert still due after a take that followed an unanswered
+    /// claim (`TAKE_CONFIRMS`, `deadlines.confirm`).
+    pub(super) confirms_left: u8,
     /// When this Backup last heard an advert of its cluster, of any priority (a
     /// release, a lower-priority Master it is about to preempt): whether a claim
     /// follows silence, see `become_master`.
@@ -150,6 +153,7 @@ impl Router {
             master: None,
             preempt_hold_until: None,
             startup_wait: false,
+            confirms_left: 0,
             last_heard: None,
             held: None,
             rival: None,
@@ -208,8 +212,11 @@ impl Router {
         match self.state {
             State::Backup => {
                 if take_once(&mut self.deadlines.claim, now) {
-                    // Nobody better answered the claim: the Master is gone.
+                    // Nobody better answered the claim: the Master is gone, or
+                    // the claim or the answer was lost; the repeats tell which.
                     self.become_master(now, Reason::MasterDown, &mut out);
+                    self.confirms_left = TAKE_CONFIRMS;
+                    self.deadlines.confirm = Some(now + self.claim_wait());
                 } else if take_once(&mut self.deadlines.master_down, now) {
                     if self.startup_wait {
                         self.become_master(now, Reason::InitialStateMaster, &mut out);
@@ -231,6 +238,15 @@ impl Router {
                 let interval = self.config.advert_interval.as_duration();
                 // While the link is down an advert cannot leave; the cadence goes on.
                 let link_down = self.deadlines.link_fault.is_some();
+                if take_once(&mut self.deadlines.confirm, now) {
+                    self.confirms_left = self.confirms_left.saturating_sub(1);
+                    if self.confirms_left > 0 {
+                        self.deadlines.confirm = Some(now + self.claim_wait());
+                    }
+                    if !link_down {
+                        self.send_advert(self.effective, &mut out);
+                    }
+                }
                 if take_periodic(&mut self.deadlines.advert, now, interval) && !link_down {
                     self.send_advert(self.effective, &mut out);
                 }

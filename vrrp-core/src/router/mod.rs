@@ -58,7 +58,7 @@ pub use config::{
     ConfigError, GarpConfig, InitialState, RouterConfig, TrackInterface, TrackScript,
 };
 pub use counters::Counters;
-pub use deadlines::{CLAIM_WAIT, CONTENTION_REANNOUNCE, RELEASE_MARGIN};
+pub use deadlines::{CLAIM_WAIT, CONTENTION_REANNOUNCE, RELEASE_MARGIN, TAKE_CONFIRMS};
 pub use machine::{Input, Router};
 pub use time::Time;
 pub use tracking::ScriptStatus;

@@ -72,6 +72,45 @@ fn a_claim_answered_by_a_better_master_is_withdrawn_without_taking_anything() {
     assert_eq!(r.master_address(), Some(ip("10.0.0.2")));
 }
 
+/// An unanswered claim: the Backup takes the VIPs and repeats its advert
+/// `TAKE_CONFIRMS` times, `CLAIM_WAIT` apart, then keeps the interval's cadence.
+#[test]
+fn a_take_after_an_unanswered_claim_repeats_the_advert_a_claim_wait_apart() {
+    let (mut r, t) = claiming();
+    let take = r.handle_timeout(at_ns(t + CLAIM));
+    assert_eq!(kinds(&take), vec!["to-master", "advert", "add", "garp"]);
+    assert_eq!(TAKE_CONFIRMS, 2);
+    for k in 1..=u64::from(TAKE_CONFIRMS) {
+        let due = t + CLAIM + k * CLAIM;
+        assert_eq!(r.poll_timeout(), Some(at_ns(due)), "confirm {k}");
+        assert_eq!(kinds(&r.handle_timeout(at_ns(due))), vec!["advert"]);
+    }
+    assert_eq!(
+        r.poll_timeout(),
+        Some(at_ns(t + CLAIM + 1_000_000_000)),
+        "then the advert interval"
+    );
+}
+
+/// Loss ate the claim or the answer, so the Backup took the VIPs while the Master
+/// lives: the Master's answer to a repeat ends it within one claim wait, and no
+/// repeat is left once the VIPs are given back.
+#[test]
+fn a_false_take_ends_at_the_first_repeat_the_master_answers() {
+    let (mut r, t) = claiming();
+    r.handle_timeout(at_ns(t + CLAIM));
+    r.handle_timeout(at_ns(t + 2 * CLAIM));
+    let answer = t + 2 * CLAIM + 300_000;
+    let back = r.handle(at_ns(answer), adv("10.0.0.9", 200));
+    assert_eq!(kinds(&back), vec!["to-other", "remove"]);
+    assert_eq!(r.state(), State::Backup);
+    assert_eq!(
+        r.poll_timeout(),
+        Some(at_ns(answer + DOWN_100)),
+        "no repeat left"
+    );
+}
+
 /// Another Backup's claim that would lose to ours (lower priority, or equal from a
 /// lower address) does not hold ours back, with or without preemption: the claim
 /// is in the election as a Master is.
@@ -162,7 +201,9 @@ fn a_master_gone_silent_is_replaced_advert_first() {
     let actions = r.handle_timeout(at_ns(MASTER_100));
     assert_eq!(actions, promotion(Reason::MasterDown, 100));
     assert_eq!(kinds(&actions), vec!["to-master", "advert", "add", "garp"]);
-    // The next advert one interval after the first, on the same grid.
+    // After its repeats (TAKE_CONFIRMS), the next advert one interval after the
+    // first, on the same grid.
+    settle_confirms(&mut r);
     assert_eq!(r.poll_timeout(), Some(at_ns(MASTER_100 + 1_000_000_000)));
     // The same after an advert heard a full down interval before.
     let mut r = started(config(100, "10.0.0.1"));
@@ -283,6 +324,7 @@ fn no_re_announcement_when_garp_lower_prio_repeat_is_zero() {
     c.garp.lower_prio_repeat = 0;
     let mut r = started(c);
     promote(&mut r);
+    settle_confirms(&mut r);
     let actions = r.handle(at_ms(4_000), adv("10.0.0.4", 100));
     assert_eq!(sent_priorities(&actions), vec![100]);
     assert_eq!(r.poll_timeout(), Some(at_ms(5_000)));

@@ -162,6 +162,8 @@ fn master_adverts_follow_the_interval_grid_and_garp_bursts_repeat_as_configured(
     c.garp.refresh = Duration::from_secs(60);
     let mut r = started(c);
     promote(&mut r);
+    // The take's repeats (K-18, `TAKE_CONFIRMS`) are pinned in `handover`.
+    settle_confirms(&mut r);
     let mut adverts = Vec::new();
     let mut garps = Vec::new();
     while let Some(t) = r

@@ -104,7 +104,18 @@ pub(super) fn started(config: RouterConfig) -> Router {
 pub(super) fn master(priority: u8, addr: &str) -> Router {
     let mut r = started(config(priority, addr));
     promote(&mut r);
+    settle_confirms(&mut r);
     r
+}
+
+/// Fires a new Master's repeats of its take advert (`TAKE_CONFIRMS`, K-18), so
+/// that only the advert interval's cadence is left.
+pub(super) fn settle_confirms(r: &mut Router) {
+    for _ in 0..TAKE_CONFIRMS {
+        if let Some(due) = r.poll_timeout() {
+            r.handle_timeout(due);
+        }
+    }
 }
 
 /// Runs a Backup that hears nobody through its down timer and its unanswered
