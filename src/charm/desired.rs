@@ -833,7 +833,10 @@ fn bridge(plan: &mut Plan, rolling: Option<Identity>, peers: &[PeerAddresses]) {
 /// Makes every multicast instance of `plan` also speak on the interface its cluster
 /// is leaving (K-17, a rolling `network_interface` change): when a peer publishes a
 /// segment of the instance's family other than the instance's own, and another link
-/// of this machine is on it, the instance rolls from that link. That covers a unit
+/// of this machine is on it, the instance rolls from that link (the first such: an
+/// instance rolls from one identity at a time). A segment is a subnet of a global
+/// address (`iface::Link::segment`): an IPv6 instance on links with link-local
+/// addresses only is not bridged. That covers a unit
 /// that moved (its old link is on the peers' old segment), a unit added mid-change
 /// (it never ran the old link but has it) and a unit that has not moved yet; a peer
 /// on a routed segment this machine has no link on (unicast across subnets) bridges

@@ -163,7 +163,7 @@ fn s16_20_pct_loss_at_v3_100_ms_causes_no_more_false_transitions_than_keepalived
 /// fifty with its adverts before it adds any VIP (K-18: the VIPs come a claim wait
 /// later), so the second hears fifty claims, not fifty silences. Before the claim,
 /// the same scene gave up to 34 instances with two holders (1.39 s), and once in a
-/// fresh-clone CI run 8 instances (108 ms); with it, 4 of 4 local runs gave 0 ms
+/// fresh-clone CI run 8 instances (108 ms); with it, 5 of 5 local runs gave 0 ms
 /// and 50 additions, all held after 346–362 ms (keepalived 357–363 ms).
 #[test]
 fn s21_fifty_instances_are_held_again_in_time_and_never_on_two_hosts() {

@@ -132,42 +132,30 @@ impl Driver {
 
     pub(super) fn send_advert(&mut self, idx: usize, advert: &Advert) {
         self.counters_dirty = true;
-        let inst = &mut self.instances[idx];
-        // Held in FAULT without a source, no legs; a Shutdown can still ask for a
-        // release.
-        let legs = inst.legs(advert);
+        let inst = &self.instances[idx];
         let mut errors = 0;
-        for (interface, src, dsts) in legs {
-            let key = (interface.to_string(), inst.config.family);
-            let Some(receiver) = self.receivers.get(&key) else {
-                errors += 1;
-                continue;
+        // Held in FAULT without a source, nothing goes out; a Shutdown can still
+        // ask for a release.
+        if let Some(src) = inst.source {
+            let mut out = Sender {
+                receivers: &self.receivers,
+                buf: &mut self.buf,
+                log_limit: &mut self.log_limit,
+                inst,
+                advert,
             };
-            for dst in dsts {
-                self.buf.clear();
-                if let Err(e) = encode_advert_into(advert, src, dst, &inst.encode, &mut self.buf) {
-                    errors += 1;
-                    if let Some(n) = self
-                        .log_limit
-                        .allow(&format!("encode {}", inst.config.name), Instant::now())
-                    {
-                        tracing::error!(instance = %inst.config.name, error = %e, suppressed = n, "cannot encode the advert");
-                    }
-                    continue;
-                }
-                if let Err(e) = receiver.send(&self.buf, dst, src) {
-                    errors += 1;
-                    if let Some(n) = self
-                        .log_limit
-                        .allow(&format!("send {} {dst}", inst.config.name), Instant::now())
-                    {
-                        tracing::warn!(instance = %inst.config.name, to = %dst, error = %e, suppressed = n, "cannot send the advert");
-                    }
+            if super::instance::rolling_interface(&inst.config).is_none() {
+                // One interface (all but a rolling interface change): the
+                // destinations as they come, nothing allocated per advert.
+                errors += out.send(&inst.config.interface, src, inst.destinations_of(advert));
+            } else {
+                for (interface, src, dsts) in inst.legs(advert) {
+                    errors += out.send(interface, src, dsts.into_iter());
                 }
             }
         }
         if errors > 0 {
-            inst.send_errors += errors;
+            self.instances[idx].send_errors += errors;
             self.notable_dirty = true;
         }
     }
@@ -249,6 +237,53 @@ impl Driver {
                 }
             }
         }
+    }
+}
+
+/// One advert of one instance on its way out, encoded per destination (each with
+/// its own pseudo-header) into the loop's buffer.
+struct Sender<'a> {
+    receivers:
+        &'a std::collections::BTreeMap<super::sockets::ReceiverKey, super::sockets::Receiver>,
+    buf: &'a mut Vec<u8>,
+    log_limit: &'a mut super::ratelimit::RateLimit,
+    inst: &'a super::instance::Instance,
+    advert: &'a Advert,
+}
+
+impl Sender<'_> {
+    /// Sends through `interface`'s socket from `src` to each of `dsts`; returns the
+    /// errors (a missing socket is one).
+    fn send(&mut self, interface: &str, src: IpAddr, dsts: impl Iterator<Item = IpAddr>) -> u64 {
+        let inst = self.inst;
+        let key = (interface.to_string(), inst.config.family);
+        let Some(receiver) = self.receivers.get(&key) else {
+            return 1;
+        };
+        let mut errors = 0;
+        for dst in dsts {
+            self.buf.clear();
+            if let Err(e) = encode_advert_into(self.advert, src, dst, &inst.encode, self.buf) {
+                errors += 1;
+                if let Some(n) = self
+                    .log_limit
+                    .allow(&format!("encode {}", inst.config.name), Instant::now())
+                {
+                    tracing::error!(instance = %inst.config.name, error = %e, suppressed = n, "cannot encode the advert");
+                }
+                continue;
+            }
+            if let Err(e) = receiver.send(self.buf, dst, src) {
+                errors += 1;
+                if let Some(n) = self
+                    .log_limit
+                    .allow(&format!("send {} {dst}", inst.config.name), Instant::now())
+                {
+                    tracing::warn!(instance = %inst.config.name, to = %dst, error = %e, suppressed = n, "cannot send the advert");
+                }
+            }
+        }
+        errors
     }
 }
 

@@ -69,6 +69,12 @@ impl Driver {
             return;
         };
         let inst = &mut self.instances[idx];
+        // Our own advert from the interface a rolling change leaves (K-17), heard
+        // back on the other where both reach one segment: as the router ignores
+        // one from its own source address, never an election input.
+        if inst.rolling_source == Some(received.src) {
+            return;
+        }
         inst.checksum_forms
             .insert(received.src, received.checksum_form);
         if notices.owner_conflict

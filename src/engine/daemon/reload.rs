@@ -118,7 +118,15 @@ impl Driver {
                     let was_master = inst.router.state() == State::Master;
                     let old_excluded: Vec<_> = inst.config.vips_excluded.clone();
                     let old_placed = placements(&inst.config);
-                    inst.retired = all_vips(&inst.config).cloned().collect();
+                    // With the device each was on: a reload may move the instance
+                    // to another interface (K-17).
+                    inst.retired = old_placed
+                        .iter()
+                        .map(|(dev, v)| config::VirtualAddress {
+                            dev: Some(dev.clone()),
+                            ..v.clone()
+                        })
+                        .collect();
                     inst.key = InstanceKey::of(cfg);
                     inst.expect = rx_expect(cfg);
                     inst.encode = encode_options(cfg);
@@ -152,7 +160,7 @@ impl Driver {
             };
             self.apply(idx, actions).await;
             if let Some((old_excluded, old_placed)) = old_excluded {
-                self.update_excluded(idx, &old_excluded).await;
+                self.update_excluded(idx, &old_excluded, &old_placed).await;
                 self.move_vips(idx, &old_excluded, &old_placed).await;
             }
             // Link reports for interfaces a matched instance newly tracks.
@@ -169,11 +177,11 @@ impl Driver {
             "configuration reloaded"
         );
     }
-    /// A Master whose addresses a reload puts elsewhere (another device, prefix or
-    /// label; the router only knows the addresses, K-17's rolling `interface`
-    /// change moves them all): each goes on its new device first, then off the
-    /// old one, and is announced there. Excluded entries that changed as a whole are
-    /// `update_excluded`'s.
+    /// A Master whose addresses a reload puts on another device (the router only
+    /// knows the addresses; K-17's rolling `interface` change moves them all): each
+    /// goes on its new device first, then off the old one, and is announced there.
+    /// Excluded entries that changed as a whole are `update_excluded`'s; a prefix or
+    /// label change on the same device waits for the next transition, as before.
     async fn move_vips(
         &mut self,
         idx: usize,
@@ -188,10 +196,8 @@ impl Driver {
             .into_iter()
             .filter(|(_, v)| cfg.vips.iter().any(|a| a.addr == v.addr) || old_excluded.contains(v))
             .filter_map(|(dev, v)| {
-                let (old_dev, old) = old_placed.iter().find(|(_, o)| o.addr == v.addr)?;
-                let same =
-                    *old_dev == dev && old.prefix_len == v.prefix_len && old.label == v.label;
-                (!same).then(|| (dev, v, old_dev.clone()))
+                let (old_dev, _) = old_placed.iter().find(|(_, o)| o.addr == v.addr)?;
+                (*old_dev != dev).then(|| (dev, v, old_dev.clone()))
             })
             .collect();
         if moved.is_empty() {
@@ -200,9 +206,7 @@ impl Driver {
         for (dev, v, old_dev) in &moved {
             tracing::info!(instance = %cfg.name, vip = %v.addr, from = %old_dev, to = %dev, "VIP moved by the reload");
             self.add_vip(idx, dev, v).await;
-            if old_dev != dev {
-                self.remove_vip(idx, old_dev, v.addr).await;
-            }
+            self.remove_vip(idx, old_dev, v.addr).await;
         }
         let specs: Vec<(String, config::VirtualAddress)> =
             moved.into_iter().map(|(dev, v, _)| (dev, v)).collect();
@@ -212,13 +216,22 @@ impl Driver {
 
     /// A Master's `virtual_ipaddress_excluded` changed by a reload: add the new
     /// entries, remove the dropped ones (the router only knows advertised VIPs).
-    async fn update_excluded(&mut self, idx: usize, old: &[config::VirtualAddress]) {
+    async fn update_excluded(
+        &mut self,
+        idx: usize,
+        old: &[config::VirtualAddress],
+        old_placed: &[(String, config::VirtualAddress)],
+    ) {
         if self.instances[idx].router.state() != State::Master {
             return;
         }
         let cfg = self.instances[idx].config.clone();
         for v in old.iter().filter(|v| !cfg.vips_excluded.contains(v)) {
-            let dev = v.dev.clone().unwrap_or_else(|| cfg.interface.clone());
+            // Where it was put, not where the new config would put it.
+            let dev = old_placed
+                .iter()
+                .find(|(_, o)| o == v)
+                .map_or_else(|| vip_device(&cfg, v).to_string(), |(d, _)| d.clone());
             if let Some(iface) = self.host.link(&dev).map(|l| l.interface()) {
                 if let Err(e) = self.netlink.remove_address(&iface, v.addr).await {
                     tracing::error!(vip = %v.addr, error = %e, "cannot remove an excluded address");

@@ -39,7 +39,7 @@ pub(crate) fn validate(config: &Config, outline: &Outline, sink: &mut Sink) {
         }
         // A rolling_from VRID is the router's too (K-17): no other may use it.
         let keys = inst.key.iter().map(|k| (k, inst.header, "uses")).chain(
-            inst.rolling_key
+            inst.rolling_keys
                 .iter()
                 .map(|(k, pos)| (k, *pos, "rolls from")),
         );

@@ -573,6 +573,7 @@ impl Router {
         let from = self.state;
         self.state = to;
         self.rival = None;
+        self.confirms_left = 0;
         self.deadlines.clear();
         self.startup_wait = false;
         self.counters.transitions += 1;

@@ -144,18 +144,23 @@ pub(super) fn vrrp_instance(
             (Some(vrid), Some(family), Some((iface, _))) => Some((vrid, family, iface.clone())),
             _ => None,
         },
-        rolling_key: match (&draft.rolling_from, draft.vrid, family, &draft.interface) {
+        rolling_keys: match (&draft.rolling_from, draft.vrid, family, &draft.interface) {
             (Some((from, pos)), Some(vrid), Some(family), Some((iface, _))) => {
-                match from.interface.as_ref().filter(|i| *i != iface) {
-                    // On another interface, even the instance's own VRID is taken
-                    // there (K-17).
-                    Some(other_iface) => Some(((from.vrid, family, other_iface.clone()), *pos)),
-                    None => from
-                        .other_vrid(vrid)
-                        .map(|other| ((other, family, iface.clone()), *pos)),
+                let mut keys = Vec::new();
+                if let Some(other) = from.other_vrid(vrid) {
+                    keys.push(((other, family, iface.clone()), *pos));
                 }
+                // On another interface the router listens to both VRIDs there too
+                // (K-17): no other router may use either.
+                if let Some(elsewhere) = from.interface.as_ref().filter(|i| *i != iface) {
+                    keys.push(((vrid, family, elsewhere.clone()), *pos));
+                    if let Some(other) = from.other_vrid(vrid) {
+                        keys.push(((other, family, elsewhere.clone()), *pos));
+                    }
+                }
+                keys
             }
-            _ => None,
+            _ => Vec::new(),
         },
         track_scripts: draft
             .track_scripts

@@ -39,8 +39,10 @@ pub(crate) struct InstanceOutline {
     pub header: Pos,
     /// (VRID, family, interface), when all three are known.
     pub key: Option<(Vrid, Family, String)>,
-    /// The same for `rolling_from`'s VRID when it differs, and where it is written.
-    pub rolling_key: Option<((Vrid, Family, String), Pos)>,
+    /// The same for what `rolling_from` adds (its VRID when it differs; on another
+    /// interface, both VRIDs there too: the router listens to both on both), and
+    /// where it is written.
+    pub rolling_keys: Vec<((Vrid, Family, String), Pos)>,
     /// Name, weight override, position.
     pub track_scripts: Vec<(String, Option<Weight>, Pos)>,
     /// Priority 255: trackers must not carry weights.

@@ -846,4 +846,18 @@ fn k17_rolling_from_an_interface_names_the_one_the_cluster_leaves() {
         errors(&taken),
         vec!["k.conf:10:1: error: vrrp_instance VI_2 uses VRID 5 for IPv4 on eth1, like vrrp_instance VI_1 (line 5): give each router its own virtual_router_id"]
     );
+    // With a VRID change too, the router listens to both VRIDs on both
+    // interfaces: each is taken on each.
+    let both =
+        inst("    rolling_from {\n        virtual_router_id 4\n        interface eth1\n    }");
+    for (iface, vrid) in [("eth0", 4), ("eth1", 4), ("eth1", 5)] {
+        let other = format!(
+            "{both}vrrp_instance VI_2 {{\n    interface {iface}\n    virtual_router_id {vrid}\n    virtual_ipaddress {{ 10.1.2.4 }}\n}}\n"
+        );
+        assert_eq!(
+            errors(&other),
+            vec![format!("k.conf:10:1: error: vrrp_instance VI_2 uses VRID {vrid} for IPv4 on {iface}, like vrrp_instance VI_1 (line 5): give each router its own virtual_router_id")],
+            "{iface} {vrid}"
+        );
+    }
 }
