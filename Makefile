@@ -112,7 +112,8 @@ bench-failover: deps-apt
 
 # The fault scenarios (docs/scenarios.md) of our engine vs keepalived 2.2.7 in the
 # namespace lab (root): client outage, ms with two VIP holders, false transitions.
-# REPS=3, LOSS_SECS=180 by default; ONLY=S16 for one family of rows.
+# REPS=3, LOSS_SECS=180 by default; ONLY=S16 for one family of rows, or a row by name and timing
+# (ONLY="S16 20 % loss on every link, 180 s v3 0.1 s").
 bench-faults: deps-apt
 	$(CARGO) build --release --workspace --bins
 	$(CARGO) bench -p netns-lab --bench faults
