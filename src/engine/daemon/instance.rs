@@ -502,6 +502,18 @@ vrrp_instance VI_1 {
     /// K-17: an advert goes where its identity's routers listen: a transport change
     /// alone sends the one advert to the group and to the old peers; a VRID change
     /// sends the router's advert and its old-VRID copy each to their own.
+    /// A v2 advert at priority 100 for 10.0.0.100 on `vrid`.
+    fn advert(vrid: u8) -> vrrp_core::proto::Advert {
+        vrrp_core::proto::Advert {
+            version: Version::V2,
+            vrid: Vrid::new(vrid).unwrap(),
+            priority: Priority::from_wire(100),
+            interval: AdvertInterval::DEFAULT,
+            addresses: vec!["10.0.0.100".parse().unwrap()],
+            auth: Auth::None,
+        }
+    }
+
     #[test]
     fn a_rolling_instance_sends_each_identity_to_its_own_destinations() {
         let text = |rolling: &str| {
@@ -511,14 +523,6 @@ vrrp_instance VI_1 {
         let peer: IpAddr = "10.0.0.2".parse().unwrap();
         let transport = load(&text("        virtual_router_id 23\n        unicast_peer {\n            10.0.0.2\n        }\n"));
         let inst = Instance::new(&transport, &transport.instances[0], None).unwrap();
-        let advert = |vrid: u8| vrrp_core::proto::Advert {
-            version: Version::V2,
-            vrid: Vrid::new(vrid).unwrap(),
-            priority: Priority::from_wire(100),
-            interval: AdvertInterval::DEFAULT,
-            addresses: vec!["10.0.0.100".parse().unwrap()],
-            auth: Auth::None,
-        };
         let to = |inst: &Instance, vrid| inst.destinations_of(&advert(vrid)).collect::<Vec<_>>();
         assert_eq!(to(&inst, 23), vec![group, peer]);
         let vrid = load(&text("        virtual_router_id 22\n"));
@@ -539,14 +543,6 @@ vrrp_instance VI_1 {
         let group: IpAddr = "224.0.0.18".parse().unwrap();
         let (new_src, old_src): (IpAddr, IpAddr) =
             ("10.1.0.1".parse().unwrap(), "10.0.0.1".parse().unwrap());
-        let advert = |vrid: u8| vrrp_core::proto::Advert {
-            version: Version::V2,
-            vrid: Vrid::new(vrid).unwrap(),
-            priority: Priority::from_wire(100),
-            interval: AdvertInterval::DEFAULT,
-            addresses: vec!["10.0.0.100".parse().unwrap()],
-            auth: Auth::None,
-        };
         let config = load(&text(23));
         let mut inst = Instance::new(&config, &config.instances[0], Some(new_src)).unwrap();
         assert_eq!(rolling_interface(&inst.config), Some("eth0"));
