@@ -456,10 +456,11 @@ impl Driver {
         self.state_dirty = true;
     }
 
-    /// The routers' due timers. Datagrams already queued are read first (at most
-    /// `DRAIN_BEFORE_TIMERS`): an advert that arrived while the loop was busy or
-    /// waking up must reach its router before that router's down timer is judged,
-    /// or a Backup claims over an advert waiting in its socket. Then every due
+    /// The routers' due timers. When a due timer waits for an advert
+    /// (`Router::wants_queued_adverts_first`), datagrams already queued are read
+    /// first (at most `DRAIN_BEFORE_TIMERS`): an advert that arrived while the loop
+    /// was busy or waking up must reach its router before that router's down timer
+    /// is judged, or a Backup claims over an advert waiting in its socket. Then every due
     /// router decides, and the adverts each one lists before any other work (a
     /// Master replaced after silence advertises first, `Router::become_master`) go
     /// out before any instance's VIPs are added: with fifty instances promoted at
@@ -488,18 +489,26 @@ impl Driver {
             .any(|i| i.router.poll_timeout().is_some_and(|t| t <= now))
     }
 
-    /// Reads what is queued (at most `DRAIN_BEFORE_TIMERS`), then runs every due
+    /// Reads what is queued when a due timer wants it, then runs every due
     /// router's timer: its leading adverts go out now, the rest joins `work`.
     async fn fire_due(
         &mut self,
         rx: &mut RxBuffer,
         work: &mut std::collections::VecDeque<(usize, Vec<Action>)>,
     ) {
-        for _ in 0..DRAIN_BEFORE_TIMERS {
-            let Some(received) = try_recv_any(&self.receivers, &mut rx.buf, &mut rx.next) else {
-                break;
-            };
-            self.on_received(received, &rx.buf).await;
+        let now = self.now();
+        if self
+            .instances
+            .iter()
+            .any(|i| i.router.wants_queued_adverts_first(now))
+        {
+            for _ in 0..DRAIN_BEFORE_TIMERS {
+                let Some(received) = try_recv_any(&self.receivers, &mut rx.buf, &mut rx.next)
+                else {
+                    break;
+                };
+                self.on_received(received, &rx.buf).await;
+            }
         }
         let now = self.now();
         for idx in 0..self.instances.len() {

@@ -537,3 +537,34 @@ fn a_paused_backup_leaves_the_election_and_a_resumed_one_preempts_after_its_down
         vec!["to-master", "add", "garp", "advert"]
     );
 }
+
+// ----- which timers want the queued adverts first ----------------------------------
+
+/// The down timer, a claim and a take's repeats judge silence or wait for an
+/// answer: an advert waiting in the socket must reach the router before them. A
+/// settled Master's advert timer decides the same either way, and so does a
+/// router before its deadline.
+#[test]
+fn only_timers_that_wait_for_an_advert_want_the_queued_adverts_first() {
+    let mut r = started(config(100, "10.0.0.1"));
+    r.handle(at_ms(1_000), adv("10.0.0.9", 200));
+    let down = 1_000_000_000 + DOWN_100;
+    assert!(!r.wants_queued_adverts_first(at_ns(down - 1)));
+    assert!(r.wants_queued_adverts_first(at_ns(down)));
+    assert_eq!(r.handle_timeout(at_ns(down)), claim(100));
+    assert!(!r.wants_queued_adverts_first(at_ns(down + CLAIM - 1)));
+    assert!(r.wants_queued_adverts_first(at_ns(down + CLAIM)));
+    r.handle_timeout(at_ns(down + CLAIM));
+    assert_eq!(r.state(), State::Master);
+    // The take's repeats wait for a live Master's answer too.
+    let repeat = r.poll_timeout().unwrap();
+    assert!(r.wants_queued_adverts_first(repeat));
+    settle_confirms(&mut r);
+    // Settled: only the advert timer is left.
+    let advert = r.poll_timeout().unwrap();
+    assert!(!r.wants_queued_adverts_first(advert));
+    // A resigned Master's release bound waits for its successor.
+    r.handle(advert, Input::Shutdown);
+    let release = r.poll_timeout().unwrap();
+    assert!(r.wants_queued_adverts_first(release));
+}
