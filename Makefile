@@ -18,6 +18,10 @@ COSL := $(VENV)/.cosl-$(COSL_VERSION)
 APT_PACKAGES := keepalived iproute2 tcpdump iputils-ping procps binutils python3-venv nftables util-linux prometheus
 CHARM := keepalived.charm
 RELEASE_BIN := target/release/keepalived-charm
+# Every test binary of the workspace, the lab's included, and the binaries they run:
+# one cargo run schedules them all at once (the features are those `cargo test` and
+# the lab's own build use, so neither rebuilds anything after it).
+TEST_BUILD := $(CARGO) test --workspace --exclude vrrp-benches --no-run
 
 .PHONY: test deps deps-apt fmt-check check-layout clippy unit build release charm analyse \
 	check-charm demo bench bench-hooks bench-failover bench-faults bench-footprint bench-intervals clean
@@ -31,7 +35,7 @@ RELEASE_BIN := target/release/keepalived-charm
 # binaries build.
 test: deps-apt fmt-check check-layout
 	@log=$$(mktemp); ( $(MAKE) --no-print-directory $(COSL) >"$$log" 2>&1 ) & venv=$$!; \
-	rc=0; $(CARGO) build --workspace --bins || rc=$$?; \
+	rc=0; $(TEST_BUILD) || rc=$$?; \
 	wait $$venv || { echo "make test: installing the venv failed:"; cat "$$log"; rc=1; }; \
 	rm -f "$$log"; exit $$rc
 	$(MAKE) --no-print-directory unit LAB_BESIDE="$(MAKE) --no-print-directory clippy analyse"
@@ -75,12 +79,13 @@ check-layout:
 clippy:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-# Every binary of the workspace first: the lab's tests run the charm and the emulator's
-# hook tools as processes, from cargo's target directory. Then the tests that need no
+# Every test binary of the workspace first, in one cargo run (the charm's and the
+# emulator's binaries with them: the lab's tests run the charm and the emulator's hook
+# tools as processes, from cargo's target directory). Then the tests that need no
 # root (a plain `cargo test`), then the lab's (scripts/lab-tests: which binaries run
 # side by side and which alone; LAB_TEST_THREADS=3 test threads each by default).
 unit:
-	$(CARGO) build --workspace --bins
+	$(TEST_BUILD)
 	$(CARGO) test
 	CARGO=$(CARGO) LAB_BESIDE='$(LAB_BESIDE)' scripts/lab-tests
 

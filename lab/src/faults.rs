@@ -613,6 +613,12 @@ pub fn in_turn(tag: &str, timing: Timing, fault: impl Fn(&Scene) -> Outcome) -> 
     )
 }
 
+/// Our engine alone, for a machine-wide fault whose test asserts only ours
+/// (keepalived's run of it is the benchmark's, `make bench-faults`).
+pub fn ours_alone(tag: &str, timing: Timing, fault: impl Fn(&Scene) -> Outcome) -> Outcome {
+    run_one(tag, DaemonKind::Engine, timing, &fault)
+}
+
 fn run_one(
     tag: &str,
     kind: DaemonKind,
