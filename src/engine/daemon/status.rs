@@ -18,7 +18,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::engine::state_file::{
     self, Counters, EngineState, ForeignRouterState, InstanceState, ReceiverState,
 };
-use vrrp_core::packet::{ChecksumForm, DropCounters, RxCounters};
+use vrrp_core::packet::{ChecksumForm, DropCounter, DropCounters, RxCounters};
 use vrrp_core::proto::Family;
 use vrrp_core::router::{ScriptStatus, Time};
 
@@ -74,15 +74,15 @@ fn unix_ms(t: SystemTime) -> u64 {
         .unwrap_or(0)
 }
 
-/// The non-zero drop counters by reason name.
+/// The non-zero drop counters by reason name, from the counters' own table (a
+/// snapshot is taken at every heartbeat: no round trip through JSON values).
 pub fn drops_by_reason(drops: &DropCounters) -> BTreeMap<String, u64> {
-    match serde_json::to_value(drops) {
-        Ok(serde_json::Value::Object(map)) => map
-            .into_iter()
-            .filter_map(|(k, v)| v.as_u64().filter(|n| *n > 0).map(|n| (k, n)))
-            .collect(),
-        _ => BTreeMap::new(),
-    }
+    DropCounter::ALL
+        .iter()
+        .map(|&c| (c, drops.get(c)))
+        .filter(|&(_, n)| n > 0)
+        .map(|(c, n)| (c.name().to_string(), n))
+        .collect()
 }
 
 pub fn checksum_form_name(form: ChecksumForm) -> &'static str {
