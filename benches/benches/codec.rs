@@ -1,7 +1,7 @@
 //! Per-packet cost of the codec: decode + receive ladder, and encode, for VRRPv2,
 //! VRRPv3/IPv4 and VRRPv3/IPv6 adverts shaped like the lab captures.
 //!
-//! `cargo bench --bench codec -- --warm-up-time 1 --measurement-time 3`
+//! `cargo bench -p vrrp-benches --bench codec -- --warm-up-time 1 --measurement-time 3`
 
 use std::hint::black_box;
 use std::net::IpAddr;

@@ -1,6 +1,6 @@
 //! Cost of the router state machine per input (criterion).
 //!
-//! `cargo bench --bench router -- --warm-up-time 1 --measurement-time 3`
+//! `cargo bench -p vrrp-benches --bench router -- --warm-up-time 1 --measurement-time 3`
 //!
 //! * an advert reaching a Backup (the steady state of every backup, every interval);
 //! * a lower-priority advert reaching a Master (re-advert + re-GARP, the heaviest

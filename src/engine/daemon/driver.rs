@@ -68,31 +68,43 @@ impl Default for RxBuffer {
     }
 }
 
-/// A signal the loop acts on.
+/// A signal that stops the engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Sig {
+pub(super) enum Stop {
     Terminate,
     Interrupt,
-    Hangup,
 }
 
-/// Forwards each signal to the loop, in the order they come; ends when the loop
-/// is gone.
+/// Forwards the signals to the loop: a stop first whenever one is pending, and
+/// SIGHUPs coalesced into one pending reload (as tokio's own streams merge them),
+/// so a burst of reload requests never queues ahead of a SIGTERM. Ends when the
+/// loop is gone.
 async fn forward_signals(
     mut terminate: Signal,
     mut interrupt: Signal,
     mut hangup: Signal,
-    tx: mpsc::Sender<Sig>,
+    stop: mpsc::Sender<Stop>,
+    reload: mpsc::Sender<()>,
 ) {
     loop {
-        let sig = tokio::select! {
-            Some(()) = terminate.recv() => Sig::Terminate,
-            Some(()) = interrupt.recv() => Sig::Interrupt,
-            Some(()) = hangup.recv() => Sig::Hangup,
+        tokio::select! {
+            biased;
+            Some(()) = terminate.recv() => {
+                if stop.send(Stop::Terminate).await.is_err() {
+                    return;
+                }
+            }
+            Some(()) = interrupt.recv() => {
+                if stop.send(Stop::Interrupt).await.is_err() {
+                    return;
+                }
+            }
+            Some(()) = hangup.recv() => {
+                if let Err(mpsc::error::TrySendError::Closed(())) = reload.try_send(()) {
+                    return;
+                }
+            }
             else => return,
-        };
-        if tx.send(sig).await.is_err() {
-            return;
         }
     }
 }
@@ -101,10 +113,11 @@ async fn forward_signals(
 pub(super) struct Inbox {
     pub(super) scripts: mpsc::Receiver<ScriptResult>,
     pub(super) net: mpsc::Receiver<NetMsg>,
-    /// SIGTERM, SIGINT and SIGHUP, forwarded by one task (`forward_signals`): the
-    /// loop polls one queue per turn instead of three signal streams, which cost
-    /// about as much as the rest of an idle turn (`make bench-footprint`).
-    pub(super) signals: mpsc::Receiver<Sig>,
+    /// SIGTERM and SIGINT, forwarded by one task (`forward_signals`): the loop
+    /// polls two queues per turn instead of three signal streams.
+    pub(super) stop: mpsc::Receiver<Stop>,
+    /// SIGHUP: at most one reload pending, however many came.
+    pub(super) hangup: mpsc::Receiver<()>,
     /// The routers' deadlines, to the microsecond.
     pub(super) timer: PreciseTimer,
 }
@@ -166,8 +179,11 @@ impl Driver {
         let terminate = signal(SignalKind::terminate()).context("install the SIGTERM handler")?;
         let interrupt = signal(SignalKind::interrupt()).context("install the SIGINT handler")?;
         let hangup = signal(SignalKind::hangup()).context("install the SIGHUP handler")?;
-        let (signals_tx, signals) = mpsc::channel(8);
-        tokio::spawn(forward_signals(terminate, interrupt, hangup, signals_tx));
+        let (stop_tx, stop) = mpsc::channel(2);
+        let (hangup_tx, hangup_rx) = mpsc::channel(1);
+        tokio::spawn(forward_signals(
+            terminate, interrupt, hangup, stop_tx, hangup_tx,
+        ));
 
         let netlink = Netlink::connect().context("open the rtnetlink socket")?;
         // Subscribe before the dump, so no change between the two is lost.
@@ -240,7 +256,8 @@ impl Driver {
             timer,
             scripts: scripts_rx,
             net: net_rx,
-            signals,
+            stop,
+            hangup: hangup_rx,
         };
         Ok((driver, inbox))
     }
@@ -271,25 +288,18 @@ impl Driver {
             let timer = sleep_until(&inbox.timer, self.next_wake());
             tokio::select! {
                 biased;
-                Some(sig) = inbox.signals.recv() => match sig {
-                    Sig::Terminate => {
-                        tracing::info!("SIGTERM: shutting down");
-                        break;
+                Some(sig) = inbox.stop.recv() => {
+                    match sig {
+                        Stop::Terminate => tracing::info!("SIGTERM: shutting down"),
+                        Stop::Interrupt => tracing::info!("SIGINT: shutting down"),
                     }
-                    Sig::Interrupt => {
-                        tracing::info!("SIGINT: shutting down");
-                        break;
-                    }
-                    Sig::Hangup => {
-                        // A due timer still goes first: a reload never delays an advert.
-                        if self.any_due() {
-                            self.on_timers(&mut rx).await;
-                        }
-                        self.reload().await;
-                        self.configure_metrics();
-                    }
-                },
+                    break;
+                }
                 _ = timer => self.on_timers(&mut rx).await,
+                Some(()) = inbox.hangup.recv() => {
+                    self.reload().await;
+                    self.configure_metrics();
+                }
                 received = recv_any(&self.receivers, &mut rx.buf, &mut rx.next) => {
                     self.on_received(received, &rx.buf).await
                 }
@@ -375,12 +385,7 @@ impl Driver {
             let timer = sleep_until(&inbox.timer, Some(deadline));
             tokio::select! {
                 biased;
-                Some(sig) = inbox.signals.recv() => {
-                    // A reload asked for while stopping has nothing left to reload.
-                    if sig != Sig::Hangup {
-                        self.input_all(Input::ShutdownNow).await;
-                    }
-                }
+                Some(_) = inbox.stop.recv() => self.input_all(Input::ShutdownNow).await,
                 _ = timer => self.on_timers(&mut rx).await,
                 received = recv_any(&self.receivers, &mut rx.buf, &mut rx.next) => {
                     self.on_received(received, &rx.buf).await
@@ -536,21 +541,25 @@ impl Driver {
         rx: &mut RxBuffer,
         work: &mut std::collections::VecDeque<(usize, Vec<Action>)>,
     ) {
-        let now = self.now();
+        let mut now = self.now();
         if self
             .instances
             .iter()
             .any(|i| i.router.wants_queued_adverts_first(now))
         {
+            let mut read = false;
             for _ in 0..DRAIN_BEFORE_TIMERS {
                 let Some(received) = try_recv_any(&self.receivers, &mut rx.buf, &mut rx.next)
                 else {
                     break;
                 };
                 self.on_received(received, &rx.buf).await;
+                read = true;
+            }
+            if read {
+                now = self.now();
             }
         }
-        let now = self.now();
         for idx in 0..self.instances.len() {
             if self.instances[idx]
                 .router

@@ -208,16 +208,26 @@ impl Router {
 
     /// Whether an advert already waiting in a socket must reach this router before
     /// `handle_timeout(now)`: when a due timer judges silence or waits for an answer
-    /// (the down timer, a claim, a take's repeat, a resigned Master's release), a
-    /// queued advert changes what it decides. A Master's advert and GARP timers, the
-    /// re-announce and the link debounce decide the same either way, so an idle
-    /// Master's wake-up reads no socket it has no news from (`make bench-footprint`).
+    /// (the down timer, a claim, a take's repeat, a resigned Master's release), or
+    /// announces the VIPs (GARP bursts, the re-announce: a better Master's advert
+    /// waiting in the socket means this one must not pull the clients back to its
+    /// MAC), a queued advert changes what it does. A Master's advert timer and the
+    /// link debounce decide the same either way, so an idle Master's wake-up reads
+    /// no socket it has no news from (`make bench-footprint`).
     pub fn wants_queued_adverts_first(&self, now: Time) -> bool {
         let d = &self.deadlines;
-        [d.master_down, d.claim, d.confirm, d.release]
-            .into_iter()
-            .flatten()
-            .any(|t| t <= now)
+        [
+            d.master_down,
+            d.claim,
+            d.confirm,
+            d.release,
+            d.garp_delayed,
+            d.garp_refresh,
+            d.reannounce,
+        ]
+        .into_iter()
+        .flatten()
+        .any(|t| t <= now)
     }
 
     /// Fires every timer due at `now`. Calling it early or twice is harmless.
