@@ -499,9 +499,6 @@ vrrp_instance VI_1 {
         assert_eq!(key.unicast_src, Some("192.0.2.10".parse().unwrap()));
     }
 
-    /// K-17: an advert goes where its identity's routers listen: a transport change
-    /// alone sends the one advert to the group and to the old peers; a VRID change
-    /// sends the router's advert and its old-VRID copy each to their own.
     /// A v2 advert at priority 100 for 10.0.0.100 on `vrid`.
     fn advert(vrid: u8) -> vrrp_core::proto::Advert {
         vrrp_core::proto::Advert {
@@ -514,6 +511,9 @@ vrrp_instance VI_1 {
         }
     }
 
+    /// K-17: an advert goes where its identity's routers listen: a transport change
+    /// alone sends the one advert to the group and to the old peers; a VRID change
+    /// sends the router's advert and its old-VRID copy each to their own.
     #[test]
     fn a_rolling_instance_sends_each_identity_to_its_own_destinations() {
         let text = |rolling: &str| {

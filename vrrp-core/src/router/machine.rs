@@ -211,23 +211,18 @@ impl Router {
     /// (the down timer, a claim, a take's repeat, a resigned Master's release), or
     /// announces the VIPs (GARP bursts, the re-announce: a better Master's advert
     /// waiting in the socket means this one must not pull the clients back to its
-    /// MAC), a queued advert changes what it does. A Master's advert timer and the
-    /// link debounce decide the same either way, so an idle Master's wake-up reads
-    /// no socket it has no news from (`make bench-footprint`).
+    /// MAC), a queued advert changes what it does. Only a Master's advert timer and
+    /// the link debounce decide the same either way, so an idle Master's wake-up
+    /// reads no socket it has no news from (`make bench-footprint`); any other
+    /// deadline, a future one included, reads the queue first.
     pub fn wants_queued_adverts_first(&self, now: Time) -> bool {
-        let d = &self.deadlines;
-        [
-            d.master_down,
-            d.claim,
-            d.confirm,
-            d.release,
-            d.garp_delayed,
-            d.garp_refresh,
-            d.reannounce,
-        ]
-        .into_iter()
-        .flatten()
-        .any(|t| t <= now)
+        Deadlines {
+            advert: None,
+            link_fault: None,
+            ..self.deadlines
+        }
+        .next()
+        .is_some_and(|t| t <= now)
     }
 
     /// Fires every timer due at `now`. Calling it early or twice is harmless.
