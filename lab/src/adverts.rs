@@ -41,7 +41,9 @@ impl AdvertLog {
         });
         let log = Arc::new(Mutex::new(Vec::new()));
         let shared = Arc::clone(&log);
-        let task = ns.spawn(move || async move {
+        // Read at real-time priority: the arrival time is the moment this thread
+        // read the advert, and a cadence check must not see the machine's scheduler.
+        let task = ns.spawn_realtime(move || async move {
             let v4 = own_addr.is_ipv4();
             let sock = AsyncVrrpSocket::new(sock).expect("register the advert listener");
             let mut buf = [0u8; 2048];

@@ -28,6 +28,8 @@ type Job = Box<dyn FnOnce() + Send>;
 pub struct Netns {
     pub name: String,
     worker: Mutex<Option<Worker>>,
+    /// A second worker at real-time priority, for instruments ([`Netns::spawn_realtime`]).
+    rt_worker: Mutex<Option<Worker>>,
 }
 
 struct Worker {
@@ -43,6 +45,7 @@ impl Netns {
         let ns = Netns {
             name: name.to_string(),
             worker: Mutex::new(None),
+            rt_worker: Mutex::new(None),
         };
         for s in sysctls {
             ns.exec_ok(&["sysctl", "-qw", s]);
@@ -111,15 +114,49 @@ impl Netns {
         Fut: Future<Output = T> + 'static,
         F: FnOnce() -> Fut + Send + 'static,
     {
+        self.spawn_on(&self.worker, false, make)
+    }
+
+    /// Like [`Netns::spawn`], on a second worker thread of the namespace that runs at
+    /// real-time priority (`SCHED_FIFO` 1: above every normal task, below the engines'
+    /// `vrrp_rt_priority`). For an instrument that stamps what it reads with the time
+    /// it read it: on a 2-core machine busy with parallel tests and a compile, a
+    /// normal thread was seen reading an advert a hundred milliseconds and more after
+    /// it arrived, a gap the wire never had. Its tasks must only wait on I/O and
+    /// timers: a real-time thread that spins starves the machine.
+    pub fn spawn_realtime<T, Fut, F>(&self, make: F) -> Task<T>
+    where
+        T: Send + 'static,
+        Fut: Future<Output = T> + 'static,
+        F: FnOnce() -> Fut + Send + 'static,
+    {
+        self.spawn_on(&self.rt_worker, true, make)
+    }
+
+    fn spawn_on<T, Fut, F>(
+        &self,
+        worker: &Mutex<Option<Worker>>,
+        realtime: bool,
+        make: F,
+    ) -> Task<T>
+    where
+        T: Send + 'static,
+        Fut: Future<Output = T> + 'static,
+        F: FnOnce() -> Fut + Send + 'static,
+    {
         let (tx, rx) = std_mpsc::channel();
         let (abort_tx, abort_rx) = std_mpsc::channel();
-        self.submit(Box::new(move || {
-            let fut = make();
-            let handle = tokio::task::spawn_local(async move {
-                let _ = tx.send(fut.await);
-            });
-            let _ = abort_tx.send(handle.abort_handle());
-        }));
+        self.submit_to(
+            worker,
+            realtime,
+            Box::new(move || {
+                let fut = make();
+                let handle = tokio::task::spawn_local(async move {
+                    let _ = tx.send(fut.await);
+                });
+                let _ = abort_tx.send(handle.abort_handle());
+            }),
+        );
         let abort = abort_rx
             .recv()
             .unwrap_or_else(|_| panic!("spawning a task in namespace {} panicked", self.name));
@@ -141,9 +178,13 @@ impl Netns {
     }
 
     fn submit(&self, job: Job) {
-        let mut guard = self.worker.lock().unwrap_or_else(|p| p.into_inner());
+        self.submit_to(&self.worker, false, job);
+    }
+
+    fn submit_to(&self, worker: &Mutex<Option<Worker>>, realtime: bool, job: Job) {
+        let mut guard = worker.lock().unwrap_or_else(|p| p.into_inner());
         if guard.is_none() {
-            *guard = Some(Worker::start(&self.name));
+            *guard = Some(Worker::start(&self.name, realtime));
         }
         let worker = guard.as_ref().expect("worker just started");
         if worker.jobs.send(job).is_err() {
@@ -151,13 +192,15 @@ impl Netns {
         }
     }
 
-    /// Stops the worker thread: its tasks are dropped, its sockets closed.
+    /// Stops the worker threads: their tasks are dropped, their sockets closed.
     pub fn stop_worker(&self) {
-        let worker = self.worker.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(mut w) = worker {
-            drop(w.jobs);
-            if let Some(t) = w.thread.take() {
-                let _ = t.join();
+        for worker in [&self.worker, &self.rt_worker] {
+            let worker = worker.lock().unwrap_or_else(|p| p.into_inner()).take();
+            if let Some(mut w) = worker {
+                drop(w.jobs);
+                if let Some(t) = w.thread.take() {
+                    let _ = t.join();
+                }
             }
         }
     }
@@ -173,16 +216,22 @@ impl Drop for Netns {
 }
 
 impl Worker {
-    fn start(ns: &str) -> Worker {
+    fn start(ns: &str, realtime: bool) -> Worker {
         let (jobs, mut rx) = mpsc::unbounded_channel::<Job>();
         let (ready_tx, ready_rx) = std_mpsc::channel::<Result<(), String>>();
         let name = ns.to_string();
         let thread = std::thread::Builder::new()
-            .name(format!("ns-{ns}"))
+            .name(format!("{}-{ns}", if realtime { "rt" } else { "ns" }))
             .spawn(move || {
                 if let Err(e) = enter(&name) {
                     let _ = ready_tx.send(Err(e));
                     return;
+                }
+                if realtime {
+                    if let Err(e) = realtime_fifo_1() {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
                 }
                 let rt = match tokio::runtime::Builder::new_current_thread()
                     .enable_all()
@@ -228,6 +277,22 @@ fn enter(name: &str) -> Result<(), String> {
     let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
     if rc != 0 {
         return Err(format!("setns {path}: {}", std::io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
+/// Puts the calling thread in `SCHED_FIFO` at priority 1. The lab runs as root, so a
+/// refusal is an error, not a silent downgrade of the instrument.
+fn realtime_fifo_1() -> Result<(), String> {
+    let param = libc::sched_param { sched_priority: 1 };
+    // SAFETY: sched_setscheduler(2) on the calling thread (pid 0) with a valid,
+    // initialised sched_param that outlives the call; it touches no memory of ours.
+    let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) };
+    if rc != 0 {
+        return Err(format!(
+            "sched_setscheduler(SCHED_FIFO, 1): {}",
+            std::io::Error::last_os_error()
+        ));
     }
     Ok(())
 }
