@@ -430,6 +430,43 @@ pub fn clock_step(scene: &Scene, by_secs: i64, hold: Duration) -> Outcome {
     scene.observe(t0, hold + scene.timing.down() + scene.timing.interval, None)
 }
 
+/// S17 for both daemons at once, a scene of each started side by side: the wall
+/// clock is the machine's, so each step of `steps` (each held for `hold`, then
+/// stepped back) is seen by both scenes at the same moment, and one stepper avoids
+/// two threads racing to read and set the clock. Returns (step, ours, keepalived)
+/// per step, each observed for `hold` plus a Master_Down_Interval.
+pub fn clock_steps_side_by_side(
+    tag: &str,
+    timing: Timing,
+    steps: &[i64],
+    hold: Duration,
+) -> Vec<(i64, Outcome, Outcome)> {
+    let (ours, keepalived) = std::thread::scope(|s| {
+        let keepalived =
+            s.spawn(|| Scene::start(&format!("{tag}k"), DaemonKind::Keepalived, timing));
+        let ours = Scene::start(&format!("{tag}o"), DaemonKind::Engine, timing);
+        let keepalived = keepalived
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (ours, keepalived)
+    });
+    let window = hold + timing.down() + timing.interval;
+    steps
+        .iter()
+        .map(|&by_secs| {
+            let t0 = Instant::now();
+            {
+                let _step = ClockStep::new(by_secs);
+                std::thread::sleep(hold);
+            }
+            let o = ours.observe(t0, window, None);
+            let k = keepalived.observe(t0, window, None);
+            eprintln!("{tag} clock {by_secs:+} s: ours {o:?}; keepalived {k:?}");
+            (by_secs, o, k)
+        })
+        .collect()
+}
+
 /// S15: a real-time busy loop (SCHED_FIFO 99) on the core the master's daemon is
 /// pinned to, for `duration`.
 pub fn cpu_hog(scene: &Scene, duration: Duration, window: Duration) -> Outcome {
@@ -587,8 +624,8 @@ pub struct ManyOutcome {
 
 /// Runs `fault` on a fresh scene of each daemon, both at the same time (each in its
 /// own namespaces, so neither sees the other; both see the same machine):
-/// (ours, keepalived). A fault that loads the machine itself (a CPU hog) must use
-/// [`in_turn`].
+/// (ours, keepalived). A fault that loads the machine itself (a CPU hog) must not
+/// run beside anything: [`ours_alone`], and the benchmark for keepalived's figures.
 pub fn both(
     tag: &str,
     timing: Timing,
@@ -602,15 +639,6 @@ pub fn both(
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         (ours, keepalived)
     })
-}
-
-/// As [`both`], one daemon after the other, ours first: for the faults that load the
-/// whole machine, where the two runs must not share it.
-pub fn in_turn(tag: &str, timing: Timing, fault: impl Fn(&Scene) -> Outcome) -> (Outcome, Outcome) {
-    (
-        run_one(tag, DaemonKind::Engine, timing, &fault),
-        run_one(tag, DaemonKind::Keepalived, timing, &fault),
-    )
 }
 
 /// Our engine alone, for a machine-wide fault whose test asserts only ours

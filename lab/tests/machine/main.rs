@@ -7,7 +7,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use netns_lab::faults::{self, in_turn, only, V2_1S, V3_100MS};
+use netns_lab::faults::{self, only, V2_1S, V3_100MS};
 
 const SECS: fn(u64) -> Duration = Duration::from_secs;
 const MS: fn(u64) -> Duration = Duration::from_millis;
@@ -21,16 +21,22 @@ fn s15_a_cpu_hog_on_the_masters_core_ends_with_one_holder() {
 }
 
 /// S17: the wall clock jumping an hour either way changes nothing: the timers are
-/// monotonic.
+/// monotonic. Ours and keepalived run side by side and see the same steps.
 #[test]
 fn s17_a_wall_clock_step_causes_no_transition() {
-    for step in [3600, -3600] {
-        let (ours, keepalived) = in_turn(&format!("s17{}", step > 0), V2_1S, |s| {
-            faults::clock_step(s, step, SECS(3))
-        });
-        assert_eq!(ours.promotions, 0, "ours: {ours:?}");
-        assert_eq!(ours.holders_at_end, only("h1"), "ours: {ours:?}");
-        assert_eq!(keepalived.promotions, 0, "keepalived: {keepalived:?}");
+    for (step, ours, keepalived) in
+        faults::clock_steps_side_by_side("s17", V2_1S, &[3600, -3600], SECS(3))
+    {
+        assert_eq!(ours.promotions, 0, "ours, clock {step:+} s: {ours:?}");
+        assert_eq!(
+            ours.holders_at_end,
+            only("h1"),
+            "ours, clock {step:+} s: {ours:?}"
+        );
+        assert_eq!(
+            keepalived.promotions, 0,
+            "keepalived, clock {step:+} s: {keepalived:?}"
+        );
     }
 }
 
