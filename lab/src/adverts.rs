@@ -42,7 +42,8 @@ impl AdvertLog {
         let log = Arc::new(Mutex::new(Vec::new()));
         let shared = Arc::clone(&log);
         // Read at real-time priority: the arrival time is the moment this thread
-        // read the advert, and a cadence check must not see the machine's scheduler.
+        // read the advert, and the timings taken from this log (handovers, S15's
+        // cadence) must not wait for the machine's scheduler.
         let task = ns.spawn_realtime(move || async move {
             let v4 = own_addr.is_ipv4();
             let sock = AsyncVrrpSocket::new(sock).expect("register the advert listener");

@@ -99,9 +99,12 @@ impl Netns {
         F: FnOnce() -> T + Send + 'static,
     {
         let (tx, rx) = std_mpsc::channel();
-        self.submit(Box::new(move || {
-            let _ = tx.send(f());
-        }));
+        self.submit_to(
+            false,
+            Box::new(move || {
+                let _ = tx.send(f());
+            }),
+        );
         rx.recv()
             .unwrap_or_else(|_| panic!("a closure in namespace {} panicked", self.name))
     }
@@ -114,7 +117,7 @@ impl Netns {
         Fut: Future<Output = T> + 'static,
         F: FnOnce() -> Fut + Send + 'static,
     {
-        self.spawn_on(&self.worker, false, make)
+        self.spawn_on(false, make)
     }
 
     /// Like [`Netns::spawn`], on a second worker thread of the namespace that runs at
@@ -132,15 +135,10 @@ impl Netns {
         Fut: Future<Output = T> + 'static,
         F: FnOnce() -> Fut + Send + 'static,
     {
-        self.spawn_on(&self.rt_worker, true, make)
+        self.spawn_on(true, make)
     }
 
-    fn spawn_on<T, Fut, F>(
-        &self,
-        worker: &Mutex<Option<Worker>>,
-        realtime: bool,
-        make: F,
-    ) -> Task<T>
+    fn spawn_on<T, Fut, F>(&self, realtime: bool, make: F) -> Task<T>
     where
         T: Send + 'static,
         Fut: Future<Output = T> + 'static,
@@ -149,7 +147,6 @@ impl Netns {
         let (tx, rx) = std_mpsc::channel();
         let (abort_tx, abort_rx) = std_mpsc::channel();
         self.submit_to(
-            worker,
             realtime,
             Box::new(move || {
                 let fut = make();
@@ -179,11 +176,13 @@ impl Netns {
         self.spawn(make).wait(Duration::from_secs(60))
     }
 
-    fn submit(&self, job: Job) {
-        self.submit_to(&self.worker, false, job);
-    }
-
-    fn submit_to(&self, worker: &Mutex<Option<Worker>>, realtime: bool, job: Job) {
+    /// Hands `job` to the real-time worker or the normal one, starting it first.
+    fn submit_to(&self, realtime: bool, job: Job) {
+        let worker = if realtime {
+            &self.rt_worker
+        } else {
+            &self.worker
+        };
         let mut guard = worker.lock().unwrap_or_else(|p| p.into_inner());
         if guard.is_none() {
             *guard = Some(Worker::start(&self.name, realtime));

@@ -214,7 +214,7 @@ impl Router {
     /// MAC), a queued advert changes what it does. Only a Master's advert timer and
     /// the link debounce decide the same either way, so an idle Master's wake-up
     /// reads no socket it has no news from (`make bench-footprint`); any other
-    /// deadline, a future one included, reads the queue first.
+    /// due deadline reads the queue first, also one added to `Deadlines` later.
     pub fn wants_queued_adverts_first(&self, now: Time) -> bool {
         Deadlines {
             advert: None,
