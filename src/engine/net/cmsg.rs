@@ -9,9 +9,11 @@ use std::mem;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::ptr;
+use std::time::{Duration, SystemTime};
 
 /// Room for IP_TTL + IP_PKTINFO or IPV6_HOPLIMIT + IPV6_PKTINFO (about 70 bytes),
-/// with a margin for options we did not ask for. Aligned like `cmsghdr`.
+/// plus a timestamp and a drop count (about 40) where asked for, with a margin for
+/// options we did not ask for. Aligned like `cmsghdr`.
 #[repr(C, align(8))]
 struct ControlBuf([u8; 256]);
 
@@ -24,6 +26,12 @@ pub(crate) struct Ancillary {
     pub dst: Option<IpAddr>,
     /// The interface the packet arrived on.
     pub ifindex: Option<u32>,
+    /// When the kernel received the packet (SO_TIMESTAMPNS; wall clock), on a
+    /// socket that asked for it.
+    pub stamp: Option<SystemTime>,
+    /// Datagrams the socket dropped so far because its queue was full
+    /// (SO_RXQ_OVFL), on a socket that asked for it.
+    pub queue_drops: Option<u32>,
 }
 
 /// One datagram read by [`recv`].
@@ -112,6 +120,14 @@ fn parse_control(msg: &libc::msghdr) -> Ancillary {
                     ))));
                 }
             }
+            (libc::SOL_SOCKET, libc::SCM_TIMESTAMPNS) => {
+                if let Some(ts) = read_data::<libc::timespec>(data, have) {
+                    out.stamp = wall_clock(ts);
+                }
+            }
+            (libc::SOL_SOCKET, libc::SO_RXQ_OVFL) => {
+                out.queue_drops = read_data::<u32>(data, have);
+            }
             (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO) => {
                 if let Some(info) = read_data::<libc::in6_pktinfo>(data, have) {
                     out.ifindex = Some(info.ipi6_ifindex);
@@ -138,6 +154,15 @@ fn read_data<T: Copy>(data: *const u8, have: usize) -> Option<T> {
     // SAFETY: `have` >= CMSG_LEN(sizeof T) means the kernel wrote a whole T at
     // `data`, inside the control buffer; read_unaligned copes with its alignment.
     Some(unsafe { ptr::read_unaligned(data.cast::<T>()) })
+}
+
+/// A kernel timestamp as a wall-clock instant (`None` if out of range).
+fn wall_clock(ts: libc::timespec) -> Option<SystemTime> {
+    let secs = u64::try_from(ts.tv_sec).ok()?;
+    let nanos = u32::try_from(ts.tv_nsec)
+        .ok()
+        .filter(|n| *n < 1_000_000_000)?;
+    SystemTime::UNIX_EPOCH.checked_add(Duration::new(secs, nanos))
 }
 
 fn sockaddr_ip(name: &libc::sockaddr_storage) -> Option<IpAddr> {

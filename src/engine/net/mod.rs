@@ -9,6 +9,8 @@
 //! * [`netlink`]: links, addresses and routes over rtnetlink ([`ifstate`] holds what
 //!   it reports): VIPs are added and removed here; [`link_watch`] feeds link state to
 //!   the routers' Fault state.
+//! * [`waiting`]: the never-polled second socket where a settled Master's unchanged
+//!   adverts wait for the daemon, with the socket filters that split the traffic.
 //! * [`timer`]: a timerfd, so router deadlines fire within microseconds rather than
 //!   on tokio's millisecond ticks.
 //!
@@ -23,6 +25,7 @@ pub mod packet_socket;
 mod sockopt;
 pub mod timer;
 pub mod vrrp_socket;
+pub mod waiting;
 
 pub use ifstate::{IfAddr, Link};
 pub use link_watch::{LinkWatch, NetEvent};
@@ -30,6 +33,7 @@ pub use netlink::{AddOutcome, Netlink, NetlinkError, RemoveOutcome};
 pub use packet_socket::{interface_mac, AsyncPacketSocket, PacketSocket};
 pub use timer::PreciseTimer;
 pub use vrrp_socket::{AsyncVrrpSocket, Delivery, RecvMeta, VrrpSocket};
+pub use waiting::{WaitPattern, WaitingQueue};
 
 use std::ffi::CString;
 use std::fmt;

@@ -58,6 +58,12 @@ pub struct RecvMeta {
     pub ifindex: u32,
     /// The datagram was longer than the receive buffer; its tail is missing.
     pub truncated: bool,
+    /// When the kernel received it (wall clock), on a waiting queue
+    /// ([`super::waiting::WaitingQueue`]); `None` elsewhere.
+    pub stamp: Option<std::time::SystemTime>,
+    /// How many datagrams the socket has dropped for a full queue so far, on a
+    /// waiting queue; `None` elsewhere.
+    pub queue_drops: Option<u32>,
 }
 
 /// A non-blocking raw VRRP socket bound to one interface (SO_BINDTODEVICE).
@@ -306,6 +312,8 @@ impl VrrpSocket {
             ttl_or_hop_limit: got.ancillary.hop_limit,
             ifindex: got.ancillary.ifindex.unwrap_or(self.interface.index),
             truncated: got.truncated,
+            stamp: got.ancillary.stamp,
+            queue_drops: got.ancillary.queue_drops,
         };
         Ok((got.len, meta))
     }

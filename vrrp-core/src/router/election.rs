@@ -89,6 +89,36 @@ impl Router {
         });
     }
 
+    /// Whether another copy of `advert` from `from` may wait in the socket until
+    /// the router's next deadline (or its next other input) instead of waking the
+    /// daemon when it arrives: a settled Backup hearing its own Master say nothing
+    /// new. Such a copy only re-arms the down timer (to a later instant) and
+    /// counts; fed later with the time it arrived, it leaves the router exactly as
+    /// it would have at once. Anything else may change what the router does and is
+    /// read when it comes: a release, another priority or interval, another
+    /// sender, a claim in flight, the startup wait, or a lower-priority Master this
+    /// router preempts (its preempt delay counts adverts).
+    pub fn advert_may_wait(&self, from: IpAddr, advert: &Advert) -> bool {
+        let Some(master) = self.master else {
+            return false;
+        };
+        let preempt = self.config.preempt || self.config.is_owner();
+        self.state == State::Backup
+            && !self.startup_wait
+            && self.config.rolling_from.is_none()
+            && self.deadlines.claim.is_none()
+            && !advert.priority.is_release()
+            && master.address == from
+            && master.priority == advert.priority
+            && from != self.config.primary_address
+            && advert.vrid == self.config.vrid
+            && advert.version == self.config.version
+            && advert.family() == self.config.family
+            && advert.interval == self.config.advert_interval
+            && advert.interval == self.master_adver_int
+            && !(preempt && advert.priority < self.effective)
+    }
+
     /// RFC 9568 §6.4.2, Backup state.
     fn backup_receive(&mut self, now: Time, from: IpAddr, advert: &Advert) {
         self.last_heard = Some(now);

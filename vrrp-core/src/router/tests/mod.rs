@@ -12,6 +12,7 @@ mod handover;
 mod healing;
 mod keepalived;
 mod visibility;
+mod waiting;
 
 pub(super) use super::*;
 pub(super) use crate::proto::{Advert, AdvertInterval, Auth, Priority, RollingFrom, Version, Vrid};
