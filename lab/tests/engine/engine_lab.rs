@@ -662,6 +662,61 @@ mod failover {
     }
 }
 
+mod waiting {
+    use super::*;
+    use netns_lab::proc::switches;
+
+    /// Reloads `h`'s engine (the same config) and returns its counters once the
+    /// state file shows the reload: a reload reads the waiting queue first, so
+    /// the counts are those of that instant.
+    fn counters_at_reload(
+        h: &Host,
+        reloads: u64,
+    ) -> keepalived_charm::engine::state_file::Counters {
+        h.signal_daemon(libc::SIGHUP);
+        let state = netns_lab::wait_until(
+            &format!("{}'s reload {reloads} in its state file", h.name),
+            Duration::from_secs(3),
+            || h.engine_state().filter(|s| s.reloads >= reloads),
+        );
+        instance(&state, "VI_1").expect("VI_1").counters
+    }
+
+    /// docs/architecture.md, "Adverts that wait": a Backup that hears a steady
+    /// Master (VRRPv2 1 s, the charm's default) reads its unchanged adverts once
+    /// per down interval, not once per advert, and still counts every one. That
+    /// the down timer runs from each advert's arrival, not from the read, is S2's
+    /// T_detect bound above.
+    #[test]
+    fn a_backup_reads_a_steady_masters_adverts_once_per_down_interval_and_counts_each() {
+        let lab = Lab::builder("waits").hosts(2).build();
+        let (_prober, _adverts) = elect_in_order(&lab, 2, |_, _| {});
+        let (h1, h2) = (lab.host(0), lab.host(1));
+        // Settled: the first advert read at once made the queue keep the others.
+        std::thread::sleep(Duration::from_secs(2));
+        let sent0 = counters_at_reload(h1, 1).adverts_sent;
+        let received0 = counters_at_reload(h2, 1).adverts_received;
+        let pid = h2.daemon_pids()[0];
+        let woke0 = switches(pid);
+        let window = Duration::from_secs(12);
+        std::thread::sleep(window);
+        let woke = switches(pid) - woke0;
+        let sent = counters_at_reload(h1, 2).adverts_sent - sent0;
+        let received = counters_at_reload(h2, 2).adverts_received - received0;
+        eprintln!(
+            "waiting: over {window:?} h2 woke {woke} times; h1 sent {sent} adverts, h2 counted {received}"
+        );
+        assert!(sent >= 11, "h1 sent {sent}");
+        assert!(
+            received + 1 >= sent && received <= sent + 1,
+            "h2 counted {received} of {sent}"
+        );
+        // One read per down interval (3 s) is 4; a wake per advert would be 12.
+        assert!(woke <= 7, "h2 woke {woke} times in {window:?}");
+        wait_state(h2, "VI_1", "BACKUP", Duration::from_secs(1));
+    }
+}
+
 mod preemption {
     use super::*;
 

@@ -156,6 +156,10 @@ pub(super) struct Driver {
     pub(super) buf: Vec<u8>,
     /// The metrics endpoint, with `--metrics-file`.
     pub(super) metrics: Option<Metrics>,
+    /// The clocks behind the waiting queues' stamps (`super::waiting`).
+    pub(super) arrival: super::waiting::ArrivalClock,
+    /// The buffer the waiting queues are read into.
+    pub(super) wait_buf: Vec<u8>,
 }
 
 /// The metrics endpoint: where its address comes from, the snapshot it serves and
@@ -233,6 +237,8 @@ impl Driver {
             log_limit: RateLimit::new(DROP_LOG_PERIOD),
             buf: Vec::with_capacity(64),
             metrics: None,
+            arrival: super::waiting::ArrivalClock::default(),
+            wait_buf: Vec::new(),
         };
         if let Some(file) = metrics_file {
             let published = Published::default();
@@ -284,8 +290,11 @@ impl Driver {
         // Every datagram is read here, in the loop's own turn (`sockets::recv_any`).
         let mut rx = RxBuffer::default();
         loop {
+            self.refresh_waits();
             self.housekeeping();
             let timer = sleep_until(&inbox.timer, self.next_wake());
+            // Whatever woke the loop, the adverts that waited reach the routers
+            // first: they arrived before it (`super::waiting`).
             tokio::select! {
                 biased;
                 Some(sig) = inbox.stop.recv() => {
@@ -293,18 +302,30 @@ impl Driver {
                         Stop::Terminate => tracing::info!("SIGTERM: shutting down"),
                         Stop::Interrupt => tracing::info!("SIGINT: shutting down"),
                     }
+                    self.read_waiting().await;
                     break;
                 }
-                _ = timer => self.on_timers(&mut rx).await,
+                _ = timer => {
+                    self.read_waiting().await;
+                    self.on_timers(&mut rx).await
+                }
                 Some(()) = inbox.hangup.recv() => {
+                    self.read_waiting().await;
                     self.reload().await;
                     self.configure_metrics();
                 }
                 received = recv_any(&self.receivers, &mut rx.buf, &mut rx.next) => {
+                    self.read_waiting().await;
                     self.on_received(received, &rx.buf).await
                 }
-                Some(result) = inbox.scripts.recv() => self.on_script(result).await,
-                Some(msg) = inbox.net.recv() => self.on_net(msg).await,
+                Some(result) = inbox.scripts.recv() => {
+                    self.read_waiting().await;
+                    self.on_script(result).await
+                }
+                Some(msg) = inbox.net.recv() => {
+                    self.read_waiting().await;
+                    self.on_net(msg).await
+                }
             }
         }
         self.shutdown(&mut inbox).await;
@@ -547,6 +568,7 @@ impl Driver {
             .iter()
             .any(|i| i.router.wants_queued_adverts_first(now))
         {
+            self.read_waiting().await;
             let mut read = false;
             for _ in 0..DRAIN_BEFORE_TIMERS {
                 let Some(received) = try_recv_any(&self.receivers, &mut rx.buf, &mut rx.next)

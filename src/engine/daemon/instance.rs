@@ -249,6 +249,9 @@ pub struct Instance {
     /// The addresses of the config this instance ran before the last reload, so a
     /// VIP dropped by the reload is removed from the device it was added to.
     pub retired: Vec<VirtualAddress>,
+    /// The last advert read from the polled socket, as the waiting queue would
+    /// match its copies (`super::waiting`).
+    pub wait_candidate: Option<super::waiting::WaitCandidate>,
 }
 
 impl Instance {
@@ -279,6 +282,7 @@ impl Instance {
             checksum_forms: BTreeMap::new(),
             send_errors: 0,
             retired: Vec::new(),
+            wait_candidate: None,
         })
     }
 

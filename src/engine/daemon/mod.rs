@@ -42,6 +42,7 @@ mod reload;
 mod sockets;
 mod status;
 mod tracking;
+mod waiting;
 
 use std::path::{Path, PathBuf};
 

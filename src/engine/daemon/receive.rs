@@ -11,14 +11,19 @@ use vrrp_core::router::{ForeignReason, Input, State, Time};
 
 use super::driver::Driver;
 use super::sockets::Received;
-use crate::engine::net::RecvMeta;
+use super::waiting::WaitCandidate;
+use crate::engine::net::{RecvMeta, WaitPattern};
 
 impl Driver {
     /// What `sockets::recv_any` read into `buf`: a datagram, or a receive error.
     pub(super) async fn on_received(&mut self, received: Received, buf: &[u8]) {
         let (id, result) = received;
         match result {
-            Ok((len, meta)) => self.on_packet(id, &buf[..len.min(buf.len())], meta).await,
+            Ok((len, meta)) => {
+                let now = self.now();
+                self.on_packet(id, &buf[..len.min(buf.len())], meta, now, false)
+                    .await
+            }
             Err(e) => {
                 if let Some(r) = self.receivers.values_mut().find(|r| r.id == id) {
                     r.errors += 1;
@@ -31,8 +36,16 @@ impl Driver {
         }
     }
 
-    async fn on_packet(&mut self, receiver: u64, bytes: &[u8], meta: RecvMeta) {
-        let now = self.now();
+    /// One datagram that arrived at `now`: from the polled socket, or from the
+    /// waiting queue (`queued`, with the time the kernel stamped on it).
+    pub(super) async fn on_packet(
+        &mut self,
+        receiver: u64,
+        bytes: &[u8],
+        meta: RecvMeta,
+        now: Time,
+        queued: bool,
+    ) {
         self.counters_dirty = true;
         let Some((key, receiver)) = self.receivers.iter_mut().find(|(_, r)| r.id == receiver)
         else {
@@ -52,7 +65,16 @@ impl Driver {
             ),
         };
         match verdict {
-            Ok(accepted) => self.on_accepted(now, &iface, family, accepted).await,
+            Ok(accepted) => {
+                // Copies of an advert read when it came may wait next time; one
+                // read from the queue is such a copy already.
+                let pattern = match family {
+                    Family::V4 if !queued => WaitPattern::from_ipv4_datagram(bytes),
+                    _ => None,
+                };
+                self.on_accepted(now, &iface, family, accepted, pattern)
+                    .await
+            }
             Err(dropped) => self.on_dropped(now, &iface, family, dropped),
         }
     }
@@ -63,7 +85,14 @@ impl Driver {
                 && i.key.answers_to(vrid)
         })
     }
-    async fn on_accepted(&mut self, now: Time, iface: &str, family: Family, accepted: Accepted) {
+    async fn on_accepted(
+        &mut self,
+        now: Time,
+        iface: &str,
+        family: Family,
+        accepted: Accepted,
+        pattern: Option<WaitPattern>,
+    ) {
         let Accepted { received, notices } = accepted;
         let Some(idx) = self.instance_on(iface, family, received.advert.vrid.get()) else {
             return;
@@ -101,6 +130,18 @@ impl Driver {
             }
         }
         let from = received.src;
+        let plain = !(notices.owner_conflict
+            || notices.address_list_mismatch
+            || notices.interval_mismatch
+            || notices.version_mismatch
+            || notices.rolling_identity);
+        if let Some(pattern) = pattern {
+            inst.wait_candidate = plain.then(|| WaitCandidate {
+                from,
+                advert: received.advert.clone(),
+                pattern,
+            });
+        }
         let resigning = received.advert.priority.is_release();
         let input = Input::Advert {
             from,

@@ -15,6 +15,7 @@ use std::task::Poll;
 
 use crate::engine::net::{
     AsyncVrrpSocket, Delivery, Interface, PacketSocket, RecvMeta, SocketError, VrrpSocket,
+    WaitPattern, WaitingQueue,
 };
 use vrrp_core::packet::{Demux, RxExpect};
 use vrrp_core::proto::{Family, Vrid};
@@ -41,6 +42,16 @@ pub struct Receiver {
     pub errors: u64,
     /// The (family, VRID)s the demux holds expectations for.
     expected: BTreeSet<(Family, Vrid)>,
+    /// Where a settled Master's unchanged adverts wait (`super::waiting`), opened
+    /// the first time one may.
+    pub waiting: Option<WaitingQueue>,
+    /// The adverts the waiting queue keeps and this socket turns away.
+    pub waits: Vec<WaitPattern>,
+    /// The waiting queue may hold adverts: it keeps some, or kept some since it
+    /// was last read empty.
+    pub waiting_live: bool,
+    /// The waiting queue's drop count last seen (SO_RXQ_OVFL).
+    pub queue_drops: u32,
 }
 
 impl Receiver {
@@ -73,6 +84,10 @@ impl Receiver {
             demux: Demux::new(),
             errors: 0,
             expected: BTreeSet::new(),
+            waiting: None,
+            waits: Vec::new(),
+            waiting_live: false,
+            queue_drops: 0,
         })
     }
 

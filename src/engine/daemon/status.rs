@@ -39,10 +39,12 @@ pub const HEARTBEAT: Duration = Duration::from_secs(10);
 pub const CONTENT_REFRESH: Duration = Duration::from_secs(60);
 
 /// How much earlier than due a heartbeat or a counter flush is done when the loop is
-/// awake anyway. Half as wide again as the slowest advert interval (1 s), so with
-/// adverts going out or coming in neither needs a wake-up of its own: each wake-up
-/// costs an idle engine more than the work done in it.
-pub const EARLY: Duration = Duration::from_millis(1500);
+/// awake anyway. Wider than the longest a settled engine sleeps at the charm's 1 s
+/// adverts: a Master wakes once a second, a Backup once per down interval (about
+/// 3 s: its Master's unchanged adverts wait for it, docs/architecture.md), so
+/// neither needs a wake-up of its own for the heartbeat: each wake-up costs an idle
+/// engine more than the work done in it.
+pub const EARLY: Duration = Duration::from_millis(4000);
 
 /// Daemon-wide facts that go into every snapshot.
 #[derive(Debug, Clone, Default)]

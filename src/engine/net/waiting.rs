@@ -270,7 +270,7 @@ mod tests {
     #[test]
     fn the_waiting_queue_keeps_only_the_masters_unchanged_advert_and_the_socket_the_rest() {
         let master = datagram([10, 0, 0, 9], 200, 1);
-        let waits = patterns(&[master.clone()]);
+        let waits = patterns(std::slice::from_ref(&master));
         let same_later = datagram([10, 0, 0, 9], 200, 2);
         let mut ttl = datagram([10, 0, 0, 9], 200, 3);
         ttl[8] = 254;
@@ -330,8 +330,11 @@ mod tests {
     #[test]
     fn no_pattern_keeps_nothing_on_the_queue_and_everything_on_the_socket() {
         let d = datagram([10, 0, 0, 9], 200, 1);
-        assert!(kept(&program(&[], Keep::Matching).0, &[d.clone()]).is_empty());
-        assert_eq!(kept(&program(&[], Keep::Others).0, &[d.clone()]), vec![d]);
+        assert!(kept(&program(&[], Keep::Matching).0, std::slice::from_ref(&d)).is_empty());
+        assert_eq!(
+            kept(&program(&[], Keep::Others).0, std::slice::from_ref(&d)),
+            vec![d]
+        );
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! `handover` pins the wire order of a new Master, the contention re-announcement
 //! and the make-before-break release on shutdown; `keepalived` pins the
 //! keepalived rules K-01..K-05 of docs/requirements.md;
-//! `healing` and `visibility` pin S-20, S-6, S-7, S-8 and S-9 (docs/scenarios.md). Every time is exact to the
+//! `healing` and `visibility` pin S-20, S-6, S-7, S-8 and S-9 (docs/scenarios.md);
+//! `waiting` pins which adverts may wait unread (docs/architecture.md). Every time is exact to the
 //! nanosecond: the RFCs define them, and "roughly" would hide bugs (the v2 skews
 //! of priorities 100 and 101 differ by 0.39 ms).
 

@@ -1,0 +1,362 @@
+//! Adverts that wait (docs/architecture.md): which of a socket's adverts go to its
+//! never-polled waiting queue (`refresh_waits`, from `Router::advert_may_wait`),
+//! and reading that queue before anything else reaches a router (`read_waiting`),
+//! each advert with the time the kernel stamped on it.
+//!
+//! The stamps are wall-clock time; the routers run on the monotonic clock. A stamp
+//! becomes a router time by its age against the wall clock read now, which a step
+//! of the wall clock would falsify: a step since the last read (the two clocks'
+//! offset moved by more than `STEP`) or a full queue (datagrams dropped) makes
+//! every advert of that read count as arriving now, which can only make the down
+//! timer run later, never sooner.
+
+use std::net::IpAddr;
+use std::time::{Duration, SystemTime};
+
+use crate::engine::net::waiting::{self, Keep, WaitPattern, WaitingQueue};
+use crate::engine::net::Interface;
+use vrrp_core::proto::{Advert, Family};
+use vrrp_core::router::Time;
+
+use super::driver::Driver;
+use super::sockets::Receiver;
+
+/// How far the wall clock may drift from the monotonic one between two reads of
+/// the queues before it counts as stepped. NTP slews at most 500 ppm: 2 ms over
+/// the longest default down interval; a step is hundreds of ms or more.
+const STEP: Duration = Duration::from_millis(20);
+
+/// Datagrams read from one waiting queue per read, at most: a queue holds a down
+/// interval's worth of one Master's adverts (three or four), so this is only a
+/// bound against a queue that refills as fast as it is read.
+const READ_AT_MOST: usize = 256;
+
+/// The advert an instance last read from its polled socket, for its copies to wait.
+#[derive(Debug, Clone)]
+pub struct WaitCandidate {
+    pub from: IpAddr,
+    pub advert: Advert,
+    pub pattern: WaitPattern,
+}
+
+/// What the waiting queues need of the clocks between reads.
+#[derive(Debug, Default)]
+pub struct ArrivalClock {
+    /// Wall clock minus monotonic clock (ns) at the last read or filter change.
+    offset: Option<i128>,
+    /// The monotonic time of the last read: an advert stamped earlier raced that
+    /// read and is fed at its time, so a router never sees time run backwards.
+    last_read: Time,
+}
+
+/// One read of the queues: the times it maps stamps with.
+#[derive(Debug, Clone, Copy)]
+pub struct Reading {
+    now: Time,
+    wall: SystemTime,
+    floor: Time,
+    trusted: bool,
+}
+
+fn offset_ns(now: Time, wall: SystemTime) -> i128 {
+    let wall = match wall.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) => d.as_nanos() as i128,
+        Err(e) => -(e.duration().as_nanos() as i128),
+    };
+    wall - now.since_epoch().as_nanos() as i128
+}
+
+impl ArrivalClock {
+    /// Notes the clocks' offset (when a filter starts sending adverts to a queue).
+    pub fn mark(&mut self, now: Time, wall: SystemTime) {
+        self.offset = Some(offset_ns(now, wall));
+    }
+
+    /// Starts a read at `now` / `wall`: stamps are trusted when the clocks kept
+    /// their offset since the last read or mark.
+    pub fn begin(&mut self, now: Time, wall: SystemTime) -> Reading {
+        let offset = offset_ns(now, wall);
+        let trusted = self
+            .offset
+            .is_some_and(|before| (offset - before).unsigned_abs() <= STEP.as_nanos());
+        self.offset = Some(offset);
+        let floor = self.last_read.min(now);
+        self.last_read = now;
+        Reading {
+            now,
+            wall,
+            floor,
+            trusted,
+        }
+    }
+}
+
+impl Reading {
+    /// The router time of an advert stamped `stamp`: its age subtracted from now,
+    /// kept between the last read and now; now itself when the stamps are not
+    /// trusted, the stamp is missing, or it lies in the future.
+    pub fn arrival(&self, stamp: Option<SystemTime>) -> Time {
+        let Some(stamp) = stamp.filter(|_| self.trusted) else {
+            return self.now;
+        };
+        let Ok(age) = self.wall.duration_since(stamp) else {
+            return self.now;
+        };
+        let since_floor = self.now.saturating_since(self.floor);
+        if age >= since_floor {
+            return self.floor;
+        }
+        Time::from_epoch(self.now.since_epoch() - age)
+    }
+
+    /// The same read, with every stamp distrusted (a queue dropped datagrams).
+    pub fn distrusted(self) -> Reading {
+        Reading {
+            trusted: false,
+            ..self
+        }
+    }
+}
+
+impl Receiver {
+    /// Makes the waiting queue keep exactly `wanted` (IPv4 sockets only) and this
+    /// socket turn them away, opening the queue on first use. The filters change
+    /// in three steps so that no advert is lost meanwhile (one may be read twice,
+    /// which only re-arms a down timer once more): the queue keeps old and new,
+    /// then this socket turns the new away, then the queue keeps the new only.
+    /// Returns whether anything changed.
+    pub fn set_waits(
+        &mut self,
+        wanted: Vec<WaitPattern>,
+        interface: &Interface,
+    ) -> Result<bool, crate::engine::net::SocketError> {
+        if wanted == self.waits {
+            return Ok(false);
+        }
+        let err = |op: &'static str| {
+            let ifname = interface.name.clone();
+            move |source: std::io::Error| crate::engine::net::SocketError { op, ifname, source }
+        };
+        if self.waiting.is_none() {
+            if wanted.is_empty() {
+                return Ok(false);
+            }
+            self.waiting = Some(WaitingQueue::open(interface, self.delivery)?);
+        }
+        let Some(queue) = self.waiting.as_ref() else {
+            return Ok(false);
+        };
+        let mut both = self.waits.clone();
+        both.extend(wanted.iter().filter(|p| !self.waits.contains(p)).cloned());
+        let attach = |fd, patterns: &[WaitPattern], keep| {
+            let (program, held) = waiting::program(patterns, keep);
+            waiting::attach(fd, &program).map(|()| held)
+        };
+        attach(std::os::fd::AsFd::as_fd(queue), &both, Keep::Matching)
+            .map_err(err("filter the waiting queue"))?;
+        let main = std::os::fd::AsFd::as_fd(self.socket.get_ref());
+        let held = if wanted.is_empty() {
+            waiting::detach(main).map(|()| 0)
+        } else {
+            attach(main, &wanted, Keep::Others)
+        }
+        .map_err(err("filter the VRRP socket"))?;
+        let kept = wanted[..held.min(wanted.len())].to_vec();
+        attach(std::os::fd::AsFd::as_fd(queue), &kept, Keep::Matching)
+            .map_err(err("filter the waiting queue"))?;
+        if !kept.is_empty() {
+            self.waiting_live = true;
+        }
+        self.waits = kept;
+        Ok(true)
+    }
+}
+
+/// The adverts the IPv4 instances on `interface` may let wait now.
+fn waits_of<'a>(
+    instances: &'a [super::instance::Instance],
+    interface: &'a str,
+) -> impl Iterator<Item = &'a WaitPattern> + 'a {
+    instances
+        .iter()
+        .filter(move |i| i.config.family == Family::V4 && i.config.interface == interface)
+        .filter_map(|i| {
+            let c = i.wait_candidate.as_ref()?;
+            i.router
+                .advert_may_wait(c.from, &c.advert)
+                .then_some(&c.pattern)
+        })
+}
+
+impl Driver {
+    /// Reads every waiting queue that may hold adverts and feeds them to the
+    /// routers, each at the time it arrived. Called before any other input
+    /// reaches a router, so the routers see inputs in the order they happened.
+    pub(super) async fn read_waiting(&mut self) {
+        if !self.receivers.values().any(|r| r.waiting_live) {
+            return;
+        }
+        let reading = self.arrival.begin(self.now(), SystemTime::now());
+        let live: Vec<_> = self
+            .receivers
+            .iter()
+            .filter(|(_, r)| r.waiting_live)
+            .map(|(k, r)| (k.clone(), r.id))
+            .collect();
+        let mut buf = std::mem::take(&mut self.wait_buf);
+        buf.resize(2048, 0);
+        for (key, id) in live {
+            let mut reading = reading;
+            for _ in 0..READ_AT_MOST {
+                let Some(r) = self.receivers.get_mut(&key) else {
+                    break;
+                };
+                let Some(queue) = r.waiting.as_ref() else {
+                    r.waiting_live = false;
+                    break;
+                };
+                let (len, meta) = match queue.recv(&mut buf) {
+                    Ok(got) => got,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        // Nothing left; a queue no advert goes to any more is not
+                        // read again.
+                        r.waiting_live = !r.waits.is_empty();
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::warn!(interface = %key.0, error = %e, "cannot read the waiting queue");
+                        break;
+                    }
+                };
+                if let Some(drops) = meta.queue_drops {
+                    if drops != r.queue_drops {
+                        r.queue_drops = drops;
+                        reading = reading.distrusted();
+                    }
+                }
+                let at = reading.arrival(meta.stamp);
+                self.on_packet(id, &buf[..len.min(buf.len())], meta, at, true)
+                    .await;
+            }
+        }
+        self.wait_buf = buf;
+    }
+
+    /// Points each IPv4 socket's waiting queue at the adverts its instances may
+    /// let wait now (`Router::advert_may_wait`): run after every turn, it costs
+    /// no system call unless the set changed.
+    pub(super) fn refresh_waits(&mut self) {
+        let mut changed = false;
+        let instances = &self.instances;
+        for (key, r) in self.receivers.iter_mut() {
+            if key.1 != Family::V4 {
+                continue;
+            }
+            // The usual turn (a Master's advert, a Backup whose set is unchanged)
+            // allocates nothing.
+            if waits_of(instances, &key.0).eq(r.waits.iter()) {
+                continue;
+            }
+            let wanted: Vec<WaitPattern> = waits_of(instances, &key.0).cloned().collect();
+            let Some(link) = self.host.link(&key.0) else {
+                continue;
+            };
+            match r.set_waits(wanted, &link.interface()) {
+                Ok(c) => changed |= c,
+                Err(e) => {
+                    if let Some(n) = self
+                        .log_limit
+                        .allow(&format!("waits {}", key.0), std::time::Instant::now())
+                    {
+                        tracing::warn!(error = %e, suppressed = n, "cannot let adverts wait: every advert is read when it comes");
+                    }
+                }
+            }
+        }
+        if changed {
+            self.arrival.mark(self.now(), SystemTime::now());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: u64 = 1_000_000_000_000; // a wall clock 1000 s after its epoch
+
+    fn wall(ns: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_nanos(T0 + ns)
+    }
+
+    fn at(ns: u64) -> Time {
+        Time::from_nanos(ns)
+    }
+
+    /// Reads at 1 s and 4 s (monotonic), the wall clock in step.
+    fn steady_reads() -> Reading {
+        let mut c = ArrivalClock::default();
+        c.mark(at(0), wall(0));
+        c.begin(at(1_000_000_000), wall(1_000_000_000));
+        c.begin(at(4_000_000_000), wall(4_000_000_000))
+    }
+
+    #[test]
+    fn an_advert_is_fed_at_the_time_the_kernel_stamped_it() {
+        let r = steady_reads();
+        assert_eq!(r.arrival(Some(wall(3_250_000_000))), at(3_250_000_000));
+        assert_eq!(r.arrival(Some(wall(4_000_000_000))), at(4_000_000_000));
+    }
+
+    /// Stamped before the last read but queued after it: fed at that read, so the
+    /// router never sees time run backwards.
+    #[test]
+    fn an_advert_that_raced_the_last_read_is_fed_at_that_read() {
+        let r = steady_reads();
+        assert_eq!(r.arrival(Some(wall(999_999_000))), at(1_000_000_000));
+    }
+
+    /// Whatever could make the down timer run sooner than the adverts say counts
+    /// as "arrived now", which can only make it run later.
+    #[test]
+    fn a_stamp_that_cannot_be_trusted_counts_as_arriving_now() {
+        let now = at(4_000_000_000);
+        // From the future (the wall clock was stepped back before it arrived).
+        assert_eq!(steady_reads().arrival(Some(wall(4_000_000_001))), now);
+        assert_eq!(steady_reads().arrival(None), now);
+        // A full queue dropped some.
+        assert_eq!(
+            steady_reads()
+                .distrusted()
+                .arrival(Some(wall(3_000_000_000))),
+            now
+        );
+        // The wall clock was stepped forward an hour between the reads.
+        let mut c = ArrivalClock::default();
+        c.mark(at(0), wall(0));
+        c.begin(at(1_000_000_000), wall(1_000_000_000));
+        let hour = 3_600_000_000_000;
+        let r = c.begin(at(4_000_000_000), wall(hour + 4_000_000_000));
+        assert_eq!(r.arrival(Some(wall(hour + 3_000_000_000))), now);
+        // ... and the next read, in step again, trusts the stamps again.
+        let r = c.begin(at(5_000_000_000), wall(hour + 5_000_000_000));
+        assert_eq!(
+            r.arrival(Some(wall(hour + 4_500_000_000))),
+            at(4_500_000_000)
+        );
+        // No mark yet: nothing to compare with.
+        let mut fresh = ArrivalClock::default();
+        let r = fresh.begin(now, wall(4_000_000_000));
+        assert_eq!(r.arrival(Some(wall(3_000_000_000))), now);
+    }
+
+    /// NTP slews the wall clock by at most 500 ppm: between two reads of a down
+    /// interval apart that stays far inside `STEP`.
+    #[test]
+    fn a_slewing_wall_clock_is_still_trusted() {
+        let mut c = ArrivalClock::default();
+        c.mark(at(0), wall(0));
+        let r = c.begin(at(4_000_000_000), wall(4_002_000_000));
+        assert_eq!(r.arrival(Some(wall(3_002_000_000))), at(3_000_000_000));
+    }
+}
