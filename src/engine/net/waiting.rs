@@ -197,6 +197,13 @@ impl WaitingQueue {
         let fd = socket.as_fd();
         let (nothing, _) = program(&[], Keep::Matching);
         attach(fd, &nothing).map_err(err("attach the waiting queue's filter"))?;
+        // The IPv4 header the datagram starts with has the TTL and destination the
+        // receive ladder reads: no per-datagram ancillary data for them (each
+        // costs a copy on every read).
+        sockopt::set_flag(fd, libc::IPPROTO_IP, libc::IP_PKTINFO, false)
+            .map_err(err("clear IP_PKTINFO"))?;
+        sockopt::set_flag(fd, libc::IPPROTO_IP, libc::IP_RECVTTL, false)
+            .map_err(err("clear IP_RECVTTL"))?;
         sockopt::set_flag(fd, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, true)
             .map_err(err("set SO_TIMESTAMPNS"))?;
         sockopt::set_flag(fd, libc::SOL_SOCKET, libc::SO_RXQ_OVFL, true)
