@@ -52,6 +52,8 @@ pub struct Receiver {
     pub waiting_live: bool,
     /// The waiting queue's drop count last seen (SO_RXQ_OVFL).
     pub queue_drops: u32,
+    /// Changing the filters failed once: no advert waits on this socket.
+    pub waiting_failed: bool,
 }
 
 impl Receiver {
@@ -88,6 +90,7 @@ impl Receiver {
             waits: Vec::new(),
             waiting_live: false,
             queue_drops: 0,
+            waiting_failed: false,
         })
     }
 

@@ -121,8 +121,9 @@ impl Reading {
 impl Receiver {
     /// Makes the waiting queue keep exactly `wanted` (IPv4 sockets only) and this
     /// socket turn them away, opening the queue on first use. The filters change
-    /// in three steps so that no advert is lost meanwhile (one may be read twice,
-    /// which only re-arms a down timer once more): the queue keeps old and new,
+    /// in three steps so that no advert is lost meanwhile (one may be read from
+    /// both; the copy from the queue carries the same arrival time, so it adds a
+    /// count and re-arms the down timer for the same instant): the queue keeps old and new,
     /// then this socket turns the new away, then the queue keeps the new only.
     /// Returns whether anything changed.
     pub fn set_waits(
@@ -188,6 +189,23 @@ fn waits_of<'a>(
         })
 }
 
+impl Receiver {
+    /// After a filter change failed: every advert goes to the polled socket again
+    /// (best effort), the queue is read empty once more, and this socket lets no
+    /// advert wait any more.
+    fn stop_waiting(&mut self) {
+        let main = std::os::fd::AsFd::as_fd(self.socket.get_ref());
+        let _ = waiting::detach(main);
+        if let Some(queue) = self.waiting.as_ref() {
+            let (nothing, _) = waiting::program(&[], Keep::Matching);
+            let _ = waiting::attach(std::os::fd::AsFd::as_fd(queue), &nothing);
+        }
+        self.waits.clear();
+        self.waiting_live = self.waiting.is_some();
+        self.waiting_failed = true;
+    }
+}
+
 impl Driver {
     /// Reads every waiting queue that may hold adverts and feeds them to the
     /// routers, each at the time it arrived. Called before any other input
@@ -249,7 +267,7 @@ impl Driver {
         let mut changed = false;
         let instances = &self.instances;
         for (key, r) in self.receivers.iter_mut() {
-            if key.1 != Family::V4 {
+            if key.1 != Family::V4 || r.waiting_failed {
                 continue;
             }
             // The usual turn (a Master's advert, a Backup whose set is unchanged)
@@ -264,12 +282,10 @@ impl Driver {
             match r.set_waits(wanted, &link.interface()) {
                 Ok(c) => changed |= c,
                 Err(e) => {
-                    if let Some(n) = self
-                        .log_limit
-                        .allow(&format!("waits {}", key.0), std::time::Instant::now())
-                    {
-                        tracing::warn!(error = %e, suppressed = n, "cannot let adverts wait: every advert is read when it comes");
-                    }
+                    // Half-changed filters could send one advert to both sockets
+                    // for good: this socket reads every advert when it comes.
+                    r.stop_waiting();
+                    tracing::warn!(interface = %key.0, error = %e, "cannot let adverts wait: this interface's adverts are read when they come");
                 }
             }
         }
