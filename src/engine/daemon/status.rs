@@ -38,12 +38,13 @@ pub const HEARTBEAT: Duration = Duration::from_secs(10);
 /// whatever this says.
 pub const CONTENT_REFRESH: Duration = Duration::from_secs(60);
 
-/// How much earlier than due a heartbeat or a counter flush is done when the loop is
-/// awake anyway. Wider than the longest a settled engine sleeps at the charm's 1 s
-/// adverts: a Master wakes once a second, a Backup once per down interval (about
-/// 3 s: its Master's unchanged adverts wait for it, docs/architecture.md), so
-/// neither needs a wake-up of its own for the heartbeat: each wake-up costs an idle
-/// engine more than the work done in it.
+/// How much earlier than due a heartbeat or a rewrite may be done, in a wake-up after
+/// which the loop would sleep past the time it is due. Wider than the longest a
+/// settled engine sleeps at the charm's 1 s adverts: a Backup wakes once per down
+/// interval (about 3 s: its Master's unchanged adverts wait for it,
+/// docs/architecture.md), so no heartbeat needs a wake-up of its own, and each
+/// wake-up costs an idle engine more than the work done in it. A Master wakes every
+/// second and so beats within the last second before the heartbeat is due.
 pub const EARLY: Duration = Duration::from_millis(4000);
 
 /// Daemon-wide facts that go into every snapshot.

@@ -56,17 +56,15 @@ impl PreciseTimer {
         self.arm(deadline - now)?;
         loop {
             let mut guard = self.fd.readable().await?;
-            match guard.try_io(|fd| read_expirations(fd.get_ref())) {
-                // The read emptied the timerfd: forget its readiness now, or the next
-                // wait would begin with a read that finds nothing (one wasted system
-                // call per advert).
-                Ok(Ok(_)) => {
-                    guard.clear_ready();
-                    return Ok(());
-                }
-                Ok(Err(e)) => return Err(e),
-                // Readiness left over from an earlier arming: wait again.
-                Err(_would_block) => continue,
+            // No read of the expiration count (keepalived makes one per wake-up; in
+            // a process of several threads it is among the dearest of the loop's
+            // system calls): arming resets the count, and each expiry is a new edge
+            // for the edge-triggered reactor. The clock, read after the readiness
+            // is cleared, tells this arming's expiry from one left over from an
+            // earlier arming, and an expiry that came in between is not missed.
+            guard.clear_ready();
+            if Instant::now() >= deadline {
+                return Ok(());
             }
         }
     }
@@ -99,17 +97,6 @@ impl PreciseTimer {
         }
         Ok(())
     }
-}
-
-/// Reads the expiration count; `WouldBlock` when the timer has not fired.
-fn read_expirations(fd: &OwnedFd) -> io::Result<u64> {
-    let mut count = [0u8; 8];
-    // SAFETY: reads at most 8 bytes into `count`, a live local buffer of 8 bytes.
-    let n = unsafe { libc::read(fd.as_raw_fd(), count.as_mut_ptr().cast(), count.len()) };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(u64::from_ne_bytes(count))
 }
 
 #[cfg(test)]
