@@ -290,7 +290,12 @@ impl Driver {
         // Every datagram is read here, in the loop's own turn (`sockets::recv_any`).
         let mut rx = RxBuffer::default();
         loop {
-            self.refresh_waits();
+            if self.refresh_waits() {
+                // Adverts that came to the queue during this turn, before a router
+                // stopped letting them wait (it became Master, or claims), are
+                // read now rather than at the next wake-up.
+                self.read_waiting().await;
+            }
             self.housekeeping();
             let timer = sleep_until(&inbox.timer, self.next_wake());
             // Whatever woke the loop, the adverts that waited reach the routers

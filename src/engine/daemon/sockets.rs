@@ -47,6 +47,8 @@ pub struct Receiver {
     pub waiting: Option<WaitingQueue>,
     /// The adverts the waiting queue keeps and this socket turns away.
     pub waits: Vec<WaitPattern>,
+    /// The adverts last asked to wait (`waits` holds those that fit the filters).
+    pub asked: Vec<WaitPattern>,
     /// The waiting queue may hold adverts: it keeps some, or kept some since it
     /// was last read empty.
     pub waiting_live: bool,
@@ -88,6 +90,7 @@ impl Receiver {
             expected: BTreeSet::new(),
             waiting: None,
             waits: Vec::new(),
+            asked: Vec::new(),
             waiting_live: false,
             queue_drops: 0,
             waiting_failed: false,

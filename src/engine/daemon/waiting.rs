@@ -92,15 +92,18 @@ impl ArrivalClock {
 }
 
 impl Reading {
-    /// The router time of an advert stamped `stamp`: its age subtracted from now,
-    /// kept between the last read and now; now itself when the stamps are not
-    /// trusted, the stamp is missing, or it lies in the future.
-    pub fn arrival(&self, stamp: Option<SystemTime>) -> Time {
+    /// The router time of an advert stamped `stamp`, read at `fresh` (the
+    /// monotonic clock read just now): its age subtracted from the reading's now,
+    /// kept between the last read and then. `fresh` itself when the stamps are not
+    /// trusted, the stamp is missing, or it is later than the reading's wall clock
+    /// (it arrived while this read went on): the advert can only look younger than
+    /// it is, never older.
+    pub fn arrival(&self, stamp: Option<SystemTime>, fresh: Time) -> Time {
         let Some(stamp) = stamp.filter(|_| self.trusted) else {
-            return self.now;
+            return fresh;
         };
         let Ok(age) = self.wall.duration_since(stamp) else {
-            return self.now;
+            return fresh;
         };
         let since_floor = self.now.saturating_since(self.floor);
         if age >= since_floor {
@@ -131,7 +134,7 @@ impl Receiver {
         wanted: Vec<WaitPattern>,
         interface: &Interface,
     ) -> Result<bool, crate::engine::net::SocketError> {
-        if wanted == self.waits {
+        if wanted == self.asked {
             return Ok(false);
         }
         let err = |op: &'static str| {
@@ -140,6 +143,7 @@ impl Receiver {
         };
         if self.waiting.is_none() {
             if wanted.is_empty() {
+                self.asked = wanted;
                 return Ok(false);
             }
             self.waiting = Some(WaitingQueue::open(interface, self.delivery)?);
@@ -147,28 +151,40 @@ impl Receiver {
         let Some(queue) = self.waiting.as_ref() else {
             return Ok(false);
         };
+        let queue = std::os::fd::AsFd::as_fd(queue);
+        let main = std::os::fd::AsFd::as_fd(self.socket.get_ref());
         let mut both = self.waits.clone();
         both.extend(wanted.iter().filter(|p| !self.waits.contains(p)).cloned());
-        let attach = |fd, patterns: &[WaitPattern], keep| {
-            let (program, held) = waiting::program(patterns, keep);
-            waiting::attach(fd, &program).map(|()| held)
-        };
-        attach(std::os::fd::AsFd::as_fd(queue), &both, Keep::Matching)
-            .map_err(err("filter the waiting queue"))?;
-        let main = std::os::fd::AsFd::as_fd(self.socket.get_ref());
-        let held = if wanted.is_empty() {
-            waiting::detach(main).map(|()| 0)
+        if waiting::program(&both, Keep::Matching).1 < both.len() {
+            // Old and new together do not fit one filter: for a moment nothing
+            // waits (the socket takes everything first), then the new ones.
+            waiting::detach(main).map_err(err("filter the VRRP socket"))?;
+            let (nothing, _) = waiting::program(&[], Keep::Matching);
+            waiting::attach(queue, &nothing).map_err(err("filter the waiting queue"))?;
+            self.waits.clear();
+            both = wanted.clone();
+        }
+        // Whatever the socket turns away, the queue keeps already.
+        let (keep_both, held) = waiting::program(&both, Keep::Matching);
+        let kept: Vec<WaitPattern> = wanted
+            .iter()
+            .filter(|p| both[..held].contains(p))
+            .cloned()
+            .collect();
+        waiting::attach(queue, &keep_both).map_err(err("filter the waiting queue"))?;
+        if kept.is_empty() {
+            waiting::detach(main)
         } else {
-            attach(main, &wanted, Keep::Others)
+            waiting::attach(main, &waiting::program(&kept, Keep::Others).0)
         }
         .map_err(err("filter the VRRP socket"))?;
-        let kept = wanted[..held.min(wanted.len())].to_vec();
-        attach(std::os::fd::AsFd::as_fd(queue), &kept, Keep::Matching)
+        waiting::attach(queue, &waiting::program(&kept, Keep::Matching).0)
             .map_err(err("filter the waiting queue"))?;
         if !kept.is_empty() {
             self.waiting_live = true;
         }
         self.waits = kept;
+        self.asked = wanted;
         Ok(true)
     }
 }
@@ -195,12 +211,18 @@ impl Receiver {
     /// advert wait any more.
     fn stop_waiting(&mut self) {
         let main = std::os::fd::AsFd::as_fd(self.socket.get_ref());
-        let _ = waiting::detach(main);
-        if let Some(queue) = self.waiting.as_ref() {
-            let (nothing, _) = waiting::program(&[], Keep::Matching);
-            let _ = waiting::attach(std::os::fd::AsFd::as_fd(queue), &nothing);
+        // Only once the socket takes every advert again may the queue stop
+        // keeping any: otherwise the adverts it turns away would go nowhere. If
+        // the socket's filter cannot be removed, the queue keeps what it keeps and
+        // goes on being read.
+        if waiting::detach(main).is_ok() {
+            if let Some(queue) = self.waiting.as_ref() {
+                let (nothing, _) = waiting::program(&[], Keep::Matching);
+                if waiting::attach(std::os::fd::AsFd::as_fd(queue), &nothing).is_ok() {
+                    self.waits.clear();
+                }
+            }
         }
-        self.waits.clear();
         self.waiting_live = self.waiting.is_some();
         self.waiting_failed = true;
     }
@@ -214,7 +236,10 @@ impl Driver {
         if !self.receivers.values().any(|r| r.waiting_live) {
             return;
         }
-        let reading = self.arrival.begin(self.now(), SystemTime::now());
+        // The wall clock first: whatever passes before the monotonic one is read
+        // makes the adverts look younger, never older.
+        let wall = SystemTime::now();
+        let reading = self.arrival.begin(self.now(), wall);
         let live: Vec<_> = self
             .receivers
             .iter()
@@ -225,6 +250,19 @@ impl Driver {
         buf.resize(2048, 0);
         for (key, id) in live {
             let mut reading = reading;
+            // A queue that dropped adverts since the last read (it was full: the
+            // loop did not run for a long time) holds only older ones: what it
+            // holds counts as arriving now. So does one whose count is unknown.
+            if let Some(r) = self.receivers.get_mut(&key) {
+                match r.waiting.as_ref().map(|q| q.drops()) {
+                    Some(Ok(drops)) if drops == r.queue_drops => {}
+                    Some(Ok(drops)) => {
+                        r.queue_drops = drops;
+                        reading = reading.distrusted();
+                    }
+                    _ => reading = reading.distrusted(),
+                }
+            }
             for _ in 0..READ_AT_MOST {
                 let Some(r) = self.receivers.get_mut(&key) else {
                     break;
@@ -252,7 +290,7 @@ impl Driver {
                         reading = reading.distrusted();
                     }
                 }
-                let at = reading.arrival(meta.stamp);
+                let at = reading.arrival(meta.stamp, self.now());
                 self.on_packet(id, &buf[..len.min(buf.len())], meta, at, true)
                     .await;
             }
@@ -262,8 +300,8 @@ impl Driver {
 
     /// Points each IPv4 socket's waiting queue at the adverts its instances may
     /// let wait now (`Router::advert_may_wait`): run after every turn, it costs
-    /// no system call unless the set changed.
-    pub(super) fn refresh_waits(&mut self) {
+    /// no system call unless the set changed. Returns whether it changed.
+    pub(super) fn refresh_waits(&mut self) -> bool {
         let mut changed = false;
         let instances = &self.instances;
         for (key, r) in self.receivers.iter_mut() {
@@ -272,7 +310,7 @@ impl Driver {
             }
             // The usual turn (a Master's advert, a Backup whose set is unchanged)
             // allocates nothing.
-            if waits_of(instances, &key.0).eq(r.waits.iter()) {
+            if waits_of(instances, &key.0).eq(r.asked.iter()) {
                 continue;
             }
             let wanted: Vec<WaitPattern> = waits_of(instances, &key.0).cloned().collect();
@@ -292,6 +330,7 @@ impl Driver {
         if changed {
             self.arrival.mark(self.now(), SystemTime::now());
         }
+        changed
     }
 }
 
@@ -309,6 +348,11 @@ mod tests {
         Time::from_nanos(ns)
     }
 
+    /// The monotonic clock read again 1 µs after the reading began.
+    fn soon(r: &Reading) -> Time {
+        r.now + Duration::from_micros(1)
+    }
+
     /// Reads at 1 s and 4 s (monotonic), the wall clock in step.
     fn steady_reads() -> Reading {
         let mut c = ArrivalClock::default();
@@ -320,8 +364,14 @@ mod tests {
     #[test]
     fn an_advert_is_fed_at_the_time_the_kernel_stamped_it() {
         let r = steady_reads();
-        assert_eq!(r.arrival(Some(wall(3_250_000_000))), at(3_250_000_000));
-        assert_eq!(r.arrival(Some(wall(4_000_000_000))), at(4_000_000_000));
+        assert_eq!(
+            r.arrival(Some(wall(3_250_000_000)), soon(&r)),
+            at(3_250_000_000)
+        );
+        assert_eq!(
+            r.arrival(Some(wall(4_000_000_000)), soon(&r)),
+            at(4_000_000_000)
+        );
     }
 
     /// Stamped before the last read but queued after it: fed at that read, so the
@@ -329,41 +379,44 @@ mod tests {
     #[test]
     fn an_advert_that_raced_the_last_read_is_fed_at_that_read() {
         let r = steady_reads();
-        assert_eq!(r.arrival(Some(wall(999_999_000))), at(1_000_000_000));
+        assert_eq!(
+            r.arrival(Some(wall(999_999_000)), soon(&r)),
+            at(1_000_000_000)
+        );
     }
 
     /// Whatever could make the down timer run sooner than the adverts say counts
     /// as "arrived now", which can only make it run later.
     #[test]
     fn a_stamp_that_cannot_be_trusted_counts_as_arriving_now() {
-        let now = at(4_000_000_000);
-        // From the future (the wall clock was stepped back before it arrived).
-        assert_eq!(steady_reads().arrival(Some(wall(4_000_000_001))), now);
-        assert_eq!(steady_reads().arrival(None), now);
+        let r = steady_reads();
+        let now = soon(&r);
+        // Later than the reading's wall clock: it arrived while the read went on
+        // (or the wall clock was stepped back before it arrived).
+        assert_eq!(r.arrival(Some(wall(4_000_000_001)), now), now);
+        assert_eq!(r.arrival(None, now), now);
         // A full queue dropped some.
-        assert_eq!(
-            steady_reads()
-                .distrusted()
-                .arrival(Some(wall(3_000_000_000))),
-            now
-        );
+        assert_eq!(r.distrusted().arrival(Some(wall(3_000_000_000)), now), now);
         // The wall clock was stepped forward an hour between the reads.
         let mut c = ArrivalClock::default();
         c.mark(at(0), wall(0));
         c.begin(at(1_000_000_000), wall(1_000_000_000));
         let hour = 3_600_000_000_000;
         let r = c.begin(at(4_000_000_000), wall(hour + 4_000_000_000));
-        assert_eq!(r.arrival(Some(wall(hour + 3_000_000_000))), now);
+        assert_eq!(
+            r.arrival(Some(wall(hour + 3_000_000_000)), soon(&r)),
+            soon(&r)
+        );
         // ... and the next read, in step again, trusts the stamps again.
         let r = c.begin(at(5_000_000_000), wall(hour + 5_000_000_000));
         assert_eq!(
-            r.arrival(Some(wall(hour + 4_500_000_000))),
+            r.arrival(Some(wall(hour + 4_500_000_000)), soon(&r)),
             at(4_500_000_000)
         );
         // No mark yet: nothing to compare with.
         let mut fresh = ArrivalClock::default();
-        let r = fresh.begin(now, wall(4_000_000_000));
-        assert_eq!(r.arrival(Some(wall(3_000_000_000))), now);
+        let r = fresh.begin(at(4_000_000_000), wall(4_000_000_000));
+        assert_eq!(r.arrival(Some(wall(3_000_000_000)), soon(&r)), soon(&r));
     }
 
     /// NTP slews the wall clock by at most 500 ppm: between two reads of a down
@@ -373,6 +426,9 @@ mod tests {
         let mut c = ArrivalClock::default();
         c.mark(at(0), wall(0));
         let r = c.begin(at(4_000_000_000), wall(4_002_000_000));
-        assert_eq!(r.arrival(Some(wall(3_002_000_000))), at(3_000_000_000));
+        assert_eq!(
+            r.arrival(Some(wall(3_002_000_000)), soon(&r)),
+            at(3_000_000_000)
+        );
     }
 }

@@ -24,16 +24,18 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use super::vrrp_socket::{Delivery, RecvMeta, VrrpSocket};
 use super::{sockopt, Interface, SocketError};
 
-/// The longest VRRP message a pattern compares (bytes after the IPv4 header): a
-/// pattern must fit the classic BPF jump range (255 instructions).
-pub const MAX_PAYLOAD: usize = 256;
+/// The longest VRRP message a pattern compares (bytes after the IPv4 header): its
+/// filter (123 instructions) must fit in `MAX_INSNS`, and so in the classic BPF
+/// jump range. A VRRPv2 advert with 52 IPv4 VIPs is this long.
+pub const MAX_PAYLOAD: usize = 224;
 
-/// The most instructions one socket filter may have: the kernel takes 4096
-/// (BPF_MAXINSNS) but charges the program to the socket's option memory
-/// (`net.core.optmem_max`, 20 KiB on older kernels), which 4000 overflow. 1024
-/// hold a dozen typical adverts (about 35 instructions each) or four of the
-/// longest.
-const MAX_INSNS: usize = 1024;
+/// The most instructions one socket filter may have. The kernel takes 4096
+/// (BPF_MAXINSNS) but charges each filter to the socket's option memory at about
+/// 60 bytes per classic instruction once converted, the old and the new filter both
+/// while one replaces the other, against `net.core.optmem_max` (20 KiB on older
+/// kernels). 128 stay within that and hold six typical VRRPv2 adverts (21
+/// instructions each); a longer advert than fits is read when it comes.
+const MAX_INSNS: usize = 128;
 
 /// "Keep the whole datagram" as a filter's return value.
 const KEEP: u32 = u32::MAX;
@@ -209,6 +211,42 @@ impl WaitingQueue {
         sockopt::set_flag(fd, libc::SOL_SOCKET, libc::SO_RXQ_OVFL, true)
             .map_err(err("set SO_RXQ_OVFL"))?;
         Ok(WaitingQueue { socket })
+    }
+
+    /// How many datagrams the queue has dropped so far for want of room
+    /// (SO_MEMINFO's drop count). Read before the queue is: a full queue drops the
+    /// newest adverts, which no datagram left in it can report (SO_RXQ_OVFL
+    /// reports drops on the datagrams queued after them).
+    pub fn drops(&self) -> io::Result<u32> {
+        /// SO_MEMINFO (asm-generic/socket.h) and its drop count's index
+        /// (SK_MEMINFO_DROPS, linux/sock_diag.h).
+        const SO_MEMINFO: libc::c_int = 55;
+        const DROPS: usize = 8;
+        let mut info = [0u32; DROPS + 1];
+        let mut len = libc::socklen_t::try_from(std::mem::size_of_val(&info))
+            .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        // SAFETY: the descriptor is our open socket; `info` and `len` are live
+        // locals, `len` holds `info`'s size and the kernel writes at most that many
+        // bytes into it and the length it wrote back into `len`.
+        let rc = unsafe {
+            libc::getsockopt(
+                self.socket.as_raw_fd(),
+                libc::SOL_SOCKET,
+                SO_MEMINFO,
+                info.as_mut_ptr().cast(),
+                &mut len,
+            )
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if (len as usize) < std::mem::size_of_val(&info) {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "SO_MEMINFO without a drop count",
+            ));
+        }
+        Ok(info[DROPS])
     }
 
     /// One queued datagram, `WouldBlock` when none is left.
