@@ -52,7 +52,7 @@ pub struct Receiver {
     /// The waiting queue may hold adverts: it keeps some, or kept some since it
     /// was last read empty.
     pub waiting_live: bool,
-    /// The waiting queue's drop count last seen (SO_RXQ_OVFL).
+    /// The waiting queue's drop count last seen (SO_MEMINFO, read before each read of it).
     pub queue_drops: u32,
     /// Changing the filters failed once: no advert waits on this socket.
     pub waiting_failed: bool,

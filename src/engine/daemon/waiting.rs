@@ -284,12 +284,6 @@ impl Driver {
                         break;
                     }
                 };
-                if let Some(drops) = meta.queue_drops {
-                    if drops != r.queue_drops {
-                        r.queue_drops = drops;
-                        reading = reading.distrusted();
-                    }
-                }
                 let at = reading.arrival(meta.stamp, self.now());
                 self.on_packet(id, &buf[..len.min(buf.len())], meta, at, true)
                     .await;

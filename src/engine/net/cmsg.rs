@@ -12,7 +12,7 @@ use std::ptr;
 use std::time::{Duration, SystemTime};
 
 /// Room for IP_TTL + IP_PKTINFO or IPV6_HOPLIMIT + IPV6_PKTINFO (about 70 bytes),
-/// plus a timestamp and a drop count (about 40) where asked for, with a margin for
+/// plus a timestamp (about 32) where asked for, with a margin for
 /// options we did not ask for. Aligned like `cmsghdr`.
 #[repr(C, align(8))]
 struct ControlBuf([u8; 256]);
@@ -29,9 +29,6 @@ pub(crate) struct Ancillary {
     /// When the kernel received the packet (SO_TIMESTAMPNS; wall clock), on a
     /// socket that asked for it.
     pub stamp: Option<SystemTime>,
-    /// Datagrams the socket dropped so far because its queue was full
-    /// (SO_RXQ_OVFL), on a socket that asked for it.
-    pub queue_drops: Option<u32>,
 }
 
 /// One datagram read by [`recv`].
@@ -124,9 +121,6 @@ fn parse_control(msg: &libc::msghdr) -> Ancillary {
                 if let Some(ts) = read_data::<libc::timespec>(data, have) {
                     out.stamp = wall_clock(ts);
                 }
-            }
-            (libc::SOL_SOCKET, libc::SO_RXQ_OVFL) => {
-                out.queue_drops = read_data::<u32>(data, have);
             }
             (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO) => {
                 if let Some(info) = read_data::<libc::in6_pktinfo>(data, have) {

@@ -61,9 +61,6 @@ pub struct RecvMeta {
     /// When the kernel received it (wall clock), on a waiting queue
     /// ([`super::waiting::WaitingQueue`]); `None` elsewhere.
     pub stamp: Option<std::time::SystemTime>,
-    /// How many datagrams the socket has dropped for a full queue so far, on a
-    /// waiting queue; `None` elsewhere.
-    pub queue_drops: Option<u32>,
 }
 
 /// A non-blocking raw VRRP socket bound to one interface (SO_BINDTODEVICE).
@@ -313,7 +310,6 @@ impl VrrpSocket {
             ifindex: got.ancillary.ifindex.unwrap_or(self.interface.index),
             truncated: got.truncated,
             stamp: got.ancillary.stamp,
-            queue_drops: got.ancillary.queue_drops,
         };
         Ok((got.len, meta))
     }

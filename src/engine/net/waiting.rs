@@ -208,15 +208,12 @@ impl WaitingQueue {
             .map_err(err("clear IP_RECVTTL"))?;
         sockopt::set_flag(fd, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, true)
             .map_err(err("set SO_TIMESTAMPNS"))?;
-        sockopt::set_flag(fd, libc::SOL_SOCKET, libc::SO_RXQ_OVFL, true)
-            .map_err(err("set SO_RXQ_OVFL"))?;
         Ok(WaitingQueue { socket })
     }
 
     /// How many datagrams the queue has dropped so far for want of room
     /// (SO_MEMINFO's drop count). Read before the queue is: a full queue drops the
-    /// newest adverts, which no datagram left in it can report (SO_RXQ_OVFL
-    /// reports drops on the datagrams queued after them).
+    /// newest adverts, which no datagram left in it could report.
     pub fn drops(&self) -> io::Result<u32> {
         /// SO_MEMINFO (asm-generic/socket.h) and its drop count's index
         /// (SK_MEMINFO_DROPS, linux/sock_diag.h).
