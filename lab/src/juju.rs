@@ -237,6 +237,12 @@ impl Drop for JujuLab {
         if let Some(p) = self.prober.take() {
             let _ = p.stop();
         }
+        // The units' directories (hook logs, charm state, engine config, state file
+        // and log) are what a failed journey is diagnosed from: kept as the lab's are.
+        if std::thread::panicking() || std::env::var_os("LAB_KEEP").is_some() {
+            self.model.dir.disable_cleanup(true);
+            eprintln!("model: units kept in {}", self.model.dir.path().display());
+        }
         for l in self.listeners.drain(..) {
             l.abort();
         }
