@@ -32,10 +32,19 @@
 //! it announces before its first advert). The others run without preemption meanwhile
 //! (`desired::Facts::yield_to_preferred`): the new order must not make one of them
 //! take the VIP on the way.
+//!
+//! A preference for a **paused** unit is in abeyance until it resumes: every unit
+//! runs on its claim, with preemption. When the preferred Master pauses, its
+//! successor is chosen by Skew_Time, and at the charm's fast timing (VRRPv3 70 ms)
+//! neighbouring priorities differ there by 0.27 ms, less than a loaded machine's
+//! wake-up jitter: a lower unit can win that race. Without preemption it would keep
+//! the VIPs for as long as the pause lasts; with it, the highest unit takes them back
+//! once its hook has run, make-before-break.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::hooktools::Bag;
+use super::relation_data::peer_paused;
 use super::state::Switchover;
 
 /// Highest priority a non-owner may have (255 is the address owner, RFC 9568 §5.2.4).
@@ -96,9 +105,12 @@ pub enum Preferred {
 
 /// The newest `switchover` request among this unit's own and its peers' (their bag
 /// key `switchover`), if it names this unit or one of its peers. A request for a unit
-/// that has left counts as none.
+/// that has left counts as none, and so does one for a paused unit (this one when
+/// `this_paused`, a peer whose bag says `paused`) until it resumes (see the module
+/// doc).
 pub fn preferred(
     this_unit: &str,
+    this_paused: bool,
     own: Option<&Switchover>,
     peers: &BTreeMap<String, Bag>,
 ) -> Preferred {
@@ -108,8 +120,8 @@ pub fn preferred(
         .chain(own.cloned())
         .max();
     match newest {
-        Some(s) if s.unit == this_unit => Preferred::ThisUnit,
-        Some(s) if peers.contains_key(&s.unit) => Preferred::Another,
+        Some(s) if s.unit == this_unit && !this_paused => Preferred::ThisUnit,
+        Some(s) if peers.get(&s.unit).is_some_and(|bag| !peer_paused(bag)) => Preferred::Another,
         _ => Preferred::Nobody,
     }
 }
@@ -149,24 +161,58 @@ mod tests {
             unit: unit.into(),
         };
         let peers = bags(&[("k/1", Some("k/2@100")), ("k/2", None)]);
-        assert_eq!(preferred("k/0", None, &peers), Preferred::Another);
+        assert_eq!(preferred("k/0", false, None, &peers), Preferred::Another);
         assert_eq!(
-            preferred("k/2", None, &bags(&[("k/1", Some("k/2@100"))])),
+            preferred("k/2", false, None, &bags(&[("k/1", Some("k/2@100"))])),
             Preferred::ThisUnit
         );
         // Our own newer request wins over a peer's older one, and the reverse.
         assert_eq!(
-            preferred("k/0", Some(&own("k/0", 200)), &peers),
+            preferred("k/0", false, Some(&own("k/0", 200)), &peers),
             Preferred::ThisUnit
         );
         assert_eq!(
-            preferred("k/0", Some(&own("k/0", 50)), &peers),
+            preferred("k/0", false, Some(&own("k/0", 50)), &peers),
             Preferred::Another
         );
         // A request for a unit that left, or garbage, is no preference.
         let gone = bags(&[("k/1", Some("k/9@300")), ("k/2", Some("nonsense"))]);
-        assert_eq!(preferred("k/0", None, &gone), Preferred::Nobody);
-        assert_eq!(preferred("k/0", None, &BTreeMap::new()), Preferred::Nobody);
+        assert_eq!(preferred("k/0", false, None, &gone), Preferred::Nobody);
+        assert_eq!(
+            preferred("k/0", false, None, &BTreeMap::new()),
+            Preferred::Nobody
+        );
+    }
+
+    #[test]
+    fn a_preference_for_a_paused_unit_is_in_abeyance_until_it_resumes() {
+        let own = Switchover {
+            seq: 200,
+            unit: "k/0".into(),
+        };
+        let mut peers = bags(&[("k/0", Some("k/0@200")), ("k/2", None)]);
+        assert_eq!(preferred("k/1", false, None, &peers), Preferred::Another);
+        peers
+            .get_mut("k/0")
+            .unwrap()
+            .insert("paused".into(), "true".into());
+        // The others run on their claims, with preemption, while k/0 is paused ...
+        assert_eq!(preferred("k/1", false, None, &peers), Preferred::Nobody);
+        // ... and so does k/0 itself.
+        assert_eq!(
+            preferred("k/0", true, Some(&own), &BTreeMap::new()),
+            Preferred::Nobody
+        );
+        // Resumed, it is preferred again.
+        peers
+            .get_mut("k/0")
+            .unwrap()
+            .insert("paused".into(), "false".into());
+        assert_eq!(preferred("k/1", false, None, &peers), Preferred::Another);
+        assert_eq!(
+            preferred("k/0", false, Some(&own), &BTreeMap::new()),
+            Preferred::ThisUnit
+        );
     }
 
     #[test]

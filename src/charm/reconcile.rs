@@ -200,7 +200,12 @@ fn reconcile(
 
     // The switchover preference shifts the priority the engine runs with; the claim
     // (published) stays.
-    let preferred = priority::preferred(&ctx.unit, state.switchover.as_ref(), &state.peers);
+    let preferred = priority::preferred(
+        &ctx.unit,
+        state.paused,
+        state.switchover.as_ref(),
+        &state.peers,
+    );
     let running = priority::running(claim, preferred);
 
     // 4. Desired state.

@@ -61,6 +61,12 @@ fn action(j: &mut JujuLab, unit: &str, name: &str, params: &[(&str, Value)]) -> 
 /// After a step that moves the VIP from `from` to `host`: the client outage is
 /// within the graceful bound, and no third unit held the VIP on the way.
 fn moved_to(j: &JujuLab, from: &str, host: &str, since: Instant, what: &str) {
+    moved_via(j, from, &[], host, since, what)
+}
+
+/// As [`moved_to`], where units `via` may hold the VIP on the way (each handover
+/// still within the graceful bound).
+fn moved_via(j: &JujuLab, from: &str, via: &[&str], host: &str, since: Instant, what: &str) {
     let outage = j.settle_on(
         host,
         since,
@@ -81,12 +87,13 @@ fn moved_to(j: &JujuLab, from: &str, host: &str, since: Instant, what: &str) {
         outage.summary
     );
     assert_eq!(j.vip_holders(), vec![host.to_string()], "{what}");
-    let mut both = vec![from.to_string(), host.to_string()];
-    both.sort();
-    assert_eq!(
-        j.report().hosts_since(since),
-        both,
-        "{what}: {}",
+    let held = j.report().hosts_since(since);
+    let allowed = |h: &String| h == from || h == host || via.contains(&h.as_str());
+    assert!(
+        held.iter().any(|h| h == from)
+            && held.iter().any(|h| h == host)
+            && held.iter().all(allowed),
+        "{what}: held by {held:?}; {}",
         outage.handovers_text()
     );
 }
@@ -134,11 +141,31 @@ fn switchover_pause_and_resume_move_the_vip_without_an_outage_and_a_paused_unit_
         );
     }
 
-    // Pause the MASTER: the VIP goes to the next unit, make before break.
+    // Pause the MASTER: the VIP goes to the next unit, make before break. Its
+    // successor is chosen by Skew_Time, and at the fast timing keepalived/1 and
+    // keepalived/2 are only 0.27 ms apart there: a loaded machine can let the lower
+    // one win. Here it always does: keepalived/1's engine is stopped (SIGSTOP) while
+    // the MASTER resigns. keepalived/2 takes the VIP; once the hooks have put the
+    // paused unit's preference in abeyance (src/charm/priority.rs), keepalived/1
+    // preempts it. Without that, it would stay behind keepalived/2 for the whole
+    // pause. Each handover is within the graceful bound.
     let t = Instant::now();
-    let r = action(&mut j, "keepalived/0", "pause", &[]);
-    assert_eq!(r["result"], "paused", "{r}");
-    moved_to(&j, "h1", "h2", t, "pause of the MASTER");
+    let h2_engine = j
+        .model
+        .services("keepalived/1")
+        .main_pid("keepalived-charm.service")
+        .expect("keepalived/1's engine runs");
+    netns_lab::proc::send_signal(h2_engine, libc::SIGSTOP);
+    let run = j.model.run_action("keepalived/0", "pause", &[]).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let lost_race = j.vip_holders();
+    netns_lab::proc::send_signal(h2_engine, libc::SIGCONT);
+    assert!(run.ok(), "pause: {}\n{}", run.message, run.stderr);
+    assert_eq!(run.results["result"], "paused");
+    assert_eq!(lost_race, vec!["h3".to_string()], "the successor race");
+    let runs = j.model.settle().expect("hooks after the pause");
+    assert!(runs.iter().all(|r| r.ok()), "a hook failed after the pause");
+    moved_via(&j, "h1", &["h3"], "h2", t, "pause of the MASTER");
     assert_eq!(role(&j, "keepalived/0").as_deref(), Some("FAULT"));
     let paused = (
         "maintenance".to_string(),
