@@ -217,6 +217,19 @@ pub fn switches(pid: i32) -> u64 {
     })
 }
 
+/// Context switches (voluntary and not) of `pid`'s main thread alone: the engine's
+/// event loop (its tokio runtime runs on the main thread).
+pub fn main_thread_switches(pid: i32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/status"))
+        .map(|s| {
+            s.lines()
+                .filter(|l| l.contains("ctxt_switches:"))
+                .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
 /// `read` of `/proc/PID/task/*/FILE`, summed over the threads of `pid`.
 fn per_thread(pid: i32, file: &str, read: impl Fn(&str) -> Option<u64>) -> u64 {
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {

@@ -87,6 +87,31 @@ pub fn current() -> (i32, i32) {
     }
 }
 
+/// The calling thread's real-time priority, when it runs `SCHED_RR` (the VRRP loop
+/// after [`apply`] was granted it).
+pub fn this_threads_priority() -> Option<i32> {
+    let (policy, priority) = current();
+    (policy == libc::SCHED_RR).then_some(priority)
+}
+
+/// Gives the calling thread `SCHED_RR` at `priority`, with `SCHED_RESET_ON_FORK`:
+/// a thread that does the loop's work (paced adverts) runs with the loop's right to
+/// the CPU.
+pub fn this_thread(priority: i32) -> std::io::Result<()> {
+    let param = libc::sched_param {
+        sched_priority: priority,
+    };
+    // SAFETY: sched_setscheduler(2) on the calling thread (pid 0) with a valid,
+    // initialised sched_param that outlives the call; it touches no memory of ours.
+    let rc =
+        unsafe { libc::sched_setscheduler(0, libc::SCHED_RR | libc::SCHED_RESET_ON_FORK, &param) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

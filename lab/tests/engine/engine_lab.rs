@@ -669,7 +669,7 @@ mod waiting {
     /// Reloads `h`'s engine (the same config) and returns its counters once the
     /// state file shows the reload: a reload reads the waiting queue first, so
     /// the counts are those of that instant.
-    fn counters_at_reload(
+    pub(super) fn counters_at_reload(
         h: &Host,
         reloads: u64,
     ) -> keepalived_charm::engine::state_file::Counters {
@@ -714,6 +714,68 @@ mod waiting {
         // One read per down interval (3 s) is 4; a wake per advert would be 12.
         assert!(woke <= 7, "h2 woke {woke} times in {window:?}");
         wait_state(h2, "VI_1", "BACKUP", Duration::from_secs(1));
+    }
+}
+
+mod pacing {
+    use super::*;
+    use netns_lab::proc::main_thread_switches;
+
+    /// docs/architecture.md, "Paced adverts": once a Master is steady (past its
+    /// delayed gratuitous ARP burst, `garp_master_delay` 5 s), its adverts go out
+    /// from the pacing thread on the RFC cadence, its event loop wakes for its
+    /// heartbeat only, and its counters count every advert sent. Two reloads on
+    /// the way take the adverts back and hand them over again.
+    #[test]
+    fn a_steady_masters_adverts_go_out_on_their_cadence_without_waking_its_loop() {
+        let lab = Lab::builder("paced").hosts(2).build();
+        let (_prober, adverts) = elect_in_order(&lab, 2, |_, _| {});
+        let h1 = lab.host(0);
+        std::thread::sleep(Duration::from_secs(6));
+        let sent0 = super::waiting::counters_at_reload(h1, 1).adverts_sent;
+        let pid = h1.daemon_pids()[0];
+        let woke0 = main_thread_switches(pid);
+        let t0 = Instant::now();
+        let window = Duration::from_secs(12);
+        std::thread::sleep(window);
+        let woke = main_thread_switches(pid) - woke0;
+        let t1 = Instant::now();
+        let sent = super::waiting::counters_at_reload(h1, 2).adverts_sent - sent0;
+        let from_h1: Vec<Instant> = adverts
+            .all()
+            .into_iter()
+            .filter(|a| a.src == ip4(h1) && a.at > t0 && a.at < t1)
+            .map(|a| a.at)
+            .collect();
+        let gaps: Vec<Duration> = from_h1.windows(2).map(|w| w[1] - w[0]).collect();
+        let worst = gaps
+            .iter()
+            .map(|g| g.abs_diff(Duration::from_secs(1)))
+            .max()
+            .unwrap_or_default();
+        eprintln!(
+            "pacing: over {window:?} h1's loop woke {woke} times; {} adverts on the wire, worst interval error {:.3} ms; h1 counted {sent}",
+            from_h1.len(),
+            ms(worst)
+        );
+        assert!(
+            from_h1.len() >= 11,
+            "{} adverts in {window:?}",
+            from_h1.len()
+        );
+        assert!(
+            worst < Duration::from_millis(20),
+            "an advert interval was off by {worst:?}"
+        );
+        // The counters cover the window and the reloads' edges around it.
+        assert!(
+            sent as usize >= from_h1.len() && sent as usize <= from_h1.len() + 2,
+            "h1 counted {sent} for {} on the wire",
+            from_h1.len()
+        );
+        // A heartbeat every 10 s is one or two; a wake per advert would be 12.
+        assert!(woke <= 5, "h1's loop woke {woke} times in {window:?}");
+        wait_state(h1, "VI_1", "MASTER", Duration::from_secs(1));
     }
 }
 

@@ -160,6 +160,11 @@ pub(super) struct Driver {
     pub(super) arrival: super::waiting::ArrivalClock,
     /// The buffer the waiting queues are read into.
     pub(super) wait_buf: Vec<u8>,
+    /// The thread that sends steady Masters' adverts (`super::pacing`), started at
+    /// the first hand-over.
+    pub(super) pacer: Option<super::pacer::Pacer>,
+    /// It could not be started: the loop sends every advert itself.
+    pub(super) pacing_failed: bool,
 }
 
 /// The metrics endpoint: where its address comes from, the snapshot it serves and
@@ -239,6 +244,8 @@ impl Driver {
             metrics: None,
             arrival: super::waiting::ArrivalClock::default(),
             wait_buf: Vec::new(),
+            pacer: None,
+            pacing_failed: false,
         };
         if let Some(file) = metrics_file {
             let published = Published::default();
@@ -276,6 +283,11 @@ impl Driver {
         self.start + t.since_epoch()
     }
 
+    /// The router time of `at` (the epoch for an instant before the engine started).
+    pub(super) fn time_of(&self, at: Instant) -> Time {
+        Time::from_epoch(at.saturating_duration_since(self.start))
+    }
+
     /// The earliest deadline of any router, as a tokio instant.
     fn next_deadline(&self) -> Option<Instant> {
         self.instances
@@ -296,10 +308,14 @@ impl Driver {
                 // read now rather than at the next wake-up.
                 self.read_waiting().await;
             }
+            // The last thing a turn does to the routers: from here until
+            // `begin_turn`, steady Masters' adverts go out without the loop.
+            self.pace();
             self.housekeeping();
             let timer = sleep_until(&inbox.timer, self.next_wake());
-            // Whatever woke the loop, the adverts that waited reach the routers
-            // first: they arrived before it (`super::waiting`).
+            // Whatever woke the loop, the paced adverts come back to their
+            // routers and the adverts that waited reach them first: they arrived
+            // before it (`super::pacing`, `super::waiting`).
             tokio::select! {
                 biased;
                 Some(sig) = inbox.stop.recv() => {
@@ -307,28 +323,28 @@ impl Driver {
                         Stop::Terminate => tracing::info!("SIGTERM: shutting down"),
                         Stop::Interrupt => tracing::info!("SIGINT: shutting down"),
                     }
-                    self.read_waiting().await;
+                    self.begin_turn().await;
                     break;
                 }
                 _ = timer => {
-                    self.read_waiting().await;
+                    self.begin_turn().await;
                     self.on_timers(&mut rx).await
                 }
                 Some(()) = inbox.hangup.recv() => {
-                    self.read_waiting().await;
+                    self.begin_turn().await;
                     self.reload().await;
                     self.configure_metrics();
                 }
                 received = recv_any(&self.receivers, &mut rx.buf, &mut rx.next) => {
-                    self.read_waiting().await;
+                    self.begin_turn().await;
                     self.on_received(received, &rx.buf).await
                 }
                 Some(result) = inbox.scripts.recv() => {
-                    self.read_waiting().await;
+                    self.begin_turn().await;
                     self.on_script(result).await
                 }
                 Some(msg) = inbox.net.recv() => {
-                    self.read_waiting().await;
+                    self.begin_turn().await;
                     self.on_net(msg).await
                 }
             }

@@ -36,6 +36,8 @@ pub use driver::{adopt_marker, ADOPT_MARKER};
 mod instance;
 mod lifecycle;
 mod links;
+mod pacer;
+mod pacing;
 mod ratelimit;
 mod receive;
 mod reload;

@@ -11,11 +11,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::task::Poll;
 
 use crate::engine::net::{
-    AsyncVrrpSocket, Delivery, Interface, PacketSocket, RecvMeta, SocketError, VrrpSocket,
-    WaitPattern, WaitingQueue,
+    AsyncVrrpSocket, Delivery, Interface, PacketSocket, RecvMeta, SendHandle, SocketError,
+    VrrpSocket, WaitPattern, WaitingQueue,
 };
 use vrrp_core::packet::{Demux, RxExpect};
 use vrrp_core::proto::{Family, Vrid};
@@ -56,6 +57,9 @@ pub struct Receiver {
     pub queue_drops: u32,
     /// Changing the filters failed once: no advert waits on this socket.
     pub waiting_failed: bool,
+    /// This socket's sending side for the pacing thread (`super::pacing`),
+    /// duplicated the first time a Master's adverts are paced here.
+    send_handle: Option<Arc<SendHandle>>,
 }
 
 impl Receiver {
@@ -94,6 +98,7 @@ impl Receiver {
             waiting_live: false,
             queue_drops: 0,
             waiting_failed: false,
+            send_handle: None,
         })
     }
 
@@ -110,6 +115,17 @@ impl Receiver {
             self.demux.insert(e);
         }
         self.expected = wanted;
+    }
+
+    /// The socket's sending side for another thread (paced adverts), one per
+    /// socket.
+    pub fn send_handle(&mut self) -> std::io::Result<Arc<SendHandle>> {
+        if let Some(handle) = &self.send_handle {
+            return Ok(Arc::clone(handle));
+        }
+        let handle = Arc::new(self.socket.get_ref().send_handle()?);
+        self.send_handle = Some(Arc::clone(&handle));
+        Ok(handle)
     }
 
     /// Sends one VRRP payload from `src` to `dst` without waiting.

@@ -32,7 +32,7 @@ pub use link_watch::{LinkWatch, NetEvent};
 pub use netlink::{AddOutcome, Netlink, NetlinkError, RemoveOutcome};
 pub use packet_socket::{interface_mac, AsyncPacketSocket, PacketSocket};
 pub use timer::PreciseTimer;
-pub use vrrp_socket::{AsyncVrrpSocket, Delivery, RecvMeta, VrrpSocket};
+pub use vrrp_socket::{AsyncVrrpSocket, Delivery, RecvMeta, SendHandle, VrrpSocket};
 pub use waiting::{WaitPattern, WaitingQueue};
 
 use std::ffi::CString;

@@ -14,7 +14,7 @@
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use socket2::{Domain, InterfaceIndexOrAddress, Protocol, Socket, Type};
 use tokio::io::unix::AsyncFd;
@@ -246,35 +246,25 @@ impl VrrpSocket {
     /// instances share one socket per (interface, family), and an instance with its
     /// own `unicast_src_ip` sends from it (keepalived sets the source per packet too).
     pub fn send_from(&self, payload: &[u8], dst: IpAddr, src: IpAddr) -> io::Result<usize> {
-        if Family::of(&src) != self.family {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("source {src} is not an {} address", self.family),
-            ));
-        }
-        let dst = match dst {
-            IpAddr::V4(a) if self.family == Family::V4 => SocketAddr::V4(SocketAddrV4::new(a, 0)),
-            IpAddr::V6(a) if self.family == Family::V6 => {
-                // Link-scope destinations (ff02::12, fe80::/10 peers) need the scope.
-                let scope = if needs_scope(&a) {
-                    self.interface.index
-                } else {
-                    0
-                };
-                SocketAddr::V6(SocketAddrV6::new(a, 0, 0, scope))
-            }
-            other => {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    format!("destination {other} is not an {} address", self.family),
-                ))
-            }
-        };
-        let from = SendFrom {
-            ifindex: self.interface.index,
+        send_from(
+            self.socket.as_fd(),
+            self.family,
+            self.interface.index,
+            payload,
+            dst,
             src,
-        };
-        cmsg::send(self.socket.as_fd(), payload, dst, Some(from))
+        )
+    }
+
+    /// A handle that sends through this socket from another thread (paced adverts,
+    /// `engine::daemon::pacer`): a duplicate of its descriptor, so the socket stays
+    /// open for as long as the handle lives, whatever becomes of this one.
+    pub fn send_handle(&self) -> io::Result<SendHandle> {
+        Ok(SendHandle {
+            fd: self.socket.as_fd().try_clone_to_owned()?,
+            family: self.family,
+            ifindex: self.interface.index,
+        })
     }
 
     /// Receives one packet into `buf` (2 KiB is plenty: 255 IPv6 addresses make a
@@ -335,6 +325,61 @@ impl AsFd for VrrpSocket {
 impl AsRawFd for VrrpSocket {
     fn as_raw_fd(&self) -> RawFd {
         self.socket.as_raw_fd()
+    }
+}
+
+/// Sends one VRRP payload from `src` to `dst` through `fd`, a VRRP socket of
+/// `family` on interface `ifindex` (see [`VrrpSocket::send_from`]).
+fn send_from(
+    fd: BorrowedFd<'_>,
+    family: Family,
+    ifindex: u32,
+    payload: &[u8],
+    dst: IpAddr,
+    src: IpAddr,
+) -> io::Result<usize> {
+    if Family::of(&src) != family {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("source {src} is not an {family} address"),
+        ));
+    }
+    let dst = match dst {
+        IpAddr::V4(a) if family == Family::V4 => SocketAddr::V4(SocketAddrV4::new(a, 0)),
+        IpAddr::V6(a) if family == Family::V6 => {
+            // Link-scope destinations (ff02::12, fe80::/10 peers) need the scope.
+            let scope = if needs_scope(&a) { ifindex } else { 0 };
+            SocketAddr::V6(SocketAddrV6::new(a, 0, 0, scope))
+        }
+        other => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("destination {other} is not an {family} address"),
+            ))
+        }
+    };
+    cmsg::send(fd, payload, dst, Some(SendFrom { ifindex, src }))
+}
+
+/// A VRRP socket's sending side for another thread ([`VrrpSocket::send_handle`]).
+#[derive(Debug)]
+pub struct SendHandle {
+    fd: OwnedFd,
+    family: Family,
+    ifindex: u32,
+}
+
+impl SendHandle {
+    /// As [`VrrpSocket::send_from`].
+    pub fn send_from(&self, payload: &[u8], dst: IpAddr, src: IpAddr) -> io::Result<usize> {
+        send_from(
+            self.fd.as_fd(),
+            self.family,
+            self.ifindex,
+            payload,
+            dst,
+            src,
+        )
     }
 }
 

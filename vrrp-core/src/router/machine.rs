@@ -124,6 +124,8 @@ pub struct Router {
     /// `FOREIGN_MAX`.
     pub(super) foreign: Vec<ForeignRouter>,
     pub(super) counters: Counters,
+    /// The periodic adverts are with the driver (`pacing`).
+    pub(super) paced: bool,
 }
 
 /// Another router claiming Master while we are Master.
@@ -159,6 +161,7 @@ impl Router {
             rival: None,
             foreign: Vec::new(),
             counters: Counters::default(),
+            paced: false,
         };
         router.retrack();
         Ok(router)
@@ -166,6 +169,7 @@ impl Router {
 
     /// Feeds one input that happened at `now`; returns what to do, in order.
     pub fn handle(&mut self, now: Time, input: Input) -> Vec<Action> {
+        self.reclaim_forgotten_adverts(now);
         let mut out = Vec::new();
         match input {
             Input::Startup => {
@@ -227,6 +231,7 @@ impl Router {
 
     /// Fires every timer due at `now`. Calling it early or twice is harmless.
     pub fn handle_timeout(&mut self, now: Time) -> Vec<Action> {
+        self.reclaim_forgotten_adverts(now);
         let mut out = Vec::new();
         match self.state {
             State::Backup => {
@@ -739,17 +744,7 @@ impl Router {
         if priority.is_release() {
             self.counters.priority_zero_sent += 1;
         }
-        let advert = Advert {
-            version: self.config.version,
-            vrid: self.config.vrid,
-            priority,
-            interval: self.config.advert_interval,
-            addresses: self.config.vips.clone(),
-            auth: match self.config.version {
-                Version::V2 => self.config.auth,
-                Version::V3 => Auth::None,
-            },
-        };
+        let advert = self.advert(priority);
         // During a rolling VRID or password change the advert also goes out in the
         // old identity, so routers still on it keep one election with us (K-17). A
         // change of transport or interface alone changes where it goes, not what it
@@ -762,6 +757,21 @@ impl Router {
             .filter(|copy| *copy != advert);
         out.push(Action::SendAdvert(advert));
         out.extend(rolling.map(Action::SendAdvert));
+    }
+
+    /// Our advert at `priority`, in the instance's own identity.
+    pub(super) fn advert(&self, priority: Priority) -> Advert {
+        Advert {
+            version: self.config.version,
+            vrid: self.config.vrid,
+            priority,
+            interval: self.config.advert_interval,
+            addresses: self.config.vips.clone(),
+            auth: match self.config.version {
+                Version::V2 => self.config.auth,
+                Version::V3 => Auth::None,
+            },
+        }
     }
 
     pub(super) fn send_gratuitous(

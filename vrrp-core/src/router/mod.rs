@@ -10,6 +10,7 @@
 //! * `election`: what a received advert does (Backup / Master rules);
 //! * `tracking`: scripts and interfaces → weights and FAULT (keepalived);
 //! * `reconfigure`: hitless live changes (SIGHUP);
+//! * `pacing`: a steady Master's periodic adverts handed to the driver;
 //! * `deadlines`, `time`, `counters`, `config`, `action`: plain data.
 //!
 //! A driver, reduced to its bones:
@@ -46,6 +47,7 @@ mod counters;
 mod deadlines;
 mod election;
 mod machine;
+mod pacing;
 mod reconfigure;
 mod time;
 mod tracking;
@@ -60,5 +62,6 @@ pub use config::{
 pub use counters::Counters;
 pub use deadlines::{CLAIM_WAIT, CONTENTION_REANNOUNCE, RELEASE_MARGIN, TAKE_CONFIRMS};
 pub use machine::{Input, Router};
+pub use pacing::Pacing;
 pub use time::Time;
 pub use tracking::ScriptStatus;

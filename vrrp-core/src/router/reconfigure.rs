@@ -22,6 +22,7 @@ impl Router {
         config: RouterConfig,
     ) -> Result<Vec<Action>, ConfigError> {
         config.validate()?;
+        self.reclaim_forgotten_adverts(now);
         let mut out = Vec::new();
         // The version is timing, not identity (K-15): a VRRPv2 → v3 change (the
         // charm's automatic timing profile) keeps the state, as an interval change

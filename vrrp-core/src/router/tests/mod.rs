@@ -4,7 +4,8 @@
 //! and the make-before-break release on shutdown; `keepalived` pins the
 //! keepalived rules K-01..K-05 of docs/requirements.md;
 //! `healing` and `visibility` pin S-20, S-6, S-7, S-8 and S-9 (docs/scenarios.md);
-//! `waiting` pins which adverts may wait unread (docs/architecture.md). Every time is exact to the
+//! `waiting` pins which adverts may wait unread and `pacing` which adverts the
+//! driver may send on its own (docs/architecture.md). Every time is exact to the
 //! nanosecond: the RFCs define them, and "roughly" would hide bugs (the v2 skews
 //! of priorities 100 and 101 differ by 0.39 ms).
 
@@ -12,6 +13,7 @@ mod checklist;
 mod handover;
 mod healing;
 mod keepalived;
+mod pacing;
 mod visibility;
 mod waiting;
 

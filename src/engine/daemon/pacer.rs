@@ -1,0 +1,340 @@
+//! Paced adverts (docs/architecture.md): a steady Master's periodic adverts are sent
+//! by a thread of their own, each at its deadline, so the event loop does not wake
+//! once per advert.
+//!
+//! The router decides: `Router::hand_over_adverts` gives the driver a schedule
+//! (the advert, its first deadline, the interval) only when nothing else is due
+//! until the next input; the driver encodes the advert once per destination and
+//! hands the frames here ([`Pacer::pace`]). Before anything reaches that router
+//! again, the driver takes every schedule back ([`Pacer::reclaim`]) and gives the
+//! router the count and the next deadline (`Router::take_back_adverts`).
+//!
+//! The one rule that keeps this safe: **no advert leaves after `reclaim` returns.**
+//! The thread sends only while it holds the lock, and `reclaim` empties the
+//! schedules under that lock. A router that steps down, changes its priority or
+//! resigns therefore never has a stale advert of ours on the wire after it.
+//!
+//! The thread runs with the loop's scheduling: `SCHED_RR` at the loop's priority
+//! when the loop has it (`engine::realtime`), so a busy machine delays a paced
+//! advert no more than one the loop sends.
+
+use std::fmt;
+use std::io;
+use std::net::IpAddr;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::engine::net::SendHandle;
+
+/// Where a frame goes out: a VRRP socket's sending side, or a test's stand-in.
+pub trait Sink: Send + Sync + fmt::Debug {
+    /// As `VrrpSocket::send_from`.
+    fn send_from(&self, payload: &[u8], dst: IpAddr, src: IpAddr) -> io::Result<usize>;
+}
+
+impl Sink for SendHandle {
+    fn send_from(&self, payload: &[u8], dst: IpAddr, src: IpAddr) -> io::Result<usize> {
+        SendHandle::send_from(self, payload, dst, src)
+    }
+}
+
+/// One datagram of each paced advert: the encoded payload for one destination.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    pub sink: Arc<dyn Sink>,
+    pub bytes: Vec<u8>,
+    pub dst: IpAddr,
+    pub src: IpAddr,
+}
+
+/// What one schedule did between `pace` and `reclaim`.
+#[derive(Debug)]
+pub struct Paced {
+    /// The key it was paced under (the instance's index).
+    pub key: usize,
+    /// The deadline of the first advert it did not send.
+    pub next: Instant,
+    /// Adverts sent (each to every destination).
+    pub sent: u64,
+    /// Datagrams that could not be sent, and the last error.
+    pub errors: u64,
+    pub last_error: Option<io::Error>,
+}
+
+#[derive(Debug)]
+struct Schedule {
+    frames: Vec<Frame>,
+    interval: Duration,
+    done: Paced,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    schedules: Vec<Schedule>,
+    stop: bool,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    state: Mutex<State>,
+    wake: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // The thread never panics while holding the lock (no unwrap in it); a
+        // poisoned lock still holds consistent schedules.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The pacing thread and its schedules.
+#[derive(Debug)]
+pub struct Pacer {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Pacer {
+    /// Starts the thread, with `SCHED_RR` at `rt_priority` when given (the loop's).
+    pub fn start(rt_priority: Option<i32>) -> io::Result<Pacer> {
+        let shared = Arc::new(Shared::default());
+        let theirs = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name("vrrp-pacer".into())
+            // Sends from prebuilt frames: a small stack is plenty.
+            .stack_size(64 * 1024)
+            .spawn(move || {
+                if let Some(priority) = rt_priority {
+                    if let Err(e) = crate::engine::realtime::this_thread(priority) {
+                        tracing::warn!(priority, error = %e, "paced adverts run without real-time scheduling");
+                    }
+                }
+                run(&theirs)
+            })?;
+        Ok(Pacer {
+            shared,
+            thread: Some(thread),
+        })
+    }
+
+    /// Sends `frames` at `first` and then every `interval`, keeping the cadence
+    /// as the router's advert timer does (a deadline slept through is sent once,
+    /// late, and the next one is on the grid again), until [`Pacer::reclaim`].
+    /// A schedule already under `key` is replaced (its count is lost: reclaim
+    /// first).
+    pub fn pace(&self, key: usize, frames: Vec<Frame>, first: Instant, interval: Duration) {
+        let mut state = self.shared.lock();
+        state.schedules.retain(|s| s.done.key != key);
+        state.schedules.push(Schedule {
+            frames,
+            interval,
+            done: Paced {
+                key,
+                next: first,
+                sent: 0,
+                errors: 0,
+                last_error: None,
+            },
+        });
+        drop(state);
+        self.shared.wake.notify_one();
+    }
+
+    /// Whether any schedule runs.
+    #[cfg(test)]
+    pub fn is_pacing(&self) -> bool {
+        !self.shared.lock().schedules.is_empty()
+    }
+
+    /// Stops every schedule and returns what each did. Once this returns, none of
+    /// their frames is sent again.
+    pub fn reclaim(&self) -> Vec<Paced> {
+        let mut state = self.shared.lock();
+        std::mem::take(&mut state.schedules)
+            .into_iter()
+            .map(|s| s.done)
+            .collect()
+    }
+}
+
+impl Drop for Pacer {
+    fn drop(&mut self) {
+        self.shared.lock().stop = true;
+        self.shared.wake.notify_one();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The thread: sends what is due, then sleeps until the next deadline or a change.
+fn run(shared: &Shared) {
+    let mut state = shared.lock();
+    loop {
+        if state.stop {
+            return;
+        }
+        let now = Instant::now();
+        let mut earliest: Option<Instant> = None;
+        for s in &mut state.schedules {
+            if s.done.next <= now {
+                for f in &s.frames {
+                    if let Err(e) = f.sink.send_from(&f.bytes, f.dst, f.src) {
+                        s.done.errors += 1;
+                        s.done.last_error = Some(e);
+                    }
+                }
+                s.done.sent += 1;
+                // The router's cadence (`take_periodic`): one interval after the
+                // deadline, or after now when that is already past.
+                let next = s.done.next + s.interval;
+                s.done.next = if next > now { next } else { now + s.interval };
+            }
+            earliest = Some(earliest.map_or(s.done.next, |e| e.min(s.done.next)));
+        }
+        state = match earliest {
+            None => shared.wake.wait(state).unwrap_or_else(|e| e.into_inner()),
+            Some(at) => {
+                let wait = at.saturating_duration_since(Instant::now());
+                if wait.is_zero() {
+                    continue;
+                }
+                shared
+                    .wake
+                    .wait_timeout(state, wait)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0
+            }
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::net::UnixDatagram;
+
+    /// Writes each payload to a Unix datagram socket: the test reads them with the
+    /// time they arrived.
+    #[derive(Debug)]
+    struct Wire(UnixDatagram);
+
+    impl Sink for Wire {
+        fn send_from(&self, payload: &[u8], _dst: IpAddr, _src: IpAddr) -> io::Result<usize> {
+            self.0.send(payload)
+        }
+    }
+
+    fn frame(wire: &Arc<Wire>, byte: u8) -> Frame {
+        Frame {
+            sink: Arc::clone(wire) as Arc<dyn Sink>,
+            bytes: vec![byte],
+            dst: "224.0.0.18".parse().unwrap(),
+            src: "10.0.0.1".parse().unwrap(),
+        }
+    }
+
+    fn pair() -> (Arc<Wire>, UnixDatagram) {
+        let (a, b) = UnixDatagram::pair().unwrap();
+        b.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        (Arc::new(Wire(a)), b)
+    }
+
+    /// Each advert goes to every destination at its deadline, one interval apart,
+    /// and the count and next deadline say so.
+    #[test]
+    fn sends_each_frame_at_each_deadline_and_counts_the_adverts() {
+        let pacer = Pacer::start(None).unwrap();
+        let (wire, rx) = pair();
+        let interval = Duration::from_millis(20);
+        let first = Instant::now() + Duration::from_millis(10);
+        pacer.pace(7, vec![frame(&wire, 1), frame(&wire, 2)], first, interval);
+        let mut buf = [0u8; 4];
+        let mut worst = Duration::ZERO;
+        for k in 0..5u32 {
+            for byte in [1, 2] {
+                let n = rx.recv(&mut buf).unwrap();
+                assert_eq!(&buf[..n], &[byte]);
+            }
+            let due = first + interval * k;
+            let now = Instant::now();
+            assert!(now >= due, "advert {k} sent early");
+            worst = worst.max(now - due);
+        }
+        let done = pacer.reclaim();
+        assert_eq!(done.len(), 1);
+        assert_eq!(done[0].key, 7);
+        let sent = u32::try_from(done[0].sent).unwrap();
+        assert!(sent >= 5, "{sent}");
+        // The next deadline is on the grid: first + sent intervals.
+        assert_eq!(done[0].next, first + interval * sent);
+        assert_eq!(done[0].errors, 0);
+        // Generous for a loaded CI machine: a millisecond late is already a lot.
+        assert!(
+            worst < Duration::from_millis(15),
+            "worst lateness {worst:?}"
+        );
+    }
+
+    /// The safety rule: once `reclaim` returns, nothing more goes out, even with a
+    /// deadline due at that very moment; and a new schedule replaces nothing else.
+    #[test]
+    fn nothing_is_sent_after_reclaim_returns() {
+        let pacer = Pacer::start(None).unwrap();
+        let (wire, rx) = pair();
+        rx.set_nonblocking(true).unwrap();
+        let interval = Duration::from_millis(1);
+        for round in 0..50u8 {
+            pacer.pace(0, vec![frame(&wire, round)], Instant::now(), interval);
+            std::thread::sleep(Duration::from_micros(700));
+            let done = pacer.reclaim();
+            assert!(!pacer.is_pacing());
+            let mut buf = [0u8; 4];
+            let mut got = 0u64;
+            while let Ok(n) = rx.recv(&mut buf) {
+                assert_eq!(&buf[..n], &[round]);
+                got += 1;
+            }
+            assert_eq!(got, done[0].sent, "round {round}");
+            std::thread::sleep(Duration::from_millis(3));
+            assert!(rx.recv(&mut buf).is_err(), "sent after reclaim");
+        }
+    }
+
+    /// A send error is counted and kept, and the schedule goes on.
+    #[test]
+    fn a_failed_send_is_counted_and_the_cadence_goes_on() {
+        let pacer = Pacer::start(None).unwrap();
+        let (wire, rx) = pair();
+        drop(rx);
+        let interval = Duration::from_millis(5);
+        pacer.pace(3, vec![frame(&wire, 9)], Instant::now(), interval);
+        std::thread::sleep(Duration::from_millis(30));
+        let done = pacer.reclaim();
+        assert!(done[0].sent >= 2);
+        assert_eq!(done[0].errors, done[0].sent);
+        assert!(done[0].last_error.is_some());
+    }
+
+    /// A deadline slept through (the thread could not run) is sent once, late, and
+    /// the cadence resumes on the grid: no burst of catch-up adverts.
+    #[test]
+    fn a_missed_deadline_is_sent_once_not_in_a_burst() {
+        let pacer = Pacer::start(None).unwrap();
+        let (wire, rx) = pair();
+        rx.set_nonblocking(true).unwrap();
+        let interval = Duration::from_millis(50);
+        // The first deadline passed 0.5 s ago: ten periods missed.
+        let first = Instant::now() - Duration::from_millis(500);
+        pacer.pace(0, vec![frame(&wire, 1)], first, interval);
+        std::thread::sleep(Duration::from_millis(20));
+        let done = pacer.reclaim();
+        assert_eq!(done[0].sent, 1);
+        assert!(done[0].next > Instant::now());
+        let mut buf = [0u8; 4];
+        assert!(rx.recv(&mut buf).is_ok());
+        assert!(rx.recv(&mut buf).is_err());
+    }
+}

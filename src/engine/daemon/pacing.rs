@@ -1,0 +1,123 @@
+//! The driver's side of paced adverts (docs/architecture.md): at the end of a turn,
+//! each steady Master's periodic adverts go to the pacing thread
+//! (`Router::hand_over_adverts`, `super::pacer`); at the start of the next turn,
+//! before anything else reaches a router, they come back
+//! (`Router::take_back_adverts`). An idle Master's loop then wakes for its
+//! heartbeat only, not for every advert (`make bench-footprint`).
+
+use std::sync::Arc;
+
+use vrrp_core::packet::encode_advert_into;
+use vrrp_core::router::Pacing;
+
+use super::driver::Driver;
+use super::pacer::{Frame, Pacer, Sink};
+
+impl Driver {
+    /// Hands every steady Master's periodic adverts to the pacing thread. Run at
+    /// the end of a turn, after which nothing reaches a router until the next
+    /// turn's [`Driver::begin_turn`].
+    pub(super) fn pace(&mut self) {
+        if self.pacing_failed {
+            return;
+        }
+        let now = self.now();
+        for idx in 0..self.instances.len() {
+            if self.instances[idx].router.adverts_handed_over() {
+                continue;
+            }
+            let Some(pacing) = self.instances[idx].router.hand_over_adverts(now) else {
+                continue;
+            };
+            let Some(frames) = self.frames(idx, &pacing) else {
+                // Nothing to send it with: the router keeps its adverts.
+                self.instances[idx]
+                    .router
+                    .take_back_adverts(pacing.first, 0);
+                continue;
+            };
+            if self.pacer.is_none() {
+                match Pacer::start(crate::engine::realtime::this_threads_priority()) {
+                    Ok(p) => self.pacer = Some(p),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot start the thread for paced adverts: the loop sends every advert itself");
+                        self.pacing_failed = true;
+                        self.instances[idx]
+                            .router
+                            .take_back_adverts(pacing.first, 0);
+                        return;
+                    }
+                }
+            }
+            let first = self.instant(pacing.first).into_std();
+            if let Some(pacer) = &self.pacer {
+                pacer.pace(idx, frames, first, pacing.interval);
+            }
+        }
+    }
+
+    /// The advert of `pacing`, encoded once for each destination, with the socket
+    /// it leaves by; `None` when the instance cannot send (no source address, no
+    /// socket), and the router then keeps its adverts and meets the problem itself.
+    fn frames(&mut self, idx: usize, pacing: &Pacing) -> Option<Vec<Frame>> {
+        let inst = &self.instances[idx];
+        let src = inst.source?;
+        let key = (inst.config.interface.clone(), inst.config.family);
+        let receiver = self.receivers.get_mut(&key)?;
+        let sink: Arc<dyn Sink> = match receiver.send_handle() {
+            Ok(handle) => handle,
+            Err(e) => {
+                tracing::warn!(interface = %key.0, error = %e, "cannot pace adverts on this socket");
+                return None;
+            }
+        };
+        let mut frames = Vec::new();
+        for dst in inst.destinations_of(&pacing.advert) {
+            let mut bytes = Vec::new();
+            encode_advert_into(&pacing.advert, src, dst, &inst.encode, &mut bytes).ok()?;
+            frames.push(Frame {
+                sink: Arc::clone(&sink),
+                bytes,
+                dst,
+                src,
+            });
+        }
+        (!frames.is_empty()).then_some(frames)
+    }
+
+    /// Takes every paced advert back to its router, with what the thread did,
+    /// then reads the waiting queues: what must happen first in every turn, before
+    /// any input reaches a router.
+    pub(super) async fn begin_turn(&mut self) {
+        self.reclaim_paced();
+        self.read_waiting().await;
+    }
+
+    fn reclaim_paced(&mut self) {
+        let Some(pacer) = &self.pacer else {
+            return;
+        };
+        for done in pacer.reclaim() {
+            let next = self.time_of(tokio::time::Instant::from_std(done.next));
+            let Some(inst) = self.instances.get_mut(done.key) else {
+                continue;
+            };
+            inst.router.take_back_adverts(next, done.sent);
+            if done.sent > 0 {
+                self.counters_dirty = true;
+            }
+            if done.errors > 0 {
+                inst.send_errors += done.errors;
+                self.notable_dirty = true;
+                let name = inst.config.name.clone();
+                if let (Some(e), Some(n)) = (
+                    done.last_error,
+                    self.log_limit
+                        .allow(&format!("send {name} paced"), std::time::Instant::now()),
+                ) {
+                    tracing::warn!(instance = %name, error = %e, failed = done.errors, suppressed = n, "cannot send the advert");
+                }
+            }
+        }
+    }
+}
