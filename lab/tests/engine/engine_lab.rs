@@ -729,7 +729,8 @@ mod pacing {
     #[test]
     fn a_steady_masters_adverts_go_out_on_their_cadence_without_waking_its_loop() {
         let lab = Lab::builder("paced").hosts(2).build();
-        let (_prober, adverts) = elect_in_order(&lab, 2, |_, _| {});
+        // h2 does not preempt: h1 stays Master when its reload below lowers it.
+        let (_prober, adverts) = elect_in_order(&lab, 2, |i, c| c.nopreempt = i == 1);
         let h1 = lab.host(0);
         std::thread::sleep(Duration::from_secs(6));
         let sent0 = super::waiting::counters_at_reload(h1, 1).adverts_sent;
@@ -773,9 +774,39 @@ mod pacing {
             "h1 counted {sent} for {} on the wire",
             from_h1.len()
         );
-        // A heartbeat every 10 s is one or two; a wake per advert would be 12.
+        // A heartbeat every 10 s is one or two context switches; one per advert
+        // would be 12, and the loop switched 24 times without pacing.
         assert!(woke <= 5, "h1's loop woke {woke} times in {window:?}");
         wait_state(h1, "VI_1", "MASTER", Duration::from_secs(1));
+
+        // The take-back's rule on the wire: once h1 speaks at a new priority (a
+        // reload, 254 -> 250), or resigns (SIGTERM, priority 0), no advert at its
+        // old priority follows. Each change comes while its adverts are paced.
+        let old_after = |t: Instant, new: u8| {
+            let from_h1: Vec<_> = adverts
+                .all()
+                .into_iter()
+                .filter(|a| a.src == ip4(h1) && a.at > t)
+                .collect();
+            let first_new = from_h1
+                .iter()
+                .position(|a| a.priority == new)
+                .unwrap_or_else(|| panic!("no advert at priority {new} from h1"));
+            from_h1[first_new..]
+                .iter()
+                .filter(|a| a.priority != new)
+                .map(|a| a.priority)
+                .collect::<Vec<u8>>()
+        };
+        h1.rewrite_conf(&lab.keepalived_conf(0, 250).render());
+        let t = Instant::now();
+        h1.signal_daemon(libc::SIGHUP);
+        std::thread::sleep(Duration::from_secs(7));
+        assert_eq!(old_after(t, 250), Vec::<u8>::new(), "after the reload");
+        let t = Instant::now();
+        h1.stop_daemon(Duration::from_secs(5));
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(old_after(t, 0), Vec::<u8>::new(), "after the resignation");
     }
 }
 

@@ -312,7 +312,9 @@ impl Driver {
             // `begin_turn`, steady Masters' adverts go out without the loop.
             self.pace();
             self.housekeeping();
-            let timer = sleep_until(&inbox.timer, self.next_wake());
+            let wake = self.next_wake();
+            self.lease_paced(wake);
+            let timer = sleep_until(&inbox.timer, wake);
             // Whatever woke the loop, the paced adverts come back to their
             // routers and the adverts that waited reach them first: they arrived
             // before it (`super::pacing`, `super::waiting`).
@@ -356,8 +358,9 @@ impl Driver {
     /// once, a rewrite every `status::CONTENT_REFRESH`, and in between the heartbeat
     /// (the file's modification time, and moved counters to the metrics endpoint),
     /// each when due, or in this wake-up when the next router deadline comes after
-    /// it is due and it is at most `status::EARLY` away: so an idle engine wakes for
-    /// its adverts only, and a Master that wakes every second still beats every 10 s
+    /// it is due and it is at most `status::EARLY` away: so an idle engine does not
+    /// wake for its heartbeat between the wake-ups it needs anyway (a Backup's reads
+    /// of its waiting queue, health-check results), and still beats every 10 s
     /// (`make bench-footprint`).
     fn housekeeping(&mut self) {
         let now = Instant::now();

@@ -9,14 +9,22 @@
 //! again, the driver takes every schedule back ([`Pacer::reclaim`]) and gives the
 //! router the count and the next deadline (`Router::take_back_adverts`).
 //!
-//! The one rule that keeps this safe: **no advert leaves after `reclaim` returns.**
-//! The thread sends only while it holds the lock, and `reclaim` empties the
-//! schedules under that lock. A router that steps down, changes its priority or
-//! resigns therefore never has a stale advert of ours on the wire after it.
+//! The one rule that keeps this safe: **no advert is sent after `reclaim`
+//! returns.** The thread sends only while it holds the lock, and `reclaim` empties
+//! the schedules under that lock. A router that steps down, changes its priority or
+//! resigns therefore never has a stale advert of ours handed to the kernel after
+//! its own.
+//!
+//! A schedule also ends by itself at its **lease** ([`Pacer::lease`]): the loop
+//! renews it every turn to a little past the instant it will wake next. A loop that
+//! stalls (a blocked task on its thread) stops advertising soon after, so the
+//! Backups take over as they would have before pacing, instead of a Master whose
+//! health check or shutdown nobody processes advertising on.
 //!
 //! The thread runs with the loop's scheduling: `SCHED_RR` at the loop's priority
 //! when the loop has it (`engine::realtime`), so a busy machine delays a paced
-//! advert no more than one the loop sends.
+//! advert no more than one the loop sends. If it cannot have it, it does not start,
+//! and the loop sends every advert itself.
 
 use std::fmt;
 use std::io;
@@ -72,6 +80,8 @@ struct Schedule {
 #[derive(Debug, Default)]
 struct State {
     schedules: Vec<Schedule>,
+    /// No deadline after this is sent ([`Pacer::lease`]); `None`: none at all.
+    lease: Option<Instant>,
     stop: bool,
 }
 
@@ -97,22 +107,37 @@ pub struct Pacer {
 }
 
 impl Pacer {
-    /// Starts the thread, with `SCHED_RR` at `rt_priority` when given (the loop's).
+    /// Starts the thread, with `SCHED_RR` at `rt_priority` when given (the loop's);
+    /// an error when the thread cannot be started or cannot have that scheduling
+    /// (a paced advert must not be easier to delay than one the loop sends).
     pub fn start(rt_priority: Option<i32>) -> io::Result<Pacer> {
         let shared = Arc::new(Shared::default());
         let theirs = Arc::clone(&shared);
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("vrrp-pacer".into())
             // Sends from prebuilt frames: a small stack is plenty.
             .stack_size(64 * 1024)
             .spawn(move || {
-                if let Some(priority) = rt_priority {
-                    if let Err(e) = crate::engine::realtime::this_thread(priority) {
-                        tracing::warn!(priority, error = %e, "paced adverts run without real-time scheduling");
-                    }
+                let ready = rt_priority.map_or(Ok(()), crate::engine::realtime::this_thread);
+                let ok = ready.is_ok();
+                let _ = ready_tx.send(ready);
+                if ok {
+                    run(&theirs)
                 }
-                run(&theirs)
             })?;
+        let ready = ready_rx.recv().unwrap_or_else(|_| {
+            Err(io::Error::other(
+                "the pacing thread ended before it started",
+            ))
+        });
+        if let Err(e) = ready {
+            let _ = thread.join();
+            return Err(io::Error::new(
+                e.kind(),
+                format!("real-time scheduling for the pacing thread: {e}"),
+            ));
+        }
         Ok(Pacer {
             shared,
             thread: Some(thread),
@@ -120,10 +145,11 @@ impl Pacer {
     }
 
     /// Sends `frames` at `first` and then every `interval`, keeping the cadence
-    /// as the router's advert timer does (a deadline slept through is sent once,
-    /// late, and the next one is on the grid again), until [`Pacer::reclaim`].
-    /// A schedule already under `key` is replaced (its count is lost: reclaim
-    /// first).
+    /// as the router's advert timer does (`take_periodic`: one interval after the
+    /// deadline, or after the send when that is already past, so a deadline slept
+    /// through is sent once, late, never in a burst), until [`Pacer::reclaim`] or
+    /// the lease. A schedule already under `key` is replaced (its count is lost:
+    /// reclaim first).
     pub fn pace(&self, key: usize, frames: Vec<Frame>, first: Instant, interval: Duration) {
         let mut state = self.shared.lock();
         state.schedules.retain(|s| s.done.key != key);
@@ -146,6 +172,18 @@ impl Pacer {
     #[cfg(test)]
     pub fn is_pacing(&self) -> bool {
         !self.shared.lock().schedules.is_empty()
+    }
+
+    /// No deadline after `until` is sent, whatever the schedules say, until the
+    /// next call: the loop sets it every turn to a little past its next wake-up.
+    pub fn lease(&self, until: Instant) {
+        let mut state = self.shared.lock();
+        let longer = state.lease.map_or(true, |l| until > l);
+        state.lease = Some(until);
+        drop(state);
+        if longer {
+            self.shared.wake.notify_one();
+        }
     }
 
     /// Stops every schedule and returns what each did. Once this returns, none of
@@ -177,8 +215,13 @@ fn run(shared: &Shared) {
             return;
         }
         let now = Instant::now();
+        let lease = state.lease;
         let mut earliest: Option<Instant> = None;
         for s in &mut state.schedules {
+            if lease.map_or(true, |l| s.done.next > l) {
+                // Past the lease: the loop has not come back; nothing more.
+                continue;
+            }
             if s.done.next <= now {
                 for f in &s.frames {
                     if let Err(e) = f.sink.send_from(&f.bytes, f.dst, f.src) {
@@ -192,7 +235,9 @@ fn run(shared: &Shared) {
                 let next = s.done.next + s.interval;
                 s.done.next = if next > now { next } else { now + s.interval };
             }
-            earliest = Some(earliest.map_or(s.done.next, |e| e.min(s.done.next)));
+            if lease.is_some_and(|l| s.done.next <= l) {
+                earliest = Some(earliest.map_or(s.done.next, |e| e.min(s.done.next)));
+            }
         }
         state = match earliest {
             None => shared.wake.wait(state).unwrap_or_else(|e| e.into_inner()),
@@ -236,6 +281,13 @@ mod tests {
         }
     }
 
+    /// A pacer whose lease runs for the whole test.
+    fn started() -> Pacer {
+        let pacer = Pacer::start(None).unwrap();
+        pacer.lease(Instant::now() + Duration::from_secs(60));
+        pacer
+    }
+
     fn pair() -> (Arc<Wire>, UnixDatagram) {
         let (a, b) = UnixDatagram::pair().unwrap();
         b.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
@@ -246,14 +298,14 @@ mod tests {
     /// and the count and next deadline say so.
     #[test]
     fn sends_each_frame_at_each_deadline_and_counts_the_adverts() {
-        let pacer = Pacer::start(None).unwrap();
+        let pacer = started();
         let (wire, rx) = pair();
-        let interval = Duration::from_millis(20);
-        let first = Instant::now() + Duration::from_millis(10);
+        let interval = Duration::from_millis(50);
+        let first = Instant::now() + Duration::from_millis(20);
         pacer.pace(7, vec![frame(&wire, 1), frame(&wire, 2)], first, interval);
         let mut buf = [0u8; 4];
         let mut worst = Duration::ZERO;
-        for k in 0..5u32 {
+        for k in 0..4u32 {
             for byte in [1, 2] {
                 let n = rx.recv(&mut buf).unwrap();
                 assert_eq!(&buf[..n], &[byte]);
@@ -267,22 +319,24 @@ mod tests {
         assert_eq!(done.len(), 1);
         assert_eq!(done[0].key, 7);
         let sent = u32::try_from(done[0].sent).unwrap();
-        assert!(sent >= 5, "{sent}");
-        // The next deadline is on the grid: first + sent intervals.
-        assert_eq!(done[0].next, first + interval * sent);
+        assert!(sent >= 4, "{sent}");
         assert_eq!(done[0].errors, 0);
-        // Generous for a loaded CI machine: a millisecond late is already a lot.
+        // Generous for a loaded CI machine (this thread has no real-time
+        // scheduling here); the lab measures the engine's own lateness.
         assert!(
-            worst < Duration::from_millis(15),
+            worst < Duration::from_millis(40),
             "worst lateness {worst:?}"
         );
+        // Each advert less than an interval late: the next deadline is on the
+        // grid, first + sent intervals.
+        assert_eq!(done[0].next, first + interval * sent);
     }
 
     /// The safety rule: once `reclaim` returns, nothing more goes out, even with a
     /// deadline due at that very moment; and a new schedule replaces nothing else.
     #[test]
     fn nothing_is_sent_after_reclaim_returns() {
-        let pacer = Pacer::start(None).unwrap();
+        let pacer = started();
         let (wire, rx) = pair();
         rx.set_nonblocking(true).unwrap();
         let interval = Duration::from_millis(1);
@@ -303,10 +357,35 @@ mod tests {
         }
     }
 
+    /// Past its lease a schedule sends nothing more (the loop did not come back to
+    /// renew it); renewed, it goes on from where it stopped.
+    #[test]
+    fn nothing_past_the_lease_is_sent_until_it_is_renewed() {
+        let pacer = started();
+        let (wire, rx) = pair();
+        rx.set_nonblocking(true).unwrap();
+        let interval = Duration::from_millis(10);
+        let first = Instant::now();
+        pacer.lease(first + Duration::from_millis(35));
+        pacer.pace(0, vec![frame(&wire, 1)], first, interval);
+        std::thread::sleep(Duration::from_millis(120));
+        let mut buf = [0u8; 4];
+        let mut got = 0;
+        while rx.recv(&mut buf).is_ok() {
+            got += 1;
+        }
+        // Deadlines at 0, 10, 20 and 30 ms lie within the lease; none after.
+        assert_eq!(got, 4);
+        pacer.lease(Instant::now() + Duration::from_secs(60));
+        std::thread::sleep(Duration::from_millis(30));
+        let done = pacer.reclaim();
+        assert!(done[0].sent >= 5, "{}", done[0].sent);
+    }
+
     /// A send error is counted and kept, and the schedule goes on.
     #[test]
     fn a_failed_send_is_counted_and_the_cadence_goes_on() {
-        let pacer = Pacer::start(None).unwrap();
+        let pacer = started();
         let (wire, rx) = pair();
         drop(rx);
         let interval = Duration::from_millis(5);
@@ -319,10 +398,10 @@ mod tests {
     }
 
     /// A deadline slept through (the thread could not run) is sent once, late, and
-    /// the cadence resumes on the grid: no burst of catch-up adverts.
+    /// the next one is an interval after that send: no burst of catch-up adverts.
     #[test]
     fn a_missed_deadline_is_sent_once_not_in_a_burst() {
-        let pacer = Pacer::start(None).unwrap();
+        let pacer = started();
         let (wire, rx) = pair();
         rx.set_nonblocking(true).unwrap();
         let interval = Duration::from_millis(50);

@@ -6,6 +6,7 @@
 //! heartbeat only, not for every advert (`make bench-footprint`).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use vrrp_core::packet::encode_advert_into;
 use vrrp_core::router::Pacing;
@@ -13,7 +14,20 @@ use vrrp_core::router::Pacing;
 use super::driver::Driver;
 use super::pacer::{Frame, Pacer, Sink};
 
+/// How far past the loop's next wake-up the paced adverts go on without it
+/// (`Pacer::lease`): a loop that stalls stops advertising this long after it
+/// should have woken, and its Backups take over.
+pub(super) const LEASE_MARGIN: Duration = Duration::from_secs(1);
+
 impl Driver {
+    /// Renews the paced adverts' lease to `LEASE_MARGIN` past `wake`, the instant
+    /// the loop is about to sleep until.
+    pub(super) fn lease_paced(&self, wake: Option<tokio::time::Instant>) {
+        if let (Some(pacer), Some(wake)) = (&self.pacer, wake) {
+            pacer.lease(wake.into_std() + LEASE_MARGIN);
+        }
+    }
+
     /// Hands every steady Master's periodic adverts to the pacing thread. Run at
     /// the end of a turn, after which nothing reaches a router until the next
     /// turn's [`Driver::begin_turn`].
@@ -67,7 +81,13 @@ impl Driver {
         let sink: Arc<dyn Sink> = match receiver.send_handle() {
             Ok(handle) => handle,
             Err(e) => {
-                tracing::warn!(interface = %key.0, error = %e, "cannot pace adverts on this socket");
+                // Tried again every turn, so said at most once a minute.
+                if let Some(n) = self
+                    .log_limit
+                    .allow(&format!("send handle {}", key.0), std::time::Instant::now())
+                {
+                    tracing::warn!(interface = %key.0, error = %e, suppressed = n, "cannot pace adverts on this socket: the loop sends them");
+                }
                 return None;
             }
         };
