@@ -3,7 +3,8 @@
 //! (`Router::hand_over_adverts`, `super::pacer`); at the start of the next turn,
 //! before anything else reaches a router, they come back
 //! (`Router::take_back_adverts`). An idle Master's loop then wakes for its
-//! heartbeat only, not for every advert (`make bench-footprint`).
+//! heartbeat and what else it waits for (health-check results), not for every
+//! advert (`make bench-footprint`).
 
 use std::sync::Arc;
 use std::time::Duration;
