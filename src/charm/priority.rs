@@ -192,23 +192,28 @@ mod tests {
         };
         let mut peers = bags(&[("k/0", Some("k/0@200")), ("k/2", None)]);
         assert_eq!(preferred("k/1", false, None, &peers), Preferred::Another);
-        peers
-            .get_mut("k/0")
-            .unwrap()
-            .insert("paused".into(), "true".into());
+        let mut k0_paused = |paused: &str| {
+            if let Some(bag) = peers.get_mut("k/0") {
+                bag.insert("paused".into(), paused.into());
+            }
+            peers.clone()
+        };
+        let peers_paused = k0_paused("true");
         // The others run on their claims, with preemption, while k/0 is paused ...
-        assert_eq!(preferred("k/1", false, None, &peers), Preferred::Nobody);
+        assert_eq!(
+            preferred("k/1", false, None, &peers_paused),
+            Preferred::Nobody
+        );
         // ... and so does k/0 itself.
         assert_eq!(
             preferred("k/0", true, Some(&own), &BTreeMap::new()),
             Preferred::Nobody
         );
         // Resumed, it is preferred again.
-        peers
-            .get_mut("k/0")
-            .unwrap()
-            .insert("paused".into(), "false".into());
-        assert_eq!(preferred("k/1", false, None, &peers), Preferred::Another);
+        assert_eq!(
+            preferred("k/1", false, None, &k0_paused("false")),
+            Preferred::Another
+        );
         assert_eq!(
             preferred("k/0", false, Some(&own), &BTreeMap::new()),
             Preferred::ThisUnit

@@ -29,28 +29,22 @@ pub struct Applied {
 /// Applies `vrrp_rt_priority` and `vrrp_no_swap` to this process (call from the
 /// thread that runs the VRRP loop, before it starts any other thread).
 pub fn apply(global: &GlobalDefs) -> Applied {
-    let realtime = global.rt_priority.map(|priority| {
-        let param = libc::sched_param {
-            sched_priority: i32::from(priority),
-        };
-        // SAFETY: sched_setscheduler(2) on the calling thread (pid 0) with a valid,
-        // initialised sched_param that outlives the call; it touches no memory of ours.
-        let rc = unsafe {
-            libc::sched_setscheduler(0, libc::SCHED_RR | libc::SCHED_RESET_ON_FORK, &param)
-        };
-        if rc == 0 {
-            tracing::info!(priority, "real-time scheduling (SCHED_RR) for the VRRP loop");
-            Ok(priority)
-        } else {
-            let e = std::io::Error::last_os_error();
-            tracing::warn!(
-                priority,
-                error = %e,
-                "the kernel refused real-time scheduling (vrrp_rt_priority): adverts may be late on a busy machine; the engine needs CAP_SYS_NICE"
-            );
-            Err(e.to_string())
-        }
-    });
+    let realtime = global
+        .rt_priority
+        .map(|priority| match this_thread(i32::from(priority)) {
+            Ok(()) => {
+                tracing::info!(priority, "real-time scheduling (SCHED_RR) for the VRRP loop");
+                Ok(priority)
+            }
+            Err(e) => {
+                tracing::warn!(
+                    priority,
+                    error = %e,
+                    "the kernel refused real-time scheduling (vrrp_rt_priority): adverts may be late on a busy machine; the engine needs CAP_SYS_NICE"
+                );
+                Err(e.to_string())
+            }
+        });
     let memory_locked = global.no_swap.then(|| {
         // SAFETY: mlockall(2) takes flags only; it changes no memory contents.
         let rc = unsafe {
@@ -95,8 +89,8 @@ pub fn this_threads_priority() -> Option<i32> {
 }
 
 /// Gives the calling thread `SCHED_RR` at `priority`, with `SCHED_RESET_ON_FORK`:
-/// a thread that does the loop's work (paced adverts) runs with the loop's right to
-/// the CPU.
+/// the VRRP loop ([`apply`]), and a thread that does the loop's work (paced adverts)
+/// with the loop's right to the CPU.
 pub fn this_thread(priority: i32) -> std::io::Result<()> {
     let param = libc::sched_param {
         sched_priority: priority,

@@ -82,7 +82,33 @@ struct State {
     schedules: Vec<Schedule>,
     /// No deadline after this is sent ([`Pacer::lease`]); `None`: none at all.
     lease: Option<Instant>,
+    /// What the thread sleeps until (`None`: until woken). A change wakes it only
+    /// when something is due before that ([`State::wake_needed`]): the loop
+    /// hands the same schedules back every turn, and each needless wake-up of the
+    /// thread would cost as much as an advert.
+    sleeping_until: Option<Instant>,
     stop: bool,
+}
+
+impl State {
+    /// The earliest deadline the lease lets through.
+    fn earliest(&self) -> Option<Instant> {
+        let lease = self.lease?;
+        self.schedules
+            .iter()
+            .map(|s| s.done.next)
+            .filter(|next| *next <= lease)
+            .min()
+    }
+
+    /// Whether the thread sleeps past the earliest deadline it may send.
+    fn wake_needed(&self) -> bool {
+        match (self.earliest(), self.sleeping_until) {
+            (Some(due), Some(until)) => due < until,
+            (Some(_), None) => true,
+            (None, _) => false,
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -164,8 +190,15 @@ impl Pacer {
                 last_error: None,
             },
         });
+        self.wake_if_needed(state);
+    }
+
+    fn wake_if_needed(&self, state: MutexGuard<'_, State>) {
+        let needed = state.wake_needed();
         drop(state);
-        self.shared.wake.notify_one();
+        if needed {
+            self.shared.wake.notify_one();
+        }
     }
 
     /// Whether any schedule runs.
@@ -178,12 +211,8 @@ impl Pacer {
     /// next call: the loop sets it every turn to a little past its next wake-up.
     pub fn lease(&self, until: Instant) {
         let mut state = self.shared.lock();
-        let longer = state.lease.map_or(true, |l| until > l);
         state.lease = Some(until);
-        drop(state);
-        if longer {
-            self.shared.wake.notify_one();
-        }
+        self.wake_if_needed(state);
     }
 
     /// Stops every schedule and returns what each did. Once this returns, none of
@@ -216,13 +245,9 @@ fn run(shared: &Shared) {
         }
         let now = Instant::now();
         let lease = state.lease;
-        let mut earliest: Option<Instant> = None;
         for s in &mut state.schedules {
-            if lease.map_or(true, |l| s.done.next > l) {
-                // Past the lease: the loop has not come back; nothing more.
-                continue;
-            }
-            if s.done.next <= now {
+            // Past the lease (the loop has not come back): nothing more.
+            if lease.is_some_and(|l| s.done.next <= l) && s.done.next <= now {
                 for f in &s.frames {
                     if let Err(e) = f.sink.send_from(&f.bytes, f.dst, f.src) {
                         s.done.errors += 1;
@@ -235,10 +260,9 @@ fn run(shared: &Shared) {
                 let next = s.done.next + s.interval;
                 s.done.next = if next > now { next } else { now + s.interval };
             }
-            if lease.is_some_and(|l| s.done.next <= l) {
-                earliest = Some(earliest.map_or(s.done.next, |e| e.min(s.done.next)));
-            }
         }
+        let earliest = state.earliest();
+        state.sleeping_until = earliest;
         state = match earliest {
             None => shared.wake.wait(state).unwrap_or_else(|e| e.into_inner()),
             Some(at) => {
@@ -294,6 +318,13 @@ mod tests {
         (Arc::new(Wire(a)), b)
     }
 
+    /// As [`pair`], the reading end returning at once when nothing came.
+    fn pair_nonblocking() -> (Arc<Wire>, UnixDatagram) {
+        let (wire, rx) = pair();
+        rx.set_nonblocking(true).unwrap();
+        (wire, rx)
+    }
+
     /// Each advert goes to every destination at its deadline, one interval apart,
     /// and the count and next deadline say so.
     #[test]
@@ -337,8 +368,7 @@ mod tests {
     #[test]
     fn nothing_is_sent_after_reclaim_returns() {
         let pacer = started();
-        let (wire, rx) = pair();
-        rx.set_nonblocking(true).unwrap();
+        let (wire, rx) = pair_nonblocking();
         let interval = Duration::from_millis(1);
         for round in 0..50u8 {
             pacer.pace(0, vec![frame(&wire, round)], Instant::now(), interval);
@@ -362,8 +392,7 @@ mod tests {
     #[test]
     fn nothing_past_the_lease_is_sent_until_it_is_renewed() {
         let pacer = started();
-        let (wire, rx) = pair();
-        rx.set_nonblocking(true).unwrap();
+        let (wire, rx) = pair_nonblocking();
         let interval = Duration::from_millis(10);
         let first = Instant::now();
         pacer.lease(first + Duration::from_millis(35));
@@ -402,8 +431,7 @@ mod tests {
     #[test]
     fn a_missed_deadline_is_sent_once_not_in_a_burst() {
         let pacer = started();
-        let (wire, rx) = pair();
-        rx.set_nonblocking(true).unwrap();
+        let (wire, rx) = pair_nonblocking();
         let interval = Duration::from_millis(50);
         // The first deadline passed 0.5 s ago: ten periods missed.
         let first = Instant::now() - Duration::from_millis(500);

@@ -187,25 +187,7 @@ impl Receiver {
         self.asked = wanted;
         Ok(true)
     }
-}
 
-/// The adverts the IPv4 instances on `interface` may let wait now.
-fn waits_of<'a>(
-    instances: &'a [super::instance::Instance],
-    interface: &'a str,
-) -> impl Iterator<Item = &'a WaitPattern> + 'a {
-    instances
-        .iter()
-        .filter(move |i| i.config.family == Family::V4 && i.config.interface == interface)
-        .filter_map(|i| {
-            let c = i.wait_candidate.as_ref()?;
-            i.router
-                .advert_may_wait(c.from, &c.advert)
-                .then_some(&c.pattern)
-        })
-}
-
-impl Receiver {
     /// After a filter change failed: every advert goes to the polled socket again
     /// (best effort), the queue is read empty once more, and this socket lets no
     /// advert wait any more.
@@ -226,6 +208,22 @@ impl Receiver {
         self.waiting_live = self.waiting.is_some();
         self.waiting_failed = true;
     }
+}
+
+/// The adverts the IPv4 instances on `interface` may let wait now.
+fn waits_of<'a>(
+    instances: &'a [super::instance::Instance],
+    interface: &'a str,
+) -> impl Iterator<Item = &'a WaitPattern> + 'a {
+    instances
+        .iter()
+        .filter(move |i| i.config.family == Family::V4 && i.config.interface == interface)
+        .filter_map(|i| {
+            let c = i.wait_candidate.as_ref()?;
+            i.router
+                .advert_may_wait(c.from, &c.advert)
+                .then_some(&c.pattern)
+        })
 }
 
 impl Driver {
