@@ -10,18 +10,28 @@
 //! * A unit keeps its claim unless a peer with a **lower** unit number claims the same
 //!   value. Unit numbers are never reused by Juju, so the older unit always wins and
 //!   only the newcomer moves.
-//! * The first claim of a unit that sees no peer claims is `254 - (unit_number % 50)`:
-//!   units that start together (and cannot see each other yet) differ already.
-//! * A unit that must (re)claim takes the highest free value in 205..=254 **below the
-//!   lowest peer claim** if one is free, so that a new unit joins below every existing
-//!   one and never preempts the master; else the highest free value at all. Only with
-//!   more than 50 units can a tie remain, and VRRP's address tie-break still elects
-//!   one master.
+//! * Claims are [`STEP`] apart where they can be. At the charm's fast timing (VRRPv3
+//!   70 ms) the RFC's Skew_Time, `(256 - priority) × interval / 256`, separates
+//!   neighbouring priorities by only 0.27 ms: when a Master resigns (priority 0), the
+//!   next Backup must be heard by the one below it within that time, and in the lab it
+//!   usually was not, so the third unit added the VIPs too and sent its gratuitous ARP
+//!   before it heard the second (docs/scenarios.md, "One successor"). Ten steps apart
+//!   the skew times differ by 2.7 ms at 70 ms and 39 ms at 1 s.
+//! * The first claim of a unit that sees no peer claims is `254 - 10 × (unit_number %
+//!   10)`: units that start together (and cannot see each other yet) differ already.
+//! * A unit that must (re)claim takes [`STEP`] below the lowest peer claim when that is
+//!   in range, so that a new unit joins below every existing one and never preempts
+//!   the master. When the range is used up at the bottom it takes the free value
+//!   farthest from every claim (the highest of those on a tie). Only with more than
+//!   99 units can a tie remain, and VRRP's address tie-break still elects one master.
+//! * Claims made before the spacing (adjacent values) are kept: a unit never changes
+//!   a claim it holds, so the spacing comes with new units.
 //!
 //! Leadership is not an input: a leader change never changes a priority. The health
 //! check weight [`HEALTH_CHECK_WEIGHT`] puts a failing unit (at most 154) below every
-//! healthy one (at least 205), and the high range makes a graceful handover fast: the
-//! RFC's skew time `(256 - priority) / 256 s` is 8 ms at 254 instead of 0.6 s at 100.
+//! healthy one (at least 156, and 155 while another unit is preferred), and the high
+//! range makes a graceful handover fast: the RFC's skew time `(256 - priority) / 256 s`
+//! is 8 ms at 254 and 47 ms at 244 instead of 0.6 s at 100.
 //!
 //! **Switchover.** The `switchover` action names a unit that should hold the VIPs
 //! ([`preferred`]): the newest request in the cluster wins. The preferred unit runs at
@@ -49,13 +59,17 @@ use super::state::Switchover;
 
 /// Highest priority a non-owner may have (255 is the address owner, RFC 9568 §5.2.4).
 pub const HIGHEST: u8 = 254;
-/// Lowest healthy priority: 50 distinct values, enough for any realistic cluster.
-pub const LOWEST: u8 = 205;
+/// Lowest healthy priority: 99 distinct values, ten of them [`STEP`] apart.
+pub const LOWEST: u8 = 156;
+/// How far apart claims are where the range allows (see the module doc).
+pub const STEP: u8 = 10;
 /// vrrp_script weight: a unit whose health check fails drops by 100, below every
-/// healthy unit (254 - 100 = 154 < 205).
+/// healthy unit (254 - 100 = 154 < 155, the lowest claim while another unit is
+/// preferred).
 pub const HEALTH_CHECK_WEIGHT: i32 = -100;
 
-const RANGE: u32 = (HIGHEST - LOWEST) as u32 + 1;
+/// First claims: `HIGHEST`, `HIGHEST - STEP`, ... down to 164.
+const FIRST_CLAIMS: u32 = 10;
 
 /// What a peer unit has published.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,7 +79,7 @@ pub struct PeerClaim {
     pub claim: Option<u8>,
 }
 
-/// A claim read from a peer bag or from charm state: a number in 205..=254.
+/// A claim read from a peer bag or from charm state: a number in 156..=254.
 pub fn parse_claim(text: &str) -> Option<u8> {
     let value: u8 = text.trim().parse().ok()?;
     (LOWEST..=HIGHEST).contains(&value).then_some(value)
@@ -82,15 +96,22 @@ pub fn decide(unit_number: u32, current: Option<u8>, peers: &[PeerClaim]) -> u8 
         }
     }
     let taken: BTreeSet<u8> = peers.iter().filter_map(|p| p.claim).collect();
-    let first_choice = HIGHEST - (unit_number % RANGE) as u8;
+    let first_choice = HIGHEST - STEP * (unit_number % FIRST_CLAIMS) as u8;
     let Some(&lowest_taken) = taken.iter().next() else {
         return first_choice;
     };
-    let free = |v: &u8| !taken.contains(v);
-    (LOWEST..lowest_taken)
+    if let Some(below) = lowest_taken.checked_sub(STEP).filter(|v| *v >= LOWEST) {
+        return below;
+    }
+    // The range is used up at the bottom: the free value farthest from every claim.
+    let distance = |v: u8| taken.iter().map(|t| t.abs_diff(v)).min().unwrap_or(u8::MAX);
+    (LOWEST..=HIGHEST)
         .rev()
-        .find(free)
-        .or_else(|| (LOWEST..=HIGHEST).rev().find(free))
+        .filter(|v| !taken.contains(v))
+        .fold(None, |best: Option<u8>, v| match best {
+            Some(b) if distance(b) >= distance(v) => Some(b),
+            _ => Some(v),
+        })
         .unwrap_or(first_choice)
 }
 
@@ -131,7 +152,7 @@ pub fn running(claim: u8, preferred: Preferred) -> u8 {
     match preferred {
         Preferred::Nobody => claim,
         Preferred::ThisUnit => HIGHEST,
-        // Claims are at least LOWEST (205), so this stays above every unit whose
+        // Claims are at least LOWEST (156), so this stays above every unit whose
         // health check fails (at most 154).
         Preferred::Another => claim.saturating_sub(1).max(1),
     }
@@ -222,17 +243,17 @@ mod tests {
 
     #[test]
     fn the_preferred_unit_runs_highest_and_the_others_keep_their_order_below_it() {
-        let claims = [254u8, 253, 252];
+        let claims = [254u8, 244, 234];
         let with_k2 = [
             running(claims[0], Preferred::Another),
             running(claims[1], Preferred::Another),
             running(claims[2], Preferred::ThisUnit),
         ];
-        assert_eq!(with_k2, [253, 252, 254]);
+        assert_eq!(with_k2, [253, 243, 254]);
         assert_eq!(running(230, Preferred::Nobody), 230);
         // A preferred unit whose health check fails still drops below every healthy one.
         assert!(
-            i32::from(running(205, Preferred::ThisUnit)) + HEALTH_CHECK_WEIGHT
+            i32::from(running(LOWEST, Preferred::ThisUnit)) + HEALTH_CHECK_WEIGHT
                 < i32::from(running(LOWEST, Preferred::Another))
         );
     }
@@ -264,82 +285,94 @@ mod tests {
     #[test]
     fn first_claim_without_visible_peers_depends_on_the_unit_number() {
         assert_eq!(decide(0, None, &[]), 254);
-        assert_eq!(decide(1, None, &[]), 253);
-        assert_eq!(decide(49, None, &[]), 205);
-        assert_eq!(decide(50, None, &[]), 254);
+        assert_eq!(decide(1, None, &[]), 244);
+        assert_eq!(decide(9, None, &[]), 164);
+        assert_eq!(decide(10, None, &[]), 254);
         // Peers that have not published a claim yet do not count.
-        assert_eq!(decide(2, None, &[peer(0, None), peer(1, None)]), 252);
+        assert_eq!(decide(2, None, &[peer(0, None), peer(1, None)]), 234);
     }
 
     #[test]
-    fn three_units_starting_together_get_three_distinct_priorities() {
+    fn three_units_starting_together_get_three_priorities_a_step_apart() {
         let p = settle(&[0, 1, 2], vec![None, None, None]);
-        assert_eq!(p, vec![254, 253, 252]);
+        assert_eq!(p, vec![254, 244, 234]);
     }
 
     #[test]
     fn a_unit_keeps_its_claim_across_hooks() {
-        let peers = [peer(0, Some(254)), peer(2, Some(252))];
-        assert_eq!(decide(1, Some(253), &peers), 253);
-        assert_eq!(decide(1, Some(253), &peers), 253);
+        let peers = [peer(0, Some(254)), peer(2, Some(234))];
+        assert_eq!(decide(1, Some(244), &peers), 244);
+        assert_eq!(decide(1, Some(244), &peers), 244);
+        // A claim made before the spacing is kept too.
+        assert_eq!(decide(1, Some(253), &[peer(0, Some(254))]), 253);
     }
 
     #[test]
     fn on_a_conflict_only_the_higher_unit_number_moves() {
-        // Units 0 and 50 both started alone and both claimed 254.
-        let p = settle(&[0, 50], vec![Some(254), Some(254)]);
-        assert_eq!(p, vec![254, 253]);
-        assert_eq!(decide(0, Some(254), &[peer(50, Some(254))]), 254);
-        assert_eq!(decide(50, Some(254), &[peer(0, Some(254))]), 253);
+        // Units 0 and 10 both started alone and both claimed 254.
+        let p = settle(&[0, 10], vec![Some(254), Some(254)]);
+        assert_eq!(p, vec![254, 244]);
+        assert_eq!(decide(0, Some(254), &[peer(10, Some(254))]), 254);
+        assert_eq!(decide(10, Some(254), &[peer(0, Some(254))]), 244);
     }
 
     #[test]
-    fn a_new_unit_joins_below_every_existing_claim_and_never_preempts() {
-        let existing = [peer(0, Some(254)), peer(1, Some(253)), peer(2, Some(252))];
-        // Unit 7 would pick 247 alone, but it sees the cluster: it goes below 252.
-        assert_eq!(decide(7, None, &existing), 251);
+    fn a_new_unit_joins_a_step_below_every_existing_claim_and_never_preempts() {
+        let existing = [peer(0, Some(254)), peer(1, Some(244)), peer(2, Some(234))];
+        // Unit 7 would pick 184 alone, but it sees the cluster: it goes below 234.
+        assert_eq!(decide(7, None, &existing), 224);
         // Even a unit whose number maps to 254 does not take the master's slot.
-        assert_eq!(decide(50, None, &existing), 251);
+        assert_eq!(decide(10, None, &existing), 224);
+        // Below adjacent claims of an earlier revision, a step below the lowest.
+        let adjacent = [peer(0, Some(254)), peer(1, Some(253)), peer(2, Some(252))];
+        assert_eq!(decide(3, None, &adjacent), 242);
     }
 
     #[test]
-    fn two_newcomers_with_the_same_pick_are_separated() {
+    fn two_newcomers_with_the_same_pick_are_separated_by_a_step() {
         let p = settle(
             &[0, 1, 3, 4],
-            vec![Some(254), Some(253), Some(251), Some(251)],
+            vec![Some(254), Some(244), Some(234), Some(234)],
         );
-        assert_eq!(p, vec![254, 253, 251, 250]);
+        assert_eq!(p, vec![254, 244, 234, 224]);
     }
 
     #[test]
     fn a_departure_changes_nobody_else() {
-        // Unit 1 (253) leaves: 0 and 2 keep their claims.
-        assert_eq!(decide(0, Some(254), &[peer(2, Some(252))]), 254);
-        assert_eq!(decide(2, Some(252), &[peer(0, Some(254))]), 252);
+        // Unit 1 (244) leaves: 0 and 2 keep their claims.
+        assert_eq!(decide(0, Some(254), &[peer(2, Some(234))]), 254);
+        assert_eq!(decide(2, Some(234), &[peer(0, Some(254))]), 234);
         // A newcomer still goes below the lowest claim, not into the gap.
         assert_eq!(
-            decide(3, None, &[peer(0, Some(254)), peer(2, Some(252))]),
-            251
+            decide(3, None, &[peer(0, Some(254)), peer(2, Some(234))]),
+            224
         );
     }
 
     #[test]
-    fn when_the_bottom_is_used_up_the_highest_free_value_is_taken() {
-        let mut peers: Vec<PeerClaim> = (LOWEST..=HIGHEST - 1)
-            .map(|v| peer(u32::from(v), Some(v)))
+    fn when_the_bottom_is_used_up_the_free_value_farthest_from_every_claim_is_taken() {
+        // Ten units a step apart, 254 down to 164: a step below is out of range, so
+        // the newcomer takes the free value farthest from every claim: 156, 8 below.
+        let mut peers: Vec<PeerClaim> = (0..10u8)
+            .map(|i| peer(i.into(), Some(254 - 10 * i)))
             .collect();
-        // 205..=253 taken, 254 free; nothing below the lowest claim (205).
-        assert_eq!(decide(400, None, &peers), 254);
-        peers.push(peer(1, Some(254)));
-        // All 50 taken: the unit number decides (a tie VRRP still resolves).
-        assert_eq!(decide(401, None, &peers), 254 - (401 % 50) as u8);
+        assert_eq!(decide(400, None, &peers), 156);
+        // With 156 taken too, the middle of a gap, the highest on a tie.
+        peers.push(peer(400, Some(156)));
+        assert_eq!(decide(401, None, &peers), 249);
+        // Every value taken: the unit number decides (a tie VRRP still resolves).
+        let full: Vec<PeerClaim> = (LOWEST..=HIGHEST)
+            .map(|v| peer(v.into(), Some(v)))
+            .collect();
+        assert_eq!(decide(403, None, &full), 254 - 10 * (403 % 10) as u8);
     }
 
     #[test]
     fn an_out_of_range_stored_claim_is_replaced() {
         assert_eq!(decide(0, Some(100), &[]), 254);
         assert_eq!(parse_claim("254"), Some(254));
-        assert_eq!(parse_claim("204"), None);
+        assert_eq!(parse_claim("156"), Some(156));
+        assert_eq!(parse_claim("155"), None);
         assert_eq!(parse_claim("255"), None);
         assert_eq!(parse_claim("abc"), None);
     }

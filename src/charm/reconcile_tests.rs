@@ -1381,14 +1381,14 @@ fn three_units_get_distinct_priorities_and_unicast_peers_and_a_departure_is_remo
     assert!(a.engine_config().unwrap().contains("rolling_from"));
     peer_round(&mut [&mut a, &mut b, &mut c], &rid, false);
     let prio = |u: &Unit| u.state().priority.unwrap();
-    assert_eq!((prio(&a), prio(&b), prio(&c)), (254, 253, 252));
+    assert_eq!((prio(&a), prio(&b), prio(&c)), (254, 244, 234));
     // What each unit published for the others.
     for (u, n) in [(&a, 10), (&b, 11), (&c, 12)] {
         assert_eq!(
             u.local(&rid),
             format!(
                 r#"{{"priority":"{}","timing-profiles":"{OFFERED}","vips":"192.0.2.100/24","vrrp-address":"192.0.2.{n}","vrrp-identity":"23/unicast","vrrp-segments":"192.0.2.0/24"}}"#,
-                264 - n
+                254 - 10 * (n - 10)
             )
         );
     }
@@ -1399,11 +1399,11 @@ fn three_units_get_distinct_priorities_and_unicast_peers_and_a_departure_is_remo
     );
     assert_eq!(
         b.engine_config().unwrap(),
-        unicast_conf(&b, 253, "192.0.2.11", &["192.0.2.10", "192.0.2.12"])
+        unicast_conf(&b, 244, "192.0.2.11", &["192.0.2.10", "192.0.2.12"])
     );
     assert_eq!(
         c.engine_config().unwrap(),
-        unicast_conf(&c, 252, "192.0.2.12", &["192.0.2.10", "192.0.2.11"])
+        unicast_conf(&c, 234, "192.0.2.12", &["192.0.2.10", "192.0.2.11"])
     );
 
     // A new unit sees the three claims before it claims: it goes below all of them and
@@ -1417,13 +1417,13 @@ fn three_units_get_distinct_priorities_and_unicast_peers_and_a_departure_is_remo
     }
     d.hook("config-changed");
     d.hook("start");
-    assert_eq!(prio(&d), 251);
+    assert_eq!(prio(&d), 224);
     sync_peers(&mut [&mut a, &mut b, &mut c, &mut d], &rid);
     assert_eq!(
         d.engine_config().unwrap(),
         unicast_conf(
             &d,
-            251,
+            224,
             "192.0.2.13",
             &["192.0.2.10", "192.0.2.11", "192.0.2.12"]
         )
@@ -1440,7 +1440,7 @@ fn three_units_get_distinct_priorities_and_unicast_peers_and_a_departure_is_remo
         let peers: Vec<&str> = all.iter().copied().filter(|p| *p != all[i]).collect();
         assert_eq!(
             u.engine_config().unwrap(),
-            unicast_conf(u, 254 - i as u8, all[i], &peers),
+            unicast_conf(u, 254 - 10 * i as u8, all[i], &peers),
             "{}",
             u.juju.unit
         );
@@ -1472,9 +1472,9 @@ fn three_units_get_distinct_priorities_and_unicast_peers_and_a_departure_is_remo
     );
     assert_eq!(
         c.engine_config().unwrap(),
-        unicast_conf(&c, 252, "192.0.2.12", &["192.0.2.10", "192.0.2.13"])
+        unicast_conf(&c, 234, "192.0.2.12", &["192.0.2.10", "192.0.2.13"])
     );
-    assert_eq!((prio(&a), prio(&c), prio(&d)), (254, 252, 251));
+    assert_eq!((prio(&a), prio(&c), prio(&d)), (254, 234, 224));
 }
 
 #[test]
@@ -1494,16 +1494,16 @@ fn a_conflicting_claim_moves_only_the_newer_unit() {
     b.relation_hook("cluster-relation-changed", &rid, Some("keepalived/0"));
     assert_eq!(a.state().priority, Some(254));
     assert!(a.service_actions().is_empty(), "{:?}", a.service.calls);
-    assert_eq!(b.state().priority, Some(253));
+    assert_eq!(b.state().priority, Some(244));
     assert_eq!(b.service_actions(), vec!["reload keepalived-charm.service"]);
     assert_eq!(
         b.local(&rid),
         format!(
-            r#"{{"priority":"253","timing-profiles":"{OFFERED}","vips":"192.0.2.100/24","vrrp-address":"192.0.2.11","vrrp-identity":"23","vrrp-segments":"192.0.2.0/24"}}"#
+            r#"{{"priority":"244","timing-profiles":"{OFFERED}","vips":"192.0.2.100/24","vrrp-address":"192.0.2.11","vrrp-identity":"23","vrrp-segments":"192.0.2.0/24"}}"#
         )
     );
     assert!(
-        b.juju.logs[0].contains("VRRP priority claim 254 is taken by an older unit; claimed 253")
+        b.juju.logs[0].contains("VRRP priority claim 254 is taken by an older unit; claimed 244")
     );
 }
 

@@ -39,11 +39,12 @@ fn wait_role(j: &JujuLab, unit: &str, wanted: &str, within: Duration) {
 }
 
 /// The graceful-handover bound of docs/scenarios.md S3: the successor's Skew_Time
-/// (the lowest running priority of this journey, 251) plus 20 ms.
+/// (the lowest running priority of this journey: 233, claim 234 one below while
+/// another unit is preferred) plus 20 ms.
 fn graceful_bound() -> Duration {
     Timers::new(
         Version::V2,
-        Priority::from_wire(251),
+        Priority::from_wire(233),
         AdvertInterval::DEFAULT,
     )
     .skew_time

@@ -36,7 +36,7 @@ fn expected_priorities(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 #[test]
 fn three_units_get_three_distinct_priorities() {
     let m = deployed(3, Net::Golden, &[("virtual_ip", VIP)]);
-    for (unit, priority) in UNITS.iter().zip([254, 253, 252]) {
+    for (unit, priority) in UNITS.iter().zip([254, 244, 234]) {
         assert_eq!(
             engine_config(&m, unit),
             default_with_priority(&m, unit, priority),
@@ -48,8 +48,8 @@ fn three_units_get_three_distinct_priorities() {
         peer_priorities(&m),
         expected_priorities(&[
             ("keepalived/0", "254"),
-            ("keepalived/1", "253"),
-            ("keepalived/2", "252")
+            ("keepalived/1", "244"),
+            ("keepalived/2", "234")
         ])
     );
 }
@@ -67,7 +67,7 @@ fn removing_the_leader_moves_no_priority() {
     }
     assert_eq!(
         peer_priorities(&m),
-        expected_priorities(&[("keepalived/1", "253"), ("keepalived/2", "252")])
+        expected_priorities(&[("keepalived/1", "244"), ("keepalived/2", "234")])
     );
 }
 
@@ -82,14 +82,14 @@ fn units_added_together_end_with_distinct_priorities_below_the_others() {
         peer_priorities(&m),
         expected_priorities(&[
             ("keepalived/0", "254"),
-            ("keepalived/1", "253"),
-            ("keepalived/2", "252"),
-            ("keepalived/3", "251"),
-            ("keepalived/4", "250")
+            ("keepalived/1", "244"),
+            ("keepalived/2", "234"),
+            ("keepalived/3", "224"),
+            ("keepalived/4", "214")
         ])
     );
     // Each engine runs on the priority it claims; the existing units were not touched.
-    for (unit, priority) in [("keepalived/3", 251), ("keepalived/4", 250)] {
+    for (unit, priority) in [("keepalived/3", 224), ("keepalived/4", 214)] {
         assert_eq!(
             engine_config(&m, unit),
             default_with_priority(&m, unit, priority),
@@ -100,7 +100,7 @@ fn units_added_together_end_with_distinct_priorities_below_the_others() {
     // fast timing. While a new unit has not published its offer yet they ran the
     // compatible one (`timing`): reloads only, never a restart (K-15 makes the
     // timing change hitless).
-    for (unit, priority) in UNITS.iter().zip([254, 253, 252]) {
+    for (unit, priority) in UNITS.iter().zip([254, 244, 234]) {
         assert_eq!(
             engine_config(&m, unit),
             default_with_priority(&m, unit, priority),

@@ -207,7 +207,7 @@ fn a_rolling_refresh_from_the_original_charm_keeps_the_vip_answered_but_for_grac
             j.model.services(unit).failures()
         );
 
-        // Our engine claims 254, 253, 252 (priority.rs), above every keepalived: the
+        // Our engine claims 254, 244, 234 (priority.rs), above every keepalived: the
         // refreshed keepalived/0 ends as master and stays it.
         let outage = j.settle_on(
             "h1",
@@ -293,8 +293,8 @@ fn a_rolling_refresh_from_the_original_charm_keeps_the_vip_answered_but_for_grac
         roles,
         [
             ("MASTER".to_string(), 254),
-            ("BACKUP".to_string(), 253),
-            ("BACKUP".to_string(), 252)
+            ("BACKUP".to_string(), 244),
+            ("BACKUP".to_string(), 234)
         ]
     );
     for unit in ["keepalived/0", "keepalived/1", "keepalived/2"] {

@@ -15,8 +15,9 @@ use keepalived_charm::engine::state_file::{EngineState, InstanceState};
 use netns_lab::{AdvertLog, Capture, HealthCheck, Host, KeepalivedConf, Lab, Prober, WireEvent};
 use vrrp_core::proto::{AdvertInterval, Priority, Timers, Version};
 
-/// The charm's priorities for three units (254 for the first, then down).
-const PRIOS: [u8; 3] = [254, 253, 252];
+/// The charm's priorities for three units (`keepalived_charm::charm::priority`: 254
+/// for the first, then a step of 10 down).
+const PRIOS: [u8; 3] = [254, 244, 234];
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
@@ -659,6 +660,113 @@ mod failover {
             "the pid file is removed"
         );
         assert_eq!(current(lab.host(0), "VI_1").state, "INIT");
+    }
+}
+
+mod one_successor {
+    use super::*;
+    use keepalived_charm::charm::priority::{decide, PeerClaim};
+    use netns_lab::HolderWatch;
+
+    /// The claims three units starting together settle on (units 0, 1, 2).
+    fn charm_claims() -> [u8; 3] {
+        let mut claims = [None; 3];
+        for _ in 0..3 {
+            for unit in 0..3u32 {
+                let peers: Vec<PeerClaim> = (0..3u32)
+                    .filter(|p| *p != unit)
+                    .map(|p| PeerClaim {
+                        unit_number: p,
+                        claim: claims[p as usize],
+                    })
+                    .collect();
+                claims[unit as usize] = Some(decide(unit, claims[unit as usize], &peers));
+            }
+        }
+        claims.map(|c| c.expect("every unit claims"))
+    }
+
+    /// docs/scenarios.md, "One successor": at the charm's fast timing (VRRPv3 70 ms,
+    /// five missed adverts, real-time priority) and the charm's own claims, a Master
+    /// that resigns (SIGTERM: priority 0) has one successor. The next unit's advert
+    /// reaches the third before the third's Skew_Time runs out, so the third never
+    /// adds the VIP; the only time with two holders is the make-before-break overlap
+    /// with the resigning Master. With adjacent claims (254/253/252, 0.27 ms of
+    /// Skew_Time apart) the third unit added the VIP in 12 of 12 rounds.
+    #[test]
+    fn a_master_that_resigns_at_the_fast_timing_has_one_successor() {
+        let prios = charm_claims();
+        let lab = Lab::builder("onesucc").hosts(3).build();
+        let conf = |i: usize| {
+            let mut c = lab.keepalived_conf(i, prios[i]);
+            c.version = 3;
+            c.advert_int = "0.07".to_string();
+            c.down_timer_adverts = Some(5);
+            c.realtime = Some(10);
+            c.render()
+        };
+        lab.start_listeners();
+        let prober = lab.start_prober(lab.vip4().into());
+        for i in 0..3 {
+            let t = Instant::now();
+            lab.host(i).start_engine(&conf(i));
+            if i == 0 {
+                prober.wait_holder("h1", t, Duration::from_secs(10));
+            } else {
+                wait_state(lab.host(i), "VI_1", "BACKUP", Duration::from_secs(5));
+            }
+        }
+        let vip: IpAddr = lab.vip4().into();
+        let watch = HolderWatch::start(&lab);
+        let mut overlaps = Vec::new();
+        for round in 0..5 {
+            // h1 (highest) holds the VIP again: it preempted back after its restart.
+            netns_lab::wait_until("h1 to hold the VIP", Duration::from_secs(5), || {
+                (holders_of_vip(&lab, 3) == ["h1"]).then_some(())
+            });
+            std::thread::sleep(Duration::from_millis(700));
+            let t0 = Instant::now();
+            lab.host(0).stop_daemon(Duration::from_secs(5));
+            prober.wait_holder("h2", t0, Duration::from_secs(3));
+            std::thread::sleep(Duration::from_millis(400));
+            let report = watch.report();
+            let since: Vec<_> = report
+                .holdings(vip)
+                .into_iter()
+                .filter(|h| h.from > t0)
+                .collect();
+            let overlap = report.two_holders_after(vip, t0);
+            eprintln!(
+                "round {round}: claims {prios:?}, holders since the stop {:?}, two holders {:.2} ms",
+                since.iter().map(|h| h.host.as_str()).collect::<Vec<_>>(),
+                ms(overlap)
+            );
+            assert!(
+                since.iter().all(|h| h.host == "h2"),
+                "round {round}: a second successor: {since:?}"
+            );
+            assert_eq!(since.len(), 1, "round {round}: {since:?}");
+            overlaps.push(overlap);
+            lab.host(0).start_engine(&conf(0));
+        }
+        let worst = overlaps.iter().max().copied().unwrap_or_default();
+        eprintln!(
+            "one successor in 5 of 5 graceful stops; the longest overlap with the resigning Master {:.2} ms",
+            ms(worst)
+        );
+        // The overlap is the resigning Master's: it keeps the VIP until its successor
+        // speaks, one Skew_Time and a wake-up after its priority 0.
+        assert!(
+            worst
+                <= Timers::new(
+                    Version::V3,
+                    Priority::from_wire(prios[1]),
+                    AdvertInterval::from_centis(7).expect("70 ms"),
+                )
+                .skew_time
+                    + Duration::from_millis(20),
+            "{overlaps:?}"
+        );
     }
 }
 
