@@ -5,7 +5,13 @@
 //!   daemon, and CPU time over `IDLE_SECS` (default 60) from `/proc/PID/task/*/schedstat`;
 //!   our engine with its metrics endpoint on and scraped every 10 s (as Prometheus
 //!   would), and with it off;
-//! * busy (VRRPv3, 0.02 s adverts): CPU per 1000 adverts sent, over 20 s.
+//! * busy (VRRPv3, 0.02 s adverts): CPU per 1000 adverts sent, over 20 s;
+//! * the floor beside them: the least any VRRP implementation does on this machine
+//!   for the wire alone, in a process of its own (this bench, re-executed with
+//!   `--floor`): a Master sleeps to each advert's deadline and sends it, one timer
+//!   wake-up and one `sendto` per advert; a Backup blocks in `recv`, one wake-up per
+//!   advert. No timers besides, no election, no state file, no health: what is left
+//!   when the daemon's own work is taken away.
 //!
 //! Daemons are measured in turn, `REPS` rounds (default 3), interleaved so that the
 //! machine's background noise falls on all of them alike; the table shows the median.
@@ -13,18 +19,22 @@
 //! (`/run`): on ext4, replacing the file by rename flushes it, which alone would
 //! triple our engine's idle CPU time.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use netns_lab::http::http_get;
 use netns_lab::proc::{cpu_ns, rss_kb, switches};
 use netns_lab::{DaemonKind, KeepalivedConf, Lab};
+use vrrp_core::packet::{encode_advert, EncodeOptions};
+use vrrp_core::proto::{Advert, AdvertInterval, Auth, Priority, Version, Vrid};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Daemon {
     OursMetrics,
     Ours,
     Keepalived,
+    Floor,
 }
 
 impl Daemon {
@@ -33,6 +43,7 @@ impl Daemon {
             Daemon::OursMetrics => "ours, metrics on (scraped every 10 s)",
             Daemon::Ours => "ours, metrics off",
             Daemon::Keepalived => "keepalived 2.2.7 (parent + VRRP child)",
+            Daemon::Floor => "floor: a timed sendto per advert / a blocking recv",
         }
     }
 }
@@ -63,7 +74,13 @@ fn conf(lab: &Lab, i: usize, version: u8, advert_int: &str) -> String {
     c.render()
 }
 
-fn start(lab: &Lab, daemon: Daemon, version: u8, advert_int: &str) {
+/// The floor processes of a measurement, master first.
+type Floors = Vec<Child>;
+
+fn start(lab: &Lab, daemon: Daemon, version: u8, advert_int: &str) -> Floors {
+    if daemon == Daemon::Floor {
+        return start_floor(lab, version, advert_int);
+    }
     let vip: IpAddr = lab.vip4().into();
     for i in 0..2 {
         let host = lab.host(i);
@@ -84,11 +101,98 @@ fn start(lab: &Lab, daemon: Daemon, version: u8, advert_int: &str) {
             });
         }
     }
+    Vec::new()
 }
 
-fn stop(lab: &Lab) {
-    for i in 0..2 {
-        lab.host(i).stop_daemon(Duration::from_secs(5));
+fn stop(lab: &Lab, floors: Floors) {
+    if floors.is_empty() {
+        for i in 0..2 {
+            lab.host(i).stop_daemon(Duration::from_secs(5));
+        }
+    }
+    for mut f in floors {
+        let _ = f.kill();
+        let _ = f.wait();
+    }
+}
+
+/// Starts the floor (see the module doc) on h1 (Master) and h2 (Backup).
+fn start_floor(lab: &Lab, version: u8, advert_int: &str) -> Floors {
+    let exe = std::env::current_exe().expect("this bench's path");
+    let centis = (advert_int.parse::<f64>().expect("an interval") * 100.0).round() as u16;
+    ["master", "backup"]
+        .iter()
+        .enumerate()
+        .map(|(i, role)| {
+            let host = lab.host(i);
+            Command::new("ip")
+                .args(["netns", "exec", &host.ns.name])
+                .arg(&exe)
+                .args([
+                    "--floor",
+                    role,
+                    &host.ipv4.to_string(),
+                    &version.to_string(),
+                    &centis.to_string(),
+                    &lab.vip4().to_string(),
+                ])
+                .spawn()
+                .expect("the floor process starts")
+        })
+        .collect()
+}
+
+/// The floor's process: `--floor master|backup SRC VERSION CENTIS VIP`.
+fn floor(args: &[String]) {
+    let [role, src, version, centis, vip] = args else {
+        panic!("--floor master|backup SRC VERSION CENTIS VIP, not {args:?}");
+    };
+    let src: Ipv4Addr = src.parse().expect("SRC");
+    let group = Ipv4Addr::new(224, 0, 0, 18);
+    let socket = socket2::Socket::new(
+        socket2::Domain::IPV4,
+        socket2::Type::RAW,
+        Some(socket2::Protocol::from(112)),
+    )
+    .expect("a raw VRRP socket");
+    socket
+        .set_multicast_loop_v4(false)
+        .expect("IP_MULTICAST_LOOP");
+    socket.set_multicast_ttl_v4(255).expect("IP_MULTICAST_TTL");
+    socket.set_multicast_if_v4(&src).expect("IP_MULTICAST_IF");
+    if role == "backup" {
+        socket
+            .join_multicast_v4(&group, &src)
+            .expect("join 224.0.0.18");
+        let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 2048];
+        loop {
+            let _ = socket.recv(&mut buf);
+        }
+    }
+    let version = if version == "3" {
+        Version::V3
+    } else {
+        Version::V2
+    };
+    let interval =
+        AdvertInterval::from_centis(centis.parse().expect("CENTIS")).expect("an interval");
+    let advert = Advert {
+        version,
+        vrid: Vrid::new(KeepalivedConf::new("h", 1, &[]).vrid).expect("a VRID"),
+        priority: Priority::from_wire(254),
+        interval,
+        addresses: vec![vip.parse().expect("VIP")],
+        auth: Auth::None,
+    };
+    let bytes = encode_advert(&advert, src.into(), group.into(), &EncodeOptions::default())
+        .expect("an advert");
+    let to = socket2::SockAddr::from(SocketAddrV4::new(group, 0));
+    let period = Duration::from_millis(u64::from(interval.centis()) * 10);
+    let mut next = Instant::now();
+    loop {
+        let _ = socket.send_to(&bytes, &to);
+        next += period;
+        std::thread::sleep(next.saturating_duration_since(Instant::now()));
     }
 }
 
@@ -117,9 +221,13 @@ fn measure(daemon: Daemon, idle_secs: u64) -> Sample {
     let lab = Lab::builder("foot").hosts(2).on_tmpfs().build();
     let adverts = lab.watch_adverts(lab.vip4().into());
     // Idle, at the charm's defaults.
-    start(&lab, daemon, 2, "1");
+    let floors = start(&lab, daemon, 2, "1");
     std::thread::sleep(Duration::from_secs(5));
-    let (m, b) = (lab.host(0).daemon_pids(), lab.host(1).daemon_pids());
+    let pids = |i: usize| match floors.get(i) {
+        Some(f) => vec![f.id() as i32],
+        None => lab.host(i).daemon_pids(),
+    };
+    let (m, b) = (pids(0), pids(1));
     let cpu = |pids: &[i32]| pids.iter().map(|p| cpu_ns(*p)).sum::<u64>();
     let sw = |pids: &[i32]| pids.iter().map(|p| switches(*p)).sum::<u64>();
     let (m0, b0, ms0, bs0) = (cpu(&m), cpu(&b), sw(&m), sw(&b));
@@ -137,11 +245,15 @@ fn measure(daemon: Daemon, idle_secs: u64) -> Sample {
         idle_backup_wakes_per_min: (bs1 - bs0) as f64 / minutes,
         ..Sample::default()
     };
-    stop(&lab);
+    stop(&lab, floors);
     // Busy: VRRPv3 at 0.02 s.
-    start(&lab, daemon, 3, "0.02");
+    let floors = start(&lab, daemon, 3, "0.02");
     std::thread::sleep(Duration::from_secs(2));
-    let (m, b) = (lab.host(0).daemon_pids(), lab.host(1).daemon_pids());
+    let pids = |i: usize| match floors.get(i) {
+        Some(f) => vec![f.id() as i32],
+        None => lab.host(i).daemon_pids(),
+    };
+    let (m, b) = (pids(0), pids(1));
     let (m0, b0) = (cpu(&m), cpu(&b));
     let t0 = Instant::now();
     std::thread::sleep(Duration::from_secs(20));
@@ -156,7 +268,7 @@ fn measure(daemon: Daemon, idle_secs: u64) -> Sample {
         .max(1);
     s.busy_master_per_1000 = (m1 - m0) as f64 / 1e9 / n as f64 * 1000.0;
     s.busy_backup_per_1000 = (b1 - b0) as f64 / 1e9 / n as f64 * 1000.0;
-    stop(&lab);
+    stop(&lab, floors);
     s
 }
 
@@ -166,6 +278,11 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(at) = args.iter().position(|a| a == "--floor") {
+        floor(&args[at + 1..]);
+        return;
+    }
     let env = |k: &str, d: u64| {
         std::env::var(k)
             .ok()
@@ -174,7 +291,12 @@ fn main() {
     };
     let reps = env("REPS", 3) as usize;
     let idle_secs = env("IDLE_SECS", 60);
-    let daemons = [Daemon::OursMetrics, Daemon::Ours, Daemon::Keepalived];
+    let daemons = [
+        Daemon::OursMetrics,
+        Daemon::Ours,
+        Daemon::Keepalived,
+        Daemon::Floor,
+    ];
     let mut samples: Vec<(Daemon, Sample)> = Vec::new();
     for rep in 0..reps {
         for d in daemons {
