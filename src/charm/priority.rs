@@ -15,8 +15,8 @@
 //!   neighbouring priorities by only 0.27 ms: when a Master resigns (priority 0), the
 //!   next Backup must be heard by the one below it within that time, and in the lab it
 //!   usually was not, so the third unit added the VIPs too and sent its gratuitous ARP
-//!   before it heard the second (docs/scenarios.md, "One successor"). Ten steps apart
-//!   the skew times differ by 2.7 ms at 70 ms and 39 ms at 1 s.
+//!   before it heard the second (docs/scenarios.md, "One successor"). Ten apart the
+//!   skew times differ by 2.7 ms at 70 ms and 39 ms at 1 s.
 //! * The first claim of a unit that sees no peer claims is `254 - 10 × (unit_number %
 //!   10)`: units that start together (and cannot see each other yet) differ already.
 //! * A unit that must (re)claim takes [`STEP`] below the lowest peer claim when that is
@@ -46,8 +46,9 @@
 //! A preference for a **paused** unit is in abeyance until it resumes: every unit
 //! runs on its claim, with preemption. When the preferred Master pauses, its
 //! successor is chosen by Skew_Time, and at the charm's fast timing (VRRPv3 70 ms)
-//! neighbouring priorities differ there by 0.27 ms, less than a loaded machine's
-//! wake-up jitter: a lower unit can win that race. Without preemption it would keep
+//! neighbouring claims differ there by 2.7 ms (0.27 ms for adjacent claims made
+//! before the spacing), which a stalled or loaded machine can still exceed: a lower
+//! unit can win that race. Without preemption it would keep
 //! the VIPs for as long as the pause lasts; with it, the highest unit takes them back
 //! once its hook has run, make-before-break.
 

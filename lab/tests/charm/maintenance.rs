@@ -144,8 +144,8 @@ fn switchover_pause_and_resume_move_the_vip_without_an_outage_and_a_paused_unit_
 
     // Pause the MASTER: the VIP goes to the next unit, make before break. Its
     // successor is chosen by Skew_Time, and at the fast timing keepalived/1 and
-    // keepalived/2 are only 0.27 ms apart there: a loaded machine can let the lower
-    // one win. Here it always does: keepalived/1's engine is stopped (SIGSTOP) while
+    // keepalived/2 are 2.7 ms apart there: a stalled or loaded machine can still let
+    // the lower one win. Here it always does: keepalived/1's engine is stopped (SIGSTOP) while
     // the MASTER resigns. keepalived/2 takes the VIP; once the hooks have put the
     // paused unit's preference in abeyance (src/charm/priority.rs), keepalived/1
     // preempts it. Without that, it would stay behind keepalived/2 for the whole
