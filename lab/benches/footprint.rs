@@ -74,12 +74,42 @@ fn conf(lab: &Lab, i: usize, version: u8, advert_int: &str) -> String {
     c.render()
 }
 
-/// The floor processes of a measurement, master first.
-type Floors = Vec<Child>;
+/// What runs on the two hosts: a daemon the lab started, or the floor's own
+/// processes (master first).
+enum Running {
+    Lab,
+    Floor(Vec<Child>),
+}
 
-fn start(lab: &Lab, daemon: Daemon, version: u8, advert_int: &str) -> Floors {
+impl Running {
+    /// Every process of what runs on host `i`.
+    fn pids(&self, lab: &Lab, i: usize) -> Vec<i32> {
+        match self {
+            Running::Lab => lab.host(i).daemon_pids(),
+            Running::Floor(children) => vec![children[i].id() as i32],
+        }
+    }
+
+    fn stop(self, lab: &Lab) {
+        match self {
+            Running::Lab => {
+                for i in 0..2 {
+                    lab.host(i).stop_daemon(Duration::from_secs(5));
+                }
+            }
+            Running::Floor(children) => {
+                for mut f in children {
+                    let _ = f.kill();
+                    let _ = f.wait();
+                }
+            }
+        }
+    }
+}
+
+fn start(lab: &Lab, daemon: Daemon, version: u8, advert_int: &str) -> Running {
     if daemon == Daemon::Floor {
-        return start_floor(lab, version, advert_int);
+        return Running::Floor(start_floor(lab, version, advert_int));
     }
     let vip: IpAddr = lab.vip4().into();
     for i in 0..2 {
@@ -101,23 +131,11 @@ fn start(lab: &Lab, daemon: Daemon, version: u8, advert_int: &str) -> Floors {
             });
         }
     }
-    Vec::new()
-}
-
-fn stop(lab: &Lab, floors: Floors) {
-    if floors.is_empty() {
-        for i in 0..2 {
-            lab.host(i).stop_daemon(Duration::from_secs(5));
-        }
-    }
-    for mut f in floors {
-        let _ = f.kill();
-        let _ = f.wait();
-    }
+    Running::Lab
 }
 
 /// Starts the floor (see the module doc) on h1 (Master) and h2 (Backup).
-fn start_floor(lab: &Lab, version: u8, advert_int: &str) -> Floors {
+fn start_floor(lab: &Lab, version: u8, advert_int: &str) -> Vec<Child> {
     let exe = std::env::current_exe().expect("this bench's path");
     let centis = (advert_int.parse::<f64>().expect("an interval") * 100.0).round() as u16;
     ["master", "backup"]
@@ -135,6 +153,8 @@ fn start_floor(lab: &Lab, version: u8, advert_int: &str) -> Floors {
                     &version.to_string(),
                     &centis.to_string(),
                     &lab.vip4().to_string(),
+                    // The VRID the daemons measured beside it run.
+                    &lab.keepalived_conf(i, 254).vrid.to_string(),
                 ])
                 .spawn()
                 .expect("the floor process starts")
@@ -142,10 +162,10 @@ fn start_floor(lab: &Lab, version: u8, advert_int: &str) -> Floors {
         .collect()
 }
 
-/// The floor's process: `--floor master|backup SRC VERSION CENTIS VIP`.
+/// The floor's process: `--floor master|backup SRC VERSION CENTIS VIP VRID`.
 fn floor(args: &[String]) {
-    let [role, src, version, centis, vip] = args else {
-        panic!("--floor master|backup SRC VERSION CENTIS VIP, not {args:?}");
+    let [role, src, version, centis, vip, vrid] = args else {
+        panic!("--floor master|backup SRC VERSION CENTIS VIP VRID, not {args:?}");
     };
     let src: Ipv4Addr = src.parse().expect("SRC");
     let group = Ipv4Addr::new(224, 0, 0, 18);
@@ -178,7 +198,7 @@ fn floor(args: &[String]) {
         AdvertInterval::from_centis(centis.parse().expect("CENTIS")).expect("an interval");
     let advert = Advert {
         version,
-        vrid: Vrid::new(KeepalivedConf::new("h", 1, &[]).vrid).expect("a VRID"),
+        vrid: Vrid::new(vrid.parse().expect("VRID")).expect("a VRID"),
         priority: Priority::from_wire(254),
         interval,
         addresses: vec![vip.parse().expect("VIP")],
@@ -221,13 +241,9 @@ fn measure(daemon: Daemon, idle_secs: u64) -> Sample {
     let lab = Lab::builder("foot").hosts(2).on_tmpfs().build();
     let adverts = lab.watch_adverts(lab.vip4().into());
     // Idle, at the charm's defaults.
-    let floors = start(&lab, daemon, 2, "1");
+    let running = start(&lab, daemon, 2, "1");
     std::thread::sleep(Duration::from_secs(5));
-    let pids = |i: usize| match floors.get(i) {
-        Some(f) => vec![f.id() as i32],
-        None => lab.host(i).daemon_pids(),
-    };
-    let (m, b) = (pids(0), pids(1));
+    let (m, b) = (running.pids(&lab, 0), running.pids(&lab, 1));
     let cpu = |pids: &[i32]| pids.iter().map(|p| cpu_ns(*p)).sum::<u64>();
     let sw = |pids: &[i32]| pids.iter().map(|p| switches(*p)).sum::<u64>();
     let (m0, b0, ms0, bs0) = (cpu(&m), cpu(&b), sw(&m), sw(&b));
@@ -245,15 +261,11 @@ fn measure(daemon: Daemon, idle_secs: u64) -> Sample {
         idle_backup_wakes_per_min: (bs1 - bs0) as f64 / minutes,
         ..Sample::default()
     };
-    stop(&lab, floors);
+    running.stop(&lab);
     // Busy: VRRPv3 at 0.02 s.
-    let floors = start(&lab, daemon, 3, "0.02");
+    let running = start(&lab, daemon, 3, "0.02");
     std::thread::sleep(Duration::from_secs(2));
-    let pids = |i: usize| match floors.get(i) {
-        Some(f) => vec![f.id() as i32],
-        None => lab.host(i).daemon_pids(),
-    };
-    let (m, b) = (pids(0), pids(1));
+    let (m, b) = (running.pids(&lab, 0), running.pids(&lab, 1));
     let (m0, b0) = (cpu(&m), cpu(&b));
     let t0 = Instant::now();
     std::thread::sleep(Duration::from_secs(20));
@@ -268,7 +280,7 @@ fn measure(daemon: Daemon, idle_secs: u64) -> Sample {
         .max(1);
     s.busy_master_per_1000 = (m1 - m0) as f64 / 1e9 / n as f64 * 1000.0;
     s.busy_backup_per_1000 = (b1 - b0) as f64 / 1e9 / n as f64 * 1000.0;
-    stop(&lab, floors);
+    running.stop(&lab);
     s
 }
 

@@ -209,25 +209,25 @@ pub fn cpu_ns(pid: i32) -> u64 {
 
 /// Context switches (voluntary and not) of every thread of `pid`.
 pub fn switches(pid: i32) -> u64 {
-    per_thread(pid, "status", |s| {
-        s.lines()
-            .filter(|l| l.contains("ctxt_switches:"))
-            .map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-            .sum()
-    })
+    per_thread(pid, "status", ctxt_switches)
 }
 
 /// Context switches (voluntary and not) of `pid`'s main thread alone: the engine's
 /// event loop (its tokio runtime runs on the main thread).
 pub fn main_thread_switches(pid: i32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/status"))
-        .map(|s| {
-            s.lines()
-                .filter(|l| l.contains("ctxt_switches:"))
-                .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-                .sum()
-        })
+        .ok()
+        .and_then(|s| ctxt_switches(&s))
         .unwrap_or(0)
+}
+
+/// The voluntary and involuntary context switches in a thread's `status` file.
+fn ctxt_switches(status: &str) -> Option<u64> {
+    status
+        .lines()
+        .filter(|l| l.contains("ctxt_switches:"))
+        .map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .sum()
 }
 
 /// `read` of `/proc/PID/task/*/FILE`, summed over the threads of `pid`.

@@ -106,13 +106,10 @@ pub fn decide(unit_number: u32, current: Option<u8>, peers: &[PeerClaim]) -> u8 
     }
     // The range is used up at the bottom: the free value farthest from every claim.
     let distance = |v: u8| taken.iter().map(|t| t.abs_diff(v)).min().unwrap_or(u8::MAX);
+    // `max_by_key` keeps the last of equals: the highest value on a tie.
     (LOWEST..=HIGHEST)
-        .rev()
         .filter(|v| !taken.contains(v))
-        .fold(None, |best: Option<u8>, v| match best {
-            Some(b) if distance(b) >= distance(v) => Some(b),
-            _ => Some(v),
-        })
+        .max_by_key(|v| distance(*v))
         .unwrap_or(first_choice)
 }
 

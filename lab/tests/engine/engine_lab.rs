@@ -665,25 +665,14 @@ mod failover {
 
 mod one_successor {
     use super::*;
-    use keepalived_charm::charm::priority::{decide, PeerClaim};
+    use keepalived_charm::charm::priority::decide;
     use netns_lab::HolderWatch;
 
-    /// The claims three units starting together settle on (units 0, 1, 2).
+    /// The claims of units 0, 1 and 2 starting together: each claims first without
+    /// seeing the others, and they settle on those (`src/charm/priority.rs`,
+    /// `three_units_starting_together_get_three_priorities_a_step_apart`).
     fn charm_claims() -> [u8; 3] {
-        let mut claims = [None; 3];
-        for _ in 0..3 {
-            for unit in 0..3u32 {
-                let peers: Vec<PeerClaim> = (0..3u32)
-                    .filter(|p| *p != unit)
-                    .map(|p| PeerClaim {
-                        unit_number: p,
-                        claim: claims[p as usize],
-                    })
-                    .collect();
-                claims[unit as usize] = Some(decide(unit, claims[unit as usize], &peers));
-            }
-        }
-        claims.map(|c| c.expect("every unit claims"))
+        [0, 1, 2].map(|unit| decide(unit, None, &[]))
     }
 
     /// docs/scenarios.md, "One successor": at the charm's fast timing (VRRPv3 70 ms,

@@ -47,13 +47,13 @@ impl Sink for SendHandle {
     }
 }
 
-/// One datagram of each paced advert: the encoded payload for one destination.
+/// One paced advert, encoded for each of its destinations, and where it leaves by.
 #[derive(Debug, Clone)]
-pub struct Frame {
+pub struct Frames {
     pub sink: Arc<dyn Sink>,
-    pub bytes: Vec<u8>,
-    pub dst: IpAddr,
     pub src: IpAddr,
+    /// Each destination with the payload encoded for it.
+    pub to: Vec<(IpAddr, Vec<u8>)>,
 }
 
 /// What one schedule did between `pace` and `reclaim`.
@@ -72,7 +72,7 @@ pub struct Paced {
 
 #[derive(Debug)]
 struct Schedule {
-    frames: Vec<Frame>,
+    frames: Frames,
     interval: Duration,
     done: Paced,
 }
@@ -176,7 +176,7 @@ impl Pacer {
     /// through is sent once, late, never in a burst), until [`Pacer::reclaim`] or
     /// the lease. A schedule already under `key` is replaced (its count is lost:
     /// reclaim first).
-    pub fn pace(&self, key: usize, frames: Vec<Frame>, first: Instant, interval: Duration) {
+    pub fn pace(&self, key: usize, frames: Frames, first: Instant, interval: Duration) {
         let mut state = self.shared.lock();
         state.schedules.retain(|s| s.done.key != key);
         state.schedules.push(Schedule {
@@ -248,8 +248,9 @@ fn run(shared: &Shared) {
         for s in &mut state.schedules {
             // Past the lease (the loop has not come back): nothing more.
             if lease.is_some_and(|l| s.done.next <= l) && s.done.next <= now {
-                for f in &s.frames {
-                    if let Err(e) = f.sink.send_from(&f.bytes, f.dst, f.src) {
+                let f = &s.frames;
+                for (dst, bytes) in &f.to {
+                    if let Err(e) = f.sink.send_from(bytes, *dst, f.src) {
                         s.done.errors += 1;
                         s.done.last_error = Some(e);
                     }
@@ -296,12 +297,15 @@ mod tests {
         }
     }
 
-    fn frame(wire: &Arc<Wire>, byte: u8) -> Frame {
-        Frame {
+    /// An advert whose payload for each destination is one of `bytes`.
+    fn frames(wire: &Arc<Wire>, bytes: &[u8]) -> Frames {
+        Frames {
             sink: Arc::clone(wire) as Arc<dyn Sink>,
-            bytes: vec![byte],
-            dst: "224.0.0.18".parse().unwrap(),
             src: "10.0.0.1".parse().unwrap(),
+            to: bytes
+                .iter()
+                .map(|b| ("224.0.0.18".parse().unwrap(), vec![*b]))
+                .collect(),
         }
     }
 
@@ -333,7 +337,7 @@ mod tests {
         let (wire, rx) = pair();
         let interval = Duration::from_millis(50);
         let first = Instant::now() + Duration::from_millis(20);
-        pacer.pace(7, vec![frame(&wire, 1), frame(&wire, 2)], first, interval);
+        pacer.pace(7, frames(&wire, &[1, 2]), first, interval);
         let mut buf = [0u8; 4];
         let mut worst = Duration::ZERO;
         for k in 0..4u32 {
@@ -371,7 +375,7 @@ mod tests {
         let (wire, rx) = pair_nonblocking();
         let interval = Duration::from_millis(1);
         for round in 0..50u8 {
-            pacer.pace(0, vec![frame(&wire, round)], Instant::now(), interval);
+            pacer.pace(0, frames(&wire, &[round]), Instant::now(), interval);
             std::thread::sleep(Duration::from_micros(700));
             let done = pacer.reclaim();
             assert!(!pacer.is_pacing());
@@ -396,7 +400,7 @@ mod tests {
         let interval = Duration::from_millis(10);
         let first = Instant::now();
         pacer.lease(first + Duration::from_millis(35));
-        pacer.pace(0, vec![frame(&wire, 1)], first, interval);
+        pacer.pace(0, frames(&wire, &[1]), first, interval);
         std::thread::sleep(Duration::from_millis(120));
         let mut buf = [0u8; 4];
         let mut got = 0;
@@ -418,7 +422,7 @@ mod tests {
         let (wire, rx) = pair();
         drop(rx);
         let interval = Duration::from_millis(5);
-        pacer.pace(3, vec![frame(&wire, 9)], Instant::now(), interval);
+        pacer.pace(3, frames(&wire, &[9]), Instant::now(), interval);
         std::thread::sleep(Duration::from_millis(30));
         let done = pacer.reclaim();
         assert!(done[0].sent >= 2);
@@ -435,7 +439,7 @@ mod tests {
         let interval = Duration::from_millis(50);
         // The first deadline passed 0.5 s ago: ten periods missed.
         let first = Instant::now() - Duration::from_millis(500);
-        pacer.pace(0, vec![frame(&wire, 1)], first, interval);
+        pacer.pace(0, frames(&wire, &[1]), first, interval);
         std::thread::sleep(Duration::from_millis(20));
         let done = pacer.reclaim();
         assert_eq!(done[0].sent, 1);

@@ -13,7 +13,7 @@ use vrrp_core::packet::encode_advert_into;
 use vrrp_core::router::Pacing;
 
 use super::driver::Driver;
-use super::pacer::{Frame, Pacer, Sink};
+use super::pacer::{Frames, Pacer, Sink};
 
 /// How far past the loop's next wake-up the paced adverts go on without it
 /// (`Pacer::lease`): a loop that stalls stops advertising this long after it
@@ -38,43 +38,43 @@ impl Driver {
         }
         let now = self.now();
         for idx in 0..self.instances.len() {
-            if self.instances[idx].router.adverts_handed_over() {
-                continue;
-            }
             let Some(pacing) = self.instances[idx].router.hand_over_adverts(now) else {
                 continue;
             };
-            let Some(frames) = self.frames(idx, &pacing) else {
-                // Nothing to send it with: the router keeps its adverts.
+            let handed = self.frames(idx, &pacing).and_then(|frames| {
+                let first = self.instant(pacing.first).into_std();
+                let pacer = self.pacer()?;
+                pacer.pace(idx, frames, first, pacing.interval);
+                Some(())
+            });
+            if handed.is_none() {
+                // Nothing to send them with: the router keeps its adverts.
                 self.instances[idx]
                     .router
                     .take_back_adverts(pacing.first, 0);
-                continue;
-            };
-            if self.pacer.is_none() {
-                match Pacer::start(crate::engine::realtime::this_threads_priority()) {
-                    Ok(p) => self.pacer = Some(p),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot start the thread for paced adverts: the loop sends every advert itself");
-                        self.pacing_failed = true;
-                        self.instances[idx]
-                            .router
-                            .take_back_adverts(pacing.first, 0);
-                        return;
-                    }
-                }
-            }
-            let first = self.instant(pacing.first).into_std();
-            if let Some(pacer) = &self.pacer {
-                pacer.pace(idx, frames, first, pacing.interval);
             }
         }
+    }
+
+    /// The pacing thread, started the first time it is needed; `None` when it
+    /// cannot be (said once), and the loop then sends every advert itself.
+    fn pacer(&mut self) -> Option<&super::pacer::Pacer> {
+        if self.pacer.is_none() && !self.pacing_failed {
+            match Pacer::start(crate::engine::realtime::this_threads_priority()) {
+                Ok(p) => self.pacer = Some(p),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot start the thread for paced adverts: the loop sends every advert itself");
+                    self.pacing_failed = true;
+                }
+            }
+        }
+        self.pacer.as_ref()
     }
 
     /// The advert of `pacing`, encoded once for each destination, with the socket
     /// it leaves by; `None` when the instance cannot send (no source address, no
     /// socket), and the router then keeps its adverts and meets the problem itself.
-    fn frames(&mut self, idx: usize, pacing: &Pacing) -> Option<Vec<Frame>> {
+    fn frames(&mut self, idx: usize, pacing: &Pacing) -> Option<Frames> {
         let inst = &self.instances[idx];
         let src = inst.source?;
         let key = (inst.config.interface.clone(), inst.config.family);
@@ -92,18 +92,13 @@ impl Driver {
                 return None;
             }
         };
-        let mut frames = Vec::new();
+        let mut to = Vec::new();
         for dst in inst.destinations_of(&pacing.advert) {
             let mut bytes = Vec::new();
             encode_advert_into(&pacing.advert, src, dst, &inst.encode, &mut bytes).ok()?;
-            frames.push(Frame {
-                sink: Arc::clone(&sink),
-                bytes,
-                dst,
-                src,
-            });
+            to.push((dst, bytes));
         }
-        (!frames.is_empty()).then_some(frames)
+        (!to.is_empty()).then_some(Frames { sink, src, to })
     }
 
     /// Takes every paced advert back to its router, with what the thread did,
